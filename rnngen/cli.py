@@ -1,0 +1,468 @@
+"""The ``rnngen`` command line: parse, open files, call the library, print.
+
+stdout carries data only (generated text, --json output, eval results); progress, logs, warnings and
+errors go to stderr. Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from rnngen.cli_corpus import corpus_app
+
+app = typer.Typer(
+    help="Train recurrent language models on text files, on a CPU, and sample text from them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(corpus_app, name="corpus")
+
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, then exit: 1 for runtime failures, 2 for usage errors."""
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        err.print(escape(message), style="dim")
+
+
+def check(ok: bool, message: str) -> None:
+    """Usage check: exit 2 with ``message`` unless ``ok``."""
+    if not ok:
+        fail(message, 2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's user-facing errors into one-line messages and exit 1."""
+    from rnngen.checkpoint import CheckpointError
+    from rnngen.data import DataError
+    from rnngen.sample import PrimeError
+    from rnngen.train import TrainingError
+
+    try:
+        yield
+    except (DataError, CheckpointError, TrainingError, PrimeError) as e:
+        fail(str(e), 1)
+
+
+@contextmanager
+def compiling_status(quiet: bool) -> Iterator[None]:
+    """Show 'compiling kernels' only if loading the kernels takes long (a cold Numba cache)."""
+    status = err.status("compiling kernels, first run only (about a minute)…", spinner="dots")
+    shown = threading.Event()
+
+    def show() -> None:
+        if not quiet:
+            shown.set()
+            status.start()
+
+    timer = threading.Timer(0.8, show)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if shown.is_set():
+            status.stop()
+            info("kernels compiled and cached", quiet)
+
+
+# ---- train ------------------------------------------------------------------------------------
+
+
+def _fmt_rate(r: float) -> str:
+    return f"{r / 1000:.1f}k tok/s" if r >= 1000 else f"{r:.0f} tok/s"
+
+
+class _Progress:
+    """Renders training events: a live bar on a terminal, plain log lines otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = err.is_terminal and not quiet
+        self.bar: Progress | None = None
+        self.val = "–"
+        self.max_steps: int | None = None
+        self.seconds: float | None = None
+        self.last_log = 0.0
+        self.last = (0, 0.0, 0.0)
+
+    def start(self, meta: dict) -> None:
+        self.max_steps, self.seconds = meta["max_steps"], meta["seconds"]
+        limit = []
+        if self.max_steps is not None:
+            limit.append(f"{self.max_steps:,} steps")
+        if self.seconds is not None:
+            limit.append(f"{self.seconds / 60:g} min")
+        info(
+            f"{meta['params']:,} parameters, vocabulary {meta['vocab']:,}, "
+            f"{meta['train_tokens']:,} training and {meta['val_tokens']:,} validation tokens, "
+            f"{meta['steps_per_epoch']:,} steps per epoch; stopping after "
+            f"{' or '.join(limit)}; {meta['threads']} threads",
+            self.quiet,
+        )
+        if self.live:
+            self.bar = Progress(
+                TextColumn("[bold]step {task.fields[step]}"),
+                BarColumn(),
+                TextColumn("loss [cyan]{task.fields[loss]}[/] val [green]{task.fields[val]}[/]"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
+            )
+            self.task = self.bar.add_task("train", total=1000, step=0, loss="–", val="–", rate="")
+            self.bar.start()
+
+    def _fraction(self, step: int, elapsed: float) -> float:
+        parts = []
+        if self.max_steps:
+            parts.append(step / self.max_steps)
+        if self.seconds:
+            parts.append(elapsed / self.seconds)
+        return min(1.0, max(parts)) if parts else 0.0
+
+    def step(self, step: int, loss: float, rate: float, elapsed: float) -> None:
+        self.last = (step, loss, rate)
+        if self.bar is not None:
+            total = f"/{self.max_steps:,}" if self.max_steps else ""
+            self.bar.update(
+                self.task,
+                completed=1000 * self._fraction(step, elapsed),
+                step=f"{step:,}{total}",
+                loss=f"{loss:.3f}",
+                val=self.val,
+                rate=_fmt_rate(rate),
+            )
+        elif not self.quiet and time.monotonic() - self.last_log > 30:
+            self.last_log = time.monotonic()
+            pct = 100 * self._fraction(step, elapsed)
+            err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {_fmt_rate(rate)}")
+
+    def evaluated(self, step: int, val_loss: float, best: bool) -> None:
+        self.val = f"{val_loss:.3f}"
+        if not self.quiet:
+            mark = "  [green]best[/]" if best else ""
+            err.print(
+                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}  "
+                f"{_fmt_rate(self.last[2])}{mark}"
+            )
+
+    def saved(self, path: Path) -> None: ...
+
+    def warning(self, message: str) -> None:
+        err.print(f"[yellow]warning:[/] {escape(message)}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _default_run_dir(corpus_name: str) -> Path:
+    stem = Path(corpus_name).stem if corpus_name not in ("-", "<stdin>") else "stdin"
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "corpus"
+    base = Path("runs") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+@contextmanager
+def _graceful_stop(request: Callable[[], None]) -> Iterator[None]:
+    """First SIGINT/SIGTERM asks the loop to stop after the current step; a second one aborts."""
+    hits = {"n": 0}
+
+    def handler(signum, frame):  # noqa: ARG001
+        hits["n"] += 1
+        if hits["n"] > 1:
+            raise KeyboardInterrupt
+        request()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@app.command()
+def train(
+    path: Annotated[str, typer.Argument(help="Text file to train on; '-' reads stdin.")],
+    level: Annotated[str, typer.Option(help="Tokens: 'char' (code points) or 'word'.")] = "char",
+    layers: Annotated[int, typer.Option(help="Stacked LSTM layers (L).")] = 2,
+    hidden: Annotated[int, typer.Option(help="Hidden units per layer (H).")] = 256,
+    embed: Annotated[
+        int | None, typer.Option(help="Embedding width (E); default 64 for char, H for word.")
+    ] = None,
+    seq_len: Annotated[int, typer.Option(help="Unrolled steps per batch (T).")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Parallel streams per batch (B).")] = 32,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0 = off).")] = 5.0,
+    steps: Annotated[int | None, typer.Option(help="Stop after N steps.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Stop after M minutes.")] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Stop after E passes (default 10 if no other limit).")
+    ] = None,
+    val_frac: Annotated[
+        float | None, typer.Option(help="Hold out this tail fraction for validation [0.1].")
+    ] = None,
+    val_file: Annotated[Path | None, typer.Option(help="Validation text file.")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
+    max_vocab: Annotated[int | None, typer.Option(help="Word level: keep N words.")] = None,
+    min_count: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same model).")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Run directory [runs/NAME-TIME].")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads [all cores].")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print final metrics as JSON on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    """Train an LSTM language model on a text file, keeping the best and last checkpoints."""
+    check(level in ("char", "word"), f"--level must be 'char' or 'word', not {level!r}")
+    for name, value in [("--layers", layers), ("--hidden", hidden), ("--seq-len", seq_len),
+                        ("--batch-size", batch_size), ("--min-count", min_count)]:  # fmt: skip
+        check(value >= 1, f"{name} must be at least 1 (got {value})")
+    check(embed is None or embed >= 1, f"--embed must be at least 1 (got {embed})")
+    check(lr > 0, f"--lr must be positive (got {lr:g})")
+    check(clip >= 0, f"--clip must be >= 0 (got {clip:g})")
+    check(steps is None or steps >= 1, f"--steps must be at least 1 (got {steps})")
+    check(minutes is None or minutes > 0, f"--minutes must be positive (got {minutes})")
+    check(epochs is None or epochs > 0, f"--epochs must be positive (got {epochs})")
+    check(eval_every is None or eval_every >= 1, f"--eval-every must be >= 1 (got {eval_every})")
+    check(max_vocab is None or max_vocab >= 3, f"--max-vocab must be at least 3 (got {max_vocab})")
+    check(threads is None or threads >= 1, f"--threads must be at least 1 (got {threads})")
+    check(
+        val_frac is None or 0 < val_frac < 1,
+        f"--val-frac must be between 0 and 1, exclusive (got {val_frac:g})" if val_frac else "",
+    )
+    check(not (val_frac is not None and val_file is not None),
+          "--val-frac and --val-file conflict: give one of them")  # fmt: skip
+    check(level == "word" or (max_vocab is None and min_count == 1),
+          "--max-vocab and --min-count apply to --level word only")  # fmt: skip
+
+    from rnngen.config import ModelConfig, TrainConfig
+    from rnngen.data import read_text
+    from rnngen.train import Corpus, Trainer
+
+    with user_errors():
+        text, name = read_text(path)
+        val_text = read_text(val_file)[0] if val_file is not None else None
+        corpus = Corpus.from_text(
+            text, name, level, val_text=val_text,
+            val_frac=0.1 if val_frac is None else val_frac,
+            max_vocab=max_vocab, min_count=min_count,
+        )  # fmt: skip
+        if corpus.val is None:
+            fail(f"{name}: too short to hold out a validation split; give --val-file", 1)
+        mcfg = ModelConfig(
+            level=level, vocab_size=len(corpus.vocab), layers=layers, hidden=hidden,
+            embed=embed or (64 if level == "char" else hidden),
+        )  # fmt: skip
+        tcfg = TrainConfig(
+            seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, steps=steps,
+            minutes=minutes, epochs=epochs, val_frac=0.0 if val_file else (val_frac or 0.1),
+            eval_every=eval_every, seed=seed, max_vocab=max_vocab, min_count=min_count,
+        )  # fmt: skip
+        run_dir = out or _default_run_dir(name)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            probe = run_dir / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            fail(f"{run_dir}: cannot write the run directory ({e.strerror or e})", 1)
+        trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads)
+        info(f"run directory: {run_dir}", quiet)
+        from rnngen.warmup import warm_training_kernels
+
+        with compiling_status(quiet):
+            warm_training_kernels(trainer.plan.parts)
+        progress = _Progress(quiet)
+
+        def stop() -> None:
+            trainer.stop_requested = True
+
+        try:
+            with _graceful_stop(stop):
+                result = trainer.run(progress)
+        finally:
+            progress.close()
+
+    if not quiet:
+        val = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
+        err.print(
+            f"[bold]done[/]: {result.steps:,} steps in {result.seconds:.0f} s "
+            f"({_fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "
+            f"best val loss {val}"
+        )
+        err.print(f"checkpoint: {escape(result.checkpoint)}")
+        err.print(f"sample it:  rnngen sample {escape(str(run_dir))}", style="dim")
+    if json_out:
+        print(json.dumps(result.to_dict()), flush=True)
+    if result.interrupted:
+        err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in {run_dir}")
+        raise typer.Exit(130)
+
+
+# ---- sample -----------------------------------------------------------------------------------
+
+
+def _write(text: str) -> None:
+    """Write to stdout; a closed pipe (``| head``) ends the program quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+@app.command()
+def sample(
+    model: Annotated[
+        Path | None,
+        typer.Argument(help="Checkpoint file or run directory [the newest under ./runs]."),
+    ] = None,
+    temp: Annotated[float, typer.Option(help="Temperature; 0 takes the most likely token.")] = 1.0,
+    top_k: Annotated[int, typer.Option(help="Sample among the K most likely (0 = all).")] = 0,
+    top_p: Annotated[float, typer.Option(help="Nucleus: smallest set with this mass.")] = 1.0,
+    prime: Annotated[str, typer.Option(help="Text to start from (printed first).")] = "",
+    length: Annotated[int, typer.Option(help="Tokens to generate after the prime.")] = 1000,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same text).")] = None,
+    num: Annotated[int, typer.Option(help="Number of samples, separated by a blank line.")] = 1,
+    stop: Annotated[
+        str | None, typer.Option(help="End a sample where this string appears.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    """Generate text from a trained model; it streams to stdout as it is generated."""
+    check(temp >= 0, f"--temp must be >= 0 (got {temp:g})")
+    check(top_k >= 0, f"--top-k must be >= 0 (got {top_k})")
+    check(0 < top_p <= 1, f"--top-p must be in (0, 1] (got {top_p:g})")
+    check(length >= 0, f"--length must be >= 0 (got {length})")
+    check(num >= 1, f"--num must be at least 1 (got {num})")
+    check(stop is None or stop != "", "--stop must not be empty")
+
+    from rnngen import checkpoint
+    from rnngen.sample import SampleConfig, Sampler
+
+    with user_errors():
+        path = checkpoint.resolve(model)
+        if model is None or Path(model).is_dir():
+            info(f"sampling from {path}", quiet)
+        ckpt = checkpoint.load(path)
+        sampler = Sampler(ckpt)
+        _, unknown = sampler.encode_prime(prime)
+        if unknown:
+            shown = ", ".join(repr(w) for w in unknown[:10])
+            err.print(f"[yellow]warning:[/] prime words not in the vocabulary, read as <unk>: "
+                      f"{escape(shown)}")  # fmt: skip
+        from rnngen.threads import ThreadPlan
+        from rnngen.threads import apply as apply_threads
+        from rnngen.warmup import warm_sampling_kernels
+
+        apply_threads(ThreadPlan(threads=1, parts=1))
+        with compiling_status(quiet):
+            warm_sampling_kernels()
+        for i in range(num):
+            if i:
+                _write("\n\n")
+            cfg = SampleConfig(length=length, temp=temp, top_k=top_k, top_p=top_p, prime=prime,
+                               seed=None if seed is None else seed + i, stop=stop)  # fmt: skip
+            last = "\n"
+            for piece in sampler.generate(cfg):
+                _write(piece)
+                last = piece[-1:] or last
+            if not last.endswith("\n") and sys.stdout.isatty():
+                _write("\n")
+
+
+# ---- eval -------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def evaluate_cmd(
+    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    path: Annotated[str, typer.Argument(help="Text file to score; '-' reads stdin.")],
+    batch_size: Annotated[int, typer.Option(help="Parallel streams.")] = 16,
+    seq_len: Annotated[int, typer.Option(help="Steps per window.")] = 64,
+    json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    """Average loss (nats per token), bits per token and perplexity of a model on a text."""
+    check(batch_size >= 1, f"--batch-size must be at least 1 (got {batch_size})")
+    check(seq_len >= 1, f"--seq-len must be at least 1 (got {seq_len})")
+    from rnngen import checkpoint
+    from rnngen.data import DataError, read_text
+    from rnngen.threads import apply as apply_threads
+    from rnngen.threads import plan_threads
+    from rnngen.train import evaluate
+
+    with user_errors():
+        ckpt = checkpoint.load(checkpoint.resolve(model))
+        text, name = read_text(path)
+        vocab = ckpt.vocab
+        unknown = vocab.unknown(text)
+        if unknown and vocab.level == "char":
+            shown = ", ".join(repr(ch) for ch in unknown[:20])
+            raise DataError(f"{name}: has characters the model does not know: {shown}")
+        tokens = vocab.encode(text)
+        if len(tokens) < 2:
+            raise DataError(f"{name}: needs at least two tokens to score")
+        if unknown:
+            err.print(f"[yellow]warning:[/] {len(unknown):,} word types not in the vocabulary "
+                      "were scored as <unk>")  # fmt: skip
+        plan = plan_threads(None, batch_size, ckpt.model_cfg.hidden)
+        apply_threads(plan)
+        net = ckpt.build_model(parts=plan.parts)
+        from rnngen.warmup import warm_training_kernels
+
+        with compiling_status(quiet):
+            warm_training_kernels(plan.parts)
+        res = evaluate(net, tokens, batch_size, seq_len)
+    unit = "char" if vocab.level == "char" else "word"
+    metrics = {
+        "loss": res.loss,
+        "bits_per_token": res.bits_per_token,
+        "perplexity": res.perplexity,
+        "tokens": res.tokens,
+        "level": vocab.level,
+    }
+    if json_out:
+        print(json.dumps(metrics), flush=True)
+    else:
+        print(f"loss        {res.loss:.4f} nats/{unit}")
+        print(f"bits        {res.bits_per_token:.4f} bits/{unit}")
+        print(f"perplexity  {res.perplexity:.2f}")
+        print(f"tokens      {res.tokens:,}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,233 @@
+"""``rnngen corpus``: list the corpus catalog and fetch corpora.
+
+Mounted by the main CLI with ``app.add_typer(corpus_app, name="corpus")``. Data (the listing,
+or a corpus written with ``-o -``) goes to stdout; progress, notices and errors go to stderr.
+Exit codes: 0 success, 1 a corpus error (network, checksum, writing), 2 an unknown corpus or
+split or another usage mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from rnngen.corpora import (
+    MIRROR_ENV,
+    Corpus,
+    CorpusError,
+    NoticeFn,
+    ProgressFn,
+    UnknownCorpusError,
+    get_corpus,
+    load_catalog,
+    python_version,
+    resolve,
+    with_local_checksums,
+)
+
+corpus_app = typer.Typer(
+    help="List the corpus catalog and fetch corpora (downloaded and sha256-checked, or built-in).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(message: object, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _local_catalog() -> list[Corpus]:
+    try:
+        return [with_local_checksums(c) for c in load_catalog()]
+    except CorpusError as exc:
+        _fail(exc, 1)
+
+
+def _source_label(corpus: Corpus) -> str:
+    return corpus.source
+
+
+def _files_label(corpus: Corpus) -> str:
+    return "/".join(corpus.splits) if corpus.splits else "1 file"
+
+
+def _table(corpora: list[Corpus]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("files", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("license")
+    table.add_column("source", overflow="fold", min_width=12)
+    for corpus in corpora:
+        table.add_row(
+            corpus.name,
+            "built-in" if corpus.builtin else "download",
+            _files_label(corpus),
+            _human_size(corpus.size),
+            corpus.license,
+            _source_label(corpus),
+        )
+    return table
+
+
+def _builtin_checksums(corpora: list[Corpus]) -> str:
+    lines = [f"built-in corpora, sha256 computed locally (Python {python_version()}):"]
+    for corpus in corpora:
+        if corpus.builtin:
+            lines.append(f"  {corpus.name:<14} {corpus.files[0].sha256}")
+    lines.append("download checksums: rnngen corpus list --json")
+    return "\n".join(lines) + "\n"
+
+
+def _json_entry(corpus: Corpus) -> dict[str, object]:
+    data = corpus.to_dict()
+    if corpus.builtin:
+        data["checksum"] = "computed locally"
+        data["python"] = python_version()
+    return data
+
+
+@corpus_app.command("list")
+def list_corpora(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the catalog as a JSON list to stdout.")
+    ] = False,
+) -> None:
+    """List the catalogued corpora (built-in checksums are computed on this machine)."""
+    corpora = _local_catalog()
+    if as_json:
+        sys.stdout.write(json.dumps([_json_entry(c) for c in corpora], indent=2) + "\n")
+        return
+    console = Console(highlight=False)
+    console.print(_table(corpora))
+    console.print(_builtin_checksums(corpora), markup=False, soft_wrap=True)
+
+
+@contextmanager
+def _reporting(label: str) -> Iterator[tuple[ProgressFn | None, NoticeFn]]:
+    """Yield (progress, notice) callbacks: a transient rich bar on a TTY stderr, else none."""
+    if not sys.stderr.isatty():
+        yield None, lambda message: typer.echo(message, err=True)
+        return
+    console = Console(stderr=True, highlight=False)
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        def notice(message: str) -> None:
+            bar.console.print(message, markup=False, soft_wrap=True)
+
+        yield progress, notice
+
+
+def _fetch(name: str, dest: Path | None, mirror: str | None) -> list[Path]:
+    with _reporting(name) as (progress, notice):
+        return get_corpus(name, dest, mirror=mirror, progress=progress, notice=notice)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _to_stdout(name: str, mirror: str | None) -> None:
+    corpus, split = resolve(name)
+    if corpus.splits and split is None:
+        specs = ", ".join(f"{corpus.name}:{s}" for s in corpus.splits)
+        raise UnknownCorpusError(f"-o - writes one file; name a split: {specs}")
+    with tempfile.TemporaryDirectory(prefix="rnngen-corpus-") as tmp:
+        (path,) = _fetch(name, Path(tmp) / "corpus.txt", mirror)
+        try:
+            with path.open("rb") as src:
+                shutil.copyfileobj(src, sys.stdout.buffer)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(1) from None
+
+
+@corpus_app.command("get")
+def get(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME[:SPLIT]",
+            help="Corpus name, or NAME:SPLIT for one split (e.g. ptb:train).",
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="PATH",
+            help="File (or, for a corpus with splits, directory) to write; '-' for stdout. "
+            "Default: ./NAME.txt, ./NAME.SPLIT.txt or ./NAME/.",
+        ),
+    ] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            metavar="URL",
+            help=f"Base URL (http/https/file) or directory holding the catalog's mirror paths. "
+            f"Default: ${MIRROR_ENV}, else the upstream HTTPS URLs.",
+        ),
+    ] = None,
+) -> None:
+    """Download (checking sha256) or build a corpus; print the path(s) written to stderr."""
+    try:
+        if output == "-":
+            _to_stdout(name, mirror)
+            return
+        paths = _fetch(name, Path(output) if output else None, mirror)
+    except UnknownCorpusError as exc:
+        _fail(exc, 2)
+    except CorpusError as exc:
+        _fail(exc, 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    for path in paths:
+        typer.echo(str(path), err=True)

@@ -1,0 +1,71 @@
+"""Embedding lookup/scatter and the fused softmax cross-entropy."""
+
+import numpy as np
+from numba import njit
+
+from rnngen.kernels import JIT
+from rnngen.kernels.mathfn import exp
+
+
+@njit(**JIT)
+def embedding_forward(out, table, tokens):
+    """out (N, E) = table (V, E) rows picked by tokens (N,)."""
+    for n in range(tokens.shape[0]):
+        out[n] = table[tokens[n]]
+
+
+@njit(**JIT)
+def embedding_backward(dtable, dout, tokens):
+    """dtable (V, E) += dout (N, E) scattered by tokens (N,); repeated tokens accumulate."""
+    for n in range(tokens.shape[0]):
+        row = dtable[tokens[n]]
+        d = dout[n]
+        for e in range(d.shape[0]):
+            row[e] += d[e]
+
+
+@njit(**JIT)
+def softmax_xent(logits, targets, scale):
+    """Cross-entropy of softmax(logits) against targets, and its gradient, in one pass.
+
+    logits  (N, V)  in: logits; out: scale * (softmax - onehot), the gradient of scale * sum loss
+    targets (N,)    int token ids
+    Returns the summed loss in nats (float64 accumulator, so long sums stay exact).
+    """
+    N, V = logits.shape
+    total = 0.0
+    for n in range(N):
+        z = logits[n]
+        m = z[0]
+        for v in range(1, V):
+            m = max(m, z[v])
+        y = targets[n]
+        zy = z[y] - m
+        s = z.dtype.type(0.0)
+        for v in range(V):
+            e = exp(z[v] - m)
+            z[v] = e
+            s += e
+        total += np.log(s) - zy  # -log p_y = log sum_v e^(z_v - m) - (z_y - m)
+        k = scale / s
+        for v in range(V):
+            z[v] *= k
+        z[y] -= scale
+    return total
+
+
+@njit(**JIT)
+def softmax_xent_loss(logits, targets):
+    """Summed cross-entropy of softmax(logits) (N, V) against targets (N,); logits untouched."""
+    N, V = logits.shape
+    total = 0.0
+    for n in range(N):
+        z = logits[n]
+        m = z[0]
+        for v in range(1, V):
+            m = max(m, z[v])
+        s = z.dtype.type(0.0)
+        for v in range(V):
+            s += exp(z[v] - m)
+        total += np.log(s) - (z[targets[n]] - m)
+    return total

@@ -1,0 +1,98 @@
+"""Batch-1 inference: one LSTM step per token, and sampling from the next-token distribution.
+
+Layer 0's input product is a row lookup: ``table0 = embed @ W_ih0 + b0`` (V, 4H) is precomputed
+once, so a step costs the recurrent mat-vecs and the output projection only.
+"""
+
+import numpy as np
+from numba import njit
+
+from rnngen.kernels import JIT
+from rnngen.kernels.mathfn import exp, sigmoid, tanh
+
+
+@njit(**JIT)
+def seed(s):
+    """Seed Numba's generator (separate from NumPy's), which the sampling kernels draw from."""
+    np.random.seed(s)
+
+
+@njit(**JIT)
+def _cell(gates, c, h):
+    """Gate non-linearities and state update of one layer in place; gates (4H,), c and h (H,)."""
+    H = h.shape[0]
+    gi, gf, gg, go = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
+    for j in range(H):
+        cj = sigmoid(gf[j]) * c[j] + sigmoid(gi[j]) * tanh(gg[j])
+        c[j] = cj
+        h[j] = sigmoid(go[j]) * tanh(cj)
+
+
+@njit(**JIT)
+def step(tok, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits):
+    """Consume token ``tok``: update h, c (L, H) in place and write next-token logits (V,).
+
+    table0  (V, 4H)       embed @ W_ih of layer 0, plus its bias
+    W_ih_up (L-1, H, 4H)  input weights of layers 1..L-1;  b_up (L-1, 4H) their biases
+    W_hh    (L, H, 4H)    recurrent weights;  W_out (H, V), b_out (V,)
+    """
+    L = h.shape[0]
+    gates = table0[tok] + np.dot(h[0], W_hh[0])
+    _cell(gates, c[0], h[0])
+    for k in range(1, L):
+        gates = np.dot(h[k - 1], W_ih_up[k - 1]) + b_up[k - 1] + np.dot(h[k], W_hh[k])
+        _cell(gates, c[k], h[k])
+    np.dot(h[L - 1], W_out, logits)
+    logits += b_out
+
+
+@njit(**JIT)
+def feed(tokens, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits):
+    """Consume a sequence of tokens (a prime); logits end as the next-token logits."""
+    for n in range(tokens.shape[0]):
+        step(tokens[n], h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits)
+
+
+@njit(**JIT)
+def draw(logits, temp, top_k, top_p):
+    """Sample a token id from softmax(logits / temp), restricted to the top-k and the top-p
+    nucleus; temp == 0 takes the argmax."""
+    V = logits.shape[0]
+    if temp <= 0.0:
+        return np.argmax(logits)
+    z = logits.astype(np.float64) / temp
+    z -= z.max()
+    p = np.empty(V)
+    for v in range(V):
+        p[v] = exp(z[v])
+    if (top_k > 0 and top_k < V) or top_p < 1.0:
+        order = np.argsort(-p)
+        keep = V if top_k <= 0 else min(top_k, V)
+        if top_p < 1.0:
+            total = p.sum()
+            acc = 0.0
+            for r in range(keep):
+                acc += p[order[r]]
+                if acc >= top_p * total:
+                    keep = r + 1
+                    break
+        q = np.zeros(V)
+        for r in range(keep):
+            q[order[r]] = p[order[r]]
+        p = q
+    u = np.random.random() * p.sum()
+    acc = 0.0
+    for v in range(V):
+        acc += p[v]
+        if u < acc and p[v] > 0.0:
+            return v
+    return np.argmax(p)
+
+
+@njit(**JIT)
+def generate(out, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits, temp, top_k, top_p):
+    """Fill ``out`` (n,) with sampled tokens, feeding each back in; state and logits carry on."""
+    for n in range(out.shape[0]):
+        tok = draw(logits, temp, top_k, top_p)
+        out[n] = tok
+        step(tok, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits)

@@ -1,0 +1,111 @@
+"""Text generation from a checkpoint: ``Sampler.generate(...)`` yields text pieces as they come."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnngen.checkpoint import Checkpoint
+from rnngen.kernels import sample as K
+from rnngen.vocab import EOS, UNK, Vocab
+
+
+class PrimeError(ValueError):
+    """The prime text has tokens the model cannot read."""
+
+
+@dataclass
+class SampleConfig:
+    length: int = 1000  # tokens to generate after the prime
+    temp: float = 1.0  # 0 = argmax
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    prime: str = ""
+    seed: int | None = None
+    stop: str | None = None  # end the sample where this string first appears (not printed)
+
+
+class Sampler:
+    """Batch-1 LSTM inference with the weights of one checkpoint."""
+
+    def __init__(self, ckpt: Checkpoint) -> None:
+        cfg = ckpt.model_cfg
+        p = ckpt.params
+        L, H = cfg.layers, cfg.hidden
+        f32 = np.float32
+        self.vocab: Vocab = ckpt.vocab
+        self.L, self.H = L, H
+        self.table0 = np.ascontiguousarray(p["embed"] @ p["lstm0.W_ih"] + p["lstm0.b"], f32)
+        up = [p[f"lstm{k}.W_ih"] for k in range(1, L)] or [np.zeros((H, 4 * H), f32)]
+        self.W_ih_up = np.ascontiguousarray(np.stack(up), f32)
+        bup = [p[f"lstm{k}.b"] for k in range(1, L)] or [np.zeros(4 * H, f32)]
+        self.b_up = np.ascontiguousarray(np.stack(bup), f32)
+        self.W_hh = np.ascontiguousarray(np.stack([p[f"lstm{k}.W_hh"] for k in range(L)]), f32)
+        self.W_out = np.ascontiguousarray(p["out.W"], f32)
+        self.b_out = np.ascontiguousarray(p["out.b"], f32)
+
+    def _weights(self):
+        return self.table0, self.W_ih_up, self.b_up, self.W_hh, self.W_out, self.b_out
+
+    def encode_prime(self, prime: str) -> tuple[np.ndarray, list[str]]:
+        """Token ids of the prime, and the words mapped to <unk> (word level).
+
+        Characters the model does not know raise PrimeError naming them."""
+        v = self.vocab
+        if v.level == "char":
+            missing = sorted(set(prime) - set(v.stoi))
+            if missing:
+                shown = ", ".join(repr(ch) for ch in missing)
+                raise PrimeError(f"the prime has characters the model does not know: {shown}")
+            return np.array([v.stoi[ch] for ch in prime], dtype=np.int64), []
+        words: list[str] = []
+        for line in prime.split("\n")[:-1]:
+            words += line.split() + [EOS]
+        words += prime.split("\n")[-1].split()
+        unk = [w for w in words if w not in v.stoi]
+        ids = [v.stoi.get(w, v.stoi.get(UNK, 0)) for w in words]
+        return np.array(ids, dtype=np.int64), unk
+
+    def generate(self, cfg: SampleConfig) -> Iterator[str]:
+        """Yield the prime, then generated text in small pieces, until ``length`` tokens or the
+        stop string. Deterministic for a given seed."""
+        ids, _ = self.encode_prime(cfg.prime)
+        h = np.zeros((self.L, self.H), np.float32)
+        c = np.zeros((self.L, self.H), np.float32)
+        logits = np.zeros(len(self.vocab), np.float32)
+        w = self._weights()
+        start = "\n" if self.vocab.level == "char" else EOS
+        if start in self.vocab.stoi:  # begin as after a line break, as the text would
+            K.feed(np.array([self.vocab.stoi[start]], np.int64), h, c, *w, logits)
+        else:
+            logits[:] = self.b_out
+        if len(ids):
+            K.feed(ids, h, c, *w, logits)
+        seed = cfg.seed if cfg.seed is not None else np.random.SeedSequence().entropy % 2**32
+        K.seed(np.uint32(seed))
+        at_line_start = cfg.prime == "" or cfg.prime.endswith("\n")
+        decode = self.vocab.decoder()
+        decode.at_line_start = at_line_start
+        if cfg.prime:
+            yield cfg.prime
+        pending = ""  # held back while it could be the start of the stop string
+        done, chunk = 0, 8
+        while done < cfg.length:
+            n = min(chunk, cfg.length - done)
+            out = np.empty(n, np.int64)
+            K.generate(out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k), float(cfg.top_p))
+            done += n
+            chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls
+            text = pending + decode(out)
+            if cfg.stop:
+                cut = text.find(cfg.stop)
+                if cut >= 0:
+                    if cut:
+                        yield text[:cut]
+                    return
+                keep = min(len(cfg.stop) - 1, len(text))
+                pending, text = (text[len(text) - keep :], text[: len(text) - keep])
+            if text:
+                yield text
+        if pending:
+            yield pending

@@ -1,0 +1,287 @@
+"""The training loop: batches, periodic evaluation, best/last checkpoints, stop rules.
+
+No printing here: the caller passes a ``Reporter`` whose methods the loop calls (the CLI renders
+them with rich on stderr).
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnngen import checkpoint
+from rnngen.config import ModelConfig, TrainConfig
+from rnngen.data import BatchStream, eval_batches, fingerprint, split_tail
+from rnngen.model import LSTMLM, State
+from rnngen.optim import Adam
+from rnngen.threads import apply as apply_threads
+from rnngen.threads import plan_threads
+from rnngen.vocab import Vocab
+
+DEFAULT_EPOCHS = 10
+
+
+class TrainingError(Exception):
+    """Training cannot go on (bad sizes for the corpus, diverged loss); the message says why."""
+
+
+@dataclass
+class Corpus:
+    """Tokenised training (and validation) data with its vocabulary."""
+
+    vocab: Vocab
+    train: np.ndarray
+    val: np.ndarray | None
+    name: str
+    fingerprint: str
+
+    @classmethod
+    def from_text(
+        cls,
+        text: str,
+        name: str,
+        level: str,
+        val_text: str | None = None,
+        val_frac: float = 0.1,
+        max_vocab: int | None = None,
+        min_count: int = 1,
+    ) -> "Corpus":
+        # char level: every code point of train and val gets an id; word level: train words only
+        vocab_text = text if (val_text is None or level == "word") else text + val_text
+        vocab = Vocab.build(vocab_text, level, max_vocab=max_vocab, min_count=min_count)
+        tokens = vocab.encode(text)
+        if val_text is not None:
+            train, val = tokens, vocab.encode(val_text)
+        elif val_frac > 0:
+            train, val = split_tail(tokens, val_frac)
+        else:
+            train, val = tokens, None
+        if val is not None and len(val) < 2:
+            val = None
+        return cls(vocab, train, val, name, fingerprint(text))
+
+
+@dataclass
+class EvalResult:
+    loss: float  # mean nats per token
+    tokens: int
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.loss / math.log(2)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+
+def evaluate(model: LSTMLM, tokens: np.ndarray, batch_size: int = 32, seq_len: int = 64):
+    """Mean cross-entropy of every token of ``tokens`` after the first, with carried state."""
+    if len(tokens) < 2:
+        raise ValueError("need at least two tokens to evaluate")
+    total, count = 0.0, 0
+    state: State | None = None
+    for x, y, carry in eval_batches(tokens, batch_size, seq_len):
+        if state is None:
+            state = State.zeros(model.cfg, x.shape[1], model.dtype)
+        if carry is not None and state.h.shape[1] != 1:
+            state = State(
+                np.ascontiguousarray(state.h[:, carry : carry + 1]),
+                np.ascontiguousarray(state.c[:, carry : carry + 1]),
+            )
+        total += model.loss_sum(x, y, state)
+        count += y.size
+    return EvalResult(total / count, count)
+
+
+class Reporter:
+    """Receives training events. The default ignores them all."""
+
+    def start(self, info: dict) -> None: ...
+    def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
+    def evaluated(self, step: int, val_loss: float, best: bool) -> None: ...
+    def saved(self, path: Path) -> None: ...
+    def warning(self, message: str) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    train_loss: float
+    val_loss: float | None
+    best_val_loss: float | None
+    tokens_per_sec: float
+    seconds: float
+    checkpoint: str
+    run_dir: str
+    epochs: float
+    interrupted: bool = False
+    history: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "history"}
+
+
+class Trainer:
+    """Trains a fresh model on ``corpus``, writing best and last checkpoints into ``out_dir``."""
+
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        corpus: Corpus,
+        out_dir: Path,
+        threads: int | None = None,
+    ) -> None:
+        self.mcfg, self.tcfg, self.corpus, self.out_dir = model_cfg, train_cfg, corpus, out_dir
+        T, B = train_cfg.seq_len, train_cfg.batch_size
+        need = T * B + 1
+        if len(corpus.train) < need:
+            raise TrainingError(
+                f"{corpus.name}: {len(corpus.train):,} training tokens, but one batch needs "
+                f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
+            )
+        self.stream = BatchStream(corpus.train, B, T)
+        self.plan = plan_threads(threads, B, model_cfg.hidden)
+        apply_threads(self.plan)
+        self.model = LSTMLM(model_cfg, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed))
+        self.opt = Adam(self.model.params.size, train_cfg.lr, train_cfg.beta1, train_cfg.beta2,
+                        train_cfg.eps)  # fmt: skip
+        self.state = State.zeros(model_cfg, B)
+        self.step = 0
+        self.history: list[dict] = []
+        self.best_val: float | None = None
+        self.stop_requested = False  # set from a signal handler: finish the step, save, return
+
+    # ---- plan -----------------------------------------------------------------------------------
+
+    @property
+    def max_steps(self) -> int | None:
+        """Step budget from --steps and --epochs (None when only --minutes limits the run)."""
+        c = self.tcfg
+        epochs = c.epochs
+        if epochs is None and c.steps is None and c.minutes is None:
+            epochs = DEFAULT_EPOCHS
+        limits = []
+        if c.steps is not None:
+            limits.append(c.steps)
+        if epochs is not None:
+            limits.append(max(1, int(round(epochs * self.stream.steps_per_epoch))))
+        return min(limits) if limits else None
+
+    @property
+    def eval_every(self) -> int:
+        if self.tcfg.eval_every:
+            return self.tcfg.eval_every
+        return max(100, self.stream.steps_per_epoch // 4)
+
+    # ---- loop -----------------------------------------------------------------------------------
+
+    def run(self, reporter: Reporter | None = None) -> TrainResult:
+        rep = reporter or Reporter()
+        c = self.tcfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        max_steps, deadline = self.max_steps, None
+        t0 = time.perf_counter()
+        if c.minutes is not None:
+            deadline = t0 + c.minutes * 60.0
+        rep.start({
+            "run_dir": str(self.out_dir), "max_steps": max_steps, "seconds": deadline and c.minutes * 60,
+            "params": self.model.params.size, "vocab": len(self.corpus.vocab),
+            "train_tokens": len(self.corpus.train), "steps_per_epoch": self.stream.steps_per_epoch,
+            "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val),
+            "threads": self.plan.threads, "parts": self.plan.parts,
+        })  # fmt: skip
+        train_time, tokens_done = 0.0, 0
+        recent: list[float] = []
+        val_loss: float | None = None
+        tokens_per_step = c.seq_len * c.batch_size
+        while True:
+            if max_steps is not None and self.step >= max_steps:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            if self.stop_requested:
+                break
+            ts = time.perf_counter()
+            x, y, new_epoch = self.stream.next()
+            if new_epoch:
+                self.state.h[...] = 0.0
+                self.state.c[...] = 0.0
+            loss = self.model.forward_backward(x, y, self.state)
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss} at step {self.step + 1}; the last good checkpoint is "
+                    f"in {self.out_dir}; try a lower --lr (now {c.lr:g}) or --clip"
+                )
+            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip)
+            self.step += 1
+            train_time += time.perf_counter() - ts
+            tokens_done += tokens_per_step
+            recent.append(loss)
+            if len(recent) > 100:
+                recent.pop(0)
+            rep.step(self.step, loss, tokens_done / train_time, time.perf_counter() - t0)
+            if self.step % self.eval_every == 0:
+                val_loss = self._evaluate_and_save(rep, float(np.mean(recent)))
+        final_train = float(np.mean(recent)) if recent else float("nan")
+        if self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
+            val_loss = self._evaluate_and_save(rep, final_train)
+        elif self.step == 0:
+            self._save("last", final_train)
+        best = self.out_dir / ("best" + checkpoint.SUFFIX)
+        last = self.out_dir / ("last" + checkpoint.SUFFIX)
+        return TrainResult(
+            steps=self.step,
+            train_loss=final_train,
+            val_loss=val_loss,
+            best_val_loss=self.best_val,
+            tokens_per_sec=tokens_done / train_time if train_time > 0 else 0.0,
+            seconds=time.perf_counter() - t0,
+            checkpoint=str(best if best.exists() else last),
+            run_dir=str(self.out_dir),
+            epochs=self.step / self.stream.steps_per_epoch,
+            interrupted=self.stop_requested,
+            history=self.history,
+        )
+
+    def _evaluate_and_save(self, rep: Reporter, train_loss: float) -> float | None:
+        val_loss = None
+        improved = False
+        if self.corpus.val is not None:
+            val_loss = evaluate(self.model, self.corpus.val, self.tcfg.batch_size,
+                                self.tcfg.seq_len).loss  # fmt: skip
+            improved = self.best_val is None or val_loss < self.best_val
+            if improved:
+                self.best_val = val_loss
+        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss})
+        if val_loss is not None:
+            rep.evaluated(self.step, val_loss, improved)
+        rep.saved(self._save("last", train_loss))
+        if improved or self.corpus.val is None:
+            self._save("best", train_loss)
+        return val_loss
+
+    def _save(self, name: str, train_loss: float) -> Path:
+        ck = checkpoint.Checkpoint(
+            model_cfg=self.mcfg,
+            train_cfg=self.tcfg,
+            vocab=self.corpus.vocab,
+            params=dict(self.model.params.views),
+            step=self.step,
+            arrays={**self.opt.state_arrays(), "state.h": self.state.h, "state.c": self.state.c},
+            info={
+                "corpus": self.corpus.name,
+                "fingerprint": self.corpus.fingerprint,
+                "epoch": self.stream.pos.epoch,
+                "step_in_epoch": self.stream.pos.step_in_epoch,
+                "adam_t": self.opt.t,
+                "train_loss": train_loss,
+                "best_val_loss": self.best_val,
+                "history": self.history,
+            },
+        )
+        return checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))

@@ -146,10 +146,10 @@ class LSTMLM:
         return layer_in
 
     def forward_backward(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> float:
-        """Mean cross-entropy (nats/token) of one (T, B) batch; writes self.grads, advances state."""
+        """Mean cross-entropy (nats/token) of a (T, B) batch; writes self.grads, advances state."""
         p, g = self.params, self.grads
         T, B = inputs.shape
-        E, H, V = self.cfg.embed, self.cfg.hidden, self.cfg.vocab_size
+        H = self.cfg.hidden
         N = T * B
         ws = self._workspace(T, B)
         top = self._forward(ws, inputs, state).reshape(N, H)  # (T*B, H)

@@ -13,7 +13,7 @@ def grad_norm(grad: np.ndarray) -> float:
 
 
 class Adam:
-    """Adam (Kingma & Ba) with bias correction; state is two flat moment buffers and a step count."""
+    """Adam (Kingma & Ba) with bias correction; state: two flat moment buffers and a step count."""
 
     def __init__(self, size: int, lr: float, beta1=0.9, beta2=0.999, eps=1e-8, dtype=np.float32):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngen.checkpoint import Checkpoint
-from rnngen.kernels import sample as K
+from rnngen.kernels import sample as ks
 from rnngen.vocab import EOS, UNK, Vocab
 
 
@@ -76,13 +76,13 @@ class Sampler:
         w = self._weights()
         start = "\n" if self.vocab.level == "char" else EOS
         if start in self.vocab.stoi:  # begin as after a line break, as the text would
-            K.feed(np.array([self.vocab.stoi[start]], np.int64), h, c, *w, logits)
+            ks.feed(np.array([self.vocab.stoi[start]], np.int64), h, c, *w, logits)
         else:
             logits[:] = self.b_out
         if len(ids):
-            K.feed(ids, h, c, *w, logits)
+            ks.feed(ids, h, c, *w, logits)
         seed = cfg.seed if cfg.seed is not None else np.random.SeedSequence().entropy % 2**32
-        K.seed(np.uint32(seed))
+        ks.seed(np.uint32(seed))
         at_line_start = cfg.prime == "" or cfg.prime.endswith("\n")
         decode = self.vocab.decoder()
         decode.at_line_start = at_line_start
@@ -93,7 +93,7 @@ class Sampler:
         while done < cfg.length:
             n = min(chunk, cfg.length - done)
             out = np.empty(n, np.int64)
-            K.generate(out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k), float(cfg.top_p))
+            ks.generate(out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k), float(cfg.top_p))
             done += n
             chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls
             text = pending + decode(out)

@@ -189,7 +189,8 @@ class Trainer:
         if c.minutes is not None:
             deadline = t0 + c.minutes * 60.0
         rep.start({
-            "run_dir": str(self.out_dir), "max_steps": max_steps, "seconds": deadline and c.minutes * 60,
+            "run_dir": str(self.out_dir), "max_steps": max_steps,
+            "seconds": None if c.minutes is None else c.minutes * 60,
             "params": self.model.params.size, "vocab": len(self.corpus.vocab),
             "train_tokens": len(self.corpus.train), "steps_per_epoch": self.stream.steps_per_epoch,
             "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val),

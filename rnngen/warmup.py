@@ -20,13 +20,13 @@ def warm_training_kernels(parts: int) -> None:
 
 def warm_sampling_kernels() -> None:
     """Touch every kernel sampling uses."""
-    from rnngen.kernels import sample as K
+    from rnngen.kernels import sample as ks
 
     L, H, V = 2, 4, 5
     f = np.zeros
     h, c, logits = f((L, H), np.float32), f((L, H), np.float32), f(V, np.float32)
     w = (f((V, 4 * H), np.float32), f((1, H, 4 * H), np.float32), f((1, 4 * H), np.float32),
          f((L, H, 4 * H), np.float32), f((H, V), np.float32), f(V, np.float32))  # fmt: skip
-    K.seed(np.uint32(0))
-    K.feed(np.zeros(1, np.int64), h, c, *w, logits)
-    K.generate(np.zeros(1, np.int64), h, c, *w, logits, 1.0, 0, 1.0)
+    ks.seed(np.uint32(0))
+    ks.feed(np.zeros(1, np.int64), h, c, *w, logits)
+    ks.generate(np.zeros(1, np.int64), h, c, *w, logits, 1.0, 0, 1.0)

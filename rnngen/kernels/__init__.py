@@ -1,8 +1,9 @@
 """Every @njit function of rnngen lives in this package, so the hot path is easy to find.
 
-Numba options are set once here: ``JIT`` for serial kernels, ``JIT_PAR`` for the few that split the
-batch across cores. ``fastmath`` is limited to flags that let LLVM vectorise and contract multiply-adds;
-we never enable ``nnan``/``ninf``, so NaN and inf propagate and a diverging loss stays visible.
+Numba options are set once here: ``JIT`` for serial kernels, ``JIT_PAR`` for the few that split
+the batch across cores. ``fastmath`` is limited to flags that let LLVM vectorise and contract
+multiply-adds; we never enable ``nnan``/``ninf``, so NaN and inf propagate and a diverging loss
+stays visible.
 """
 
 _FAST = {"contract", "reassoc", "nsz", "arcp"}

@@ -1,8 +1,8 @@
 """Vectorisable activations.
 
 ``np.tanh``/``np.exp`` inside njit call scalar libm (30-45 ns per element, slower than the GEMMs),
-so float32 kernels use a rational approximation that LLVM can vectorise. Float64 keeps the exact libm
-function: gradient checks run in float64 and compare against the exact derivative.
+so float32 kernels use a rational approximation that LLVM can vectorise. Float64 keeps the exact
+libm function: gradient checks run in float64 and compare against the exact derivative.
 """
 
 import numpy as np
@@ -96,7 +96,7 @@ _ONE = np.float32(1.0)
 
 @intrinsic
 def _bits_to_f32(typingctx, bits):
-    """Reinterpret the low 32 bits of an integer as a float32 (an LLVM bitcast, which vectorises)."""
+    """Reinterpret the low 32 bits of an integer as a float32 (an LLVM bitcast: vectorises)."""
     if not isinstance(bits, types.Integer):
         return None
 

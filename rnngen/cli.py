@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(corpus_app, name="corpus")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never wrapped
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -375,11 +375,11 @@ def sample(
 
     with user_errors():
         path = checkpoint.resolve(model)
-        if model is None or Path(model).is_dir():
-            info(f"sampling from {path}", quiet)
         ckpt = checkpoint.load(path)
         sampler = Sampler(ckpt)
         _, unknown = sampler.encode_prime(prime)
+        if model is None or Path(model).is_dir():
+            info(f"sampling from {path}", quiet)
         if unknown:
             shown = ", ".join(repr(w) for w in unknown[:10])
             err.print(f"[yellow]warning:[/] prime words not in the vocabulary, read as <unk>: "

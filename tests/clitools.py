@@ -1,0 +1,53 @@
+"""Running the installed ``rnngen`` command in a subprocess, as a user would."""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+
+def rnngen_exe() -> str:
+    """The installed console script (PATH first, then the interpreter's scripts directory)."""
+    found = shutil.which("rnngen")
+    if found:
+        return found
+    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        cand = Path(scripts) / "rnngen"
+        if cand.exists():
+            return str(cand)
+    raise RuntimeError("the rnngen command is not installed: pip install -e '.[test]'")
+
+
+def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess:  # fmt: skip
+    """Run ``rnngen ARGS`` with stdout/stderr captured as text; never a TTY."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
+    return subprocess.run(
+        [rnngen_exe(), *args],
+        cwd=cwd,
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def out(p: subprocess.CompletedProcess) -> str:
+    return p.stdout.decode("utf-8")
+
+
+def err(p: subprocess.CompletedProcess) -> str:
+    return p.stderr.decode("utf-8")
+
+
+def repetitive_text(n_lines: int = 400) -> str:
+    """A small, very learnable English-like text."""
+    lines = [
+        "the cat sat on the mat.",
+        "the dog sat on the log.",
+        "a bird sang in the tree.",
+        "the cat saw the bird.",
+    ]
+    return "\n".join(lines[i % len(lines)] for i in range(n_lines)) + "\n"

@@ -1,0 +1,178 @@
+"""End to end through the installed ``rnngen`` command, in subprocesses, on real files."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from clitools import err, out, repetitive_text, rnngen_exe, run
+
+from rnngen import checkpoint
+
+SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    (d / "corpus.txt").write_text(repetitive_text())
+    return d
+
+
+@pytest.fixture(scope="session")
+def trained(workdir):
+    """One small char model trained through the CLI, shared by the tests below."""
+    p = run("train", "corpus.txt", *SMALL, "--steps", "150", "--lr", "0.01", "--seed", "3",
+            "--out", "runs/small", "--json", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    return workdir, p
+
+
+def test_train_prints_json_on_stdout_and_progress_on_stderr(trained):
+    workdir, p = trained
+    metrics = json.loads(out(p))  # stdout is exactly one JSON object
+    for key in ("steps", "train_loss", "val_loss", "tokens_per_sec", "seconds", "checkpoint"):
+        assert key in metrics
+    assert metrics["steps"] == 150 and metrics["val_loss"] < 1.0
+    assert (workdir / metrics["checkpoint"]).is_file()
+    e = err(p)
+    assert "run directory: runs/small" in e and "val" in e and "tok/s" in e
+    assert "\x1b[" not in e  # NO_COLOR and not a terminal: no escape codes
+    assert sorted(q.name for q in (workdir / "runs/small").iterdir()) == [
+        "best.safetensors",
+        "last.safetensors",
+    ]
+
+
+def test_sample_streams_only_text_to_stdout_and_is_reproducible(trained):
+    workdir, _ = trained
+    a = run("sample", "runs/small", "--length", "300", "--seed", "7", "--temp", "0.5", cwd=workdir)
+    b = run("sample", "runs/small/best.safetensors", "--length", "300", "--seed", "7",
+            "--temp", "0.5", cwd=workdir)  # fmt: skip
+    assert a.returncode == 0 and b.returncode == 0, err(a)
+    assert out(a) == out(b) and len(out(a)) == 300
+    assert set(out(a)) <= set(repetitive_text())  # only characters of the corpus
+    assert "sampling from" in err(a) and "sampling from" not in out(a)
+    words = re.findall(r"[a-z]+", out(a))
+    known = set(re.findall(r"[a-z]+", repetitive_text()))
+    assert sum(w in known for w in words) > 0.8 * len(words)  # it learned the words
+
+
+def test_sample_without_model_uses_the_newest_run_and_says_so(trained):
+    workdir, _ = trained
+    p = run("sample", "--length", "20", "--prime", "the ", "--temp", "0", cwd=workdir)
+    assert p.returncode == 0, err(p)
+    assert out(p).startswith("the ") and len(out(p)) == 24
+    assert "runs/small/best.safetensors" in err(p)
+
+
+def test_sample_piped_into_head_ends_quietly(trained):
+    workdir, _ = trained
+    cmd = f"'{rnngen_exe()}' sample runs/small --length 200000 --seed 1 | head -c 50"
+    p = subprocess.run(["bash", "-c", cmd + "; echo \"rc=${PIPESTATUS[0]}\" >&2"], cwd=workdir,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert len(p.stdout) == 50
+    assert "rc=0" in p.stderr and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
+
+
+def test_sample_stop_and_num(trained):
+    workdir, _ = trained
+    p = run("sample", "runs/small", "--prime", "the cat", "--stop", ".", "--seed", "2",
+            "--length", "500", "--num", "3", "-q", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0 and err(p) == ""
+    samples = out(p).split("\n\n")
+    assert len(samples) == 3
+    assert all(s.startswith("the cat") and "." not in s for s in samples)
+
+
+def test_eval_reports_loss_bits_and_perplexity(trained):
+    workdir, _ = trained
+    p = run("eval", "runs/small", "corpus.txt", "--json", cwd=workdir)
+    assert p.returncode == 0, err(p)
+    m = json.loads(out(p))
+    assert m["tokens"] == len(repetitive_text()) - 1
+    assert m["bits_per_token"] == pytest.approx(m["loss"] / 0.6931471805599453)
+    assert m["perplexity"] == pytest.approx(2.718281828459045 ** m["loss"], rel=1e-9)
+    assert m["loss"] < 1.0
+    human = run("eval", "runs/small", "corpus.txt", cwd=workdir)
+    assert "perplexity" in out(human) and "bits/char" in out(human)
+
+
+def test_train_reads_stdin(workdir):
+    p = run("train", "-", *SMALL, "--steps", "3", "--out", "runs/stdin", "-q", cwd=workdir,
+            stdin=repetitive_text().encode())  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert err(p) == "" and out(p) == ""
+    assert checkpoint.load(workdir / "runs/stdin/last.safetensors").step == 3
+
+
+def test_word_level_train_sample_eval(workdir):
+    text = repetitive_text(800)
+    (workdir / "words.txt").write_text(text)
+    (workdir / "words_val.txt").write_text(repetitive_text(40) + "the zebra sat.\n")
+    p = run("train", "words.txt", "--level", "word", "--val-file", "words_val.txt", "--hidden",
+            "32", "--seq-len", "8", "--batch-size", "8", "--steps", "120", "--lr", "0.01",
+            "--out", "runs/word", "--json", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    ck = checkpoint.load(workdir / "runs/word/best.safetensors")
+    assert ck.vocab.level == "word" and ck.vocab.itos[:2] == ["<eos>", "<unk>"]
+    s = run("sample", "runs/word", "--length", "60", "--seed", "1", "--prime", "the cat",
+            cwd=workdir)  # fmt: skip
+    assert s.returncode == 0 and "<eos>" not in out(s) and "\n" in out(s)
+    assert out(s).startswith("the cat ")
+    e = run("eval", "runs/word", "words_val.txt", "--json", cwd=workdir)
+    assert e.returncode == 0 and "<unk>" in err(e)  # 'zebra' was scored as <unk>
+    assert json.loads(out(e))["perplexity"] < 5
+    w = run("sample", "runs/word", "--prime", "the zebra", "--length", "5", cwd=workdir)
+    assert w.returncode == 0 and "zebra" in err(w)  # warned, mapped to <unk>
+
+
+# ---- bad input: one clear line on stderr, the documented exit code, no traceback ----------------
+
+BAD = [
+    # (name, files to create, args, exit code, message fragment)
+    ("missing corpus", {}, ["train", "nope.txt"], 1, "nope.txt: no such file"),
+    ("empty corpus", {"e.txt": b""}, ["train", "e.txt"], 1, "e.txt: is empty"),
+    ("binary corpus", {"b.bin": b"\x7fELF\x00\x01\x02" * 50}, ["train", "b.bin"], 1, "binary"),
+    ("invalid utf-8", {"l.txt": b"caf\xe9 au lait\n" * 30}, ["train", "l.txt"], 1, "not valid UTF-8"),
+    ("shorter than a batch", {"s.txt": b"hello world\n" * 5}, ["train", "s.txt"], 1,
+     "one batch needs"),
+    ("zero hidden", {}, ["train", "corpus.txt", "--hidden", "0"], 2, "--hidden must be at least 1"),
+    ("negative steps", {}, ["train", "corpus.txt", "--steps", "-5"], 2, "--steps must be at least"),
+    ("zero batch", {}, ["train", "corpus.txt", "--batch-size", "0"], 2, "--batch-size must be"),
+    ("bad val-frac", {}, ["train", "corpus.txt", "--val-frac", "1.5"], 2, "--val-frac must be"),
+    ("conflicting val", {}, ["train", "corpus.txt", "--val-frac", "0.2", "--val-file", "corpus.txt"],
+     2, "conflict"),
+    ("bad level", {}, ["train", "corpus.txt", "--level", "byte"], 2, "--level must be"),
+    ("missing model", {}, ["sample", "nomodel.safetensors"], 1, "nomodel.safetensors: no such file"),
+    ("foreign model", {"fake.safetensors": b"not a model at all" * 10},
+     ["sample", "fake.safetensors"], 1, "not an rnngen checkpoint"),
+    ("negative temp", {}, ["sample", "runs/small", "--temp", "-1"], 2, "--temp must be >= 0"),
+    ("negative length", {}, ["sample", "runs/small", "--length", "-3"], 2, "--length must be"),
+    ("top-p out of range", {}, ["sample", "runs/small", "--top-p", "0"], 2, "--top-p must be"),
+    ("unknown prime chars", {}, ["sample", "runs/small", "--prime", "Zürich"], 1,
+     "characters the model does not know: 'Z', 'ü'"),
+    ("eval unknown chars", {"u.txt": "ÅÅÅ the cat\n".encode()}, ["eval", "runs/small", "u.txt"], 1,
+     "'Å'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_gets_one_clear_line(trained, case):
+    workdir, _ = trained
+    name, files, args, code, fragment = case
+    for fname, data in files.items():
+        (workdir / fname).write_bytes(data)
+    before = {q: q.read_bytes() for q in (workdir / "runs/small").iterdir()}
+    p = run(*args, cwd=workdir)
+    e = err(p)
+    assert p.returncode == code, e
+    assert fragment in e
+    assert "Traceback" not in e and out(p) == ""
+    assert len(e.strip().splitlines()) == 1, e
+    assert {q: q.read_bytes() for q in (workdir / "runs/small").iterdir()} == before
+
+
+def test_sample_with_no_model_anywhere(tmp_path):
+    p = run("sample", cwd=tmp_path)
+    assert p.returncode == 1 and "none found" in err(p) and "Traceback" not in err(p)

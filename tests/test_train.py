@@ -4,13 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from clitools import repetitive_text
 
 from rnngen import checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.model import State
 from rnngen.train import Corpus, Trainer, TrainingError, evaluate
-
-from clitools import repetitive_text
 
 
 def _train(tmp_path, name, steps, seed=0, **model):

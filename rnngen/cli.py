@@ -31,6 +31,24 @@ app = typer.Typer(
 )
 app.add_typer(corpus_app, name="corpus")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from rnngen import __version__
+
+        print(f"rnngen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Train recurrent language models on text files, on a CPU, and sample text from them."""
+
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never wrapped
 
 
@@ -68,13 +86,17 @@ def user_errors() -> Iterator[None]:
 @contextmanager
 def compiling_status(quiet: bool) -> Iterator[None]:
     """Show 'compiling kernels' only if loading the kernels takes long (a cold Numba cache)."""
-    status = err.status("compiling kernels, first run only (about a minute)…", spinner="dots")
+    message = "compiling kernels, first run only (about a minute)…"
+    status = err.status(message, spinner="dots")
     shown = threading.Event()
 
     def show() -> None:
         if not quiet:
             shown.set()
-            status.start()
+            if err.is_terminal:
+                status.start()
+            else:
+                err.print(message)
 
     timer = threading.Timer(0.8, show)
     timer.start()
@@ -83,7 +105,8 @@ def compiling_status(quiet: bool) -> Iterator[None]:
     finally:
         timer.cancel()
         if shown.is_set():
-            status.stop()
+            if err.is_terminal:
+                status.stop()
             info("kernels compiled and cached", quiet)
 
 
@@ -115,10 +138,10 @@ class _Progress:
         if self.seconds is not None:
             limit.append(f"{self.seconds / 60:g} min")
         info(
-            f"{meta['params']:,} parameters, vocabulary {meta['vocab']:,}, "
-            f"{meta['train_tokens']:,} training and {meta['val_tokens']:,} validation tokens, "
-            f"{meta['steps_per_epoch']:,} steps per epoch; stopping after "
-            f"{' or '.join(limit)}; {meta['threads']} threads",
+            f"{meta['params']:,} parameters · vocabulary {meta['vocab']:,} · "
+            f"{meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens · "
+            f"{meta['steps_per_epoch']:,} steps/epoch · until {' or '.join(limit)} · "
+            f"{meta['threads']} threads",
             self.quiet,
         )
         if self.live:

@@ -76,7 +76,8 @@ def _local_catalog() -> list[Corpus]:
 
 
 def _source_label(corpus: Corpus) -> str:
-    return corpus.source
+    """The upstream repository without its commit (the full record is in --json)."""
+    return corpus.source.split("@", 1)[0]
 
 
 def _files_label(corpus: Corpus) -> str:
@@ -84,15 +85,8 @@ def _files_label(corpus: Corpus) -> str:
 
 
 def _table(corpora: list[Corpus]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
-    table.add_column("name", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("files", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("license")
-    table.add_column("source", overflow="fold", min_width=12)
-    for corpus in corpora:
-        table.add_row(
+    rows = [
+        (
             corpus.name,
             "built-in" if corpus.builtin else "download",
             _files_label(corpus),
@@ -100,6 +94,22 @@ def _table(corpora: list[Corpus]) -> Table:
             corpus.license,
             _source_label(corpus),
         )
+        for corpus in corpora
+    ]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, padding=(0, 1))
+    headers = ("name", "kind", "files", "size", "license", "source")
+    for i, header in enumerate(headers):
+        # every column keeps its full width except the source, which is cut on narrow terminals
+        width = max(len(header), *(len(r[i]) for r in rows))
+        table.add_column(
+            header,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if header == "size" else "left",
+            min_width=None if header == "source" else width,
+        )
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -132,6 +142,8 @@ def list_corpora(
         sys.stdout.write(json.dumps([_json_entry(c) for c in corpora], indent=2) + "\n")
         return
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 200  # piped: keep whole rows, the reader is a program or a file
     console.print(_table(corpora))
     console.print(_builtin_checksums(corpora), markup=False, soft_wrap=True)
 

@@ -149,11 +149,23 @@ def test_lstm_parts_do_not_change_results(T, B, H, numerics_rng) -> None:
             np.testing.assert_allclose(bp[name], b1[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize(("T", "B", "H"), [(1, 1, 1), (5, 4, 9), (16, 8, 64)])
-def test_lstm_float32_close_to_reference(T, B, H, numerics_rng) -> None:
+# float32 runs its own packed GEMM (64-column panels, tiles of up to 6 rows): cover partial panels
+# (4H not a multiple of 64, H = 65 for two panels in the backward) and partial row tiles.
+F32_SHAPES = [(1, 1, 1), (5, 4, 9), (3, 7, 5), (4, 13, 20), (2, 6, 16), (16, 8, 64), (2, 9, 65)]
+
+
+F32_PARAMS = [
+    pytest.param(T, B, H, parts, id=f"T{T}-B{B}-H{H}-parts{parts}")
+    for T, B, H in F32_SHAPES
+    for parts in parts_for(B)
+]
+
+
+@pytest.mark.parametrize(("T", "B", "H", "parts"), F32_PARAMS)
+def test_lstm_float32_close_to_reference(T, B, H, parts, numerics_rng) -> None:
     c = make_case(T, B, H, numerics_rng)
-    f = run_forward(c.astype(np.float32), min(2, B))
-    b = run_backward(c.astype(np.float32), f, min(2, B))
+    f = run_forward(c.astype(np.float32), parts)
+    b = run_backward(c.astype(np.float32), f, parts)
     want_f = ref.lstm_forward(c.xp, c.W_hh, c.h0, c.c0)
     want_b = ref.lstm_backward(c.Rh, c.W_hh, want_f, c.rh, c.rc)
     assert f["hs"].dtype == np.float32 and b["dxp"].dtype == np.float32

@@ -138,8 +138,14 @@ def test_grads_are_overwritten_not_accumulated(numerics_rng) -> None:
     assert not np.any(first == 123.0)
 
 
-def test_float32_agrees_with_float64_on_same_weights(numerics_rng) -> None:
-    case = Case(V=40, E=24, H=64, L=2, T=16, B=8)
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(Case(V=40, E=24, H=64, L=2, T=16, B=8), id="L2-V40-E24-H64-T16-B8"),
+        pytest.param(Case(V=17, E=9, H=20, L=2, T=7, B=13), id="L2-V17-E9-H20-T7-B13"),
+    ],
+)
+def test_float32_agrees_with_float64_on_same_weights(case: Case, numerics_rng) -> None:
     m64 = make_model(case, np.float64, numerics_rng, parts=2)
     m32 = LSTMLM(case.cfg, np.float32, parts=2)
     copy_weights(m64, m32)

@@ -71,7 +71,9 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "step": ckpt.step,
         "info": ckpt.info,
     }
-    blob = st_save(tensors, metadata={"format": FORMAT, "rnngen": json.dumps(meta)})
+    # one metadata key: safetensors writes a map's keys in hash order, and checkpoints of the same
+    # training must be byte-identical
+    blob = st_save(tensors, metadata={"rnngen": json.dumps(meta)})
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -123,10 +125,13 @@ def read_header(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not an rnngen checkpoint") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
-    md = header.get("__metadata__") or {} if isinstance(header, dict) else {}
-    if md.get("format") != FORMAT or "rnngen" not in md:
-        raise CheckpointError(f"{path}: not an rnngen checkpoint")
-    meta = json.loads(md["rnngen"])
+    md = (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
+    try:
+        meta = json.loads(md["rnngen"])
+        if meta["format"] != FORMAT:
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: not an rnngen checkpoint") from None
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(

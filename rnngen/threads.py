@@ -1,17 +1,41 @@
 """One place that decides who uses the cores.
 
 Three thread pools meet here: Numba's (the ``prange`` over batch parts), SciPy's OpenBLAS (what
-``np.dot`` calls inside @njit code) and NumPy's OpenBLAS (the big GEMMs outside the time loops).
-Oversubscribing 2 cores made a training step 4x slower, so the rule is one active pool per phase:
-when the time loops split the batch across cores, the BLAS they call runs single-threaded.
+``np.dot`` calls inside @njit code, now only on the float64 path) and NumPy's OpenBLAS (the big
+GEMMs outside the time loops). A training step alternates between Numba's pool and NumPy's BLAS
+pool many times, so two rules:
+
+- one active pool per phase: when the time loops split the batch across cores, the BLAS they call
+  runs single-threaded;
+- an idle pool must sleep, not spin. By default libgomp (Numba's ``omp`` layer) spins for a while
+  after a parallel region and OpenBLAS's workers spin (with sched_yield) for 2**28 cycles, about
+  0.1 s, after every GEMM; on 2 cores the spinning pool steals half of a core from the pool that
+  has work, and a step ran 2-4x slower. ``OMP_WAIT_POLICY=PASSIVE`` and
+  ``OPENBLAS_THREAD_TIMEOUT=4`` (2**4 cycles) make them sleep at once; waking them costs some
+  microseconds per call, a few dozen calls per step. Both are read when the library loads, so they
+  are set below, before this module imports Numba or SciPy; NumPy's OpenBLAS only sees the second
+  one if this module (or ``set_env_defaults``) runs before anything imports NumPy, which is why
+  ``rnngen/__init__.py`` should call it first. A value the user set in the environment wins.
 """
 
 import os
-from dataclasses import dataclass
 
-import numba
-import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS so threadpoolctl can see it)
-from threadpoolctl import ThreadpoolController
+ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
+def set_env_defaults() -> None:
+    """Idle pools sleep instead of spinning (see above); effective for libraries not yet loaded."""
+    for name, value in ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+set_env_defaults()
+
+from dataclasses import dataclass  # noqa: E402
+
+import numba  # noqa: E402
+import scipy.linalg.cython_blas  # noqa: E402, F401  (loads SciPy's BLAS so threadpoolctl sees it)
+from threadpoolctl import ThreadpoolController  # noqa: E402
 
 
 def available_cores() -> int:
@@ -29,10 +53,13 @@ class ThreadPlan:
 
 
 def plan_threads(threads: int | None, batch: int, hidden: int) -> ThreadPlan:
-    """Split the batch across cores at small H; at large H one loop with multi-threaded BLAS wins."""
+    """One batch range per core, whatever H: the float32 time loops run their own single-thread
+    GEMM (``rnngen.kernels.lstm``), so a loop that is not split leaves cores idle. Measured on 2
+    cores: parts=2 beat parts=1 at H128, H256 and H512. Each range keeps at least 2 rows.
+    """
     n = min(threads or available_cores(), available_cores() if threads is None else threads)
     n = max(1, n)
-    parts = n if (hidden <= 384 and batch >= 2 * n) else 1
+    parts = max(1, min(n, batch // 2))
     return ThreadPlan(threads=n, parts=parts)
 
 

@@ -266,3 +266,16 @@ def test_flat_params_views_cover_the_buffer() -> None:
             assert np.shares_memory(fp[name], fp.flat), name
     assert model.params["lstm0.W_ih"].shape == (4, 12)  # E inputs into layer 0
     assert model.params["lstm1.W_ih"].shape == (3, 12)  # H inputs above
+
+
+def test_thread_env_defaults_agree() -> None:
+    """rnngen/__init__.py sets the pool-sleep variables before NumPy loads; rnngen.threads
+    documents and re-applies the same values."""
+    from pathlib import Path
+
+    import rnngen
+    import rnngen.threads as th
+
+    init = Path(rnngen.__file__).read_text()
+    for name, value in th.ENV_DEFAULTS.items():
+        assert f'setdefault("{name}", "{value}")' in init

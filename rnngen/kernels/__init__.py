@@ -9,3 +9,12 @@ stays visible.
 _FAST = {"contract", "reassoc", "nsz", "arcp"}
 JIT = dict(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 JIT_PAR = dict(JIT, parallel=True)
+
+# Numba warns that variables of the inlined activation overloads are "not in scope" inside parfors
+# on the first compile; the code is correct (checked by the gradient tests) and a newcomer's first
+# run should not open with six warnings.
+import warnings as _warnings  # noqa: E402
+
+from numba.core.errors import NumbaIRAssumptionWarning as _IRWarning  # noqa: E402
+
+_warnings.filterwarnings("ignore", category=_IRWarning)

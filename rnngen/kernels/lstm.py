@@ -172,7 +172,7 @@ def gemm_panels(A, aoff, lda, M, Wp, C, ldc):
 # gate math of one batch row (shared by both GEMM paths)
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _gates_forward(a, x, r, c_prev, c, tc, h, H):
     """a (4H) out: activated gates; x, r (4H) input and recurrent pre-activations."""
     ai, af, ag, ao = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : 4 * H]
@@ -191,7 +191,7 @@ def _gates_forward(a, x, r, c_prev, c, tc, h, H):
         h[j] = o * tcj
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _gates_backward(d, a, dht, dhr, c_prev, tc, dcb, H):
     """d (4H) out: gate pre-activation gradients; dht + dhr = gradient at h_t; dcb in/out."""
     one = d.dtype.type(1.0)

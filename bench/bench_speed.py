@@ -1,0 +1,361 @@
+"""Training speed of rnngen's engine against PyTorch's nn.LSTM, and against the machine's GEMM peak.
+
+    python bench/bench_speed.py                          # all configs, 5 rounds
+    python bench/bench_speed.py --configs h128,word --repeats 3 --seconds 2
+    python bench/bench_speed.py --json bench/results/speed.json
+
+Each engine runs in its own worker process, so neither sees the other's thread pools or environment
+(rnngen sets OMP_WAIT_POLICY/OPENBLAS_THREAD_TIMEOUT for itself; PyTorch runs with the environment
+it was given). The driver alternates them, rnngen then PyTorch, ``--repeats`` times per config, each
+segment a timed run of whole training steps on the same random token batches, and reports medians
+and the median of the per-round ratios: the machine is shared, so only alternated, same-run numbers
+are comparable.
+
+A training step is the same work on both sides:
+  rnngen:  LSTMLM.forward_backward (embedding -> L x LSTM -> linear -> softmax cross-entropy, the
+           carried state advanced as in truncated BPTT) + rnngen.optim.Adam.step with global-norm
+           clipping 5.0 over the flat buffer (a NumPy Adam if rnngen.optim is missing).
+  PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> F.cross_entropy, backward,
+           clip_grad_norm_(5.0), torch.optim.Adam.step; hidden state detached between steps;
+           torch.set_num_threads(threads).
+
+FLOPs are counted as GEMM work only: forward 2 * MACs per token (input and recurrent products of
+every layer, output layer), backward twice the forward, so 6 * MACs per token. The peak is NumPy's
+sgemm on 2048x2048 matrices with ``threads`` threads, measured in the same run (best of 7).
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIGS = {
+    # name: (level, V, E, H, L, B, T)
+    "h128": ("char", 65, 64, 128, 2, 32, 64),
+    "h256": ("char", 65, 64, 256, 2, 32, 64),
+    "h512": ("char", 65, 64, 512, 2, 64, 100),
+    "word": ("word", 10000, 200, 200, 2, 20, 20),
+}
+
+
+def macs_per_token(V: int, E: int, H: int, L: int) -> int:
+    """Multiply-adds of the forward pass per token (GEMMs only)."""
+    lstm = sum(((E if k == 0 else H) + H) * 4 * H for k in range(L))
+    return lstm + H * V
+
+
+# ---------------------------------------------------------------------------------------------
+# workers: one process per engine, commands as JSON lines on stdin, answers on stdout
+
+
+def _batches(V: int, B: int, T: int, n: int = 4):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return [(rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))) for _ in range(n)]
+
+
+class _RnngenRunner:
+    def __init__(self, name: str, threads: int) -> None:
+        import numpy as np
+
+        from rnngen import threads as rthreads
+        from rnngen.config import ModelConfig
+        from rnngen.model import LSTMLM, State
+
+        level, V, E, H, L, B, T = CONFIGS[name]
+        plan = rthreads.plan_threads(threads, B, H)
+        rthreads.apply(plan)
+        self.plan = plan
+        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L)
+        self.model = LSTMLM(cfg, np.float32, parts=plan.parts)
+        self.model.init_weights(np.random.default_rng(0))
+        self.state = State.zeros(cfg, B)
+        self.batches = [(x.astype(np.int64), y.astype(np.int64)) for x, y in _batches(V, B, T)]
+        try:
+            from rnngen.optim import Adam
+
+            self.opt = Adam(self.model.params.size, lr=2e-3)
+            self.optimizer = "rnngen.optim.Adam (clip 5.0)"
+        except ImportError:
+            self.opt = _NumpyAdam(self.model.params.size, lr=2e-3)
+            self.optimizer = "NumPy Adam (clip 5.0)"
+        self.i = 0
+
+    def step(self) -> None:
+        x, y = self.batches[self.i % len(self.batches)]
+        self.i += 1
+        self.model.forward_backward(x, y, self.state)
+        self.opt.step(self.model.params.flat, self.model.grads.flat, clip=5.0)
+
+    def info(self) -> dict:
+        return {"parts": self.plan.parts, "threads": self.plan.threads, "optimizer": self.optimizer}
+
+
+class _NumpyAdam:
+    def __init__(self, size: int, lr: float) -> None:
+        import numpy as np
+
+        self.np, self.lr, self.t = np, lr, 0
+        self.m = np.zeros(size, np.float32)
+        self.v = np.zeros(size, np.float32)
+        self.tmp = np.zeros(size, np.float32)
+
+    def step(self, p, g, clip: float = 0.0) -> None:
+        np, m, v, tmp = self.np, self.m, self.v, self.tmp
+        norm = float(np.sqrt(np.dot(g, g)))
+        if clip > 0 and norm > clip:
+            g *= clip / norm
+        self.t += 1
+        m *= 0.9
+        m += 0.1 * g
+        np.multiply(g, g, out=tmp)
+        v *= 0.999
+        v += 0.001 * tmp
+        np.sqrt(v, out=tmp)
+        tmp /= np.sqrt(1 - 0.999**self.t)
+        tmp += 1e-8
+        np.divide(m, tmp, out=tmp)
+        p -= (self.lr / (1 - 0.9**self.t)) * tmp
+
+
+class _TorchRunner:
+    def __init__(self, name: str, threads: int) -> None:
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        torch.set_num_threads(threads)
+        self.torch, self.F = torch, F
+        level, V, E, H, L, B, T = CONFIGS[name]
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(V, E)
+        self.lstm = torch.nn.LSTM(E, H, L)
+        self.lin = torch.nn.Linear(H, V)
+        self.params = [*self.emb.parameters(), *self.lstm.parameters(), *self.lin.parameters()]
+        self.opt = torch.optim.Adam(self.params, lr=2e-3)
+        self.hidden = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+        self.batches = [
+            (torch.from_numpy(x), torch.from_numpy(y).reshape(-1)) for x, y in _batches(V, B, T)
+        ]
+        self.V, self.i, self.threads = V, 0, threads
+
+    def step(self) -> None:
+        torch, F = self.torch, self.F
+        x, y = self.batches[self.i % len(self.batches)]
+        self.i += 1
+        self.opt.zero_grad(set_to_none=True)
+        h = tuple(s.detach() for s in self.hidden)
+        out, self.hidden = self.lstm(self.emb(x), h)
+        loss = F.cross_entropy(self.lin(out).reshape(-1, self.V), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
+        self.opt.step()
+
+    def info(self) -> dict:
+        return {"threads": self.threads, "torch": self.torch.__version__}
+
+
+def _peak(threads: int) -> float:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    n = 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b, c = a.copy(), np.empty_like(a)
+    with threadpool_limits(threads, user_api="blas"):
+        np.dot(a, b, out=c)
+        best = min(_timed(lambda: np.dot(a, b, out=c)) for _ in range(7))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def worker(engine: str, threads: int) -> None:
+    """Serve commands: {"cmd": "setup"|"run"|"peak", ...} -> one JSON line each."""
+    sys.path.insert(0, str(ROOT))
+    if engine == "rnngen":  # before NumPy loads: rnngen.threads sets the thread-pool environment
+        importlib.import_module("rnngen.threads")
+    runners: dict[str, object] = {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            if req["cmd"] == "peak":  # in the rnngen worker: same environment as its runs
+                out = {"gflops": _peak(threads)}
+            elif req["cmd"] == "setup":
+                name = req["config"]
+                t0 = time.perf_counter()
+                r = runners[name] = (_RnngenRunner if engine == "rnngen" else _TorchRunner)(
+                    name, threads
+                )
+                for _ in range(3):  # JIT compile / first-touch / allocator warm-up
+                    r.step()
+                out = {"setup_s": time.perf_counter() - t0, **r.info()}
+            else:  # run: whole steps for at least `seconds`
+                r = runners[req["config"]]
+                B, T = CONFIGS[req["config"]][5], CONFIGS[req["config"]][6]
+                n, t0 = 0, time.perf_counter()
+                while n < 2 or time.perf_counter() - t0 < req["seconds"]:
+                    r.step()
+                    n += 1
+                out = {"tokens_per_s": n * B * T / (time.perf_counter() - t0), "steps": n}
+        except Exception as e:  # report to the driver instead of dying silently
+            out = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(out), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver
+
+
+class _Worker:
+    def __init__(self, engine: str, threads: int) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", engine, "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+
+    def ask(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("worker died (see its stderr above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def torch_available() -> str | None:
+    """PyTorch's version if a worker could import it, else None."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"from {','.join(CONFIGS)}")
+    ap.add_argument("--repeats", type=int, default=5, help="alternated rounds per config")
+    ap.add_argument("--seconds", type=float, default=3.0, help="timed seconds per segment")
+    ap.add_argument("--threads", type=int, default=None, help="cores to use (default: all)")
+    ap.add_argument("--no-torch", action="store_true", help="rnngen only")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "speed.json"))
+    ap.add_argument("--worker", choices=["rnngen", "torch"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    threads = args.threads or len(os.sched_getaffinity(0))
+    if args.worker:
+        worker(args.worker, threads)
+        return 0
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+
+    torch_version = None if args.no_torch else torch_available()
+    if torch_version is None and not args.no_torch:
+        print(
+            "PyTorch is NOT installed: measuring rnngen only (install torch to compare)",
+            file=sys.stderr,
+        )
+    engines = ["rnngen"] + (["torch"] if torch_version else [])
+    workers = {e: _Worker(e, threads) for e in engines}
+    try:
+        peak = workers["rnngen"].ask(cmd="peak")["gflops"]
+        print(f"fp32 GEMM peak (NumPy sgemm 2048^3, {threads} threads): {peak:.0f} GFLOP/s")
+        results = {}
+        for name in names:
+            level, V, E, H, L, B, T = CONFIGS[name]
+            flop_tok = 6 * macs_per_token(V, E, H, L)
+            setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}
+            for e, s in setup.items():
+                if "error" in s:
+                    raise RuntimeError(f"{e} setup of {name}: {s['error']}")
+            samples: dict[str, list[float]] = {e: [] for e in engines}
+            for _ in range(args.repeats):
+                for e in engines:  # A B A B: both engines see the same machine weather
+                    time.sleep(0.05)
+                    r = workers[e].ask(cmd="run", config=name, seconds=args.seconds)
+                    if "error" in r:
+                        raise RuntimeError(f"{e} run of {name}: {r['error']}")
+                    samples[e].append(r["tokens_per_s"])
+            res = {
+                "config": {"level": level, "V": V, "E": E, "H": H, "L": L, "B": B, "T": T},
+                "flop_per_token": flop_tok,
+            }
+            for e in engines:
+                med = statistics.median(samples[e])
+                res[e] = {
+                    "tokens_per_s": samples[e],
+                    "median_tokens_per_s": med,
+                    "gflops": med * flop_tok / 1e9,
+                    "fraction_of_peak": med * flop_tok / 1e9 / peak,
+                    **{k: v for k, v in setup[e].items() if k != "setup_s"},
+                }
+            line = (
+                f"{name:5s} {level} V{V} E{E} H{H} L{L} B{B} T{T}: rnngen "
+                f"{res['rnngen']['median_tokens_per_s']:8.0f} tok/s "
+                f"({res['rnngen']['fraction_of_peak']:.0%} of peak)"
+            )
+            if "torch" in samples:
+                ratios = [a / b for a, b in zip(samples["rnngen"], samples["torch"], strict=True)]
+                res["ratio_rnngen_over_torch"] = {
+                    "median_of_rounds": statistics.median(ratios),
+                    "per_round": ratios,
+                }
+                line += (
+                    f"  torch {res['torch']['median_tokens_per_s']:8.0f} tok/s "
+                    f"({res['torch']['fraction_of_peak']:.0%})"
+                    f"  ratio {statistics.median(ratios):.2f}x"
+                )
+            print(line, flush=True)
+            results[name] = res
+    finally:
+        for w in workers.values():
+            w.close()
+
+    report = {
+        "machine": {"cpu": _cpu_model(), "cores": threads, "python": platform.python_version()},
+        "torch": torch_version or "not installed",
+        "peak_gflops": peak,
+        "flops_counting": "GEMMs only; forward 2*MACs/token, backward 2x forward",
+        "repeats": args.repeats,
+        "seconds_per_segment": args.seconds,
+        "configs": results,
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -98,7 +98,7 @@ def compiling_status(quiet: bool) -> Iterator[None]:
             else:
                 err.print(message)
 
-    timer = threading.Timer(0.8, show)
+    timer = threading.Timer(2.0, show)  # cached kernels load in ~0.5 s; a compile takes ~60 s
     timer.start()
     try:
         yield

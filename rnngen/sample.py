@@ -72,17 +72,13 @@ class Sampler:
         ids, _ = self.encode_prime(cfg.prime)
         h = np.zeros((self.L, self.H), np.float32)
         c = np.zeros((self.L, self.H), np.float32)
-        logits = np.zeros(len(self.vocab), np.float32)
+        logits = self.b_out.copy()  # the zero state's prediction, if there is no start token
         w = self._weights()
         start = "\n" if self.vocab.level == "char" else EOS
         if start in self.vocab.stoi:  # begin as after a line break, as the text would
-            ks.feed(np.array([self.vocab.stoi[start]], np.int64), h, c, *w, logits)
-        else:
-            logits[:] = self.b_out
-        if len(ids):
-            ks.feed(ids, h, c, *w, logits)
+            ids = np.concatenate([[self.vocab.stoi[start]], ids]).astype(np.int64)
         seed = cfg.seed if cfg.seed is not None else np.random.SeedSequence().entropy % 2**32
-        ks.seed(np.uint32(seed))
+        seed = int(seed) % 2**32
         at_line_start = cfg.prime == "" or cfg.prime.endswith("\n")
         decode = self.vocab.decoder()
         decode.at_line_start = at_line_start
@@ -93,7 +89,9 @@ class Sampler:
         while done < cfg.length:
             n = min(chunk, cfg.length - done)
             out = np.empty(n, np.int64)
-            ks.generate(out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k), float(cfg.top_p))
+            ks.advance(ids, out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k),
+                       float(cfg.top_p), seed)  # fmt: skip
+            ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
             done += n
             chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls
             text = pending + decode(out)

@@ -27,6 +27,4 @@ def warm_sampling_kernels() -> None:
     h, c, logits = f((L, H), np.float32), f((L, H), np.float32), f(V, np.float32)
     w = (f((V, 4 * H), np.float32), f((1, H, 4 * H), np.float32), f((1, 4 * H), np.float32),
          f((L, H, 4 * H), np.float32), f((H, V), np.float32), f(V, np.float32))  # fmt: skip
-    ks.seed(np.uint32(0))
-    ks.feed(np.zeros(1, np.int64), h, c, *w, logits)
-    ks.generate(np.zeros(1, np.int64), h, c, *w, logits, 1.0, 0, 1.0)
+    ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, 1.0, 0, 1.0, 0)

@@ -12,12 +12,6 @@ from rnngen.kernels.mathfn import exp, sigmoid, tanh
 
 
 @njit(**JIT)
-def seed(s):
-    """Seed Numba's generator (separate from NumPy's), which the sampling kernels draw from."""
-    np.random.seed(s)
-
-
-@njit(**JIT)
 def _cell(gates, c, h):
     """Gate non-linearities and state update of one layer in place; gates (4H,), c and h (H,)."""
     H = h.shape[0]
@@ -44,13 +38,6 @@ def step(tok, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits):
         _cell(gates, c[k], h[k])
     np.dot(h[L - 1], W_out, logits)
     logits += b_out
-
-
-@njit(**JIT)
-def feed(tokens, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits):
-    """Consume a sequence of tokens (a prime); logits end as the next-token logits."""
-    for n in range(tokens.shape[0]):
-        step(tokens[n], h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits)
 
 
 @njit(**JIT)
@@ -90,8 +77,19 @@ def draw(logits, temp, top_k, top_p):
 
 
 @njit(**JIT)
-def generate(out, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits, temp, top_k, top_p):
-    """Fill ``out`` (n,) with sampled tokens, feeding each back in; state and logits carry on."""
+def advance(feed, out, h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits, temp, top_k,
+            top_p, seed):  # fmt: skip
+    """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
+    back in. State h, c and the next-token logits carry over to the next call. ``seed`` >= 0
+    reseeds Numba's generator (separate from NumPy's) first.
+
+    One entry point on purpose: each jitted entry costs ~0.2 s to load from Numba's cache, and
+    ``rnngen sample`` start-up is what users feel.
+    """
+    if seed >= 0:
+        np.random.seed(seed)
+    for n in range(feed.shape[0]):
+        step(feed[n], h, c, table0, W_ih_up, b_up, W_hh, W_out, b_out, logits)
     for n in range(out.shape[0]):
         tok = draw(logits, temp, top_k, top_p)
         out[n] = tok

@@ -260,6 +260,9 @@ def train(
     min_count: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same model).")] = 0,
     out: Annotated[Path | None, typer.Option(help="Run directory [runs/NAME-TIME].")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the checkpoints of an existing --out.")
+    ] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads [all cores].")] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print final metrics as JSON on stdout.")
@@ -313,6 +316,13 @@ def train(
             eval_every=eval_every, seed=seed, max_vocab=max_vocab, min_count=min_count,
         )  # fmt: skip
         run_dir = out or _default_run_dir(name)
+        existing = sorted(run_dir.glob("*.safetensors")) if run_dir.is_dir() else []
+        if existing and not force:
+            fail(
+                f"{run_dir}: already holds {existing[0].name}; choose another --out, or add "
+                "--force to overwrite it",
+                1,
+            )
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             probe = run_dir / ".write-test"

@@ -118,7 +118,7 @@ class LSTMLM:
         key = (T, B)
         ws = self._ws.get(key)
         if ws is None:
-            if len(self._ws) > 4:
+            if len(self._ws) >= 8:  # training uses 1 shape, an evaluation up to 4
                 self._ws.clear()
             ws = self._ws[key] = _Workspace(self.cfg, T, B, self.dtype)
         return ws

@@ -175,6 +175,19 @@ def test_bad_input_gets_one_clear_line(trained, case):
     assert {q: q.read_bytes() for q in (workdir / "runs/small").iterdir()} == before
 
 
+def test_train_refuses_to_overwrite_a_run_unless_forced(trained):
+    workdir, _ = trained
+    before = (workdir / "runs/small/best.safetensors").read_bytes()
+    p = run("train", "corpus.txt", *SMALL, "--steps", "2", "--out", "runs/small", cwd=workdir)
+    assert p.returncode == 1 and "already holds best.safetensors" in err(p)
+    assert "--force" in err(p) and "Traceback" not in err(p)
+    assert (workdir / "runs/small/best.safetensors").read_bytes() == before
+    q = run("train", "corpus.txt", *SMALL, "--steps", "2", "--out", "runs/forced", cwd=workdir)
+    r = run("train", "corpus.txt", *SMALL, "--steps", "2", "--out", "runs/forced", "--force",
+            cwd=workdir)  # fmt: skip
+    assert q.returncode == 0 and r.returncode == 0, err(r)
+
+
 def test_sample_with_no_model_anywhere(tmp_path):
     p = run("sample", cwd=tmp_path)
     assert p.returncode == 1 and "none found" in err(p) and "Traceback" not in err(p)

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,9 +18,9 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from rnngen.cli_corpus import corpus_app
+from rnngen.progress import TrainProgress, fmt_rate
 
 app = typer.Typer(
     help="Train recurrent language models on text files, on a CPU, and sample text from them.",
@@ -111,96 +110,6 @@ def compiling_status(quiet: bool) -> Iterator[None]:
 
 
 # ---- train ------------------------------------------------------------------------------------
-
-
-def _fmt_rate(r: float) -> str:
-    return f"{r / 1000:.1f}k tok/s" if r >= 1000 else f"{r:.0f} tok/s"
-
-
-class _Progress:
-    """Renders training events: a live bar on a terminal, plain log lines otherwise."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.live = err.is_terminal and not quiet
-        self.bar: Progress | None = None
-        self.val = "–"
-        self.max_steps: int | None = None
-        self.seconds: float | None = None
-        self.last_log = 0.0
-        self.last = (0, 0.0, 0.0)
-
-    def start(self, meta: dict) -> None:
-        self.max_steps, self.seconds = meta["max_steps"], meta["seconds"]
-        limit = []
-        if self.max_steps is not None:
-            limit.append(f"{self.max_steps:,} steps")
-        if self.seconds is not None:
-            limit.append(f"{self.seconds / 60:g} min")
-        info(
-            f"{meta['params']:,} parameters · vocabulary {meta['vocab']:,} · "
-            f"{meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens · "
-            f"{meta['steps_per_epoch']:,} steps/epoch · until {' or '.join(limit)} · "
-            f"{meta['threads']} threads",
-            self.quiet,
-        )
-        if self.live:
-            self.bar = Progress(
-                TextColumn("[bold]step {task.fields[step]}"),
-                BarColumn(),
-                TextColumn("loss [cyan]{task.fields[loss]}[/] val [green]{task.fields[val]}[/]"),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=err,
-                transient=False,
-            )
-            self.task = self.bar.add_task("train", total=1000, step=0, loss="–", val="–", rate="")
-            self.bar.start()
-
-    def _fraction(self, step: int, elapsed: float) -> float:
-        parts = []
-        if self.max_steps:
-            parts.append(step / self.max_steps)
-        if self.seconds:
-            parts.append(elapsed / self.seconds)
-        return min(1.0, max(parts)) if parts else 0.0
-
-    def step(self, step: int, loss: float, rate: float, elapsed: float) -> None:
-        self.last = (step, loss, rate)
-        if self.bar is not None:
-            total = f"/{self.max_steps:,}" if self.max_steps else ""
-            self.bar.update(
-                self.task,
-                completed=1000 * self._fraction(step, elapsed),
-                step=f"{step:,}{total}",
-                loss=f"{loss:.3f}",
-                val=self.val,
-                rate=_fmt_rate(rate),
-            )
-        elif not self.quiet and time.monotonic() - self.last_log > 30:
-            self.last_log = time.monotonic()
-            pct = 100 * self._fraction(step, elapsed)
-            err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {_fmt_rate(rate)}")
-
-    def evaluated(self, step: int, val_loss: float, best: bool) -> None:
-        self.val = f"{val_loss:.3f}"
-        if not self.quiet:
-            mark = "  [green]best[/]" if best else ""
-            err.print(
-                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}  "
-                f"{_fmt_rate(self.last[2])}{mark}"
-            )
-
-    def saved(self, path: Path) -> None: ...
-
-    def warning(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {escape(message)}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _default_run_dir(corpus_name: str) -> Path:
@@ -336,7 +245,7 @@ def train(
 
         with compiling_status(quiet):
             warm_training_kernels(trainer.plan.parts)
-        progress = _Progress(quiet)
+        progress = TrainProgress(err, quiet)
 
         def stop() -> None:
             trainer.stop_requested = True
@@ -351,7 +260,7 @@ def train(
         val = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
         err.print(
             f"[bold]done[/]: {result.steps:,} steps in {result.seconds:.0f} s "
-            f"({_fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "
+            f"({fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "
             f"best val loss {val}"
         )
         err.print(f"checkpoint: {escape(result.checkpoint)}")

@@ -1,0 +1,109 @@
+"""Rendering of training events with rich: a live progress bar on a terminal, log lines otherwise.
+
+Everything here writes to the console it is given (stderr): stdout stays data.
+"""
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def fmt_rate(r: float) -> str:
+    return f"{r / 1000:.1f}k tok/s" if r >= 1000 else f"{r:.0f} tok/s"
+
+
+class TrainProgress:
+    """Renders training events (the ``rnngen.train.Reporter`` methods): a live bar on a terminal,
+    plain log lines otherwise."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.err = console
+        self.quiet = quiet
+        self.live = self.err.is_terminal and not quiet
+        self.bar: Progress | None = None
+        self.val = "–"
+        self.max_steps: int | None = None
+        self.seconds: float | None = None
+        self.last_log = 0.0
+        self.last = (0, 0.0, 0.0)
+
+    def start(self, meta: dict) -> None:
+        self.max_steps, self.seconds = meta["max_steps"], meta["seconds"]
+        limit = []
+        if self.max_steps is not None:
+            limit.append(f"{self.max_steps:,} steps")
+        if self.seconds is not None:
+            limit.append(f"{self.seconds / 60:g} min")
+        self._info(
+            f"{meta['params']:,} parameters · vocabulary {meta['vocab']:,} · "
+            f"{meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens · "
+            f"{meta['steps_per_epoch']:,} steps/epoch · until {' or '.join(limit)} · "
+            f"{meta['threads']} threads",
+            self.quiet,
+        )
+        if self.live:
+            self.bar = Progress(
+                TextColumn("[bold]step {task.fields[step]}"),
+                BarColumn(),
+                TextColumn("loss [cyan]{task.fields[loss]}[/] val [green]{task.fields[val]}[/]"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.err,
+                transient=False,
+            )
+            self.task = self.bar.add_task("train", total=1000, step=0, loss="–", val="–", rate="")
+            self.bar.start()
+
+    def _fraction(self, step: int, elapsed: float) -> float:
+        parts = []
+        if self.max_steps:
+            parts.append(step / self.max_steps)
+        if self.seconds:
+            parts.append(elapsed / self.seconds)
+        return min(1.0, max(parts)) if parts else 0.0
+
+    def step(self, step: int, loss: float, rate: float, elapsed: float) -> None:
+        self.last = (step, loss, rate)
+        if self.bar is not None:
+            total = f"/{self.max_steps:,}" if self.max_steps else ""
+            self.bar.update(
+                self.task,
+                completed=1000 * self._fraction(step, elapsed),
+                step=f"{step:,}{total}",
+                loss=f"{loss:.3f}",
+                val=self.val,
+                rate=fmt_rate(rate),
+            )
+        elif not self.quiet and time.monotonic() - self.last_log > 30:
+            self.last_log = time.monotonic()
+            pct = 100 * self._fraction(step, elapsed)
+            self.err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {fmt_rate(rate)}")
+
+    def evaluated(self, step: int, val_loss: float, best: bool) -> None:
+        self.val = f"{val_loss:.3f}"
+        if self.bar is not None:
+            self.bar.update(self.task, val=self.val)
+        if not self.quiet:
+            mark = "  [green]best[/]" if best else ""
+            self.err.print(
+                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}  "
+                f"{fmt_rate(self.last[2])}{mark}"
+            )
+
+    def saved(self, path: Path) -> None: ...
+
+    def warning(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {escape(message)}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _info(self, message: str, quiet: bool) -> None:
+        if not quiet:
+            self.err.print(escape(message), style="dim")

@@ -206,6 +206,8 @@ def train(
     from rnngen.train import Corpus, Trainer
 
     with user_errors():
+        if path == "-" and sys.stdin.isatty():
+            info("reading the corpus from stdin; end it with Ctrl-D", quiet)
         text, name = read_text(path)
         val_text = read_text(val_file)[0] if val_file is not None else None
         corpus = Corpus.from_text(

@@ -155,8 +155,7 @@ class LSTMLM:
         top = self._forward(ws, inputs, state).reshape(N, H)  # (T*B, H)
 
         # output layer and loss; logits become dlogits in place
-        np.dot(top, p["out.W"], out=ws.logits)
-        ws.logits += p["out.b"]
+        self._logits(ws, top)
         loss = softmax_xent(ws.logits, targets.reshape(-1), self.dtype.type(1.0 / N))
         dlogits = ws.logits
         np.dot(top.T, dlogits, out=g["out.W"])
@@ -193,6 +192,10 @@ class LSTMLM:
         H = self.cfg.hidden
         ws = self._workspace(T, B)
         top = self._forward(ws, inputs, state).reshape(T * B, H)
+        return softmax_xent_loss(self._logits(ws, top), targets.reshape(-1))
+
+    def _logits(self, ws: _Workspace, top: np.ndarray) -> np.ndarray:
+        """Output layer: ws.logits (T*B, V) = top (T*B, H) @ W_out + b_out."""
         np.dot(top, self.params["out.W"], out=ws.logits)
         ws.logits += self.params["out.b"]
-        return softmax_xent_loss(ws.logits, targets.reshape(-1))
+        return ws.logits

@@ -7,7 +7,7 @@ import numpy as np
 
 from rnngen.checkpoint import Checkpoint
 from rnngen.kernels import sample as ks
-from rnngen.vocab import EOS, UNK, Vocab
+from rnngen.vocab import EOS, Vocab
 
 
 class PrimeError(ValueError):
@@ -52,19 +52,11 @@ class Sampler:
 
         Characters the model does not know raise PrimeError naming them."""
         v = self.vocab
-        if v.level == "char":
-            missing = sorted(set(prime) - set(v.stoi))
-            if missing:
-                shown = ", ".join(repr(ch) for ch in missing)
-                raise PrimeError(f"the prime has characters the model does not know: {shown}")
-            return np.array([v.stoi[ch] for ch in prime], dtype=np.int64), []
-        words: list[str] = []
-        for line in prime.split("\n")[:-1]:
-            words += line.split() + [EOS]
-        words += prime.split("\n")[-1].split()
-        unk = [w for w in words if w not in v.stoi]
-        ids = [v.stoi.get(w, v.stoi.get(UNK, 0)) for w in words]
-        return np.array(ids, dtype=np.int64), unk
+        unknown = v.unknown(prime)
+        if unknown and v.level == "char":
+            shown = ", ".join(repr(ch) for ch in sorted(unknown))
+            raise PrimeError(f"the prime has characters the model does not know: {shown}")
+        return v.encode(prime, close_last_line=False).astype(np.int64), unknown
 
     def generate(self, cfg: SampleConfig) -> Iterator[str]:
         """Yield the prime, then generated text in small pieces, until ``length`` tokens or the

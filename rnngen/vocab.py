@@ -48,32 +48,38 @@ class Vocab:
 
     # ---- encoding -------------------------------------------------------------------------------
 
-    def split(self, text: str) -> Iterator[str]:
-        """The token stream of ``text`` at this vocabulary's level."""
+    def split(self, text: str, close_last_line: bool = True) -> Iterator[str]:
+        """The token stream of ``text`` at this vocabulary's level.
+
+        At word level every line ends with <eos>; with ``close_last_line=False`` a last line without
+        its newline stays open (a prime that the model continues mid-line)."""
         if self.level == "char":
             yield from text
             return
         lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()  # a final newline ends the last line; it does not start an empty one
+        open_line = lines.pop()  # "" when the text ends with a newline
         for line in lines:
             yield from line.split()
+            yield EOS
+        yield from open_line.split()
+        if close_last_line and open_line.strip():
             yield EOS
 
     def unknown(self, text: str) -> list[str]:
         """Tokens of ``text`` missing from the vocabulary, in order of first appearance."""
         seen: dict[str, None] = {}
-        for tok in self.split(text):
+        for tok in self.split(text, close_last_line=False):
             if tok not in self.stoi:
                 seen.setdefault(tok, None)
         return list(seen)
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, text: str, close_last_line: bool = True) -> np.ndarray:
         """Token ids (int32). Unknown words become <unk>; unknown characters raise KeyError."""
         if self.level == "char":
             return np.fromiter((self.stoi[c] for c in text), dtype=np.int32, count=len(text))
         unk = self.stoi[UNK]
-        return np.fromiter((self.stoi.get(w, unk) for w in self.split(text)), dtype=np.int32)
+        words = self.split(text, close_last_line)
+        return np.fromiter((self.stoi.get(w, unk) for w in words), dtype=np.int32)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids; at word level <eos> becomes a newline."""

@@ -91,6 +91,24 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
     return path
 
 
+def remove_stale_temps(directory: Path) -> None:
+    """Delete temporary files that writers killed mid-write left behind (their process is gone)."""
+    for tmp in directory.glob(f".*{SUFFIX}.tmp*"):
+        pid = tmp.name.rsplit(".tmp", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)

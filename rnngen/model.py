@@ -16,6 +16,7 @@ from rnngen.kernels.loss import (
     embedding_forward,
     softmax_xent,
     softmax_xent_loss,
+    softmax_xent_rows,
 )
 from rnngen.kernels.lstm import lstm_backward, lstm_forward
 
@@ -193,6 +194,16 @@ class LSTMLM:
         ws = self._workspace(T, B)
         top = self._forward(ws, inputs, state).reshape(T * B, H)
         return softmax_xent_loss(self._logits(ws, top), targets.reshape(-1))
+
+    def token_losses(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> np.ndarray:
+        """Cross-entropy (nats) of every token of a (T, B) batch, (T, B) float64, forward only;
+        advances state. Used to score lines one by one (``rnngen score``)."""
+        T, B = inputs.shape
+        ws = self._workspace(T, B)
+        top = self._forward(ws, inputs, state).reshape(T * B, self.cfg.hidden)
+        out = np.empty(T * B, np.float64)
+        softmax_xent_rows(self._logits(ws, top), targets.reshape(-1), out)
+        return out.reshape(T, B)
 
     def _logits(self, ws: _Workspace, top: np.ndarray) -> np.ndarray:
         """Output layer: ws.logits (T*B, V) = top (T*B, H) @ W_out + b_out."""

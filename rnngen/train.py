@@ -13,7 +13,8 @@ import numpy as np
 
 from rnngen import checkpoint
 from rnngen.config import ModelConfig, TrainConfig
-from rnngen.data import BatchStream, eval_batches, fingerprint, split_tail
+from rnngen.data import BatchStream, Position, eval_batches, fingerprint, split_tail
+from rnngen.guard import DivergenceGuard, diverged
 from rnngen.model import LSTMLM, State
 from rnngen.optim import Adam
 from rnngen.threads import apply as apply_threads
@@ -47,10 +48,13 @@ class Corpus:
         val_frac: float = 0.1,
         max_vocab: int | None = None,
         min_count: int = 1,
+        vocab: Vocab | None = None,
     ) -> "Corpus":
-        # char level: every code point of train and val gets an id; word level: train words only
-        vocab_text = text if (val_text is None or level == "word") else text + val_text
-        vocab = Vocab.build(vocab_text, level, max_vocab=max_vocab, min_count=min_count)
+        """Tokenise ``text`` with ``vocab``, or with a vocabulary built from it."""
+        if vocab is None:
+            # char level: every code point of train and val gets an id; word level: train words
+            vocab_text = text if (val_text is None or level == "word") else text + val_text
+            vocab = Vocab.build(vocab_text, level, max_vocab=max_vocab, min_count=min_count)
         tokens = vocab.encode(text)
         if val_text is not None:
             train, val = tokens, vocab.encode(val_text)
@@ -125,7 +129,11 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a fresh model on ``corpus``, writing best and last checkpoints into ``out_dir``."""
+    """Trains a model on ``corpus``, writing best and last checkpoints into ``out_dir``.
+
+    A fresh model unless ``restore`` loads a checkpoint's training state (``--resume``) or
+    ``load_weights`` its weights (``--init-from``).
+    """
 
     def __init__(
         self,
@@ -155,6 +163,11 @@ class Trainer:
         self.history: list[dict] = []
         self.best_val: float | None = None
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
+        self.recent: list[float] = []  # the last 100 training losses
+        self.lr_scale = 1.0  # halved at each recovery from a diverged loss
+        self.meta: dict = {}  # stored in the checkpoints' info: the caller's record of the inputs
+        self.saved_step: int | None = None  # step of the newest last checkpoint written
+        self.save_failures = 0  # checkpoint writes failed in a row
 
     # ---- plan -----------------------------------------------------------------------------------
 
@@ -189,7 +202,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         max_steps, deadline = self.max_steps, None
         t0 = time.perf_counter()
-        if c.minutes is not None:
+        if c.minutes is not None:  # wall time of this session (checkpoints hold no clock time)
             deadline = t0 + c.minutes * 60.0
         rep.start({
             "run_dir": str(self.out_dir), "max_steps": max_steps,
@@ -200,9 +213,13 @@ class Trainer:
             "threads": self.plan.threads, "parts": self.plan.parts,
         })  # fmt: skip
         train_time, tokens_done = 0.0, 0
-        recent: list[float] = []
+        recent = self.recent
         val_loss: float | None = None
         tokens_per_step = c.seq_len * c.batch_size
+        checkpoint.remove_stale_temps(self.out_dir)
+        self.opt.lr = c.lr * self.lr_scale
+        guard = DivergenceGuard(self._capture, self._restore_capture)
+        baseline = math.log(len(self.corpus.vocab))
         while True:
             if max_steps is not None and self.step >= max_steps:
                 break
@@ -211,16 +228,17 @@ class Trainer:
             if self.stop_requested:
                 break
             ts = time.perf_counter()
+            guard.before_step(self.step)
             x, y, new_epoch = self.stream.next()
             if new_epoch:
                 self.state.h[...] = 0.0
                 self.state.c[...] = 0.0
             loss = self.model.forward_backward(x, y, self.state)
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss} at step {self.step + 1}; the last good checkpoint is "
-                    f"in {self.out_dir}; try a lower --lr (now {c.lr:g}) or --clip"
-                )
+            why = diverged(loss, recent, baseline)
+            if why is not None:
+                self._recover(guard, rep, f"{why} at step {self.step + 1}")
+                continue
+            guard.healthy()
             self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip)
             self.step += 1
             train_time += time.perf_counter() - ts
@@ -231,10 +249,11 @@ class Trainer:
             rep.step(self.step, loss, tokens_done / train_time, time.perf_counter() - t0)
             if self.step % self.eval_every == 0:
                 val_loss = self._evaluate_and_save(rep, float(np.mean(recent)))
+                guard.want_capture()
         final_train = float(np.mean(recent)) if recent else float("nan")
         if self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
-            val_loss = self._evaluate_and_save(rep, final_train)
-        elif self.step == 0:
+            val_loss = self._evaluate_and_save(rep, final_train, final=True)
+        elif self.saved_step != self.step:
             self._save("last", final_train)
         best = self.out_dir / ("best" + checkpoint.SUFFIX)
         last = self.out_dir / ("last" + checkpoint.SUFFIX)
@@ -252,9 +271,18 @@ class Trainer:
             history=self.history,
         )
 
-    def _evaluate_and_save(self, rep: Reporter, train_loss: float) -> float | None:
+    def _evaluate_and_save(
+        self, rep: Reporter, train_loss: float, final: bool = False
+    ) -> float | None:
+        """Evaluate, then write the last (and maybe best) checkpoint.
+
+        A failed write keeps the previous file (see ``checkpoint.save``); mid-run the loop warns
+        and goes on, trying again at the next evaluation, and stops after 3 failures in a row. A
+        failed final write raises CheckpointError.
+        """
         val_loss = None
         improved = False
+        previous_best = self.best_val
         if self.corpus.val is not None:
             val_loss = evaluate(self.model, self.corpus.val, self.tcfg.batch_size,
                                 self.tcfg.seq_len).loss  # fmt: skip
@@ -264,10 +292,100 @@ class Trainer:
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss})
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
-        rep.saved(self._save("last", train_loss))
-        if improved or self.corpus.val is None:
-            self._save("best", train_loss)
+        try:
+            rep.saved(self._save("last", train_loss))
+            if improved or self.corpus.val is None:
+                self._save("best", train_loss)
+        except checkpoint.CheckpointError as e:
+            self.best_val = previous_best  # the best file still holds the previous best
+            self.save_failures += 1
+            if final or self.save_failures >= 3:
+                raise
+            rep.warning(f"{e}; training goes on and tries again at the next evaluation")
+        else:
+            self.save_failures = 0
         return val_loss
+
+    def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:
+        """Roll back to the last good state and halve the learning rate; after repeated
+        failures, write the last good state as the last checkpoint and raise TrainingError."""
+        ok = guard.rollback()
+        if not ok:
+            last = self.out_dir / ("last" + checkpoint.SUFFIX)
+            where = f"the last checkpoint ({last}) is intact"
+            if self.saved_step is None or self.step > self.saved_step:
+                try:
+                    self._save("last", float(np.mean(self.recent)) if self.recent else math.nan)
+                    where = f"the last good state (step {self.step:,}) is saved in {last}"
+                except checkpoint.CheckpointError as e:
+                    where = str(e)
+            raise TrainingError(
+                f"training diverged: {why}, {guard.failures} times in a row despite rolling back "
+                f"and halving the learning rate; {where}; try a lower --lr (given {self.tcfg.lr:g})"
+                " or gradient clipping (--clip)"
+            )
+        self.lr_scale *= 0.5
+        self.opt.lr = self.tcfg.lr * self.lr_scale
+        rep.warning(
+            f"{why}; rolled back to step {self.step:,} and halved the learning rate to "
+            f"{self.opt.lr:.3g}"
+        )
+
+    # ---- state: checkpoints, captures for rollback, resume ---------------------------------------
+
+    def _capture(self) -> dict:
+        """A copy of everything the next step depends on (for rollback)."""
+        return {
+            "params": self.model.params.flat.copy(),
+            "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
+            "opt_t": self.opt.t,
+            "state": self.state.copy(),
+            "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
+            "step": self.step,
+            "recent": list(self.recent),
+        }
+
+    def _restore_capture(self, cap: dict) -> None:
+        self.model.params.flat[...] = cap["params"]
+        self.opt.load_state(cap["opt"], cap["opt_t"])
+        self.state.h[...] = cap["state"].h
+        self.state.c[...] = cap["state"].c
+        self.stream.pos = Position(*cap["pos"])
+        self.step = cap["step"]
+        self.recent[:] = cap["recent"]
+
+    def restore(self, ck: "checkpoint.Checkpoint") -> None:
+        """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
+        carried state, history. The corpus and configs must be the run's own."""
+        self.load_weights(ck.params)
+        try:
+            self.opt.load_state(ck.arrays, int(ck.info["adam_t"]))
+            self.state.h[...] = ck.arrays["state.h"]
+            self.state.c[...] = ck.arrays["state.c"]
+            self.stream.pos = Position(int(ck.info["epoch"]), int(ck.info["step_in_epoch"]))
+        except (KeyError, ValueError) as e:
+            raise checkpoint.CheckpointError(
+                f"{ck.path}: cannot resume from this checkpoint (its training state is incomplete:"
+                f" {e})"
+            ) from None
+        self.step = self.saved_step = ck.step
+        self.history = list(ck.info.get("history", []))
+        self.best_val = ck.info.get("best_val_loss")
+        self.recent[:] = ck.info.get("recent_losses", [])
+        self.lr_scale = float(ck.info.get("lr_scale", 1.0))
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that
+        grew, ``--init-from``): the rest keeps its fresh initialisation."""
+        for name, view in self.model.params.views.items():
+            src = params.get(name)
+            if (
+                src is None
+                or src.ndim != view.ndim
+                or any(a > b for a, b in zip(src.shape, view.shape, strict=True))
+            ):
+                raise checkpoint.CheckpointError(f"parameter {name} is missing or mis-shaped")
+            view[tuple(slice(0, n) for n in src.shape)] = src
 
     def _save(self, name: str, train_loss: float) -> Path:
         ck = checkpoint.Checkpoint(
@@ -278,14 +396,21 @@ class Trainer:
             step=self.step,
             arrays={**self.opt.state_arrays(), "state.h": self.state.h, "state.c": self.state.c},
             info={
+                **self.meta,
                 "corpus": self.corpus.name,
                 "fingerprint": self.corpus.fingerprint,
                 "epoch": self.stream.pos.epoch,
                 "step_in_epoch": self.stream.pos.step_in_epoch,
+                "epochs": self.step / self.stream.steps_per_epoch,
                 "adam_t": self.opt.t,
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
                 "history": self.history,
+                "recent_losses": self.recent,
+                "lr_scale": self.lr_scale,
             },
         )
-        return checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))
+        path = checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))
+        if name == "last":
+            self.saved_step = self.step
+        return path

@@ -8,13 +8,14 @@ from rnngen.optim import Adam
 
 
 def warm_training_kernels(parts: int) -> None:
-    """Touch every kernel training uses: forward/backward (both part counts), loss, Adam."""
+    """Touch every kernel training uses: forward/backward (both part counts), losses, Adam."""
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2)
     model = LSTMLM(cfg, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
     model.forward_backward(x, x, State.zeros(cfg, 2))
     model.loss_sum(x, x, State.zeros(cfg, 2))
+    model.token_losses(x, x, State.zeros(cfg, 2))
     Adam(model.params.size, 1e-3).step(model.params.flat, model.grads.flat, 1.0)
 
 

@@ -69,3 +69,18 @@ def softmax_xent_loss(logits, targets):
             s += exp(z[v] - m)
         total += np.log(s) - (z[targets[n]] - m)
     return total
+
+
+@njit(**JIT)
+def softmax_xent_rows(logits, targets, out):
+    """Cross-entropy of each row of softmax(logits) (N, V) against targets (N,) into out (N,)."""
+    N, V = logits.shape
+    for n in range(N):
+        z = logits[n]
+        m = z[0]
+        for v in range(1, V):
+            m = max(m, z[v])
+        s = z.dtype.type(0.0)
+        for v in range(V):
+            s += exp(z[v] - m)
+        out[n] = np.log(s) - (z[targets[n]] - m)

@@ -4,6 +4,7 @@ stdout carries data only (generated text, --json output, eval results); progress
 errors go to stderr. Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rnngen.cli_corpus import corpus_app
+from rnngen.data import check_encoding
 from rnngen.progress import TrainProgress, fmt_rate
 
 app = typer.Typer(
@@ -46,6 +48,12 @@ def _main(
     ] = False,
 ) -> None:
     """Train recurrent language models on text files, on a CPU, and sample text from them."""
+    signal.signal(signal.SIGINT, _interrupted)
+
+
+def _interrupted(signum, frame) -> NoReturn:  # noqa: ARG001
+    """Ctrl-C outside training: stop at once, no traceback, exit status 130."""
+    raise SystemExit(130)
 
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never wrapped
@@ -131,7 +139,7 @@ def _graceful_stop(request: Callable[[], None]) -> Iterator[None]:
     def handler(signum, frame):  # noqa: ARG001
         hits["n"] += 1
         if hits["n"] > 1:
-            raise KeyboardInterrupt
+            raise SystemExit(130)  # the last checkpoint on disk stays (writes are atomic)
         request()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -144,7 +152,14 @@ def _graceful_stop(request: Callable[[], None]) -> Iterator[None]:
 
 @app.command()
 def train(
-    path: Annotated[str, typer.Argument(help="Text file to train on; '-' reads stdin.")],
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Text files, directories (every text file below) or '-' (stdin) to train on.",
+            show_default=False,
+        ),
+    ] = None,
     level: Annotated[str, typer.Option(help="Tokens: 'char' (code points) or 'word'.")] = "char",
     layers: Annotated[int, typer.Option(help="Stacked LSTM layers (L).")] = 2,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer (H).")] = 256,
@@ -177,8 +192,18 @@ def train(
         bool, typer.Option("--json", help="Print final metrics as JSON on stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the inputs.")] = "utf-8",
+    errors: Annotated[
+        str, typer.Option(help="Undecodable bytes: 'strict' (refuse) or 'replace' (U+FFFD).")
+    ] = "strict",
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run (directory or checkpoint).")
+    ] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Start from this model's weights (fine-tuning).")
+    ] = None,
 ) -> None:
-    """Train an LSTM language model on a text file, keeping the best and last checkpoints."""
+    """Train an LSTM language model on text, keeping the best and last checkpoints."""
     check(level in ("char", "word"), f"--level must be 'char' or 'word', not {level!r}")
     for name, value in [("--layers", layers), ("--hidden", hidden), ("--seq-len", seq_len),
                         ("--batch-size", batch_size), ("--min-count", min_count)]:  # fmt: skip
@@ -194,26 +219,43 @@ def train(
     check(threads is None or threads >= 1, f"--threads must be at least 1 (got {threads})")
     check(
         val_frac is None or 0 < val_frac < 1,
-        f"--val-frac must be between 0 and 1, exclusive (got {val_frac:g})" if val_frac else "",
+        f"--val-frac must be between 0 and 1, exclusive (got {val_frac or 0:g})",
     )
     check(not (val_frac is not None and val_file is not None),
           "--val-frac and --val-file conflict: give one of them")  # fmt: skip
     check(level == "word" or (max_vocab is None and min_count == 1),
           "--max-vocab and --min-count apply to --level word only")  # fmt: skip
 
+    problem = check_encoding(encoding, errors)
+    check(problem is None, problem or "")
+    check(resume is None or init_from is None, "--resume and --init-from conflict: give one")
+    check(resume is not None or bool(paths),
+          "give the text to train on: files, directories, or '-' for stdin")  # fmt: skip
+
+    from rnngen import cli_train
     from rnngen.config import ModelConfig, TrainConfig
-    from rnngen.data import read_text
+    from rnngen.data import read_text, read_texts
     from rnngen.train import Corpus, Trainer
 
     with user_errors():
-        if path == "-" and sys.stdin.isatty():
+        if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        text, name = read_text(path)
-        val_text = read_text(val_file)[0] if val_file is not None else None
+        if resume is not None:
+            trainer = cli_train.resume_trainer(ctx, resume, paths, encoding, errors, val_file,
+                                               threads, quiet)  # fmt: skip
+            return _run_training(trainer, quiet, json_out)
+        src = read_texts(paths, encoding, errors)
+        text, name = src.text, src.name
+        val_text = read_text(val_file, encoding, errors)[0] if val_file is not None else None
+        base = vocab = None
+        if init_from is not None:  # the model's vocabulary, grown for the new text
+            base, vocab, added = cli_train.init_base(ctx, init_from, text, val_text, max_vocab,
+                                                     min_count)  # fmt: skip
+            level = vocab.level
         corpus = Corpus.from_text(
             text, name, level, val_text=val_text,
             val_frac=0.1 if val_frac is None else val_frac,
-            max_vocab=max_vocab, min_count=min_count,
+            max_vocab=max_vocab, min_count=min_count, vocab=vocab,
         )  # fmt: skip
         if corpus.val is None:
             fail(f"{name}: too short to hold out a validation split; give --val-file", 1)
@@ -221,27 +263,29 @@ def train(
             level=level, vocab_size=len(corpus.vocab), layers=layers, hidden=hidden,
             embed=embed or (64 if level == "char" else hidden),
         )  # fmt: skip
+        if base is not None:
+            mcfg = dataclasses.replace(base.model_cfg, vocab_size=len(corpus.vocab))
         tcfg = TrainConfig(
             seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, steps=steps,
             minutes=minutes, epochs=epochs, val_frac=0.0 if val_file else (val_frac or 0.1),
             eval_every=eval_every, seed=seed, max_vocab=max_vocab, min_count=min_count,
         )  # fmt: skip
         run_dir = out or _default_run_dir(name)
-        existing = sorted(run_dir.glob("*.safetensors")) if run_dir.is_dir() else []
-        if existing and not force:
-            fail(
-                f"{run_dir}: already holds {existing[0].name}; choose another --out, or add "
-                "--force to overwrite it",
-                1,
-            )
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            probe = run_dir / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as e:
-            fail(f"{run_dir}: cannot write the run directory ({e.strerror or e})", 1)
+        cli_train.prepare_run_dir(run_dir, force)
         trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads)
+        trainer.meta = cli_train.inputs_meta(src, val_file and str(val_file), val_text, encoding,
+                                             errors)  # fmt: skip
+        if base is not None:
+            cli_train.start_from(trainer, base, added, quiet)
+        _run_training(trainer, quiet, json_out)
+
+
+def _run_training(trainer, quiet: bool, json_out: bool) -> None:
+    """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
+    from rnngen import cli_train
+
+    run_dir = trainer.out_dir
+    with user_errors():
         info(f"run directory: {run_dir}", quiet)
         from rnngen.warmup import warm_training_kernels
 
@@ -270,7 +314,9 @@ def train(
     if json_out:
         print(json.dumps(result.to_dict()), flush=True)
     if result.interrupted:
-        err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in {run_dir}")
+        err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
+                  f"{escape(str(run_dir))}; resume with:")  # fmt: skip
+        err.print(escape(cli_train.resume_hint(run_dir, trainer.meta)))
         raise typer.Exit(130)
 
 
@@ -406,6 +452,14 @@ def evaluate_cmd(
         print(f"bits        {res.bits_per_token:.4f} bits/{unit}")
         print(f"perplexity  {res.perplexity:.2f}")
         print(f"tokens      {res.tokens:,}")
+
+
+# ---- score, info -------------------------------------------------------------------------------
+
+from rnngen.cli_inspect import info_cmd, score_cmd  # noqa: E402
+
+app.command("score")(score_cmd)
+app.command("info")(info_cmd)
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 The trainer captures its whole training state (weights, optimizer, data position, carried state)
 every ``every`` steps and right after each checkpoint. A capture becomes the "good" state only
 once the next forward pass on it gave a healthy loss, so a rollback never returns to weights that
-were already broken. After ``max_failures`` rollbacks without a new good state in between, the
-trainer gives up.
+were already broken. After ``max_failures`` rollbacks in a row (without getting past the step that
+failed in between), the trainer gives up.
 """
 
 import math
@@ -45,13 +45,15 @@ class DivergenceGuard:
         self.every, self.max_failures = every, max_failures
         self.good = capture()  # the state training starts from counts as good
         self.pending: Any = None
+        self.pending_step = 0
         self.wanted = False
-        self.failures = 0  # rollbacks since the last good state
+        self.failures = 0  # rollbacks in a row
+        self.failed_step = -1  # the step that failed last
 
     def before_step(self, step: int) -> None:
         """Capture the state before this step's forward, when one is due."""
         if self.pending is None and (self.wanted or step % self.every == 0):
-            self.pending = self.capture()
+            self.pending, self.pending_step = self.capture(), step
             self.wanted = False
 
     def want_capture(self) -> None:
@@ -62,11 +64,14 @@ class DivergenceGuard:
         """The forward pass on the pending capture's weights gave a healthy loss: it is good."""
         if self.pending is not None:
             self.good, self.pending = self.pending, None
-            self.failures = 0
+            if self.pending_step > self.failed_step:  # past the trouble: the count starts over
+                self.failures = 0
 
-    def rollback(self) -> bool:
-        """Restore the good state; False once ``max_failures`` rollbacks came in a row."""
+    def rollback(self, step: int) -> bool:
+        """Restore the good state after ``step`` failed; False once ``max_failures`` rollbacks
+        came in a row."""
         self.failures += 1
+        self.failed_step = max(self.failed_step, step)
         self.pending = None
         self.restore(self.good)
         return self.failures < self.max_failures

@@ -309,7 +309,7 @@ class Trainer:
     def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:
         """Roll back to the last good state and halve the learning rate; after repeated
         failures, write the last good state as the last checkpoint and raise TrainingError."""
-        ok = guard.rollback()
+        ok = guard.rollback(self.step)
         if not ok:
             last = self.out_dir / ("last" + checkpoint.SUFFIX)
             where = f"the last checkpoint ({last}) is intact"

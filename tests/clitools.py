@@ -20,10 +20,21 @@ def rnngen_exe() -> str:
     raise RuntimeError("the rnngen command is not installed: pip install -e '.[test]'")
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli_env(env: dict | None = None) -> dict:
+    """The environment of a CLI subprocess: no colour, and this checkout's ``rnngen`` package first
+    on the path, so the command runs the code under test even where another checkout is
+    installed."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "PYTHONPATH": path, **(env or {})}
+
+
 def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None,
         timeout: float = 600) -> subprocess.CompletedProcess:  # fmt: skip
     """Run ``rnngen ARGS`` with stdout/stderr captured as text; never a TTY."""
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
+    full_env = cli_env(env)
     return subprocess.run(
         [rnngen_exe(), *args],
         cwd=cwd,

@@ -5,7 +5,7 @@ import re
 import subprocess
 
 import pytest
-from clitools import err, out, repetitive_text, rnngen_exe, run
+from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
 
 from rnngen import checkpoint
 
@@ -70,7 +70,7 @@ def test_sample_piped_into_head_ends_quietly(trained):
     workdir, _ = trained
     cmd = f"'{rnngen_exe()}' sample runs/small --length 200000 --seed 1 | head -c 50"
     p = subprocess.run(["bash", "-c", cmd + "; echo \"rc=${PIPESTATUS[0]}\" >&2"], cwd=workdir,
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+                       capture_output=True, text=True, timeout=300, env=cli_env())  # fmt: skip
     assert len(p.stdout) == 50
     assert "rc=0" in p.stderr and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
 

@@ -1,0 +1,229 @@
+"""Never losing work: kill -9 at random moments, Ctrl-C, resume bit for bit, failed saves,
+diverging losses, fine-tuning from a model. Real ``rnngen`` processes throughout."""
+
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+
+from rnngen import checkpoint
+
+TINY = ["--layers", "1", "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch-size", "4",
+        "--threads", "1"]  # fmt: skip
+SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8", "--threads", "1"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    (tmp_path / "corpus.txt").write_text(repetitive_text())
+    return tmp_path
+
+
+def _same_weights(a: checkpoint.Checkpoint, b: checkpoint.Checkpoint) -> bool:
+    return a.params.keys() == b.params.keys() and all(
+        np.array_equal(a.params[k], b.params[k]) for k in a.params
+    )
+
+
+def test_resume_after_a_stop_gives_the_same_weights_bit_for_bit(corpus):
+    """2N steps in one go == N steps, stop, --resume for N more (across an epoch boundary)."""
+    common = ["corpus.txt", *SMALL, "--eval-every", "25", "--seed", "5", "-q"]
+    full = run("train", *common, "--steps", "160", "--out", "runs/full", cwd=corpus)
+    half = run("train", *common, "--steps", "80", "--out", "runs/split", cwd=corpus)
+    assert full.returncode == 0 and half.returncode == 0, err(full) + err(half)
+    # the stop limit may be raised on resume; nothing else is given: everything is in the checkpoint
+    more = run("train", "--resume", "runs/split", "--steps", "160", cwd=corpus)
+    assert more.returncode == 0, err(more)
+    assert "resuming runs/split at step 80" in err(more)
+    a = checkpoint.load(corpus / "runs/full/last.safetensors")
+    b = checkpoint.load(corpus / "runs/split/last.safetensors")
+    assert a.step == b.step == 160 and a.info["epoch"] == b.info["epoch"] == 2
+    assert _same_weights(a, b)
+    for k in a.arrays:  # Adam moments and the carried hidden state too
+        assert np.array_equal(a.arrays[k], b.arrays[k]), k
+    again = run("train", "--resume", "runs/split", cwd=corpus)  # finished: says so, changes nothing
+    assert again.returncode == 0 and "already trained for 160 steps" in err(again)
+    assert checkpoint.load(corpus / "runs/split/last.safetensors").step == 160
+
+
+def test_sigint_finishes_the_step_saves_and_prints_the_resume_command(corpus):
+    p = subprocess.Popen(
+        [rnngen_exe(), "train", "corpus.txt", *TINY, "--steps", "10000000", "--eval-every",
+         "100000", "--out", "runs/int"],
+        cwd=corpus, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _wait_for(lambda: b"run directory" in _peek(p), p)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    e = stderr.decode()
+    assert p.returncode == 130, e
+    assert "interrupted at step" in e and "rnngen train --resume runs/int" in e
+    assert "Traceback" not in e and stdout == b""
+    step = int(re.search(r"interrupted at step ([\d,]+)", e).group(1).replace(",", ""))
+    assert step > 0 and checkpoint.load(corpus / "runs/int/last.safetensors").step == step
+
+
+def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):
+    """A tiny model checkpointing every step is killed at random moments, many of them in the
+    middle of a write: each time the run directory holds a checkpoint that loads, and --resume
+    (the next process) continues from exactly that step."""
+    rng = random.Random(1234)
+    run_dir = corpus / "runs/k"
+    last = run_dir / "last.safetensors"
+    args = ["train", "corpus.txt", *TINY, "--steps", "100000000", "--eval-every", "1",
+            "--out", "runs/k"]  # fmt: skip
+    kills, loads, resumes, mid_write = 0, 0, 0, 0
+    step = None
+    while kills < 22:
+        log = corpus / f"kill{kills}.err"
+        with open(log, "wb") as f:
+            p = subprocess.Popen([rnngen_exe(), *args], cwd=corpus, env=cli_env(),
+                                 stdout=subprocess.DEVNULL, stderr=f)  # fmt: skip
+            if step is None:  # the first run: kill it once it has a checkpoint
+                _wait_for(last.exists, p)
+                time.sleep(rng.uniform(0.0, 0.3))
+            else:  # resumed runs: anywhere from start-up to well into training
+                time.sleep(rng.uniform(0.3, 2.5))
+            assert p.poll() is None, log.read_text()
+            p.kill()
+            p.wait()
+        kills += 1
+        mid_write += any(run_dir.glob(".*.tmp*"))
+        ck = checkpoint.load(last)  # never raises: the last checkpoint is whole
+        if (run_dir / "best.safetensors").exists():
+            checkpoint.load(run_dir / "best.safetensors")
+        loads += 1
+        said = re.search(r"resuming runs/k at step ([\d,]+)", log.read_text())
+        if step is not None:
+            assert ck.step >= step
+            if said:  # the process got far enough to say where it starts: where the last one was
+                assert int(said.group(1).replace(",", "")) == step
+                resumes += 1
+        step = ck.step
+        args = ["train", "--resume", "runs/k"]
+    final = run("train", "--resume", "runs/k", "--steps", str(step + 3), cwd=corpus)
+    assert final.returncode == 0, err(final)
+    assert f"resuming runs/k at step {step:,}" in err(final)
+    assert checkpoint.load(last).step == step + 3
+    assert not any(run_dir.glob(".*.tmp*"))  # stale temporary files were cleaned up
+    print(f"kills {kills}, loads {loads}, resumes {resumes + 1}, mid-write {mid_write}")
+    assert kills >= 20 and loads == kills and resumes >= kills // 2
+    assert mid_write >= 1
+
+
+def _peek(p: subprocess.Popen) -> bytes:
+    """Whatever stderr holds so far, without blocking (reads byte by byte up to 64 KiB)."""
+    import select
+
+    buf = getattr(p, "_peeked", b"")
+    while select.select([p.stderr], [], [], 0)[0]:
+        chunk = os.read(p.stderr.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+    p._peeked = buf
+    return buf
+
+
+def _wait_for(cond, p: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        assert p.poll() is None, "the training process ended early"
+        assert time.monotonic() - t0 < timeout
+        time.sleep(0.02)
+
+
+# ---- failed saves --------------------------------------------------------------------------------
+
+
+def _limit_file_size(limit: int):
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(corpus):
+    """Writes fail (RLIMIT_FSIZE stands in for a full disk): training warns, goes on, and finally
+    stops with a clear error; the checkpoints written before are untouched."""
+    first = run("train", "corpus.txt", *TINY, "--steps", "20", "--eval-every", "10",
+                "--out", "runs/full", "-q", cwd=corpus)  # fmt: skip
+    assert first.returncode == 0, err(first)
+    before = {q.name: q.read_bytes() for q in (corpus / "runs/full").iterdir()}
+    limit = min(len(b) for b in before.values()) // 2
+    p = subprocess.run(
+        [rnngen_exe(), "train", "--resume", "runs/full", "--steps", "50"], cwd=corpus,
+        env=cli_env(), capture_output=True, preexec_fn=_limit_file_size(limit), timeout=300,
+    )  # fmt: skip
+    e = err(p)
+    assert p.returncode == 1, e
+    assert "warning: runs/full/last.safetensors: could not write checkpoint (File too large)" in e
+    assert "training goes on" in e
+    last_line = e.strip().splitlines()[-1]
+    assert last_line.startswith("error: runs/full/last.safetensors: could not write checkpoint")
+    assert "the previous one is intact" in last_line and "Traceback" not in e
+    assert {q.name: q.read_bytes() for q in (corpus / "runs/full").iterdir()} == before
+
+
+def test_read_only_run_directory_is_refused_before_training(corpus):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    first = run("train", "corpus.txt", *TINY, "--steps", "5", "--out", "runs/ro", "-q",
+                cwd=corpus)  # fmt: skip
+    assert first.returncode == 0
+    ro = corpus / "runs/ro"
+    before = {q.name: q.read_bytes() for q in ro.iterdir()}
+    ro.chmod(0o555)
+    try:
+        p = run("train", "--resume", "runs/ro", "--steps", "10", cwd=corpus)
+    finally:
+        ro.chmod(0o755)
+    assert p.returncode == 1 and "runs/ro: cannot write the run directory" in err(p)
+    assert {q.name: q.read_bytes() for q in ro.iterdir()} == before
+
+
+# ---- diverging loss ------------------------------------------------------------------------------
+
+
+def test_diverging_loss_rolls_back_halves_the_rate_then_stops_cleanly(corpus):
+    p = run("train", "corpus.txt", *TINY, "--lr", "1e6", "--clip", "0", "--steps", "200",
+            "--out", "runs/div", cwd=corpus)  # fmt: skip
+    e = err(p)
+    assert p.returncode == 1, e
+    warnings = [line for line in e.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 4 and all("halved the learning rate" in w for w in warnings)
+    assert e.strip().splitlines()[-1].startswith("error: training diverged")
+    assert "5 times in a row" in e and "Traceback" not in e
+    ck = checkpoint.load(corpus / "runs/div/last.safetensors")  # the last good state, saved
+    assert all(np.isfinite(v).all() for v in ck.params.values())
+
+
+# ---- fine-tuning ---------------------------------------------------------------------------------
+
+
+def test_init_from_grows_the_vocabulary_and_keeps_the_old_weights(corpus):
+    base = run("train", "corpus.txt", *SMALL, "--steps", "30", "--out", "runs/base", "-q",
+               cwd=corpus)  # fmt: skip
+    assert base.returncode == 0, err(base)
+    (corpus / "new.txt").write_text(repetitive_text().replace("cat", "Zebu") * 2)
+    p = run("train", "new.txt", "--init-from", "runs/base/last.safetensors", "--steps", "5",
+            "--batch-size", "8", "--seq-len", "16", "--out", "runs/tuned", cwd=corpus)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert "added 2 characters it did not know to its vocabulary: 'Z', 'u'" in err(p)
+    old = checkpoint.load(corpus / "runs/base/last.safetensors")
+    new = checkpoint.load(corpus / "runs/tuned/last.safetensors")
+    assert new.vocab.itos == [*old.vocab.itos, "Z", "u"]
+    assert new.model_cfg.hidden == 32 and new.model_cfg.vocab_size == len(old.vocab) + 2
+    s = run("sample", "runs/tuned", "--prime", "the Zebu", "--length", "10", cwd=corpus)
+    assert s.returncode == 0 and out(s).startswith("the Zebu")
+    bad = run("train", "new.txt", "--init-from", "runs/base", "--hidden", "64", cwd=corpus)
+    assert bad.returncode == 2 and "--hidden 64 conflicts with runs/base" in err(bad)

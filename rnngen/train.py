@@ -14,8 +14,9 @@ import numpy as np
 from rnngen import checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.data import BatchStream, eval_batches, fingerprint, split_tail
-from rnngen.model import LSTMLM, State
-from rnngen.optim import Adam
+from rnngen.model import LanguageModel, State
+from rnngen.optim import make_optimizer
+from rnngen.schedule import DEFAULT_DECAY, Schedule
 from rnngen.threads import apply as apply_threads
 from rnngen.threads import plan_threads
 from rnngen.vocab import Vocab
@@ -77,7 +78,7 @@ class EvalResult:
         return math.exp(min(self.loss, 700.0))
 
 
-def evaluate(model: LSTMLM, tokens: np.ndarray, batch_size: int = 32, seq_len: int = 64):
+def evaluate(model: LanguageModel, tokens: np.ndarray, batch_size: int = 32, seq_len: int = 64):
     """Mean cross-entropy of every token of ``tokens`` after the first, with carried state."""
     if len(tokens) < 2:
         raise ValueError("need at least two tokens to evaluate")
@@ -146,10 +147,16 @@ class Trainer:
         self.stream = BatchStream(corpus.train, B, T)
         self.plan = plan_threads(threads, B, model_cfg.hidden)
         apply_threads(self.plan)
-        self.model = LSTMLM(model_cfg, np.float32, parts=self.plan.parts)
-        self.model.init_weights(np.random.default_rng(train_cfg.seed))
-        self.opt = Adam(self.model.params.size, train_cfg.lr, train_cfg.beta1, train_cfg.beta2,
-                        train_cfg.eps)  # fmt: skip
+        self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed
+        c = train_cfg
+        self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
+                                  c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
+        decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
+        self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
+        self.lr = c.lr  # the rate of the latest step
+        self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
         self.state = State.zeros(model_cfg, B)
         self.step = 0
         self.history: list[dict] = []
@@ -181,6 +188,19 @@ class Trainer:
         per_step = self.tcfg.seq_len * self.tcfg.batch_size
         return max(100, min(self.stream.steps_per_epoch, -(-500_000 // per_step)))
 
+    def _progress(self, t0: float, max_steps: int | None) -> float:
+        """Fraction of the run done, by steps or by wall time, whichever is further."""
+        done = 0.0
+        if max_steps:
+            done = self.step / max_steps
+        if self.tcfg.minutes:
+            done = max(done, (time.perf_counter() - t0) / (60.0 * self.tcfg.minutes))
+        return done
+
+    def _out_of_patience(self) -> bool:
+        p = self.tcfg.patience
+        return p is not None and self.bad_evals >= p
+
     # ---- loop -----------------------------------------------------------------------------------
 
     def run(self, reporter: Reporter | None = None) -> TrainResult:
@@ -208,20 +228,23 @@ class Trainer:
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            if self.stop_requested:
+            if self.stop_requested or self._out_of_patience():
                 break
             ts = time.perf_counter()
+            self.lr = self.schedule.rate(
+                self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
+            )
             x, y, new_epoch = self.stream.next()
             if new_epoch:
                 self.state.h[...] = 0.0
                 self.state.c[...] = 0.0
-            loss = self.model.forward_backward(x, y, self.state)
+            loss = self.model.forward_backward(x, y, self.state, key=self.step)
             if not math.isfinite(loss):
                 raise TrainingError(
                     f"loss became {loss} at step {self.step + 1}; the last good checkpoint is "
                     f"in {self.out_dir}; try a lower --lr (now {c.lr:g}) or --clip"
                 )
-            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip)
+            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip, self.lr)
             self.step += 1
             train_time += time.perf_counter() - ts
             tokens_done += tokens_per_step
@@ -261,9 +284,14 @@ class Trainer:
             improved = self.best_val is None or val_loss < self.best_val
             if improved:
                 self.best_val = val_loss
-        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss})
+            self.bad_evals = 0 if improved else self.bad_evals + 1
+        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
+                             "lr": self.lr})  # fmt: skip
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
+            if self.schedule.evaluated(improved):
+                rep.warning(f"validation loss did not improve: learning rate now "
+                            f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
         rep.saved(self._save("last", train_loss))
         if improved or self.corpus.val is None:
             self._save("best", train_loss)
@@ -282,7 +310,10 @@ class Trainer:
                 "fingerprint": self.corpus.fingerprint,
                 "epoch": self.stream.pos.epoch,
                 "step_in_epoch": self.stream.pos.step_in_epoch,
-                "adam_t": self.opt.t,
+                "optimizer": self.opt.state_info(),
+                "schedule": self.schedule.state(),
+                "bad_evals": self.bad_evals,
+                "lr": self.lr,
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
                 "history": self.history,

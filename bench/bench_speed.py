@@ -12,7 +12,7 @@ and the median of the per-round ratios: the machine is shared, so only alternate
 are comparable.
 
 A training step is the same work on both sides:
-  rnngen:  LSTMLM.forward_backward (embedding -> L x LSTM -> linear -> softmax cross-entropy, the
+  rnngen:  LanguageModel.forward_backward (embedding -> L x LSTM -> linear -> softmax cross-entropy, the
            carried state advanced as in truncated BPTT) + rnngen.optim.Adam.step with global-norm
            clipping 5.0 over the flat buffer (a NumPy Adam if rnngen.optim is missing).
   PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> F.cross_entropy, backward,
@@ -69,14 +69,14 @@ class _RnngenRunner:
 
         from rnngen import threads as rthreads
         from rnngen.config import ModelConfig
-        from rnngen.model import LSTMLM, State
+        from rnngen.model import LanguageModel, State
 
         level, V, E, H, L, B, T = CONFIGS[name]
         plan = rthreads.plan_threads(threads, B, H)
         rthreads.apply(plan)
         self.plan = plan
         cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L)
-        self.model = LSTMLM(cfg, np.float32, parts=plan.parts)
+        self.model = LanguageModel(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
         self.state = State.zeros(cfg, B)
         self.batches = [(x.astype(np.int64), y.astype(np.int64)) for x, y in _batches(V, B, T)]

@@ -18,7 +18,7 @@ from safetensors.numpy import save as st_save
 
 from rnngen import __version__
 from rnngen.config import ModelConfig, TrainConfig
-from rnngen.model import LSTMLM, State
+from rnngen.model import LanguageModel, State
 from rnngen.vocab import Vocab
 
 FORMAT = "rnngen-checkpoint"
@@ -41,9 +41,9 @@ class Checkpoint:
     info: dict = field(default_factory=dict)  # position, history, fingerprint, ...
     path: Path | None = None
 
-    def build_model(self, parts: int = 1) -> LSTMLM:
+    def build_model(self, parts: int = 1) -> LanguageModel:
         """The model this checkpoint describes, with its weights."""
-        model = LSTMLM(self.model_cfg, np.float32, parts=parts)
+        model = LanguageModel(self.model_cfg, np.float32, parts=parts)
         for name, view in model.params.views.items():
             if name not in self.params or self.params[name].shape != view.shape:
                 raise CheckpointError(f"{self.path}: parameter {name} is missing or mis-shaped")

@@ -4,7 +4,6 @@ stdout carries data only (generated text, --json output, eval results); progress
 errors go to stderr. Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted.
 """
 
-import dataclasses
 import json
 import os
 import signal
@@ -161,14 +160,43 @@ def train(
         ),
     ] = None,
     level: Annotated[str, typer.Option(help="Tokens: 'char' (code points) or 'word'.")] = "char",
-    layers: Annotated[int, typer.Option(help="Stacked LSTM layers (L).")] = 2,
+    cell: Annotated[str, typer.Option(help="lstm, gru, rnn-tanh or rnn-relu.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers (L).")] = 2,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer (H).")] = 256,
     embed: Annotated[
         int | None, typer.Option(help="Embedding width (E); default 64 for char, H for word.")
     ] = None,
+    dropout: Annotated[
+        float, typer.Option(help="Dropout between layers and before the output (training only).")
+    ] = 0.0,
+    tie: Annotated[
+        bool, typer.Option("--tie", help="Tie the output layer to the embedding (E = H).")
+    ] = False,
+    init_scale: Annotated[
+        float | None, typer.Option(help="Initialise every weight uniform in [-S, S].")
+    ] = None,
     seq_len: Annotated[int, typer.Option(help="Unrolled steps per batch (T).")] = 64,
     batch_size: Annotated[int, typer.Option(help="Parallel streams per batch (B).")] = 32,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw, sgd, rmsprop or adagrad.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Learning rate [2e-3; 1 for sgd].")] = None,
+    weight_decay: Annotated[
+        float, typer.Option(help="L2 weight decay (decoupled for adamw).")
+    ] = 0.0,
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.0,
+    schedule: Annotated[
+        str, typer.Option(help="Learning rate: constant, step, plateau or cosine.")
+    ] = "constant",
+    decay: Annotated[
+        float | None, typer.Option(help="Factor per decay: step [0.5], plateau [0.25].")
+    ] = None,
+    decay_after: Annotated[
+        float, typer.Option(help="step: epochs at the full rate before decaying.")
+    ] = 4.0,
+    warmup: Annotated[int, typer.Option(help="Steps of linear learning-rate warmup.")] = 0,
+    min_lr: Annotated[float, typer.Option(help="cosine: the final learning rate.")] = 0.0,
+    patience: Annotated[
+        int | None, typer.Option(help="Stop after N evaluations without improvement.")
+    ] = None,
     clip: Annotated[float, typer.Option(help="Global gradient-norm clip (0 = off).")] = 5.0,
     steps: Annotated[int | None, typer.Option(help="Stop after N steps.")] = None,
     minutes: Annotated[float | None, typer.Option(help="Stop after M minutes.")] = None,
@@ -203,8 +231,36 @@ def train(
         Path | None, typer.Option(help="Start from this model's weights (fine-tuning).")
     ] = None,
 ) -> None:
-    """Train an LSTM language model on text, keeping the best and last checkpoints."""
+    """Train a recurrent language model on text, keeping the best and last checkpoints."""
+    from rnngen.cells import CELLS
+    from rnngen.optim import OPTIMIZERS
+    from rnngen.schedule import SCHEDULES
+
     check(level in ("char", "word"), f"--level must be 'char' or 'word', not {level!r}")
+    check(cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, not {cell!r}")
+    check(optimizer in OPTIMIZERS,
+          f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")  # fmt: skip
+    check(schedule in SCHEDULES,
+          f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")  # fmt: skip
+    if lr is None:
+        lr = 1.0 if optimizer == "sgd" else 1e-2 if optimizer == "adagrad" else 2e-3
+    check(0 <= dropout < 1, f"--dropout must be in [0, 1) (got {dropout:g})")
+    e_width = embed or (64 if level == "char" else hidden)
+    check(
+        not tie or e_width == hidden,
+        f"--tie needs --embed equal to --hidden (got embed {e_width}, hidden {hidden})",
+    )
+    check(init_scale is None or init_scale > 0, f"--init-scale must be positive (got {init_scale})")
+    check(weight_decay >= 0, f"--weight-decay must be >= 0 (got {weight_decay:g})")
+    check(0 <= momentum < 1, f"--momentum must be in [0, 1) (got {momentum:g})")
+    check(momentum == 0 or optimizer == "sgd", "--momentum applies to --optimizer sgd only")
+    check(decay is None or 0 < decay < 1, f"--decay must be in (0, 1) (got {decay})")
+    check(decay is None or schedule in ("step", "plateau"),
+          "--decay applies to --schedule step or plateau")  # fmt: skip
+    check(decay_after >= 0, f"--decay-after must be >= 0 (got {decay_after:g})")
+    check(warmup >= 0, f"--warmup must be >= 0 (got {warmup})")
+    check(min_lr >= 0, f"--min-lr must be >= 0 (got {min_lr:g})")
+    check(patience is None or patience >= 1, f"--patience must be at least 1 (got {patience})")
     for name, value in [("--layers", layers), ("--hidden", hidden), ("--seq-len", seq_len),
                         ("--batch-size", batch_size), ("--min-count", min_count)]:  # fmt: skip
         check(value >= 1, f"{name} must be at least 1 (got {value})")
@@ -260,14 +316,17 @@ def train(
         if corpus.val is None:
             fail(f"{name}: too short to hold out a validation split; give --val-file", 1)
         mcfg = ModelConfig(
-            level=level, vocab_size=len(corpus.vocab), layers=layers, hidden=hidden,
-            embed=embed or (64 if level == "char" else hidden),
+            level=level, cell=cell, vocab_size=len(corpus.vocab), layers=layers, hidden=hidden,
+            embed=e_width, dropout=dropout, tie=tie,
         )  # fmt: skip
         if base is not None:
-            mcfg = dataclasses.replace(base.model_cfg, vocab_size=len(corpus.vocab))
+            mcfg = cli_train.finetune_model_cfg(ctx, base, len(corpus.vocab), dropout)
         tcfg = TrainConfig(
-            seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, steps=steps,
-            minutes=minutes, epochs=epochs, val_frac=0.0 if val_file else (val_frac or 0.1),
+            seq_len=seq_len, batch_size=batch_size, optimizer=optimizer, lr=lr,
+            momentum=momentum, weight_decay=weight_decay, clip=clip, schedule=schedule,
+            decay=decay, decay_after=decay_after, warmup=warmup, min_lr=min_lr,
+            patience=patience, init_scale=init_scale, steps=steps, minutes=minutes,
+            epochs=epochs, val_frac=0.0 if val_file else (val_frac or 0.1),
             eval_every=eval_every, seed=seed, max_vocab=max_vocab, min_count=min_count,
         )  # fmt: skip
         run_dir = out or _default_run_dir(name)
@@ -290,7 +349,8 @@ def _run_training(trainer, quiet: bool, json_out: bool) -> None:
         from rnngen.warmup import warm_training_kernels
 
         with compiling_status(quiet):
-            warm_training_kernels(trainer.plan.parts)
+            m, t = trainer.mcfg, trainer.tcfg
+            warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0)
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:
@@ -435,7 +495,7 @@ def evaluate_cmd(
         from rnngen.warmup import warm_training_kernels
 
         with compiling_status(quiet):
-            warm_training_kernels(plan.parts)
+            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, None)
         res = evaluate(net, tokens, batch_size, seq_len)
     unit = "char" if vocab.level == "char" else "word"
     metrics = {

@@ -13,12 +13,14 @@ import typer
 
 from rnngen import checkpoint
 from rnngen.cli import check, fail, info
+from rnngen.config import ModelConfig
 from rnngen.data import DataError, Text, fingerprint, read_text, read_texts
 from rnngen.finetune import extend_vocab
 from rnngen.train import Corpus, Trainer
 from rnngen.vocab import Vocab
 
 STOP_LIMITS = ("steps", "minutes", "epochs", "patience")
+FINETUNE_FREE = {"vocab_size", "dropout"}  # model settings --init-from may change
 # options --resume takes besides the stop limits: they change how this session runs, not the run
 RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
 
@@ -179,11 +181,21 @@ def init_base(ctx: click.Context, init_from: Path, text: str, val_text: str | No
     """(the checkpoint to start from, its vocabulary grown for the new text, the added tokens).
     Model options that disagree with the checkpoint's are a usage error."""
     ck = checkpoint.load(checkpoint.resolve(init_from))
-    stored = {k: v for k, v in ck.model_cfg.to_dict().items() if k != "vocab_size"}
+    stored = {k: v for k, v in ck.model_cfg.to_dict().items() if k not in FINETUNE_FREE}
     problem = conflict(ctx, stored, set(ctx.params) - set(stored), str(init_from))
     check(problem is None, f"{problem}; with --init-from the model's sizes come from the model")
     vocab, added = extend_vocab(ck.vocab, text, val_text, max_vocab, min_count)
     return ck, vocab, added
+
+
+def finetune_model_cfg(ctx: click.Context, base: checkpoint.Checkpoint, vocab_size: int,
+                       dropout: float) -> ModelConfig:  # fmt: skip
+    """The model config of a fine-tuning run: the base model's, with the grown vocabulary and, if
+    given, a new --dropout (a training setting rather than a size)."""
+    cfg = dataclasses.replace(base.model_cfg, vocab_size=vocab_size)
+    if given(ctx, "dropout"):
+        cfg = dataclasses.replace(cfg, dropout=dropout)
+    return cfg
 
 
 def start_from(

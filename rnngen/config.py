@@ -6,11 +6,13 @@ from dataclasses import asdict, dataclass, field, fields
 @dataclass
 class ModelConfig:
     level: str = "char"  # "char": Unicode code points; "word": whitespace tokens + <eos>
-    cell: str = "lstm"
+    cell: str = "lstm"  # "lstm", "gru", "rnn-tanh" or "rnn-relu"
     vocab_size: int = 0  # set from the corpus
     embed: int = 64  # E: embedding width
     hidden: int = 256  # H: hidden units per layer
     layers: int = 2  # L: stacked recurrent layers
+    dropout: float = 0.0  # on the non-recurrent connections, in training only (Zaremba et al.)
+    tie: bool = False  # the output projection is the embedding transposed (needs E == H)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -25,11 +27,21 @@ class ModelConfig:
 class TrainConfig:
     seq_len: int = 64  # T: truncated-BPTT window
     batch_size: int = 32  # B: parallel streams over the corpus
-    lr: float = 2e-3  # Adam learning rate
+    optimizer: str = "adam"  # adam, adamw, sgd, rmsprop, adagrad
+    lr: float = 2e-3  # base learning rate
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0  # L2 (decoupled for adamw)
     clip: float = 5.0  # global gradient-norm clip; 0 disables
+    schedule: str = "constant"  # constant, step, plateau, cosine (see rnngen.schedule)
+    decay: float | None = None  # step/plateau factor (default 0.5 / 0.25)
+    decay_after: float = 4.0  # step: epochs at the full rate
+    warmup: int = 0  # steps of linear warmup
+    min_lr: float = 0.0  # cosine: final rate
+    patience: int | None = None  # stop after N evaluations without a better validation loss
+    init_scale: float | None = None  # uniform(-s, s) for every weight; None: PyTorch's init
     steps: int | None = None  # stop after this many optimizer steps
     minutes: float | None = None  # stop after this much wall time
     epochs: float | None = None  # stop after this many passes (default 10 if nothing else is set)

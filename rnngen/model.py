@@ -1,16 +1,23 @@
-"""The stacked LSTM language model: embedding -> L LSTM layers -> linear -> softmax cross-entropy.
+"""The stacked recurrent language model: embedding -> L recurrent layers -> linear -> softmax.
 
 All parameters live in one flat buffer (and all gradients in another) with named views into it, so
 gradient clipping and the optimizer run over one contiguous array. ``forward_backward`` runs the
-layers forward, then backward in reverse order; large GEMMs go through NumPy's BLAS, the time loops
-through the kernels in ``rnngen.kernels.lstm``.
+layers forward, then backward in reverse order. Each layer (``rnngen.cells``) does its input
+projection and weight gradients as large GEMMs and its time loop in a Numba kernel.
+
+Dropout (``cfg.dropout``, Zaremba et al. 2014) applies in training only, on the non-recurrent
+connections: the embedded input, between layers and before the output layer. Its masks are a hash
+of (seed, key, site) (``rnngen.kernels.dropout``), so a resumed run draws the same masks. With
+``cfg.tie`` the output projection is the embedding transposed (Press & Wolf; Inan et al.).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnngen.cells import layer_shapes, make_layer
 from rnngen.config import ModelConfig
+from rnngen.kernels.dropout import dropout_backward, dropout_forward
 from rnngen.kernels.loss import (
     embedding_backward,
     embedding_forward,
@@ -18,7 +25,6 @@ from rnngen.kernels.loss import (
     softmax_xent_loss,
     softmax_xent_rows,
 )
-from rnngen.kernels.lstm import lstm_backward, lstm_forward
 
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -26,11 +32,9 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     V, E, H = cfg.vocab_size, cfg.embed, cfg.hidden
     shapes: dict[str, tuple[int, ...]] = {"embed": (V, E)}
     for k in range(cfg.layers):
-        D = E if k == 0 else H
-        shapes[f"lstm{k}.W_ih"] = (D, 4 * H)
-        shapes[f"lstm{k}.W_hh"] = (H, 4 * H)
-        shapes[f"lstm{k}.b"] = (4 * H,)  # one bias: PyTorch's b_ih + b_hh
-    shapes["out.W"] = (H, V)
+        shapes.update(layer_shapes(cfg.cell, k, E if k == 0 else H, H))
+    if not cfg.tie:
+        shapes["out.W"] = (H, V)
     shapes["out.b"] = (V,)
     return shapes
 
@@ -55,7 +59,8 @@ class FlatParams:
 
 @dataclass
 class State:
-    """Carried recurrent state: h and c of every layer, each (L, B, H)."""
+    """Carried recurrent state, each (L, B, H): h of every layer, and c (the LSTM's cell; zeros
+    for the other cells)."""
 
     h: np.ndarray
     c: np.ndarray
@@ -72,48 +77,66 @@ class State:
 class _Workspace:
     """Activations of one (T, B) shape, reused from step to step."""
 
-    def __init__(self, cfg: ModelConfig, T: int, B: int, dtype) -> None:
+    def __init__(self, cfg: ModelConfig, layers: list, T: int, B: int, dtype) -> None:
         L, E, H, V = cfg.layers, cfg.embed, cfg.hidden, cfg.vocab_size
-        self.x = np.empty((T, B, E), dtype)  # embedded inputs
-        self.xp = [np.empty((T, B, 4 * H), dtype) for _ in range(L)]  # input projections
-        self.hs = [np.empty((T + 1, B, H), dtype) for _ in range(L)]
-        self.cs = [np.empty((T + 1, B, H), dtype) for _ in range(L)]
-        self.acts = [np.empty((T, B, 4 * H), dtype) for _ in range(L)]
-        self.tcs = [np.empty((T, B, H), dtype) for _ in range(L)]
+        G = layers[0].G
+        self.x = np.empty((T, B, E), dtype)  # embedded inputs (after dropout)
+        self.layers = [layer.workspace(T, B, dtype) for layer in layers]
         self.logits = np.empty((T * B, V), dtype)
-        self.dG = np.empty((T, B, 4 * H), dtype)
+        self.scratch = {"dG": np.empty((T, B, G), dtype)}  # gate gradients, shared by layers
+        if cfg.cell == "gru":
+            self.scratch["dGh"] = np.empty((T, B, G), dtype)
         self.dh_above = np.empty((T, B, H), dtype)
         self.dx = np.empty((T * B, E), dtype)  # gradient w.r.t. the embedded inputs
+        self.dropped = None  # (T, B, H) per layer: its output after dropout
+        self.masks = None  # [embedding mask, layer masks...]
+        if cfg.dropout > 0:
+            self.dropped = [np.empty((T, B, H), dtype) for _ in range(L)]
+            self.masks = [np.empty((T, B, E), dtype)] + [
+                np.empty((T, B, H), dtype) for _ in range(L)
+            ]
 
 
-class LSTMLM:
-    """Embedding -> L LSTM layers -> linear -> softmax, with exact float32/float64 gradients."""
+class LanguageModel:
+    """Embedding -> L recurrent layers -> linear -> softmax; exact float32/float64 gradients."""
 
     def __init__(self, cfg: ModelConfig, dtype=np.float32, parts: int = 1) -> None:
-        if cfg.cell != "lstm":
-            raise ValueError(f"unknown cell {cfg.cell!r}; this version has 'lstm'")
+        if cfg.tie and cfg.embed != cfg.hidden:
+            raise ValueError(f"tied weights need embed == hidden (got {cfg.embed}, {cfg.hidden})")
         self.cfg = cfg
         self.parts = parts  # batch ranges whose time loops run in parallel (see rnngen.threads)
         self.dtype = np.dtype(dtype)
+        self.layers = [
+            make_layer(cfg.cell, k, cfg.embed if k == 0 else cfg.hidden, cfg.hidden, parts)
+            for k in range(cfg.layers)
+        ]
         shapes = param_shapes(cfg)
         self.params = FlatParams(shapes, self.dtype)
         self.grads = FlatParams(shapes, self.dtype)
         self._ws: dict[tuple[int, int], _Workspace] = {}
+        self.dropout_seed = 0  # with the key passed to forward_backward, picks the masks
 
-    def init_weights(self, rng: np.random.Generator) -> None:
-        """PyTorch-style U(-1/sqrt(H), 1/sqrt(H)) for the LSTM and output; forget bias 1."""
+    def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
+        """``scale``: every parameter uniform(-scale, scale), as the classic recipes specify.
+        Otherwise PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for the layers and the output, N(0, 1) for
+        an untied embedding, and the LSTM's forget-gate bias at 1."""
         cfg = self.cfg
         H = cfg.hidden
+        if scale is not None:
+            for view in self.params.views.values():
+                view[...] = rng.uniform(-scale, scale, view.shape)
+            return
         k = 1.0 / np.sqrt(H)
         for name, view in self.params.views.items():
-            if name == "embed":
+            if name == "embed" and not cfg.tie:
                 view[...] = rng.normal(0.0, 1.0, view.shape)
             else:
                 view[...] = rng.uniform(-k, k, view.shape)
-        for layer in range(cfg.layers):
-            b = self.params[f"lstm{layer}.b"]
-            b[:] = 0.0
-            b[H : 2 * H] = 1.0  # forget gate starts open: gradients flow through c from step one
+        if cfg.cell == "lstm":
+            for layer in range(cfg.layers):
+                b = self.params[f"lstm{layer}.b"]
+                b[:] = 0.0
+                b[H : 2 * H] = 1.0  # forget gate starts open: gradients flow through c
 
     def _workspace(self, T: int, B: int) -> _Workspace:
         key = (T, B)
@@ -121,78 +144,90 @@ class LSTMLM:
         if ws is None:
             if len(self._ws) >= 8:  # training uses 1 shape, an evaluation up to 4
                 self._ws.clear()
-            ws = self._ws[key] = _Workspace(self.cfg, T, B, self.dtype)
+            ws = self._ws[key] = _Workspace(self.cfg, self.layers, T, B, self.dtype)
         return ws
 
-    def _forward(self, ws: _Workspace, tokens: np.ndarray, state: State) -> np.ndarray:
-        """Run the layers; returns the top layer's hidden states (T, B, H). Updates state."""
+    @property
+    def W_out(self) -> np.ndarray:  # noqa: N802
+        """(H, V): the output projection (a transposed view of the embedding when tied)."""
+        p = self.params
+        return p["embed"].T if self.cfg.tie else p["out.W"]
+
+    def _forward(self, ws: _Workspace, tokens: np.ndarray, state: State, key: int | None):
+        """Run the layers; returns the top layer's output (T, B, H), after dropout when ``key``
+        is given (training). Updates state."""
         p = self.params
         T, B = tokens.shape
-        flat_tokens = tokens.reshape(-1)
-        E, H = self.cfg.embed, self.cfg.hidden
-        embedding_forward(ws.x.reshape(T * B, E), p["embed"], flat_tokens)
+        E = self.cfg.embed
+        embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))
+        drop = key is not None and ws.masks is not None
+        if drop:
+            self._drop(ws.x, ws.masks[0], key, 0)
         layer_in = ws.x
-        for k in range(self.cfg.layers):
-            D = layer_in.shape[2]
-            xp2 = ws.xp[k].reshape(T * B, 4 * H)
-            np.dot(layer_in.reshape(T * B, D), p[f"lstm{k}.W_ih"], out=xp2)
-            xp2 += p[f"lstm{k}.b"]
-            lstm_forward(
-                ws.xp[k], p[f"lstm{k}.W_hh"], state.h[k], state.c[k],
-                ws.hs[k], ws.cs[k], ws.acts[k], ws.tcs[k], min(self.parts, B),
-            )  # fmt: skip
-            state.h[k] = ws.hs[k][T]
-            state.c[k] = ws.cs[k][T]
-            layer_in = ws.hs[k][1:]
+        for k, layer in enumerate(self.layers):
+            lws = ws.layers[k]
+            layer.forward(p, lws, layer_in, state.h[k], state.c[k])
+            layer_in = lws["hs"][1:]
+            if drop:
+                ws.dropped[k][...] = layer_in
+                self._drop(ws.dropped[k], ws.masks[k + 1], key, k + 1)
+                layer_in = ws.dropped[k]
         return layer_in
 
-    def forward_backward(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> float:
-        """Mean cross-entropy (nats/token) of a (T, B) batch; writes self.grads, advances state."""
+    def _drop(self, x: np.ndarray, mask: np.ndarray, key: int, site: int) -> None:
+        streams = self.cfg.layers + 1
+        dropout_forward(x.reshape(-1), mask.reshape(-1), self.cfg.dropout, self.dropout_seed,
+                        key * streams + site)  # fmt: skip
+
+    def forward_backward(
+        self, inputs: np.ndarray, targets: np.ndarray, state: State, key: int | None = None
+    ) -> float:
+        """Mean cross-entropy (nats/token) of a (T, B) batch; writes self.grads, advances state.
+
+        ``key`` (the step number in training) switches dropout on and picks its masks."""
         p, g = self.params, self.grads
         T, B = inputs.shape
         H = self.cfg.hidden
         N = T * B
         ws = self._workspace(T, B)
-        top = self._forward(ws, inputs, state).reshape(N, H)  # (T*B, H)
+        top = self._forward(ws, inputs, state, key).reshape(N, H)  # (T*B, H)
 
         # output layer and loss; logits become dlogits in place
         self._logits(ws, top)
         loss = softmax_xent(ws.logits, targets.reshape(-1), self.dtype.type(1.0 / N))
         dlogits = ws.logits
-        np.dot(top.T, dlogits, out=g["out.W"])
+        if self.cfg.tie:
+            np.dot(dlogits.T, top, out=g["embed"])  # the embedding's gradient starts here
+        else:
+            np.dot(top.T, dlogits, out=g["out.W"])
+            g["embed"][...] = 0.0
         np.sum(dlogits, axis=0, out=g["out.b"])
         dh_above = ws.dh_above.reshape(N, H)
-        np.dot(dlogits, p["out.W"].T, out=dh_above)
+        np.dot(dlogits, self.W_out.T, out=dh_above)
+        drop = key is not None and ws.masks is not None
 
         # layers in reverse order of the forward
-        zeros = np.zeros((B, H), self.dtype)
         for k in range(self.cfg.layers - 1, -1, -1):
-            W_hhT = np.ascontiguousarray(p[f"lstm{k}.W_hh"].T)  # (4H, H)
-            dh, dc = zeros.copy(), zeros.copy()  # truncated BPTT: nothing flows in from step T+1
-            lstm_backward(
-                ws.dG, ws.dh_above, W_hhT, ws.acts[k], ws.cs[k], ws.tcs[k], dh, dc,
-                min(self.parts, B),
-            )  # fmt: skip
-            dG2 = ws.dG.reshape(N, 4 * H)
-            layer_in = ws.x if k == 0 else ws.hs[k - 1][1:]
-            D = layer_in.shape[2]
-            np.dot(layer_in.reshape(N, D).T, dG2, out=g[f"lstm{k}.W_ih"])
-            np.dot(ws.hs[k][:T].reshape(N, H).T, dG2, out=g[f"lstm{k}.W_hh"])
-            np.sum(dG2, axis=0, out=g[f"lstm{k}.b"])
+            if drop:
+                dropout_backward(ws.dh_above.reshape(-1), ws.masks[k + 1].reshape(-1))
             if k > 0:
-                np.dot(dG2, p[f"lstm{k}.W_ih"].T, out=dh_above)
+                x = ws.dropped[k - 1] if drop else ws.layers[k - 1]["hs"][1:]
+                dx = dh_above
             else:
-                np.dot(dG2, p["lstm0.W_ih"].T, out=ws.dx)
-                g["embed"][...] = 0.0
-                embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
+                x, dx = ws.x, ws.dx
+            self.layers[k].backward(p, g, ws.layers[k], ws.scratch, x, ws.dh_above, dx)
+        if drop:
+            dropout_backward(ws.dx.reshape(-1), ws.masks[0].reshape(-1))
+        embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
         return loss / N
 
     def loss_sum(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> float:
-        """Summed cross-entropy (nats) of a (T, B) batch, forward only; advances state."""
+        """Summed cross-entropy (nats) of a (T, B) batch, forward only, no dropout; advances
+        state."""
         T, B = inputs.shape
         H = self.cfg.hidden
         ws = self._workspace(T, B)
-        top = self._forward(ws, inputs, state).reshape(T * B, H)
+        top = self._forward(ws, inputs, state, None).reshape(T * B, H)
         return softmax_xent_loss(self._logits(ws, top), targets.reshape(-1))
 
     def token_losses(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> np.ndarray:
@@ -200,13 +235,13 @@ class LSTMLM:
         advances state. Used to score lines one by one (``rnngen score``)."""
         T, B = inputs.shape
         ws = self._workspace(T, B)
-        top = self._forward(ws, inputs, state).reshape(T * B, self.cfg.hidden)
+        top = self._forward(ws, inputs, state, None).reshape(T * B, self.cfg.hidden)
         out = np.empty(T * B, np.float64)
         softmax_xent_rows(self._logits(ws, top), targets.reshape(-1), out)
         return out.reshape(T, B)
 
     def _logits(self, ws: _Workspace, top: np.ndarray) -> np.ndarray:
         """Output layer: ws.logits (T*B, V) = top (T*B, H) @ W_out + b_out."""
-        np.dot(top, self.params["out.W"], out=ws.logits)
+        np.dot(top, self.W_out, out=ws.logits)
         ws.logits += self.params["out.b"]
         return ws.logits

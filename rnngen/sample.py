@@ -5,9 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnngen.cells import GATES, prefix
 from rnngen.checkpoint import Checkpoint
 from rnngen.kernels import sample as ks
 from rnngen.vocab import EOS, Vocab
+
+CELL_CODES = {"lstm": ks.LSTM, "gru": ks.GRU, "rnn-tanh": ks.RNN_TANH, "rnn-relu": ks.RNN_RELU}
 
 
 class PrimeError(ValueError):
@@ -26,26 +29,38 @@ class SampleConfig:
 
 
 class Sampler:
-    """Batch-1 LSTM inference with the weights of one checkpoint."""
+    """Batch-1 inference with the weights of one checkpoint."""
 
     def __init__(self, ckpt: Checkpoint) -> None:
         cfg = ckpt.model_cfg
         p = ckpt.params
         L, H = cfg.layers, cfg.hidden
+        G = GATES[cfg.cell] * H
         f32 = np.float32
+        pre = prefix(cfg.cell)
+        bias_in, bias_rec = ("b_ih", "b_hh") if cfg.cell == "gru" else ("b", None)
+
+        def stack(name: str, k0: int, shape: tuple[int, ...]) -> np.ndarray:
+            rows = [p[f"{pre}{k}.{name}"] for k in range(k0, L)] or [np.zeros(shape, f32)]
+            return np.ascontiguousarray(np.stack(rows), f32)
+
         self.vocab: Vocab = ckpt.vocab
         self.L, self.H = L, H
-        self.table0 = np.ascontiguousarray(p["embed"] @ p["lstm0.W_ih"] + p["lstm0.b"], f32)
-        up = [p[f"lstm{k}.W_ih"] for k in range(1, L)] or [np.zeros((H, 4 * H), f32)]
-        self.W_ih_up = np.ascontiguousarray(np.stack(up), f32)
-        bup = [p[f"lstm{k}.b"] for k in range(1, L)] or [np.zeros(4 * H, f32)]
-        self.b_up = np.ascontiguousarray(np.stack(bup), f32)
-        self.W_hh = np.ascontiguousarray(np.stack([p[f"lstm{k}.W_hh"] for k in range(L)]), f32)
-        self.W_out = np.ascontiguousarray(p["out.W"], f32)
+        self.cell = CELL_CODES[cfg.cell]
+        self.table0 = np.ascontiguousarray(
+            p["embed"] @ p[f"{pre}0.W_ih"] + p[f"{pre}0.{bias_in}"], f32
+        )  # (V, G): layer 0's input product is a row lookup
+        self.W_ih_up = stack("W_ih", 1, (H, G))
+        self.b_up = stack(bias_in, 1, (G,))
+        self.W_hh = stack("W_hh", 0, (H, G))
+        self.b_hh = stack(bias_rec, 0, (G,)) if bias_rec else np.zeros((L, G), f32)
+        W_out = p["embed"].T if cfg.tie else p["out.W"]
+        self.W_out = np.ascontiguousarray(W_out, f32)
         self.b_out = np.ascontiguousarray(p["out.b"], f32)
 
     def _weights(self):
-        return self.table0, self.W_ih_up, self.b_up, self.W_hh, self.W_out, self.b_out
+        return (self.table0, self.W_ih_up, self.b_up, self.W_hh, self.b_hh, self.W_out,
+                self.b_out)  # fmt: skip
 
     def encode_prime(self, prime: str) -> tuple[np.ndarray, list[str]]:
         """Token ids of the prime, and the words mapped to <unk> (word level).
@@ -81,7 +96,7 @@ class Sampler:
         while done < cfg.length:
             n = min(chunk, cfg.length - done)
             out = np.empty(n, np.int64)
-            ks.advance(ids, out, h, c, *w, logits, float(cfg.temp), int(cfg.top_k),
+            ks.advance(ids, out, h, c, *w, logits, self.cell, float(cfg.temp), int(cfg.top_k),
                        float(cfg.top_p), seed)  # fmt: skip
             ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
             done += n

@@ -15,8 +15,9 @@ from rnngen import checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.data import BatchStream, Position, eval_batches, fingerprint, split_tail
 from rnngen.guard import DivergenceGuard, diverged
-from rnngen.model import LSTMLM, State
-from rnngen.optim import Adam
+from rnngen.model import LanguageModel, State
+from rnngen.optim import make_optimizer
+from rnngen.schedule import DEFAULT_DECAY, Schedule
 from rnngen.threads import apply as apply_threads
 from rnngen.threads import plan_threads
 from rnngen.vocab import Vocab
@@ -81,7 +82,7 @@ class EvalResult:
         return math.exp(min(self.loss, 700.0))
 
 
-def evaluate(model: LSTMLM, tokens: np.ndarray, batch_size: int = 32, seq_len: int = 64):
+def evaluate(model: LanguageModel, tokens: np.ndarray, batch_size: int = 32, seq_len: int = 64):
     """Mean cross-entropy of every token of ``tokens`` after the first, with carried state."""
     if len(tokens) < 2:
         raise ValueError("need at least two tokens to evaluate")
@@ -154,17 +155,22 @@ class Trainer:
         self.stream = BatchStream(corpus.train, B, T)
         self.plan = plan_threads(threads, B, model_cfg.hidden)
         apply_threads(self.plan)
-        self.model = LSTMLM(model_cfg, np.float32, parts=self.plan.parts)
-        self.model.init_weights(np.random.default_rng(train_cfg.seed))
-        self.opt = Adam(self.model.params.size, train_cfg.lr, train_cfg.beta1, train_cfg.beta2,
-                        train_cfg.eps)  # fmt: skip
+        self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed
+        c = train_cfg
+        self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
+                                  c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
+        decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
+        self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
+        self.lr = c.lr  # the rate of the latest step
+        self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
         self.state = State.zeros(model_cfg, B)
         self.step = 0
         self.history: list[dict] = []
         self.best_val: float | None = None
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
         self.recent: list[float] = []  # the last 100 training losses
-        self.lr_scale = 1.0  # halved at each recovery from a diverged loss
         self.meta: dict = {}  # stored in the checkpoints' info: the caller's record of the inputs
         self.saved_step: int | None = None  # step of the newest last checkpoint written
         self.save_failures = 0  # checkpoint writes failed in a row
@@ -194,6 +200,19 @@ class Trainer:
         per_step = self.tcfg.seq_len * self.tcfg.batch_size
         return max(100, min(self.stream.steps_per_epoch, -(-500_000 // per_step)))
 
+    def _progress(self, t0: float, max_steps: int | None) -> float:
+        """Fraction of the run done, by steps or by wall time, whichever is further."""
+        done = 0.0
+        if max_steps:
+            done = self.step / max_steps
+        if self.tcfg.minutes:
+            done = max(done, (time.perf_counter() - t0) / (60.0 * self.tcfg.minutes))
+        return done
+
+    def _out_of_patience(self) -> bool:
+        p = self.tcfg.patience
+        return p is not None and self.bad_evals >= p
+
     # ---- loop -----------------------------------------------------------------------------------
 
     def run(self, reporter: Reporter | None = None) -> TrainResult:
@@ -217,7 +236,6 @@ class Trainer:
         val_loss: float | None = None
         tokens_per_step = c.seq_len * c.batch_size
         checkpoint.remove_stale_temps(self.out_dir)
-        self.opt.lr = c.lr * self.lr_scale
         guard = DivergenceGuard(self._capture, self._restore_capture)
         baseline = math.log(len(self.corpus.vocab))
         while True:
@@ -225,21 +243,24 @@ class Trainer:
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            if self.stop_requested:
+            if self.stop_requested or self._out_of_patience():
                 break
             ts = time.perf_counter()
             guard.before_step(self.step)
+            self.lr = self.schedule.rate(
+                self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
+            )
             x, y, new_epoch = self.stream.next()
             if new_epoch:
                 self.state.h[...] = 0.0
                 self.state.c[...] = 0.0
-            loss = self.model.forward_backward(x, y, self.state)
+            loss = self.model.forward_backward(x, y, self.state, key=self.step)
             why = diverged(loss, recent, baseline)
             if why is not None:
                 self._recover(guard, rep, f"{why} at step {self.step + 1}")
                 continue
             guard.healthy()
-            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip)
+            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip, self.lr)
             self.step += 1
             train_time += time.perf_counter() - ts
             tokens_done += tokens_per_step
@@ -289,9 +310,14 @@ class Trainer:
             improved = self.best_val is None or val_loss < self.best_val
             if improved:
                 self.best_val = val_loss
-        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss})
+            self.bad_evals = 0 if improved else self.bad_evals + 1
+        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
+                             "lr": self.lr})  # fmt: skip
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
+            if self.schedule.evaluated(improved):
+                rep.warning(f"validation loss did not improve: learning rate now "
+                            f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
         try:
             rep.saved(self._save("last", train_loss))
             if improved or self.corpus.val is None:
@@ -324,11 +350,10 @@ class Trainer:
                 f"and halving the learning rate; {where}; try a lower --lr (given {self.tcfg.lr:g})"
                 " or gradient clipping (--clip)"
             )
-        self.lr_scale *= 0.5
-        self.opt.lr = self.tcfg.lr * self.lr_scale
+        self.schedule.scale *= 0.5  # kept by checkpoints with the schedule's state
         rep.warning(
-            f"{why}; rolled back to step {self.step:,} and halved the learning rate to "
-            f"{self.opt.lr:.3g}"
+            f"{why}; rolled back to step {self.step:,} and halved the learning rate (now "
+            f"{self.schedule.lr * self.schedule.scale:.4g})"
         )
 
     # ---- state: checkpoints, captures for rollback, resume ---------------------------------------
@@ -338,7 +363,7 @@ class Trainer:
         return {
             "params": self.model.params.flat.copy(),
             "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
-            "opt_t": self.opt.t,
+            "opt_info": self.opt.state_info(),
             "state": self.state.copy(),
             "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
             "step": self.step,
@@ -347,7 +372,7 @@ class Trainer:
 
     def _restore_capture(self, cap: dict) -> None:
         self.model.params.flat[...] = cap["params"]
-        self.opt.load_state(cap["opt"], cap["opt_t"])
+        self.opt.load_state(cap["opt"], cap["opt_info"])
         self.state.h[...] = cap["state"].h
         self.state.c[...] = cap["state"].c
         self.stream.pos = Position(*cap["pos"])
@@ -359,7 +384,8 @@ class Trainer:
         carried state, history. The corpus and configs must be the run's own."""
         self.load_weights(ck.params)
         try:
-            self.opt.load_state(ck.arrays, int(ck.info["adam_t"]))
+            self.opt.load_state(ck.arrays, ck.info["optimizer"])
+            self.schedule.load_state(ck.info["schedule"])
             self.state.h[...] = ck.arrays["state.h"]
             self.state.c[...] = ck.arrays["state.c"]
             self.stream.pos = Position(int(ck.info["epoch"]), int(ck.info["step_in_epoch"]))
@@ -372,7 +398,8 @@ class Trainer:
         self.history = list(ck.info.get("history", []))
         self.best_val = ck.info.get("best_val_loss")
         self.recent[:] = ck.info.get("recent_losses", [])
-        self.lr_scale = float(ck.info.get("lr_scale", 1.0))
+        self.bad_evals = int(ck.info.get("bad_evals", 0))
+        self.lr = float(ck.info.get("lr", self.lr))
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that
@@ -402,12 +429,14 @@ class Trainer:
                 "epoch": self.stream.pos.epoch,
                 "step_in_epoch": self.stream.pos.step_in_epoch,
                 "epochs": self.step / self.stream.steps_per_epoch,
-                "adam_t": self.opt.t,
+                "optimizer": self.opt.state_info(),
+                "schedule": self.schedule.state(),
+                "bad_evals": self.bad_evals,
+                "lr": self.lr,
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
                 "history": self.history,
                 "recent_losses": self.recent,
-                "lr_scale": self.lr_scale,
             },
         )
         path = checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))

@@ -1,22 +1,29 @@
-"""Compile (or load from Numba's cache) every kernel once, on a tiny model of the right types."""
+"""Compile (or load from Numba's cache) the kernels a command will use, on a tiny model of the
+right types, so the compile happens behind the "compiling kernels" notice and not mid-run."""
 
 import numpy as np
 
 from rnngen.config import ModelConfig
-from rnngen.model import LSTMLM, State
-from rnngen.optim import Adam
+from rnngen.model import LanguageModel, State
+from rnngen.optim import make_optimizer
 
 
-def warm_training_kernels(parts: int) -> None:
-    """Touch every kernel training uses: forward/backward (both part counts), losses, Adam."""
-    cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2)
-    model = LSTMLM(cfg, np.float32, parts=max(1, parts))
+def warm_training_kernels(
+    parts: int, cell: str = "lstm", optimizer: str | None = "adam", dropout: bool = False
+) -> None:
+    """Touch every kernel training (``optimizer`` None: evaluation) uses: the cell's forward and
+    backward, loss, dropout, the optimizer."""
+    cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
+                      dropout=0.5 if dropout else 0.0)  # fmt: skip
+    model = LanguageModel(cfg, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
-    model.forward_backward(x, x, State.zeros(cfg, 2))
     model.loss_sum(x, x, State.zeros(cfg, 2))
     model.token_losses(x, x, State.zeros(cfg, 2))
-    Adam(model.params.size, 1e-3).step(model.params.flat, model.grads.flat, 1.0)
+    if optimizer is not None:
+        model.forward_backward(x, x, State.zeros(cfg, 2), key=0)
+        opt = make_optimizer(optimizer, model.params.size, 1e-3)
+        opt.step(model.params.flat, model.grads.flat, 1.0)
 
 
 def warm_sampling_kernels() -> None:
@@ -27,5 +34,7 @@ def warm_sampling_kernels() -> None:
     f = np.zeros
     h, c, logits = f((L, H), np.float32), f((L, H), np.float32), f(V, np.float32)
     w = (f((V, 4 * H), np.float32), f((1, H, 4 * H), np.float32), f((1, 4 * H), np.float32),
-         f((L, H, 4 * H), np.float32), f((H, V), np.float32), f(V, np.float32))  # fmt: skip
-    ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, 1.0, 0, 1.0, 0)
+         f((L, H, 4 * H), np.float32), f((L, 4 * H), np.float32), f((H, V), np.float32),
+         f(V, np.float32))  # fmt: skip
+    ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, ks.LSTM, 1.0, 0,
+               1.0, 0)  # fmt: skip

@@ -9,13 +9,13 @@ import pytest
 from rnngen import checkpoint
 from rnngen.checkpoint import Checkpoint, CheckpointError
 from rnngen.config import ModelConfig, TrainConfig
-from rnngen.model import LSTMLM
+from rnngen.model import LanguageModel
 from rnngen.vocab import Vocab
 
 
 def _ckpt() -> Checkpoint:
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2)
-    m = LSTMLM(cfg)
+    m = LanguageModel(cfg)
     m.init_weights(np.random.default_rng(3))
     return Checkpoint(
         model_cfg=cfg,

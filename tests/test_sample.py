@@ -7,7 +7,7 @@ from numba import njit
 from rnngen.checkpoint import Checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.kernels import sample as ks
-from rnngen.model import LSTMLM, State
+from rnngen.model import LanguageModel, State
 from rnngen.sample import PrimeError, SampleConfig, Sampler
 from rnngen.vocab import Vocab
 
@@ -20,7 +20,7 @@ def _seed(s):
 
 def _model(layers=2, V=7, E=5, H=6, seed=0, level="char"):
     cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=layers)
-    m = LSTMLM(cfg)
+    m = LanguageModel(cfg)
     m.init_weights(np.random.default_rng(seed))
     toks = list("abcdef\n") if level == "char" else ["<eos>", "<unk>", "a", "b", "c", "d", "e"]
     ck = Checkpoint(cfg, TrainConfig(), Vocab(level, toks[:V]), dict(m.params.views))
@@ -35,11 +35,11 @@ def test_step_by_step_logits_equal_the_training_forward(layers):
     h = np.zeros((layers, 6), np.float32)
     c = np.zeros((layers, 6), np.float32)
     logits = np.zeros(7, np.float32)
-    ks.advance(seq, np.empty(0, np.int64), h, c, *s._weights(), logits, 1.0, 0, 1.0, -1)
+    ks.advance(seq, np.empty(0, np.int64), h, c, *s._weights(), logits, s.cell, 1.0, 0, 1.0, -1)
     # the training path: a (T, 1) batch, top layer's last hidden state through the output layer
     state = State.zeros(m.cfg, 1)
     ws = m._workspace(len(seq), 1)
-    top = m._forward(ws, seq.astype(np.int32).reshape(-1, 1), state)
+    top = m._forward(ws, seq.astype(np.int32).reshape(-1, 1), state, None)
     ref = top[-1, 0] @ m.params["out.W"] + m.params["out.b"]
     np.testing.assert_allclose(logits, ref, rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(h, state.h[:, 0], rtol=2e-5, atol=2e-6)

@@ -272,7 +272,10 @@ class Trainer:
                 val_loss = self._evaluate_and_save(rep, float(np.mean(recent)))
                 guard.want_capture()
         final_train = float(np.mean(recent)) if recent else float("nan")
-        if self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
+        if self.stop_requested:  # no evaluation: stop fast, and a resumed run is the same run
+            if self.saved_step != self.step:
+                rep.saved(self._save("last", final_train))
+        elif self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
             val_loss = self._evaluate_and_save(rep, final_train, final=True)
         elif self.saved_step != self.step:
             self._save("last", final_train)
@@ -310,12 +313,13 @@ class Trainer:
             improved = self.best_val is None or val_loss < self.best_val
             if improved:
                 self.best_val = val_loss
-            self.bad_evals = 0 if improved else self.bad_evals + 1
+            if not final:  # only evaluations every eval_every steps count for patience/plateau
+                self.bad_evals = 0 if improved else self.bad_evals + 1
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
                              "lr": self.lr})  # fmt: skip
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
-            if self.schedule.evaluated(improved):
+            if not final and self.schedule.evaluated(improved):
                 rep.warning(f"validation loss did not improve: learning rate now "
                             f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
         try:

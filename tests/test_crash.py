@@ -53,22 +53,32 @@ def test_resume_after_a_stop_gives_the_same_weights_bit_for_bit(corpus):
     assert checkpoint.load(corpus / "runs/split/last.safetensors").step == 160
 
 
-def test_sigint_finishes_the_step_saves_and_prints_the_resume_command(corpus):
-    p = subprocess.Popen(
-        [rnngen_exe(), "train", "corpus.txt", *TINY, "--steps", "10000000", "--eval-every",
-         "100000", "--out", "runs/int"],
-        cwd=corpus, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _wait_for(lambda: b"run directory" in _peek(p), p)
-    time.sleep(1.5)
+def test_sigint_then_resume_equals_one_uninterrupted_run(corpus):
+    """Ctrl-C finishes the step, saves, prints the resume command and exits 130; the resumed run
+    ends with the weights of a run never stopped: GRU with dropout (masks from seed and step),
+    AdamW with weight decay, a cosine schedule with warmup."""
+    opts = ["corpus.txt", *SMALL, "--cell", "gru", "--dropout", "0.2", "--optimizer", "adamw",
+            "--weight-decay", "0.01", "--schedule", "cosine", "--warmup", "20", "--steps", "400",
+            "--eval-every", "30", "--seed", "9"]  # fmt: skip
+    full = run("train", *opts, "--out", "runs/whole", "-q", cwd=corpus)
+    assert full.returncode == 0, err(full)
+    p = subprocess.Popen([rnngen_exe(), "train", *opts, "--out", "runs/int"], cwd=corpus,
+                         env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    _wait_for(lambda: re.search(rb"step [1-9]\d* ", _peek(p)) is not None, p)
+    time.sleep(0.2)
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)
-    e = stderr.decode()
+    e = _peek(p).decode() + stderr.decode()
     assert p.returncode == 130, e
-    assert "interrupted at step" in e and "rnngen train --resume runs/int" in e
-    assert "Traceback" not in e and stdout == b""
+    assert "rnngen train --resume runs/int" in e and "Traceback" not in e and stdout == b""
     step = int(re.search(r"interrupted at step ([\d,]+)", e).group(1).replace(",", ""))
-    assert step > 0 and checkpoint.load(corpus / "runs/int/last.safetensors").step == step
+    assert 0 < step < 400 and checkpoint.load(corpus / "runs/int/last.safetensors").step == step
+    more = run("train", "--resume", "runs/int", "-q", cwd=corpus)
+    assert more.returncode == 0, err(more)
+    a = checkpoint.load(corpus / "runs/whole/last.safetensors")
+    b = checkpoint.load(corpus / "runs/int/last.safetensors")
+    assert a.step == b.step == 400 and _same_weights(a, b)
+    assert a.info["schedule"] == b.info["schedule"] and a.info["optimizer"] == b.info["optimizer"]
 
 
 def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):

@@ -54,7 +54,7 @@ class ThreadPlan:
 
 def plan_threads(threads: int | None, batch: int, hidden: int) -> ThreadPlan:
     """One batch range per core, whatever H: the float32 time loops run their own single-thread
-    GEMM (``rnngen.kernels.lstm``), so a loop that is not split leaves cores idle. Measured on 2
+    GEMM (``rnngen.kernels.gemm``), so a loop that is not split leaves cores idle. Measured on 2
     cores: parts=2 beat parts=1 at H128, H256 and H512. Each range keeps at least 2 rows.
     """
     n = min(threads or available_cores(), available_cores() if threads is None else threads)

@@ -67,8 +67,9 @@ def test_sigint_then_resume_equals_one_uninterrupted_run(corpus):
     _wait_for(lambda: re.search(rb"step [1-9]\d* ", _peek(p)) is not None, p)
     time.sleep(0.2)
     p.send_signal(signal.SIGINT)
+    seen = _peek(p)
     stdout, stderr = p.communicate(timeout=60)
-    e = _peek(p).decode() + stderr.decode()
+    e = (seen + stderr).decode()
     assert p.returncode == 130, e
     assert "rnngen train --resume runs/int" in e and "Traceback" not in e and stdout == b""
     step = int(re.search(r"interrupted at step ([\d,]+)", e).group(1).replace(",", ""))

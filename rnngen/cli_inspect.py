@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-CHUNK_LINES = 4096  # lines scored (and printed) at a time: output flows while a long input is read
+CHUNK_LINES = 4096  # lines scored, then printed, at a time
 
 
 def score_cmd(
@@ -55,19 +55,22 @@ def score_cmd(
         apply_threads(plan)
         net = ckpt.build_model(parts=plan.parts)
         with compiling_status(quiet):
-            warm_training_kernels(plan.parts)
+            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, optimizer=None)
+        try:  # every line is read before any is scored: a bad line fails before any output
+            seqs, start, unknown = encode_lines(ckpt.vocab, lines)
+        except UnknownTokenError as e:
+            raise DataError(f"{name}: {e}") from None
+        if unknown and not quiet:
+            shown = ", ".join(repr(w) for w in unknown[:10]) + (", …" if len(unknown) > 10 else "")
+            err.print(f"[yellow]warning:[/] {len(unknown):,} word types not in the vocabulary are "
+                      f"scored as <unk>: {escape(shown)}")  # fmt: skip
         t0 = time.perf_counter()
-        total_bits, total_tokens, unknown = 0.0, 0, {}
+        total_bits, total_tokens = 0.0, 0
         for a in range(0, len(lines), CHUNK_LINES):
-            chunk = lines[a : a + CHUNK_LINES]
-            try:
-                seqs, start, missing = encode_lines(ckpt.vocab, chunk, first_line=a + 1)
-            except UnknownTokenError as e:
-                raise DataError(f"{name}: {e}") from None
-            unknown.update(dict.fromkeys(missing))
+            scores = score_sequences(net, seqs[a : a + CHUNK_LINES], start)
             out = []
-            scores = score_sequences(net, seqs, start)
-            for k, (line, s) in enumerate(zip(chunk, scores, strict=True)):
+            for k, s in enumerate(scores):
+                line = lines[a + k]
                 total_bits += s.bits
                 total_tokens += s.tokens
                 if json_out:
@@ -81,10 +84,6 @@ def score_cmd(
             write_stdout("".join(o + "\n" for o in out))
     seconds = time.perf_counter() - t0
     unit = "char" if ckpt.vocab.level == "char" else "token"
-    if unknown and not quiet:
-        shown = ", ".join(repr(w) for w in list(unknown)[:10])
-        err.print(f"[yellow]warning:[/] {len(unknown):,} word types not in the vocabulary were "
-                  f"scored as <unk>: {escape(shown)}")  # fmt: skip
     if total_tokens:
         mean = total_bits / total_tokens
         ppl = 2.0 ** min(mean, 1000.0)

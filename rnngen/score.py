@@ -39,20 +39,17 @@ class LineScore:
         return 2.0 ** min(self.bits_per_token, 1000.0)
 
 
-def encode_lines(
-    vocab: Vocab, lines: list[str], first_line: int = 1
-) -> tuple[list[np.ndarray], int | None, list[str]]:
+def encode_lines(vocab: Vocab, lines: list[str]) -> tuple[list[np.ndarray], int | None, list[str]]:
     """(token ids of each line with its line end, start token id or None, unknown words).
 
     At char level a character the model does not know raises UnknownTokenError naming it and the
-    line that has it (numbered from ``first_line``); at word level unknown words are read as <unk>
-    and returned.
+    first line that has it; at word level unknown words are read as <unk> and returned.
     """
     end = "\n" if vocab.level == "char" else EOS
     end_id = vocab.stoi.get(end)
     seqs: list[np.ndarray] = []
     unknown: dict[str, None] = {}
-    for n, line in enumerate(lines, first_line):
+    for n, line in enumerate(lines, 1):
         missing = vocab.unknown(line)
         if missing and vocab.level == "char":
             shown = ", ".join(repr(ch) for ch in missing[:10])

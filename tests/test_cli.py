@@ -2,6 +2,7 @@
 
 import json
 import re
+import struct
 import subprocess
 
 import pytest
@@ -106,7 +107,9 @@ def test_train_reads_stdin(workdir):
     assert checkpoint.load(workdir / "runs/stdin/last.safetensors").step == 3
 
 
-def test_word_level_train_sample_eval(workdir):
+@pytest.fixture(scope="session")
+def trained_word(workdir):
+    """A small word-level model, runs/word."""
     text = repetitive_text(800)
     (workdir / "words.txt").write_text(text)
     (workdir / "words_val.txt").write_text(repetitive_text(40) + "the zebra sat.\n")
@@ -114,6 +117,11 @@ def test_word_level_train_sample_eval(workdir):
             "32", "--seq-len", "8", "--batch-size", "8", "--steps", "120", "--lr", "0.01",
             "--out", "runs/word", "--json", cwd=workdir)  # fmt: skip
     assert p.returncode == 0, err(p)
+    return workdir
+
+
+def test_word_level_train_sample_eval(trained_word):
+    workdir = trained_word
     ck = checkpoint.load(workdir / "runs/word/best.safetensors")
     assert ck.vocab.level == "word" and ck.vocab.itos[:2] == ["<eos>", "<unk>"]
     s = run("sample", "runs/word", "--length", "60", "--seed", "1", "--prime", "the cat",
@@ -129,50 +137,134 @@ def test_word_level_train_sample_eval(workdir):
 
 # ---- bad input: one clear line on stderr, the documented exit code, no traceback ----------------
 
+
+def _truncated(wd):
+    data = (wd / "runs/small/best.safetensors").read_bytes()
+    return data[: len(data) // 2]
+
+
+def _newer(wd):
+    """runs/small's best checkpoint, claiming a format version from the future."""
+    data = (wd / "runs/small/best.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["rnngen"])
+    meta["format_version"] = checkpoint.FORMAT_VERSION + 1
+    header["__metadata__"]["rnngen"] = json.dumps(meta)
+    new = json.dumps(header).encode()
+    new += b" " * ((8 - len(new) % 8) % 8)
+    return struct.pack("<Q", len(new)) + new + data[8 + n :]
+
+
+BINARY = b"\x7fELF\x00\x01\x02" * 50
+
 BAD = [
-    # (name, files to create, args, exit code, message fragment)
+    # (name, files to create (bytes, or a function of the work directory), args, exit code,
+    #  message fragment[, options: cwd (a fresh directory), stdin])
     ("missing corpus", {}, ["train", "nope.txt"], 1, "nope.txt: no such file"),
     ("empty corpus", {"e.txt": b""}, ["train", "e.txt"], 1, "e.txt: is empty"),
-    ("binary corpus", {"b.bin": b"\x7fELF\x00\x01\x02" * 50}, ["train", "b.bin"], 1, "binary"),
+    ("empty stdin", {}, ["train", "-"], 1, "<stdin>: is empty"),
+    ("no corpus at all", {}, ["train"], 2, "give the text to train on"),
+    ("directory without text", {"bins/a.bin": BINARY, "bins/.notes.txt": b"hidden\n"},
+     ["train", "bins"], 1, "bins: no text files in this directory"),
+    ("binary corpus", {"b.bin": BINARY}, ["train", "b.bin"], 1, "binary"),
     ("invalid utf-8", {"l.txt": b"caf\xe9 au lait\n" * 30}, ["train", "l.txt"], 1,
-     "not valid UTF-8"),
+     "l.txt: is not valid UTF-8 (bad byte 0xe9 at offset 3)"),
+    ("invalid utf-8 in a directory", {"d/ok.txt": b"fine\n", "d/sub/l.txt": b"\xff\n"},
+     ["train", "d"], 1, "d/sub/l.txt: is not valid UTF-8 (bad byte 0xff at offset 0)"),
+    ("unknown encoding", {}, ["train", "corpus.txt", "--encoding", "klingon"], 2,
+     "--encoding 'klingon' is not a known text encoding"),
+    ("bad --errors", {}, ["train", "corpus.txt", "--errors", "ignore"], 2,
+     "--errors must be 'strict' or 'replace'"),
     ("shorter than a batch", {"s.txt": b"hello world\n" * 5}, ["train", "s.txt"], 1,
      "one batch needs"),
+    ("shorter than one sequence", {"t.txt": b"hi\n"}, ["train", "t.txt", "--batch-size", "1"], 1,
+     "t.txt: too short"),
     ("zero hidden", {}, ["train", "corpus.txt", "--hidden", "0"], 2, "--hidden must be at least 1"),
+    ("negative embed", {}, ["train", "corpus.txt", "--embed", "-4"], 2, "--embed must be at least"),
     ("negative steps", {}, ["train", "corpus.txt", "--steps", "-5"], 2, "--steps must be at least"),
     ("zero batch", {}, ["train", "corpus.txt", "--batch-size", "0"], 2, "--batch-size must be"),
-    ("bad val-frac", {}, ["train", "corpus.txt", "--val-frac", "1.5"], 2, "--val-frac must be"),
+    ("zero seq-len", {}, ["train", "corpus.txt", "--seq-len", "0"], 2, "--seq-len must be"),
+    ("val-frac above 1", {}, ["train", "corpus.txt", "--val-frac", "1.5"], 2, "--val-frac must be"),
+    ("val-frac zero", {}, ["train", "corpus.txt", "--val-frac", "0"], 2,
+     "--val-frac must be between 0 and 1, exclusive (got 0)"),
     ("conflicting val", {},
      ["train", "corpus.txt", "--val-frac", "0.2", "--val-file", "corpus.txt"], 2, "conflict"),
     ("bad level", {}, ["train", "corpus.txt", "--level", "byte"], 2, "--level must be"),
+    ("tie with mismatched sizes", {}, ["train", "corpus.txt", "--tie", "--embed", "32",
+     "--hidden", "64"], 2, "--tie needs --embed equal to --hidden"),
+    ("unwritable output directory", {}, ["train", "corpus.txt", "--out", "corpus.txt/run"], 1,
+     "corpus.txt/run: cannot write the run directory"),
+    ("resume a run that does not exist", {}, ["train", "--resume", "runs/nope"], 1,
+     "runs/nope: no such run"),
+    ("resume with a conflicting option", {}, ["train", "--resume", "runs/small", "--hidden", "64"],
+     2, "--hidden 64 conflicts with the run in runs/small, which has hidden 32"),
+    ("resume with --out", {}, ["train", "--resume", "runs/small", "--out", "elsewhere"], 2,
+     "--out cannot be combined with the run in runs/small"),
+    ("resume on other text", {"other.txt": b"completely different words\n" * 200},
+     ["train", "other.txt", "--resume", "runs/small"], 1,
+     "other.txt: is not the text the run in runs/small was trained on"),
+    ("resume and init-from", {}, ["train", "corpus.txt", "--resume", "runs/small", "--init-from",
+     "runs/small"], 2, "--resume and --init-from conflict"),
+    ("init-from with another size", {}, ["train", "corpus.txt", "--init-from", "runs/small",
+     "--layers", "3"], 2, "--layers 3 conflicts with runs/small, which has layers 2"),
     ("missing model", {}, ["sample", "nomodel.safetensors"], 1,
      "nomodel.safetensors: no such file"),
+    ("truncated model", {"trunc.safetensors": _truncated}, ["sample", "trunc.safetensors"], 1,
+     "trunc.safetensors: checkpoint is truncated"),
     ("foreign model", {"fake.safetensors": b"not a model at all" * 10},
      ["sample", "fake.safetensors"], 1, "not an rnngen checkpoint"),
+    ("newer-version model", {"newer.safetensors": _newer}, ["sample", "newer.safetensors"], 1,
+     "written by a newer rnngen"),
+    ("no model anywhere", {}, ["sample"], 1, "no model given and none found under ./runs",
+     {"cwd": "empty"}),
     ("negative temp", {}, ["sample", "runs/small", "--temp", "-1"], 2, "--temp must be >= 0"),
     ("negative length", {}, ["sample", "runs/small", "--length", "-3"], 2, "--length must be"),
-    ("top-p out of range", {}, ["sample", "runs/small", "--top-p", "0"], 2, "--top-p must be"),
+    ("top-p zero", {}, ["sample", "runs/small", "--top-p", "0"], 2, "--top-p must be in (0, 1]"),
+    ("top-p above 1", {}, ["sample", "runs/small", "--top-p", "1.5"], 2, "--top-p must be"),
+    ("negative top-k", {}, ["sample", "runs/small", "--top-k", "-1"], 2, "--top-k must be >= 0"),
     ("unknown prime chars", {}, ["sample", "runs/small", "--prime", "Zürich"], 1,
      "characters the model does not know: 'Z', 'ü'"),
+    ("unknown prime words", {}, ["sample", "runs/word/best.safetensors", "--prime", "the zebra",
+     "--length", "5"], 0,
+     "warning: prime words not in the vocabulary, read as <unk>: 'zebra'"),
     ("eval unknown chars", {"u.txt": "ÅÅÅ the cat\n".encode()}, ["eval", "runs/small", "u.txt"], 1,
      "'Å'"),
+    ("score unknown chars", {"z.txt": b"the cat\nthe Zebra\n"}, ["score", "runs/small", "z.txt"], 1,
+     "z.txt: line 2 has characters the model does not know: 'Z'"),
+    ("info of a foreign file", {"fake.safetensors": b"not a model at all" * 10},
+     ["info", "fake.safetensors"], 1, "fake.safetensors: not an rnngen checkpoint"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_bad_input_gets_one_clear_line(trained, case):
+def test_bad_input_gets_one_clear_line(trained, trained_word, case):
     workdir, _ = trained
-    name, files, args, code, fragment = case
+    name, files, args, code, fragment, *opts = case
+    opts = opts[0] if opts else {}
     for fname, data in files.items():
-        (workdir / fname).write_bytes(data)
-    before = {q: q.read_bytes() for q in (workdir / "runs/small").iterdir()}
-    p = run(*args, cwd=workdir)
+        (workdir / fname).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / fname).write_bytes(data(workdir) if callable(data) else data)
+    cwd = workdir
+    if "cwd" in opts:
+        cwd = workdir / opts["cwd"]
+        cwd.mkdir(exist_ok=True)
+    runs = sorted(q for q in (workdir / "runs").rglob("*") if q.is_file())
+    before = {q: q.read_bytes() for q in runs}
+    p = run(*args, cwd=cwd)
     e = err(p)
     assert p.returncode == code, e
     assert fragment in e
-    assert "Traceback" not in e and out(p) == ""
+    assert "Traceback" not in e
     assert len(e.strip().splitlines()) == 1, e
-    assert {q: q.read_bytes() for q in (workdir / "runs/small").iterdir()} == before
+    if code != 0:
+        assert e.startswith("error: ") and out(p) == ""
+    after = sorted(q for q in (workdir / "runs").rglob("*") if q.is_file())
+    assert after == runs and {q: q.read_bytes() for q in runs} == before  # nothing lost or changed
+
+
+def test_the_bad_input_table_is_broad():
+    assert len(BAD) >= 25 and len({c[0] for c in BAD}) == len(BAD)
 
 
 def test_train_refuses_to_overwrite_a_run_unless_forced(trained):

@@ -55,7 +55,10 @@ def _interrupted(signum, frame) -> NoReturn:  # noqa: ARG001
     raise SystemExit(130)
 
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never wrapped
+# Colour and styles only on a terminal (rich's default) and never with NO_COLOR set (no-color.org;
+# rich alone would drop the colours but keep bold)
+COLOR_SYSTEM = None if os.environ.get("NO_COLOR") else "auto"
+err = Console(stderr=True, highlight=False, soft_wrap=True, color_system=COLOR_SYSTEM)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -135,13 +135,15 @@ def list_corpora(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the catalog as a JSON list to stdout.")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:
     """List the catalogued corpora (built-in checksums are computed on this machine)."""
+    del quiet  # the listing goes to stdout; nothing else is printed
     corpora = _local_catalog()
     if as_json:
         sys.stdout.write(json.dumps([_json_entry(c) for c in corpora], indent=2) + "\n")
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, color_system=None if os.environ.get("NO_COLOR") else "auto")
     if not console.is_terminal:
         console.width = 200  # piped: keep whole rows, the reader is a program or a file
     console.print(_table(corpora))
@@ -149,12 +151,17 @@ def list_corpora(
 
 
 @contextmanager
-def _reporting(label: str) -> Iterator[tuple[ProgressFn | None, NoticeFn]]:
+def _reporting(label: str, quiet: bool = False) -> Iterator[tuple[ProgressFn | None, NoticeFn]]:
     """Yield (progress, notice) callbacks: a transient rich bar on a TTY stderr, else none."""
+    if quiet:
+        yield None, lambda message: None
+        return
     if not sys.stderr.isatty():
         yield None, lambda message: typer.echo(message, err=True)
         return
-    console = Console(stderr=True, highlight=False)
+    console = Console(
+        stderr=True, highlight=False, color_system=None if os.environ.get("NO_COLOR") else "auto"
+    )
     columns = (
         TextColumn(label),
         BarColumn(),
@@ -174,8 +181,8 @@ def _reporting(label: str) -> Iterator[tuple[ProgressFn | None, NoticeFn]]:
         yield progress, notice
 
 
-def _fetch(name: str, dest: Path | None, mirror: str | None) -> list[Path]:
-    with _reporting(name) as (progress, notice):
+def _fetch(name: str, dest: Path | None, mirror: str | None, quiet: bool = False) -> list[Path]:
+    with _reporting(name, quiet) as (progress, notice):
         return get_corpus(name, dest, mirror=mirror, progress=progress, notice=notice)
 
 
@@ -184,13 +191,13 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _to_stdout(name: str, mirror: str | None) -> None:
+def _to_stdout(name: str, mirror: str | None, quiet: bool = False) -> None:
     corpus, split = resolve(name)
     if corpus.splits and split is None:
         specs = ", ".join(f"{corpus.name}:{s}" for s in corpus.splits)
         raise UnknownCorpusError(f"-o - writes one file; name a split: {specs}")
     with tempfile.TemporaryDirectory(prefix="rnngen-corpus-") as tmp:
-        (path,) = _fetch(name, Path(tmp) / "corpus.txt", mirror)
+        (path,) = _fetch(name, Path(tmp) / "corpus.txt", mirror, quiet)
         try:
             with path.open("rb") as src:
                 shutil.copyfileobj(src, sys.stdout.buffer)
@@ -228,18 +235,19 @@ def get(
             f"Default: ${MIRROR_ENV}, else the upstream HTTPS URLs.",
         ),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:
     """Download (checking sha256) or build a corpus; print the path(s) written to stderr."""
     try:
         if output == "-":
-            _to_stdout(name, mirror)
+            _to_stdout(name, mirror, quiet)
             return
-        paths = _fetch(name, Path(output) if output else None, mirror)
+        paths = _fetch(name, Path(output) if output else None, mirror, quiet)
     except UnknownCorpusError as exc:
         _fail(exc, 2)
     except CorpusError as exc:
         _fail(exc, 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    for path in paths:
+    for path in paths if not quiet else []:
         typer.echo(str(path), err=True)

@@ -94,16 +94,15 @@ def _read_bytes(p: Path) -> bytes:
 
 
 def _text_files(root: Path, encoding: str) -> list[tuple[Path, bytes]]:
-    """(path, bytes) of every non-hidden, non-empty, non-binary file below ``root``, sorted."""
-    found = []
+    """(path, bytes) of every non-hidden, non-empty, non-binary file below ``root``, sorted by
+    path (component by component: ``a/z.txt`` comes before ``b.txt``)."""
+    files = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fname in sorted(filenames):
-            if fname.startswith("."):
-                continue
-            f = Path(dirpath) / fname
-            if not f.is_file():
-                continue
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        files += [Path(dirpath) / f for f in filenames if not f.startswith(".")]
+    found = []
+    for f in sorted(files):
+        if f.is_file():
             raw = _read_bytes(f)
             if raw and not _looks_binary(raw, encoding):
                 found.append((f, raw))

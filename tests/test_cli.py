@@ -1,7 +1,10 @@
 """End to end through the installed ``rnngen`` command, in subprocesses, on real files."""
 
 import json
+import os
+import pty
 import re
+import signal
 import struct
 import subprocess
 
@@ -9,6 +12,7 @@ import pytest
 from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
 
 from rnngen import checkpoint
+from rnngen.data import fingerprint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 
@@ -133,6 +137,134 @@ def test_word_level_train_sample_eval(trained_word):
     assert json.loads(out(e))["perplexity"] < 5
     w = run("sample", "runs/word", "--prime", "the zebra", "--length", "5", cwd=workdir)
     assert w.returncode == 0 and "zebra" in err(w)  # warned, mapped to <unk>
+
+
+def test_train_takes_files_directories_and_stdin_in_order(workdir):
+    lines = repetitive_text().splitlines(keepends=True)
+    d = workdir / "many"
+    (d / "a").mkdir(parents=True)
+    (d / "a" / "z.txt").write_text("".join(lines[:200]))
+    (d / "b.txt").write_text("".join(lines[200:300]).rstrip("\n"))  # a newline is added after it
+    (d / ".hidden.txt").write_text("SECRET\n")  # hidden, binary and empty files are skipped
+    (d / "blob.bin").write_bytes(BINARY)
+    (d / "empty.txt").write_text("")
+    (workdir / "extra.txt").write_text("".join(lines[300:]))
+    p = run("train", "many", "-", "extra.txt", *SMALL, "--steps", "2", "--out", "runs/many", "-q",
+            cwd=workdir, stdin=b"from stdin\n")  # fmt: skip
+    assert p.returncode == 0, err(p)
+    ck = checkpoint.load(workdir / "runs/many/last.safetensors")
+    expected = "".join(lines[:300]) + "from stdin\n" + "".join(lines[300:])
+    assert ck.info["fingerprint"] == fingerprint(expected)
+    assert "S" not in ck.vocab.stoi and ck.info["corpus"] == "many + 2 more"
+    assert ck.info["sources"] == [str(d), "-", str(workdir / "extra.txt")]
+
+
+def test_encoding_and_errors_options(workdir):
+    (workdir / "latin.txt").write_bytes(("café crème, déjà vu\n" * 80).encode("latin-1"))
+    p = run("train", "latin.txt", "--encoding", "latin-1", *SMALL, "--steps", "2", "--out",
+            "runs/latin", "-q", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert "é" in checkpoint.load(workdir / "runs/latin/last.safetensors").vocab.stoi
+    q = run("train", "latin.txt", "--errors", "replace", *SMALL, "--steps", "2", "--out",
+            "runs/replaced", "-q", cwd=workdir)  # fmt: skip
+    assert q.returncode == 0, err(q)
+    vocab = checkpoint.load(workdir / "runs/replaced/last.safetensors").vocab.stoi
+    assert "\ufffd" in vocab and "é" not in vocab
+
+
+def test_score_lines_sort_in_a_pipeline(trained):
+    workdir, _ = trained
+    text = "the cat sat on the mat.\nthe mat sat on the cat.\n\nthe dog sat on the log.\n"
+    (workdir / "lines.txt").write_text(text)
+    cmd = f"'{rnngen_exe()}' score runs/small < lines.txt | sort -k2 -n"
+    p = subprocess.run(["bash", "-c", cmd], cwd=workdir, capture_output=True, text=True,
+                       env=cli_env(), timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    rows = [r.split("\t") for r in p.stdout.splitlines()]
+    assert sorted(r[4] for r in rows) == sorted(text.splitlines())
+    bpt = [float(r[1]) for r in rows]
+    assert bpt == sorted(bpt)
+    for bits, per_token, ppl, tokens, line in rows:
+        assert int(tokens) == len(line) + 1  # the line end counts
+        assert float(per_token) == pytest.approx(float(bits) / int(tokens), abs=1e-4)
+        assert float(ppl) == pytest.approx(2 ** float(per_token), rel=1e-3)
+    assert "scored 4 lines" in p.stderr and "bits/char" in p.stderr
+    j = run("score", "runs/small", "lines.txt", "--json", cwd=workdir)
+    objs = [json.loads(line) for line in out(j).splitlines()]
+    assert [o["line"] for o in objs] == [1, 2, 3, 4] and objs[2]["text"] == ""
+    by_text = {r[4]: float(r[0]) for r in rows}
+    assert all(o["bits"] == pytest.approx(by_text[o["text"]], abs=1e-4) for o in objs)
+    empty = run("score", "runs/small", "-", cwd=workdir, stdin=b"")
+    assert empty.returncode == 0 and out(empty) == "" and "no lines to score" in err(empty)
+
+
+def test_info_describes_the_model(trained):
+    workdir, _ = trained
+    p = run("info", "runs/small", "--json", cwd=workdir)
+    assert p.returncode == 0, err(p)
+    d = json.loads(out(p))
+    ck = checkpoint.load(workdir / "runs/small/best.safetensors")
+    assert (d["cell"], d["layers"], d["hidden"], d["embed"]) == ("lstm", 2, 32, 8)
+    assert d["vocab_size"] == len(set(repetitive_text()))
+    assert d["parameters"] == sum(v.size for v in ck.params.values())
+    assert d["fingerprint"] == fingerprint(repetitive_text()) and d["corpus"] == "corpus.txt"
+    assert d["steps"] == 150 and [h["step"] for h in d["history"]][-1] == 150
+    assert d["best_val_loss"] == min(h["val_loss"] for h in d["history"])
+    human = out(run("info", "runs/small", cwd=workdir))
+    assert "parameters" in human and f"{d['parameters']:,}" in human and "history" in human
+
+
+def test_quiet_silences_every_command(trained):
+    workdir, _ = trained
+    commands = [["sample", "runs/small", "--length", "5"], ["eval", "runs/small", "corpus.txt"],
+                ["score", "runs/small", "corpus.txt"], ["info", "runs/small"],
+                ["corpus", "list"], ["corpus", "get", "python-docs", "-o", "docs.txt"]]  # fmt: skip
+    for args in commands:
+        p = run(*args, "--quiet", cwd=workdir)
+        assert p.returncode == 0 and err(p) == "", (args, err(p))
+
+
+def _stderr_on_a_terminal(args: list[str], cwd, env: dict) -> tuple[int, str]:
+    master, slave = pty.openpty()
+    p = subprocess.Popen([rnngen_exe(), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)  # fmt: skip
+    os.close(slave)
+    p.communicate(timeout=120)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other end is closed and everything has been read
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return p.returncode, data.decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
+    env = {k: v for k, v in cli_env().items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env["TERM"] = "xterm-256color"
+    code, e = _stderr_on_a_terminal(["sample", "nomodel.safetensors"], tmp_path, env)
+    assert code == 1 and "no such file" in e and "\x1b[" in e
+    code, e = _stderr_on_a_terminal(["sample", "nomodel.safetensors"], tmp_path,
+                                    {**env, "NO_COLOR": "1"})  # fmt: skip
+    assert code == 1 and "no such file" in e and "\x1b[" not in e
+    p = subprocess.run([rnngen_exe(), "sample", "nomodel.safetensors"], cwd=tmp_path, env=env,
+                       capture_output=True, timeout=120)  # fmt: skip
+    assert p.returncode == 1 and b"no such file" in p.stderr and b"\x1b[" not in p.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback(trained):
+    workdir, _ = trained
+    p = subprocess.Popen([rnngen_exe(), "sample", "runs/small", "--length", "1000000000"],
+                         cwd=workdir, env=cli_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)  # fmt: skip
+    assert len(p.stdout.read(100)) == 100  # it is generating
+    p.send_signal(signal.SIGINT)
+    _, e = p.communicate(timeout=60)
+    assert p.returncode == 130 and b"Traceback" not in e
 
 
 # ---- bad input: one clear line on stderr, the documented exit code, no traceback ----------------

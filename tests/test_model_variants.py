@@ -227,3 +227,35 @@ def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
                    1.0, 0, 1.0, -1)  # fmt: skip
         np.testing.assert_allclose(logits, want[t], rtol=1e-5, atol=1e-6, err_msg=str(tok))
     np.testing.assert_allclose(h, state.h[:, 0], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# layer 0 by token table (small vocabularies)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("tie", [False, True])
+def test_token_table_path_equals_the_embedding_path(cell, tie, numerics_rng) -> None:
+    cfg = cfg_of(cell, V=6, E=5, H=5, L=2, tie=tie)
+    a = make(cfg, np.float64, numerics_rng)
+    b = LanguageModel(cfg, np.float64)
+    b.params.flat[...] = a.params.flat
+    a.token_table, b.token_table = True, False
+    inputs, targets, state = batch(cfg, 5, 3, numerics_rng)
+    sa, sb = state.copy(), state.copy()
+    np.testing.assert_allclose(
+        a.forward_backward(inputs, targets, sa), b.forward_backward(inputs, targets, sb),
+        rtol=1e-13,
+    )  # fmt: skip
+    assert a._ws[(5, 3)].token_input is not None and b._ws[(5, 3)].token_input is None
+    np.testing.assert_allclose(sa.h, sb.h, rtol=1e-12, atol=1e-14)
+    for name, want in b.grads.views.items():
+        np.testing.assert_allclose(a.grads[name], want, rtol=1e-11, atol=1e-13, err_msg=name)
+    check_fd(a, inputs, targets, state, None, numerics_rng, per_tensor=30)
+
+
+def test_token_table_is_chosen_for_small_vocabularies_only() -> None:
+    char = LanguageModel(cfg_of(V=65, E=8, H=8), np.float32)
+    assert char._table_input(64, 32, drop=False) and not char._table_input(64, 32, drop=True)
+    word = LanguageModel(cfg_of(V=10000, E=8, H=8), np.float32)
+    assert not word._table_input(20, 20, drop=False)

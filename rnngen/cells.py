@@ -12,6 +12,8 @@ comparable with ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` (transposed: ours are (D, 
 
 import numpy as np
 
+from rnngen.kernels.loss import embedding_backward, embedding_forward
+
 CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 GATES = {"lstm": 4, "gru": 3, "rnn-tanh": 1, "rnn-relu": 1}
 
@@ -34,6 +36,15 @@ def layer_shapes(cell: str, k: int, D: int, H: int) -> dict[str, tuple[int, ...]
     return shapes
 
 
+class TokenInput:
+    """Layer 0's input given as token ids (N,) rather than embedded vectors (see Layer)."""
+
+    def __init__(self, tokens: np.ndarray, T: int, B: int) -> None:
+        self.tokens = tokens
+        self.shape = (T, B)
+        self.table: np.ndarray | None = None
+
+
 class Layer:
     """Layer k of width H over inputs of width D. ``parts``: batch ranges run in parallel."""
 
@@ -41,21 +52,40 @@ class Layer:
         self.cell, self.k, self.D, self.H, self.parts = cell, k, D, H, parts
         self.G = GATES[cell] * H
         self.p = f"{prefix(cell)}{k}."
+        self.bias_in = "b_ih" if cell == "gru" else "b"
 
-    def _input_projection(self, params, x: np.ndarray, xp: np.ndarray, bias: str) -> None:
-        """xp (T, B, G) = x (T, B, D) @ W_ih + b, one GEMM over all T*B rows."""
-        T, B, D = x.shape
+    def _input_projection(self, params, x, xp: np.ndarray) -> None:
+        """xp (T, B, G) = x (T, B, D) @ W_ih + b, one GEMM over all T*B rows.
+
+        x may instead be a ``TokenInput``: layer 0 of a small vocabulary, where
+        table = embed @ W_ih + b (V, G) is computed once and xp is a row lookup."""
+        T, B = xp.shape[:2]
         xp2 = xp.reshape(T * B, self.G)
-        np.dot(x.reshape(T * B, D), params[self.p + "W_ih"], out=xp2)
-        xp2 += params[self.p + bias]
+        if isinstance(x, TokenInput):
+            x.table = params["embed"] @ params[self.p + "W_ih"] + params[self.p + self.bias_in]
+            embedding_forward(xp2, x.table, x.tokens)
+            return
+        np.dot(x.reshape(T * B, x.shape[2]), params[self.p + "W_ih"], out=xp2)
+        xp2 += params[self.p + self.bias_in]
 
     def _input_grads(self, params, grads, x, dG, dx) -> None:
-        """dW_ih = x^T dG, db = sum dG and, if dx is given, dx (T*B, D) = dG W_ih^T."""
-        T, B, D = x.shape
+        """dW_ih = x^T dG and, if dx is given, dx (T*B, D) = dG W_ih^T.
+
+        For a ``TokenInput``: dtable (V, G) = dG rows summed by token, then dW_ih = embed^T dtable
+        and the embedding's gradient += dtable W_ih^T (V x D x G work instead of T*B x D x G)."""
+        T, B = dG.shape[:2]
         dG2 = dG.reshape(T * B, self.G)
-        np.dot(x.reshape(T * B, D).T, dG2, out=grads[self.p + "W_ih"])
+        W = params[self.p + "W_ih"]
+        if isinstance(x, TokenInput):
+            dtable = np.zeros_like(x.table)
+            embedding_backward(dtable, dG2, x.tokens)
+            np.dot(params["embed"].T, dtable, out=grads[self.p + "W_ih"])
+            d_embed = grads["embed"]
+            d_embed += dtable @ W.T
+            return
+        np.dot(x.reshape(T * B, x.shape[2]).T, dG2, out=grads[self.p + "W_ih"])
         if dx is not None:
-            np.dot(dG2, params[self.p + "W_ih"].T, out=dx)
+            np.dot(dG2, W.T, out=dx)
 
     def _parts(self, B: int) -> int:
         return min(self.parts, B)
@@ -76,8 +106,8 @@ class LSTMLayer(Layer):
         """x (T, B, D) -> ws["hs"]; h0, c0 (B, H) become h_T, c_T."""
         from rnngen.kernels.lstm import lstm_forward
 
-        T, B, _ = x.shape
-        self._input_projection(params, x, ws["xp"], "b")
+        T, B = x.shape[:2]
+        self._input_projection(params, x, ws["xp"])
         lstm_forward(ws["xp"], params[self.p + "W_hh"], h0, c0, ws["hs"], ws["cs"], ws["acts"],
                      ws["tcs"], self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
@@ -87,7 +117,7 @@ class LSTMLayer(Layer):
         """dhs (T, B, H): dLoss/dh_t from above; writes this layer's grads and dx (T*B, D)."""
         from rnngen.kernels.lstm import lstm_backward
 
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         H = self.H
         dG = scratch["dG"]
         W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (4H, H)
@@ -112,9 +142,9 @@ class GRULayer(Layer):
     def forward(self, params, ws: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> None:
         from rnngen.kernels.gru import gru_forward
 
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         p = params
-        self._input_projection(p, x, ws["xp"], "b_ih")
+        self._input_projection(p, x, ws["xp"])
         gru_forward(ws["xp"], p[self.p + "W_hh"], p[self.p + "b_hh"], h0, ws["hs"], ws["acts"],
                     ws["hns"], self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
@@ -122,7 +152,7 @@ class GRULayer(Layer):
     def backward(self, params, grads, ws: dict, scratch: dict, x, dhs, dx) -> None:
         from rnngen.kernels.gru import gru_backward
 
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         H = self.H
         dGx, dGh = scratch["dG"], scratch["dGh"]
         W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (3H, H)
@@ -149,15 +179,15 @@ class RNNLayer(Layer):
     def forward(self, params, ws: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> None:
         from rnngen.kernels.rnn import rnn_forward
 
-        T, B, _ = x.shape
-        self._input_projection(params, x, ws["xp"], "b")
+        T, B = x.shape[:2]
+        self._input_projection(params, x, ws["xp"])
         rnn_forward(ws["xp"], params[self.p + "W_hh"], h0, ws["hs"], self.relu, self._parts(B))
         h0[...] = ws["hs"][T]
 
     def backward(self, params, grads, ws: dict, scratch: dict, x, dhs, dx) -> None:
         from rnngen.kernels.rnn import rnn_backward
 
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         H = self.H
         dG = scratch["dG"]
         W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (H, H)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnngen.cells import layer_shapes, make_layer
+from rnngen.cells import TokenInput, layer_shapes, make_layer
 from rnngen.config import ModelConfig
 from rnngen.kernels.dropout import dropout_backward, dropout_forward
 from rnngen.kernels.loss import (
@@ -81,6 +81,7 @@ class _Workspace:
         L, E, H, V = cfg.layers, cfg.embed, cfg.hidden, cfg.vocab_size
         G = layers[0].G
         self.x = np.empty((T, B, E), dtype)  # embedded inputs (after dropout)
+        self.token_input = None  # set when layer 0 reads a table by token instead of x
         self.layers = [layer.workspace(T, B, dtype) for layer in layers]
         self.logits = np.empty((T * B, V), dtype)
         self.scratch = {"dG": np.empty((T, B, G), dtype)}  # gate gradients, shared by layers
@@ -115,6 +116,7 @@ class LanguageModel:
         self.grads = FlatParams(shapes, self.dtype)
         self._ws: dict[tuple[int, int], _Workspace] = {}
         self.dropout_seed = 0  # with the key passed to forward_backward, picks the masks
+        self.token_table: bool | None = None  # layer 0 by table lookup: None decides by size
 
     def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
         """``scale``: every parameter uniform(-scale, scale), as the classic recipes specify.
@@ -159,11 +161,15 @@ class LanguageModel:
         p = self.params
         T, B = tokens.shape
         E = self.cfg.embed
-        embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))
         drop = key is not None and ws.masks is not None
-        if drop:
-            self._drop(ws.x, ws.masks[0], key, 0)
-        layer_in = ws.x
+        if self._table_input(T, B, drop):
+            layer_in = ws.token_input = TokenInput(tokens.reshape(-1), T, B)
+        else:
+            ws.token_input = None
+            embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))
+            if drop:
+                self._drop(ws.x, ws.masks[0], key, 0)
+            layer_in = ws.x
         for k, layer in enumerate(self.layers):
             lws = ws.layers[k]
             layer.forward(p, lws, layer_in, state.h[k], state.c[k])
@@ -173,6 +179,15 @@ class LanguageModel:
                 self._drop(ws.dropped[k], ws.masks[k + 1], key, k + 1)
                 layer_in = ws.dropped[k]
         return layer_in
+
+    def _table_input(self, T: int, B: int, drop: bool) -> bool:
+        """Layer 0 reads embed @ W_ih rows by token: when the vocabulary is small next to the
+        batch (character level) and no dropout sits between the embedding and layer 0."""
+        if drop:
+            return False
+        if self.token_table is not None:
+            return self.token_table
+        return 2 * self.cfg.vocab_size <= T * B
 
     def _drop(self, x: np.ndarray, mask: np.ndarray, key: int, site: int) -> None:
         streams = self.cfg.layers + 1
@@ -213,12 +228,15 @@ class LanguageModel:
             if k > 0:
                 x = ws.dropped[k - 1] if drop else ws.layers[k - 1]["hs"][1:]
                 dx = dh_above
+            elif ws.token_input is not None:
+                x, dx = ws.token_input, None  # the layer adds the embedding's gradient itself
             else:
                 x, dx = ws.x, ws.dx
             self.layers[k].backward(p, g, ws.layers[k], ws.scratch, x, ws.dh_above, dx)
-        if drop:
-            dropout_backward(ws.dx.reshape(-1), ws.masks[0].reshape(-1))
-        embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
+        if ws.token_input is None:
+            if drop:
+                dropout_backward(ws.dx.reshape(-1), ws.masks[0].reshape(-1))
+            embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
         return loss / N
 
     def loss_sum(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> float:

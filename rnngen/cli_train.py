@@ -152,10 +152,11 @@ def resume_trainer(ctx: click.Context, resume: Path, paths: list[str] | None, en
         if fingerprint(val_text) != meta["val_fingerprint"]:
             raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}")
     tcfg = ck.train_cfg
-    if any(given(ctx, name) for name in STOP_LIMITS if name in ctx.params):
-        limits = {n: ctx.params[n] for n in STOP_LIMITS if n in ctx.params}
-        tcfg = dataclasses.replace(tcfg, **{n: v for n, v in limits.items()
-                                            if hasattr(tcfg, n)})  # fmt: skip
+    budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
+    if any(given(ctx, n) for n in budget):
+        tcfg = dataclasses.replace(tcfg, **{n: ctx.params[n] for n in budget})
+    if "patience" in ctx.params and given(ctx, "patience"):
+        tcfg = dataclasses.replace(tcfg, patience=ctx.params["patience"])
     name = ck.info.get("corpus", src.name)
     corpus = Corpus.from_text(src.text, name, ck.vocab.level, val_text=val_text,
                               val_frac=tcfg.val_frac, vocab=ck.vocab)  # fmt: skip
@@ -165,6 +166,11 @@ def resume_trainer(ctx: click.Context, resume: Path, paths: list[str] | None, en
     if trainer.max_steps is not None and trainer.step >= trainer.max_steps:
         info(f"{run_dir}: already trained for {trainer.step:,} steps, its limit; give a larger "
              "--steps or --epochs to train on", quiet)  # fmt: skip
+        raise typer.Exit(0)
+    patience = getattr(tcfg, "patience", None)
+    if patience is not None and trainer.bad_evals >= patience:
+        info(f"{run_dir}: stopped early after {patience} evaluations without improvement; give a "
+             "larger --patience to train on", quiet)  # fmt: skip
         raise typer.Exit(0)
     probe_run_dir(run_dir)
     epochs = trainer.step / trainer.stream.steps_per_epoch

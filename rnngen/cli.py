@@ -90,6 +90,9 @@ def user_errors() -> Iterator[None]:
         yield
     except (DataError, CheckpointError, TrainingError, PrimeError) as e:
         fail(str(e), 1)
+    except OSError as e:  # the system refused a read or a write the library did not expect to fail
+        where = f"{e.filename}: " if e.filename else ""
+        fail(f"{where}{e.strerror or e}", 1)
 
 
 @contextmanager
@@ -395,6 +398,8 @@ def _write(text: str) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except OSError as e:  # a full disk or a failing device behind stdout
+        fail(f"cannot write the output ({e.strerror or e})", 1)
 
 
 @app.command()

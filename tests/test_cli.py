@@ -7,6 +7,7 @@ import re
 import signal
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
@@ -222,6 +223,19 @@ def test_quiet_silences_every_command(trained):
     for args in commands:
         p = run(*args, "--quiet", cwd=workdir)
         assert p.returncode == 0 and err(p) == "", (args, err(p))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_output_device_is_one_clear_error(trained):
+    workdir, _ = trained
+    for args in (["sample", "runs/small", "--length", "50"], ["score", "runs/small", "corpus.txt"]):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([rnngen_exe(), *args, "-q"], cwd=workdir, env=cli_env(),
+                               stdout=full, stderr=subprocess.PIPE, timeout=300)  # fmt: skip
+        e = p.stderr.decode()
+        assert (
+            p.returncode == 1 and e == "error: cannot write the output (No space left on device)\n"
+        )
 
 
 def _stderr_on_a_terminal(args: list[str], cwd, env: dict) -> tuple[int, str]:

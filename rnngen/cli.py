@@ -58,7 +58,18 @@ def _interrupted(signum, frame) -> NoReturn:  # noqa: ARG001
 # Colour and styles only on a terminal (rich's default) and never with NO_COLOR set (no-color.org;
 # rich alone would drop the colours but keep bold)
 COLOR_SYSTEM = None if os.environ.get("NO_COLOR") else "auto"
-err = Console(stderr=True, highlight=False, soft_wrap=True, color_system=COLOR_SYSTEM)
+
+
+class _StderrConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """stderr went away (``2>&1 | head`` closed the pipe): drop the messages and carry on (rich
+        would exit), so losing the log never costs a training run its model."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        self.quiet = True
+
+
+err = _StderrConsole(stderr=True, highlight=False, soft_wrap=True, color_system=COLOR_SYSTEM)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -82,6 +82,30 @@ def test_sigint_then_resume_equals_one_uninterrupted_run(corpus):
     assert a.info["schedule"] == b.info["schedule"] and a.info["optimizer"] == b.info["optimizer"]
 
 
+def test_sigterm_stops_like_ctrl_c(corpus):
+    p = subprocess.Popen([rnngen_exe(), "train", "corpus.txt", *TINY, "--steps", "10000000",
+                          "--out", "runs/term"], cwd=corpus, env=cli_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    _wait_for(lambda: re.search(rb"step [1-9]", _peek(p)) is not None, p)
+    p.terminate()
+    seen = _peek(p)
+    _, stderr = p.communicate(timeout=60)
+    e = (seen + stderr).decode()
+    assert p.returncode == 130 and "rnngen train --resume runs/term" in e, e
+    step = int(re.search(r"interrupted at step ([\d,]+)", e).group(1).replace(",", ""))
+    assert checkpoint.load(corpus / "runs/term/last.safetensors").step == step
+
+
+def test_a_closed_stderr_does_not_stop_training(corpus):
+    """``rnngen train ... 2>&1 | head -2``: the log is cut short, the run is not."""
+    cmd = (f"'{rnngen_exe()}' train corpus.txt {' '.join(TINY)} --steps 1500 --eval-every 100 "
+           "--out runs/pipe 2>&1 | head -2; echo rc=${PIPESTATUS[0]}")  # fmt: skip
+    p = subprocess.run(["bash", "-c", cmd], cwd=corpus, env=cli_env(), capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert p.stdout.splitlines()[-1] == "rc=0", p.stdout
+    assert checkpoint.load(corpus / "runs/pipe/last.safetensors").step == 1500
+
+
 def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):
     """A tiny model checkpointing every step is killed at random moments, many of them in the
     middle of a write: each time the run directory holds a checkpoint that loads, and --resume

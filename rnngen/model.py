@@ -209,7 +209,7 @@ class LanguageModel:
 
         # output layer and loss; logits become dlogits in place
         self._logits(ws, top)
-        loss = softmax_xent(ws.logits, targets.reshape(-1), self.dtype.type(1.0 / N))
+        loss = softmax_xent(ws.logits, targets.reshape(-1), self.dtype.type(1.0 / N), self.parts)
         dlogits = ws.logits
         if self.cfg.tie:
             np.dot(dlogits.T, top, out=g["embed"])  # the embedding's gradient starts here

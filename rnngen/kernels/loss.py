@@ -1,9 +1,9 @@
 """Embedding lookup/scatter and the fused softmax cross-entropy."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from rnngen.kernels import JIT
+from rnngen.kernels import JIT, JIT_PAR
 from rnngen.kernels.mathfn import exp
 
 
@@ -24,17 +24,30 @@ def embedding_backward(dtable, dout, tokens):
             row[e] += d[e]
 
 
-@njit(**JIT)
-def softmax_xent(logits, targets, scale):
+@njit(**JIT_PAR)
+def softmax_xent(logits, targets, scale, parts):
     """Cross-entropy of softmax(logits) against targets, and its gradient, in one pass.
 
     logits  (N, V)  in: logits; out: scale * (softmax - onehot), the gradient of scale * sum loss
     targets (N,)    int token ids
-    Returns the summed loss in nats (float64 accumulator, so long sums stay exact).
+    Returns the summed loss in nats (float64 accumulators, so long sums stay exact). The rows are
+    split into ``parts`` ranges run in parallel (at word level the exps cost as much as a GEMM);
+    the sum is the same for the same ``parts``.
     """
-    N, V = logits.shape
+    N = logits.shape[0]
+    parts = max(1, min(parts, N))
+    totals = np.zeros(parts)
+    for p in prange(parts):
+        totals[p] = _softmax_xent_rows(logits, targets, scale, p * N // parts, (p + 1) * N // parts)
+    return totals.sum()
+
+
+@njit(**JIT)
+def _softmax_xent_rows(logits, targets, scale, n0, n1):
+    """``softmax_xent`` over rows n0:n1; returns their summed loss."""
+    V = logits.shape[1]
     total = 0.0
-    for n in range(N):
+    for n in range(n0, n1):
         z = logits[n]
         m = z[0]
         for v in range(1, V):

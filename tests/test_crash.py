@@ -123,15 +123,21 @@ def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):
             p = subprocess.Popen([rnngen_exe(), *args], cwd=corpus, env=cli_env(),
                                  stdout=subprocess.DEVNULL, stderr=f)  # fmt: skip
             if step is None:  # the first run: kill it once it has a checkpoint
+                t0 = time.monotonic()
                 _wait_for(last.exists, p)
+                startup = time.monotonic() - t0  # a busy machine starts processes slowly
                 time.sleep(rng.uniform(0.0, 0.3))
-            else:  # resumed runs: anywhere from start-up to well into training
-                time.sleep(rng.uniform(0.3, 2.5))
+            elif kills % 3 == 2:  # every third one in the middle of writing a checkpoint
+                t0 = time.monotonic()
+                while not any(run_dir.glob(f".*.tmp{p.pid}")) and time.monotonic() - t0 < 9:
+                    time.sleep(0.0005)
+            else:  # the others anywhere from start-up to well into training
+                time.sleep(rng.uniform(0.3 * startup, startup + 1.5))
             assert p.poll() is None, log.read_text()
             p.kill()
             p.wait()
         kills += 1
-        mid_write += any(run_dir.glob(".*.tmp*"))
+        mid_write += any(run_dir.glob(f".*.tmp{p.pid}"))  # killed while writing
         ck = checkpoint.load(last)  # never raises: the last checkpoint is whole
         if (run_dir / "best.safetensors").exists():
             checkpoint.load(run_dir / "best.safetensors")
@@ -150,8 +156,8 @@ def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):
     assert checkpoint.load(last).step == step + 3
     assert not any(run_dir.glob(".*.tmp*"))  # stale temporary files were cleaned up
     print(f"kills {kills}, loads {loads}, resumes {resumes + 1}, mid-write {mid_write}")
-    assert kills >= 20 and loads == kills and resumes >= kills // 2
-    assert mid_write >= 1
+    assert kills >= 20 and loads == kills and resumes >= 5
+    assert mid_write >= 3
 
 
 def _peek(p: subprocess.Popen) -> bytes:

@@ -161,6 +161,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self.best_val: float | None = None
+        self._t0 = time.perf_counter()  # the run's start (history records seconds since)
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
 
     # ---- plan -----------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ class Trainer:
         c = self.tcfg
         self.out_dir.mkdir(parents=True, exist_ok=True)
         max_steps, deadline = self.max_steps, None
-        t0 = time.perf_counter()
+        t0 = self._t0 = time.perf_counter()
         if c.minutes is not None:
             deadline = t0 + c.minutes * 60.0
         rep.start({
@@ -285,8 +286,9 @@ class Trainer:
             if improved:
                 self.best_val = val_loss
             self.bad_evals = 0 if improved else self.bad_evals + 1
+        seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
-                             "lr": self.lr})  # fmt: skip
+                             "lr": self.lr, "seconds": seconds})  # fmt: skip
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
             if self.schedule.evaluated(improved):

@@ -169,11 +169,13 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self.best_val: float | None = None
+        self._t0 = time.perf_counter()  # the run's start (history records seconds since)
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
         self.recent: list[float] = []  # the last 100 training losses
         self.meta: dict = {}  # stored in the checkpoints' info: the caller's record of the inputs
         self.saved_step: int | None = None  # step of the newest last checkpoint written
         self.save_failures = 0  # checkpoint writes failed in a row
+        self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
 
     # ---- plan -----------------------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         max_steps, deadline = self.max_steps, None
         t0 = time.perf_counter()
+        self._t0 = t0 - self.seconds_before  # history's seconds count the whole run (--resume)
         if c.minutes is not None:  # wall time of this session (checkpoints hold no clock time)
             deadline = t0 + c.minutes * 60.0
         rep.start({
@@ -315,8 +318,9 @@ class Trainer:
                 self.best_val = val_loss
             if not final:  # only evaluations every eval_every steps count for patience/plateau
                 self.bad_evals = 0 if improved else self.bad_evals + 1
+        seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
-                             "lr": self.lr})  # fmt: skip
+                             "lr": self.lr, "seconds": seconds})  # fmt: skip
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
             if not final and self.schedule.evaluated(improved):
@@ -404,6 +408,7 @@ class Trainer:
         self.recent[:] = ck.info.get("recent_losses", [])
         self.bad_evals = int(ck.info.get("bad_evals", 0))
         self.lr = float(ck.info.get("lr", self.lr))
+        self.seconds_before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that

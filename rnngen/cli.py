@@ -429,6 +429,9 @@ def sample(
     stop: Annotated[
         str | None, typer.Option(help="End a sample where this string appears.")
     ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads [1 for small models, 2 for large].")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:
     """Generate text from a trained model; it streams to stdout as it is generated."""
@@ -438,6 +441,7 @@ def sample(
     check(length >= 0, f"--length must be >= 0 (got {length})")
     check(num >= 1, f"--num must be at least 1 (got {num})")
     check(stop is None or stop != "", "--stop must not be empty")
+    check(threads is None or threads >= 1, f"--threads must be at least 1 (got {threads})")
 
     from rnngen import checkpoint
     from rnngen.sample import SampleConfig, Sampler
@@ -445,7 +449,7 @@ def sample(
     with user_errors():
         path = checkpoint.resolve(model)
         ckpt = checkpoint.load(path)
-        sampler = Sampler(ckpt)
+        sampler = Sampler(ckpt, threads=threads)
         _, unknown = sampler.encode_prime(prime)
         if model is None or Path(model).is_dir():
             info(f"sampling from {path}", quiet)
@@ -453,11 +457,9 @@ def sample(
             shown = ", ".join(repr(w) for w in unknown[:10])
             err.print(f"[yellow]warning:[/] prime words not in the vocabulary, read as <unk>: "
                       f"{escape(shown)}")  # fmt: skip
-        from rnngen.threads import ThreadPlan
-        from rnngen.threads import apply as apply_threads
         from rnngen.warmup import warm_sampling_kernels
 
-        apply_threads(ThreadPlan(threads=1, parts=1))
+        # no BLAS inside the sampling kernel: its threads are Numba's, set by the Sampler
         with compiling_status(quiet):
             warm_sampling_kernels()
         for i in range(num):

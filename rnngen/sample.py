@@ -1,16 +1,36 @@
 """Text generation from a checkpoint: ``Sampler.generate(...)`` yields text pieces as they come."""
 
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from rnngen.cells import GATES, prefix
 from rnngen.checkpoint import Checkpoint
+from rnngen.config import ModelConfig
 from rnngen.kernels import sample as ks
 from rnngen.vocab import EOS, Vocab
 
 CELL_CODES = {"lstm": ks.LSTM, "gru": ks.GRU, "rnn-tanh": ks.RNN_TANH, "rnn-relu": ks.RNN_RELU}
+
+
+def part_layout(a: np.ndarray, gates: int, P: int) -> np.ndarray:
+    """(..., G) gate-indexed array -> (..., P, Gp) in the part layout of
+    ``rnngen.kernels.sample``: part p holds the gate columns of units p*H//P : (p+1)*H//P, gate
+    blocks kept, zero-padded to Gp, the widest part rounded up to whole panels."""
+    H = a.shape[-1] // gates
+    bounds = [p * H // P for p in range(P + 1)]
+    widest = gates * max(hi - lo for lo, hi in zip(bounds, bounds[1:], strict=False))
+    Gp = (widest + ks.PANEL - 1) // ks.PANEL * ks.PANEL
+    blocks = a.reshape(*a.shape[:-1], gates, H)  # (..., gates, H)
+    out = np.zeros((*a.shape[:-1], P, Gp), np.float32)
+    for p in range(P):
+        u0, u1 = bounds[p], bounds[p + 1]
+        out[..., p, : gates * (u1 - u0)] = blocks[..., u0:u1].reshape(*a.shape[:-1], -1)
+    return out
 
 
 class PrimeError(ValueError):
@@ -28,39 +48,92 @@ class SampleConfig:
     stop: str | None = None  # end the sample where this string first appears (not printed)
 
 
-class Sampler:
-    """Batch-1 inference with the weights of one checkpoint."""
+def default_threads(cfg: ModelConfig, cores: int) -> int:
+    """Cores for sampling at batch 1: two when some layer's weights reach ``ks.SPLIT_MIN`` floats
+    (then streaming half of them on each core saves more than waking the second core costs), else
+    one. Measured crossover on 2 cores: bench/bench_sample.py."""
+    G = GATES[cfg.cell] * cfg.hidden
+    biggest = max(cfg.hidden * G * min(2, cfg.layers), cfg.hidden * cfg.vocab_size)
+    return 2 if cores >= 2 and biggest >= ks.SPLIT_MIN else 1
 
-    def __init__(self, ckpt: Checkpoint) -> None:
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class Sampler:
+    """Batch-1 inference with the weights of one checkpoint, packed for streaming (see
+    ``rnngen.kernels.sample``). ``threads``: parts the hidden units are split into, one per core
+    (None: ``default_threads``)."""
+
+    def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
         cfg = ckpt.model_cfg
         p = ckpt.params
         L, H = cfg.layers, cfg.hidden
-        G = GATES[cfg.cell] * H
+        gates = GATES[cfg.cell]
         f32 = np.float32
         pre = prefix(cfg.cell)
         bias_in, bias_rec = ("b_ih", "b_hh") if cfg.cell == "gru" else ("b", None)
-
-        def stack(name: str, k0: int, shape: tuple[int, ...]) -> np.ndarray:
-            rows = [p[f"{pre}{k}.{name}"] for k in range(k0, L)] or [np.zeros(shape, f32)]
-            return np.ascontiguousarray(np.stack(rows), f32)
-
+        if threads is None:
+            threads = default_threads(cfg, _cores())
+        P = max(1, min(int(threads), H))
         self.vocab: Vocab = ckpt.vocab
-        self.L, self.H = L, H
+        self.L, self.H, self.threads = L, H, P
         self.cell = CELL_CODES[cfg.cell]
-        self.table0 = np.ascontiguousarray(
-            p["embed"] @ p[f"{pre}0.W_ih"] + p[f"{pre}0.{bias_in}"], f32
-        )  # (V, G): layer 0's input product is a row lookup
-        self.W_ih_up = stack("W_ih", 1, (H, G))
-        self.b_up = stack(bias_in, 1, (G,))
-        self.W_hh = stack("W_hh", 0, (H, G))
-        self.b_hh = stack(bias_rec, 0, (G,)) if bias_rec else np.zeros((L, G), f32)
-        W_out = p["embed"].T if cfg.tie else p["out.W"]
-        self.W_out = np.ascontiguousarray(W_out, f32)
+
+        def cols(a: np.ndarray) -> np.ndarray:  # (..., G) -> (..., P, Gp)
+            return part_layout(np.asarray(a, f32), gates, P)
+
+        def packed(W: np.ndarray) -> np.ndarray:  # (K, G) -> (P, NP, K, 128): panels of columns
+            Wp = cols(W)
+            return Wp.reshape(W.shape[0], P, -1, ks.PANEL).transpose(1, 2, 0, 3)
+
+        V = len(self.vocab)
+        self.table0 = cols(p["embed"] @ p[f"{pre}0.W_ih"] + p[f"{pre}0.{bias_in}"])  # (V, P, Gp)
+        Gp = self.table0.shape[-1]
+        NP = Gp // ks.PANEL
+        self.W_in = np.zeros((L - 1, P, NP, H, ks.PANEL), f32)  # layers 1.., packed
+        self.W_rec = np.zeros((L, P, NP, H, ks.PANEL), f32)
+        self.b_in = np.zeros((L, P, Gp), f32)
+        self.b_rec = np.zeros((L, P, Gp), f32)
+        for k in range(L):
+            self.W_rec[k] = packed(p[f"{pre}{k}.W_hh"])
+            if k:
+                self.W_in[k - 1] = packed(p[f"{pre}{k}.W_ih"])
+                self.b_in[k] = cols(p[f"{pre}{k}.{bias_in}"])
+            if bias_rec:
+                self.b_rec[k] = cols(p[f"{pre}{k}.{bias_rec}"])
+        W_out = p["embed"].T if cfg.tie else p["out.W"]  # (H, V)
+        NPo = -(-V // ks.PANEL)
+        Wo = np.zeros((H, NPo * ks.PANEL), f32)
+        Wo[:, :V] = W_out
+        self.W_out = np.ascontiguousarray(Wo.reshape(H, NPo, ks.PANEL).transpose(1, 0, 2))
         self.b_out = np.ascontiguousarray(p["out.b"], f32)
+        # scratch of the kernel: gate accumulators, layer state copy, padded logits, probabilities
+        self._scratch = (np.zeros((2, P, Gp), f32), np.zeros(H, f32), np.zeros(NPo * ks.PANEL, f32),
+                         np.zeros(V, f32))  # fmt: skip
 
     def _weights(self):
-        return (self.table0, self.W_ih_up, self.b_up, self.W_hh, self.b_hh, self.W_out,
-                self.b_out)  # fmt: skip
+        """The arguments of ``ks.advance`` between the state (h, c) and ``logits``."""
+        return (self.table0, self.W_in, self.b_in, self.W_rec, self.b_rec, self.W_out,
+                self.b_out, *self._scratch)  # fmt: skip
+
+    @contextmanager
+    def _numba_threads(self) -> Iterator[None]:
+        """The parts run on Numba's threads, set for the call and restored after it (so code
+        running between two pieces of text keeps its own setting). One part never starts them."""
+        if self.threads == 1:
+            yield
+            return
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(before)
 
     def encode_prime(self, prime: str) -> tuple[np.ndarray, list[str]]:
         """Token ids of the prime, and the words mapped to <unk> (word level).
@@ -96,8 +169,9 @@ class Sampler:
         while done < cfg.length:
             n = min(chunk, cfg.length - done)
             out = np.empty(n, np.int64)
-            ks.advance(ids, out, h, c, *w, logits, self.cell, float(cfg.temp), int(cfg.top_k),
-                       float(cfg.top_p), seed)  # fmt: skip
+            with self._numba_threads():
+                ks.advance(ids, out, h, c, *w, logits, self.cell, float(cfg.temp),
+                           int(cfg.top_k), float(cfg.top_p), seed)  # fmt: skip
             ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
             done += n
             chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls

@@ -3,16 +3,16 @@ right types, so the compile happens behind the "compiling kernels" notice and no
 
 import numpy as np
 
-from rnngen.config import ModelConfig
-from rnngen.model import LanguageModel, State
-from rnngen.optim import make_optimizer
-
 
 def warm_training_kernels(
     parts: int, cell: str = "lstm", optimizer: str | None = "adam", dropout: bool = False
 ) -> None:
     """Touch every kernel training (``optimizer`` None: evaluation) uses: the cell's forward and
     backward, loss, dropout, the optimizer."""
+    from rnngen.config import ModelConfig
+    from rnngen.model import LanguageModel, State
+    from rnngen.optim import make_optimizer
+
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
                       dropout=0.5 if dropout else 0.0)  # fmt: skip
     model = LanguageModel(cfg, np.float32, parts=max(1, parts))
@@ -27,14 +27,18 @@ def warm_training_kernels(
 
 
 def warm_sampling_kernels() -> None:
-    """Touch every kernel sampling uses."""
+    """Touch the one kernel sampling uses (``rnngen.kernels.sample.advance``), with the argument
+    types ``rnngen.sample.Sampler`` passes, on a 2-layer, 4-unit, 5-token model of zeros."""
     from rnngen.kernels import sample as ks
 
-    L, H, V = 2, 4, 5
+    L, H, V, P, NP = 2, 4, 5, 1, 1
     f = np.zeros
+    Gp = NP * ks.PANEL
     h, c, logits = f((L, H), np.float32), f((L, H), np.float32), f(V, np.float32)
-    w = (f((V, 4 * H), np.float32), f((1, H, 4 * H), np.float32), f((1, 4 * H), np.float32),
-         f((L, H, 4 * H), np.float32), f((L, 4 * H), np.float32), f((H, V), np.float32),
+    w = (f((V, P, Gp), np.float32), f((L - 1, P, NP, H, ks.PANEL), np.float32),
+         f((L, P, Gp), np.float32), f((L, P, NP, H, ks.PANEL), np.float32),
+         f((L, P, Gp), np.float32), f((1, H, ks.PANEL), np.float32), f(V, np.float32),
+         f((2, P, Gp), np.float32), f(H, np.float32), f(ks.PANEL, np.float32),
          f(V, np.float32))  # fmt: skip
     ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, ks.LSTM, 1.0, 0,
                1.0, 0)  # fmt: skip

@@ -1,94 +1,250 @@
 """Batch-1 inference: one recurrent step per token, and sampling from the next-token distribution.
 
-Layer 0's input product is a row lookup: ``table0 = embed @ W_ih0 + b0`` (V, 4H) is precomputed
-once, so a step costs the recurrent mat-vecs and the output projection only.
+A step at batch 1 is a chain of mat-vecs, and a mat-vec reads every weight once for 2 flops: at
+L2 H512 that is ~12.6 MB of float32 per token, far beyond the L2 cache (1.25 MB per core here),
+so sampling is bound by how fast the weights stream in from L3/DRAM, not by arithmetic. Hence:
+
+- weights are packed once (``rnngen.sample.Sampler``) into 128-column panels, each panel K rows
+  of 128 contiguous floats, and multiplied by a register-blocked mat-vec (8 AVX-512 accumulators,
+  software prefetch): every weight is read once, front to back, and nothing else goes to memory;
+- layer 0's input product is a row lookup: ``table0 = embed @ W_ih0 + b0`` (V, G) is computed once;
+- the hidden units can be split into ``P`` parts, one per core: part p owns units u0:u1 and the
+  gate columns of those units (gate blocks [i f g o] / [r z n] kept, each n = u1 - u0 wide), so a
+  core computes its units' gates and updates their state without waiting for the other, and each
+  core streams only its share of the weights. The cores meet once per layer (and once for the
+  output layer when it is large);
+- nothing is allocated per token; ``draw`` works in float32 with the vectorised exp.
+
+Column layout ("part layout") of every gate-indexed array: (..., P, Gp) where part p's local column
+q < gates * n holds global column (q // n) * H + u0 + q % n, zero-padded to Gp (a multiple of 128).
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from rnngen.kernels import JIT
 from rnngen.kernels.mathfn import exp, sigmoid, tanh
 
 LSTM, GRU, RNN_TANH, RNN_RELU = 0, 1, 2, 3  # cell codes (``CELL_CODES`` in rnngen.sample)
 
+# prange only: no array expression in ``advance`` may turn into a parallel region of its own
+JIT_SAMPLE = dict(JIT, parallel={"prange": True, "comprehension": False, "reduction": False,
+                                 "inplace_binop": False, "setitem": False, "numpy": False,
+                                 "stencil": False, "fusion": False})  # fmt: skip
+
+# a layer (or the output layer) is split across the parts only when its weights are at least this
+# many floats (1 MB): below that, waking the other core costs more than it saves
+SPLIT_MIN = 1 << 18
+
+
+# ---------------------------------------------------------------------------------------------
+# the mat-vec: y (128,) = x (K,) @ one packed panel (K, 128), in LLVM IR because Numba cannot keep
+# an accumulator tile in registers (as in rnngen.kernels.gemm, which has 64-column panels for GEMM)
+
+PANEL = 128  # columns per packed panel: 8 AVX-512 vectors of 16 float32
+_NV = PANEL // 16
+_AHEAD = 8  # rows prefetched ahead: 4 KB; measured 10-20% faster from L2 than the prefetcher alone
+_F32, _I8, _I32, _I64 = ir.FloatType(), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_V16 = ir.VectorType(_F32, 16)
+
+
+def _declare(mod, name, fnty):
+    return mod.globals.get(name) or ir.Function(mod, fnty, name=name)
+
+
+@intrinsic
+def _panel_matvec(typingctx, x, W, woff, y, yoff, K):
+    """y[yoff : yoff+128] = x[:K] @ W[woff : woff + 128*K] seen as (K, 128). float32, K >= 1."""
+    if not all(isinstance(a, types.Array) and a.dtype == types.float32 for a in (x, W, y)):
+        return None
+    sig = types.void(x, W, woff, y, yoff, K)
+
+    def codegen(context, builder, signature, args):
+        x, W, woff, y, yoff, K = (
+            builder.sext(v, _I64) if isinstance(v.type, ir.IntType) and v.type.width < 64 else v
+            for v in args
+        )
+        sx, sw, sy = signature.args[0], signature.args[1], signature.args[3]
+        px = context.make_array(sx)(context, builder, x).data
+        pw = context.make_array(sw)(context, builder, W).data
+        py = context.make_array(sy)(context, builder, y).data
+        mod = builder.module
+        fma = _declare(mod, "llvm.fma.v16f32", ir.FunctionType(_V16, [_V16] * 3))
+        pf_ty = ir.FunctionType(ir.VoidType(), [_I8.as_pointer(), _I32, _I32, _I32])
+        pf = _declare(mod, "llvm.prefetch.p0i8", pf_ty)  # (address, read, keep in all levels, data)
+        undef = ir.Constant(_V16, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(_I32, 16), [0] * 16)
+        c64 = lambda v: ir.Constant(_I64, v)  # noqa: E731
+        c32 = lambda v: ir.Constant(_I32, v)  # noqa: E731
+
+        pre = builder.block
+        loop = builder.append_basic_block("mv.loop")
+        done = builder.append_basic_block("mv.done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        k = builder.phi(_I64)
+        k.add_incoming(c64(0), pre)
+        accs = []
+        for _ in range(_NV):
+            acc = builder.phi(_V16)
+            acc.add_incoming(ir.Constant(_V16, None), pre)
+            accs.append(acc)
+        row = builder.add(woff, builder.mul(k, c64(PANEL)))
+        for v in range(_NV):  # one prefetch per 64-byte line; past the end it is harmless
+            ptr = builder.gep(pw, [builder.add(row, c64(_AHEAD * PANEL + 16 * v))])
+            builder.call(pf, [builder.bitcast(ptr, _I8.as_pointer()), c32(0), c32(3), c32(1)])
+        s = builder.load(builder.gep(px, [k]), align=4)
+        s = builder.shuffle_vector(builder.insert_element(undef, s, c32(0)), undef, splat)
+        new = []
+        for v in range(_NV):
+            ptr = builder.gep(pw, [builder.add(row, c64(16 * v))])
+            w = builder.load(builder.bitcast(ptr, _V16.as_pointer()), align=4)
+            new.append(builder.call(fma, [s, w, accs[v]]))
+        k1 = builder.add(k, c64(1))
+        for acc, val in zip(accs, new, strict=True):
+            acc.add_incoming(val, loop)
+        k.add_incoming(k1, loop)
+        builder.cbranch(builder.icmp_signed("<", k1, K), loop, done)
+        builder.position_at_end(done)
+        for v in range(_NV):
+            ptr = builder.gep(py, [builder.add(yoff, c64(16 * v))])
+            builder.store(new[v], builder.bitcast(ptr, _V16.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**JIT)
+def _matvec(x, W, woff, y, yoff, NP, K):
+    """y[yoff : yoff + 128*NP] = x (K,) @ the NP consecutive packed panels of W from element woff
+    (each K rows of 128 contiguous floats). x, W, y float32, C-contiguous."""
+    for j in range(NP):
+        _panel_matvec(x, W, woff + j * K * PANEL, y, yoff + j * PANEL, K)
+
+
+# ---------------------------------------------------------------------------------------------
+# one step
+
 
 @njit(**JIT)
 def _cell(gi, gh, c, h, cell):
-    """One layer's state update in place. gi (G,) input part with its bias, gh (G,) recurrent
-    part h @ W_hh + b_hh; c and h (H,). Gate blocks as in training: LSTM [i f g o], GRU [r z n]."""
-    H = h.shape[0]
+    """One layer's state update of n units in place. gi (>= gates*n) input part with its bias, gh
+    recurrent part h @ W_hh + b_hh; c and h (n,). Gate blocks as in training: LSTM [i f g o],
+    GRU [r z n]; one view per block, so LLVM vectorises the loops."""
+    n = h.shape[0]
     if cell == LSTM:
-        a = gi + gh
-        ai, af, ag, ao = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-        for j in range(H):
-            cj = sigmoid(af[j]) * c[j] + sigmoid(ai[j]) * tanh(ag[j])
+        xi, xf, xg, xo = gi[:n], gi[n : 2 * n], gi[2 * n : 3 * n], gi[3 * n : 4 * n]
+        ri, rf, rg, ro = gh[:n], gh[n : 2 * n], gh[2 * n : 3 * n], gh[3 * n : 4 * n]
+        for j in range(n):
+            cj = sigmoid(xf[j] + rf[j]) * c[j] + sigmoid(xi[j] + ri[j]) * tanh(xg[j] + rg[j])
             c[j] = cj
-            h[j] = sigmoid(ao[j]) * tanh(cj)
+            h[j] = sigmoid(xo[j] + ro[j]) * tanh(cj)
     elif cell == GRU:
         one = h.dtype.type(1.0)
-        xr, xz, xn = gi[:H], gi[H : 2 * H], gi[2 * H :]
-        hr, hz, hn = gh[:H], gh[H : 2 * H], gh[2 * H :]
-        for j in range(H):
+        xr, xz, xn = gi[:n], gi[n : 2 * n], gi[2 * n : 3 * n]
+        hr, hz, hn = gh[:n], gh[n : 2 * n], gh[2 * n : 3 * n]
+        for j in range(n):
             r = sigmoid(xr[j] + hr[j])
             z = sigmoid(xz[j] + hz[j])
-            n = tanh(xn[j] + r * hn[j])
-            h[j] = (one - z) * n + z * h[j]
+            m = tanh(xn[j] + r * hn[j])
+            h[j] = (one - z) * m + z * h[j]
     elif cell == RNN_TANH:
-        for j in range(H):
+        for j in range(n):
             h[j] = tanh(gi[j] + gh[j])
     else:
         zero = h.dtype.type(0.0)
-        for j in range(H):
+        for j in range(n):
             h[j] = max(gi[j] + gh[j], zero)
 
 
 @njit(**JIT)
-def step(tok, h, c, table0, W_ih_up, b_up, W_hh, b_hh, W_out, b_out, logits, cell):
-    """Consume token ``tok``: update h, c (L, H) in place and write next-token logits (V,).
+def _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc, cell):
+    """Layer k, part p: its gate columns of x @ W_ih + b (a table0 row at layer 0) and
+    hprev @ W_hh + b_hh, then the state update of its units in h[k], c[k].
 
-    table0  (V, G)        embed @ W_ih of layer 0, plus its input bias (G = gates x H)
-    W_ih_up (L-1, H, G)   input weights of layers 1..L-1;  b_up (L-1, G) their input biases
-    W_hh    (L, H, G)     recurrent weights;  b_hh (L, G) recurrent biases (GRU; zeros otherwise)
-    W_out   (H, V), b_out (V,)
-    """
-    L = h.shape[0]
-    _cell(table0[tok], np.dot(h[0], W_hh[0]) + b_hh[0], c[0], h[0], cell)
-    for k in range(1, L):
-        gi = np.dot(h[k - 1], W_ih_up[k - 1]) + b_up[k - 1]
-        _cell(gi, np.dot(h[k], W_hh[k]) + b_hh[k], c[k], h[k], cell)
-    np.dot(h[L - 1], W_out, logits)
-    logits += b_out
+    hprev (H,) is layer k's state before this step (a copy: the other part writes h[k] meanwhile).
+    acc (2, P, Gp) scratch: [0] input part, [1] recurrent part."""
+    P, NP, H = W_rec.shape[1], W_rec.shape[2], W_rec.shape[3]
+    Gp = NP * PANEL
+    u0, u1 = p * H // P, (p + 1) * H // P
+    gi, gh = acc[0, p], acc[1, p]
+    _matvec(hprev, W_rec, ((k * P + p) * NP) * H * PANEL, acc, (P + p) * Gp, NP, H)
+    br = b_rec[k, p]
+    if k == 0:
+        row = table0[tok, p]
+        for j in range(Gp):
+            gi[j] = row[j]
+            gh[j] += br[j]
+    else:
+        _matvec(h[k - 1], W_in, (((k - 1) * P + p) * NP) * H * PANEL, acc, p * Gp, NP, H)
+        bi = b_in[k, p]
+        for j in range(Gp):
+            gi[j] += bi[j]
+            gh[j] += br[j]
+    _cell(gi, gh, c[k, u0:u1], h[k, u0:u1], cell)
+
+
+@njit(**JIT)
+def _copy(dst, src):
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(**JIT)
+def _output_part(p, P, hL, W_out, lpad):
+    """Panels p*NP//P : (p+1)*NP//P of lpad = hL (H,) @ W_out, W_out packed (NP, H, 128)."""
+    NP, H = W_out.shape[0], W_out.shape[1]
+    j0, j1 = p * NP // P, (p + 1) * NP // P
+    _matvec(hL, W_out, j0 * H * PANEL, lpad, j0 * PANEL, j1 - j0, H)
+
+
+@njit(**JIT)
+def _add_bias(logits, lpad, b_out):
+    for v in range(logits.shape[0]):
+        logits[v] = lpad[v] + b_out[v]
 
 
 @njit(**JIT)
 def draw(logits, temp, top_k, top_p):
     """Sample a token id from softmax(logits / temp), restricted to the top-k and the top-p
-    nucleus; temp == 0 takes the argmax."""
+    nucleus; temp == 0 takes the argmax. Allocates its probability buffer (see ``_draw``)."""
+    return _draw(logits, np.empty(logits.shape[0], np.float32), temp, top_k, top_p)
+
+
+@njit(**JIT)
+def _draw(logits, p, temp, top_k, top_p):
+    """``draw`` with p (V,) float32 scratch: p = exp((logits - max) / temp), unnormalised, then
+    one uniform draw against the running sum (float64). Sorting only with top-k / top-p."""
     V = logits.shape[0]
     if temp <= 0.0:
         return np.argmax(logits)
-    z = logits.astype(np.float64) / temp
-    z -= z.max()
-    p = np.empty(V)
+    m = logits[0]
+    for v in range(1, V):
+        m = max(m, logits[v])
+    t = np.float32(temp)
     for v in range(V):
-        p[v] = exp(z[v])
+        p[v] = exp((logits[v] - m) / t)
     if (top_k > 0 and top_k < V) or top_p < 1.0:
         order = np.argsort(-p)
         keep = V if top_k <= 0 else min(top_k, V)
         if top_p < 1.0:
-            total = p.sum()
+            total = 0.0
+            for v in range(V):
+                total += p[v]
             acc = 0.0
             for r in range(keep):
                 acc += p[order[r]]
                 if acc >= top_p * total:
                     keep = r + 1
                     break
-        q = np.zeros(V)
-        for r in range(keep):
-            q[order[r]] = p[order[r]]
-        p = q
-    u = np.random.random() * p.sum()
+        for r in range(keep, V):
+            p[order[r]] = 0.0
+    total = 0.0
+    for v in range(V):
+        total += p[v]
+    u = np.random.random() * total
     acc = 0.0
     for v in range(V):
         acc += p[v]
@@ -98,20 +254,56 @@ def draw(logits, temp, top_k, top_p):
 
 
 @njit(**JIT)
-def advance(feed, out, h, c, table0, W_ih_up, b_up, W_hh, b_hh, W_out, b_out, logits, cell, temp,
-            top_k, top_p, seed):  # fmt: skip
-    """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
-    back in. State h, c and the next-token logits carry over to the next call. ``seed`` >= 0
-    reseeds Numba's generator (separate from NumPy's) first.
+def _reseed(seed):
+    np.random.seed(seed)
 
-    One entry point on purpose: each jitted entry costs ~0.2 s to load from Numba's cache, and
-    ``rnngen sample`` start-up is what users feel.
+
+@njit(**JIT_SAMPLE)
+def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc, hprev, lpad,
+            prob, logits, cell, temp, top_k, top_p, seed):  # fmt: skip
+    """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
+    back in. State h, c (L, H) and the next-token logits (V,) carry over to the next call.
+    ``seed`` >= 0 reseeds Numba's generator (separate from NumPy's) first.
+
+    Weights in the part layout (see the module docstring), P parts, NP panels per part:
+    table0 (V, P, Gp)             embed @ W_ih of layer 0, plus its input bias
+    W_in   (L-1, P, NP, H, 128)   input weights of layers 1..L-1, packed
+    b_in   (L, P, Gp)             input biases (row 0 unused: it is inside table0)
+    W_rec  (L, P, NP, H, 128)     recurrent weights, packed
+    b_rec  (L, P, Gp)             recurrent biases (GRU; zeros otherwise)
+    W_out  (NPo, H, 128)          output weights, packed;  b_out (V,)
+    acc (2, P, Gp), hprev (H,), lpad (128*NPo,), prob (V,): scratch
+
+    One entry point on purpose: each jitted entry costs time to load from Numba's cache, and
+    ``rnngen sample`` start-up is what users feel. The parts run in parallel when P > 1 (Numba
+    threads: set ``numba.set_num_threads(P)``); P == 1 never touches the thread pool.
     """
+    L, P = h.shape[0], W_rec.shape[1]
+    split_rec = P > 1 and W_rec[0].size >= SPLIT_MIN  # layer 0 reads W_hh only
+    split_up = P > 1 and 2 * W_rec[0].size >= SPLIT_MIN  # layers above read W_ih and W_hh
+    split_out = P > 1 and W_out.size >= SPLIT_MIN
     if seed >= 0:
-        np.random.seed(seed)
-    for n in range(feed.shape[0]):
-        step(feed[n], h, c, table0, W_ih_up, b_up, W_hh, b_hh, W_out, b_out, logits, cell)
-    for n in range(out.shape[0]):
-        tok = draw(logits, temp, top_k, top_p)
-        out[n] = tok
-        step(tok, h, c, table0, W_ih_up, b_up, W_hh, b_hh, W_out, b_out, logits, cell)
+        _reseed(seed)
+    nfeed = feed.shape[0]
+    for n in range(nfeed + out.shape[0]):
+        if n < nfeed:
+            tok = feed[n]
+        else:
+            tok = _draw(logits, prob, temp, top_k, top_p)
+            out[n - nfeed] = tok
+        for k in range(L):
+            _copy(hprev, h[k])
+            if split_rec if k == 0 else split_up:
+                for p in prange(P):
+                    _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc,
+                                cell)  # fmt: skip
+            else:
+                for p in range(P):
+                    _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc,
+                                cell)  # fmt: skip
+        if split_out:
+            for p in prange(P):
+                _output_part(p, P, h[L - 1], W_out, lpad)
+        else:
+            _output_part(0, 1, h[L - 1], W_out, lpad)
+        _add_bias(logits, lpad, b_out)

@@ -1,0 +1,349 @@
+"""Sampling speed at batch 1: rnngen's Sampler against PyTorch stepping nn.LSTM one token a call.
+
+    python bench/bench_sample.py                               # h128,h256,h512, 5 rounds of 2 s
+    python bench/bench_sample.py --configs h128,h512 --repeats 3 --seconds 1
+    python bench/bench_sample.py --no-torch --json /tmp/sample.json
+
+What one sampled token is, on both sides (temperature 1, no top-k/top-p, state carried):
+  rnngen:  rnngen.sample.Sampler.generate on a checkpoint of a randomly initialised model, written
+           with rnngen.checkpoint and read back (the same path as ``rnngen sample``); timed over
+           whole samples of ``--chars`` tokens, so the per-sample set-up is included.
+  PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> softmax -> torch.multinomial, one token per
+           call under torch.no_grad(), the (h, c) state carried, as a user would write the loop.
+
+Both run with 1 and with 2 threads (rnngen: ``Sampler(threads=...)``; PyTorch:
+``torch.set_num_threads``), each engine in its own worker process, alternated round by round
+(rnngen 1, rnngen 2, torch 1, torch 2). The ratio compares rnngen at its default thread count
+(``rnngen.sample.default_threads``) with PyTorch at whichever thread count was faster in that
+round, and reports the median over rounds: the machine is shared, so only same-run, alternated
+numbers compare.
+
+At batch 1 every token reads every weight once, so the floor is memory bandwidth: the script also
+measures the machine's streaming read bandwidth over a buffer as large as the model's weights
+(1 and 2 threads) and prints the implied floor in us/token next to the measurements.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIGS = {
+    # name: (level, V, E, H, L)
+    "h128": ("char", 65, 64, 128, 2),
+    "h256": ("char", 65, 64, 256, 2),
+    "h512": ("char", 65, 64, 512, 2),
+    "word": ("word", 10000, 200, 200, 2),
+}
+DEFAULT_CONFIGS = "h128,h256,h512"
+
+
+def weight_bytes(V: int, E: int, H: int, L: int) -> int:
+    """float32 bytes a token reads: W_hh of every layer, W_ih of layers 1.., the output layer
+    (layer 0's input product is a (V, 4H) table row: 16H bytes)."""
+    return 4 * (L * H * 4 * H + (L - 1) * H * 4 * H + H * V + 4 * H)
+
+
+# ---------------------------------------------------------------------------------------------
+# workers: one process per engine, commands as JSON lines on stdin, answers on stdout
+
+
+def _tokens(level: str, V: int) -> list[str]:
+    if level == "char":
+        chars = [chr(c) for c in range(32, 127)][: V - 1]
+        return ["\n", *chars]
+    return ["<eos>", "<unk>", *(f"w{i}" for i in range(V - 2))]
+
+
+class _RnngenRunner:
+    def __init__(self, name: str, tmp: Path) -> None:
+        import numpy as np
+
+        from rnngen import checkpoint
+        from rnngen.config import ModelConfig, TrainConfig
+        from rnngen.model import LanguageModel
+        from rnngen.sample import SampleConfig, Sampler, default_threads
+        from rnngen.vocab import Vocab
+
+        level, V, E, H, L = CONFIGS[name]
+        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L)
+        model = LanguageModel(cfg, np.float32)
+        model.init_weights(np.random.default_rng(0))
+        ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab(level, _tokens(level, V)),
+                                   dict(model.params.views))  # fmt: skip
+        path = checkpoint.save(ck, tmp / f"{name}.safetensors")
+        ckpt = checkpoint.load(path)
+        self.samplers = {t: Sampler(ckpt, threads=t) for t in (1, 2)}
+        self.default = default_threads(cfg, len(os.sched_getaffinity(0)))
+        self.SampleConfig = SampleConfig
+        self.seed = 0
+
+    def run(self, threads: int, seconds: float, chars: int) -> dict:
+        s = self.samplers[threads]
+        n, t0 = 0, time.perf_counter()
+        while n < 2 * chars or time.perf_counter() - t0 < seconds:
+            self.seed += 1
+            for _ in s.generate(self.SampleConfig(length=chars, seed=self.seed)):
+                pass
+            n += chars
+        return {"us_per_token": (time.perf_counter() - t0) / n * 1e6, "tokens": n}
+
+    def info(self) -> dict:
+        return {"default_threads": self.default}
+
+
+class _TorchRunner:
+    def __init__(self, name: str) -> None:
+        import torch
+
+        self.torch = torch
+        level, V, E, H, L = CONFIGS[name]
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(V, E)
+        self.lstm = torch.nn.LSTM(E, H, L)
+        self.lin = torch.nn.Linear(H, V)
+        self.x = torch.zeros(1, 1, dtype=torch.long)
+        self.state = None
+
+    def run(self, threads: int, seconds: float, chars: int) -> dict:
+        torch = self.torch
+        torch.set_num_threads(threads)
+        emb, lstm, lin = self.emb, self.lstm, self.lin
+        x, state = self.x, self.state
+        n, t0 = 0, time.perf_counter()
+        with torch.no_grad():
+            while n < 20 or time.perf_counter() - t0 < seconds:
+                for _ in range(10):
+                    out, state = lstm(emb(x), state)  # (1, 1, H)
+                    p = torch.softmax(lin(out[0, 0]) / 1.0, dim=-1)  # (V,)
+                    x = torch.multinomial(p, 1).view(1, 1)
+                n += 10
+        self.x, self.state = x, state
+        return {"us_per_token": (time.perf_counter() - t0) / n * 1e6, "tokens": n}
+
+    def info(self) -> dict:
+        return {"torch": self.torch.__version__}
+
+
+def _bandwidth(nbytes: int) -> dict:
+    """Best streaming read rate (GB/s) over a buffer of ``nbytes``, 1 and 2 threads."""
+    import numba
+    import numpy as np
+    from numba import njit, prange
+
+    @njit(fastmath=True, nogil=True)
+    def read(a):
+        s = np.float32(0.0)
+        for i in range(a.shape[0]):  # from 0: no negative-index check, so it vectorises
+            s += a[i]
+        return s
+
+    @njit(parallel=True, nogil=True)
+    def read_split(a, acc):
+        n = a.shape[0] // 2
+        for p in prange(2):
+            acc[p] = read(a[p * n : (p + 1) * n])
+
+    a = np.ones(max(nbytes // 4, 1 << 16), np.float32)
+    acc = np.zeros(2, np.float32)
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    read(a)
+    read_split(a, acc)
+    one = min(_timed(lambda: read(a)) for _ in range(30))
+    two = min(_timed(lambda: read_split(a, acc)) for _ in range(30))
+    return {"1": a.nbytes / one / 1e9, "2": a.nbytes / two / 1e9}
+
+
+def _timed(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def worker(engine: str) -> None:
+    """Serve commands: {"cmd": "setup"|"run"|"bandwidth", ...} -> one JSON line each."""
+    sys.path.insert(0, str(ROOT))
+    if engine == "rnngen":  # first: rnngen sets the thread pools' environment before Numba loads
+        importlib.import_module("rnngen")
+    runners: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for line in sys.stdin:
+            req = json.loads(line)
+            try:
+                if req["cmd"] == "bandwidth":
+                    out = {"gb_per_s": _bandwidth(req["bytes"])}
+                elif req["cmd"] == "setup":
+                    name = req["config"]
+                    t0 = time.perf_counter()
+                    r = runners[name] = (
+                        _RnngenRunner(name, Path(tmp)) if engine == "rnngen" else _TorchRunner(name)
+                    )
+                    for t in (1, 2):  # JIT load / first touch / allocator warm-up
+                        r.run(t, 0.0, 20)
+                    out = {"setup_s": time.perf_counter() - t0, **r.info()}
+                else:
+                    r = runners[req["config"]]
+                    out = r.run(req["threads"], req["seconds"], req["chars"])
+            except Exception as e:  # report to the driver instead of dying silently
+                out = {"error": f"{type(e).__name__}: {e}"}
+            print(json.dumps(out), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver
+
+
+class _Worker:
+    def __init__(self, engine: str) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", engine],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+
+    def ask(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("worker died (see its stderr above)")
+        out = json.loads(line)
+        if "error" in out:
+            raise RuntimeError(f"{req}: {out['error']}")
+        return out
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def torch_available() -> str | None:
+    """PyTorch's version if a worker could import it, else None."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"from {','.join(CONFIGS)}")
+    ap.add_argument("--repeats", type=int, default=5, help="alternated rounds per config")
+    ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per segment")
+    ap.add_argument("--chars", type=int, default=500, help="rnngen: tokens per generated sample")
+    ap.add_argument("--no-torch", action="store_true", help="rnngen only")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "sample.json"))
+    ap.add_argument("--worker", choices=["rnngen", "torch"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return 0
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+
+    torch_version = None if args.no_torch else torch_available()
+    if torch_version is None and not args.no_torch:
+        print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
+              file=sys.stderr)  # fmt: skip
+    engines = ["rnngen"] + (["torch"] if torch_version else [])
+    workers = {e: _Worker(e) for e in engines}
+    segments = [(e, t) for e in engines for t in (1, 2)]
+    results = {}
+    try:
+        for name in names:
+            level, V, E, H, L = CONFIGS[name]
+            nbytes = weight_bytes(V, E, H, L)
+            bw = workers["rnngen"].ask(cmd="bandwidth", bytes=nbytes)["gb_per_s"]
+            setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}
+            default = setup["rnngen"]["default_threads"]
+            us: dict[tuple[str, int], list[float]] = {s: [] for s in segments}
+            for _ in range(args.repeats):
+                for e, t in segments:  # A B A B: every engine sees the same machine weather
+                    time.sleep(0.05)
+                    r = workers[e].ask(cmd="run", config=name, threads=t, seconds=args.seconds,
+                                       chars=args.chars)  # fmt: skip
+                    us[(e, t)].append(r["us_per_token"])
+            res = {
+                "config": {"level": level, "V": V, "E": E, "H": H, "L": L},
+                "weight_bytes_per_token": nbytes,
+                "read_bandwidth_gb_per_s": bw,
+                "floor_us_per_token": {t: nbytes / (g * 1e9) * 1e6 for t, g in bw.items()},
+            }
+            for e in engines:
+                res[e] = {
+                    f"threads_{t}": {"us_per_token": us[(e, t)],
+                                     "median_us_per_token": statistics.median(us[(e, t)])}
+                    for t in (1, 2)
+                }  # fmt: skip
+                res[e].update({k: v for k, v in setup[e].items() if k != "setup_s"})
+            rn = us[("rnngen", default)]
+            line = (
+                f"{name:5s} {level} V{V} E{E} H{H} L{L}: rnngen "
+                f"{statistics.median(us[('rnngen', 1)]):7.1f} us/tok (1 thread) "
+                f"{statistics.median(us[('rnngen', 2)]):7.1f} (2), default {default}; "
+                f"floor {nbytes / (bw['1'] * 1e9) * 1e6:.0f}/{nbytes / (bw['2'] * 1e9) * 1e6:.0f}"
+            )
+            if "torch" in engines:
+                best = [min(a, b) for a, b in zip(us[("torch", 1)], us[("torch", 2)], strict=True)]
+                ratios = [b / a for a, b in zip(rn, best, strict=True)]
+                res["torch_best_us_per_token"] = best
+                res["ratio_torch_over_rnngen"] = {
+                    "median_of_rounds": statistics.median(ratios),
+                    "per_round": ratios,
+                }
+                line += (
+                    f" | torch {statistics.median(us[('torch', 1)]):7.1f} (1) "
+                    f"{statistics.median(us[('torch', 2)]):7.1f} (2) | rnngen "
+                    f"{statistics.median(ratios):.1f}x faster"
+                )
+            print(line, flush=True)
+            results[name] = res
+    finally:
+        for w in workers.values():
+            w.close()
+
+    report = {
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+        },
+        "torch": torch_version or "not installed",
+        "repeats": args.repeats,
+        "seconds_per_segment": args.seconds,
+        "chars_per_rnngen_sample": args.chars,
+        "ratio": "torch us/token at its best thread count / rnngen us/token at its default",
+        "configs": results,
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -430,7 +430,7 @@ def sample(
         str | None, typer.Option(help="End a sample where this string appears.")
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads [1 for small models, 2 for large].")
+        int | None, typer.Option(help="CPU threads [large models: 1 or 2, the faster].")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:

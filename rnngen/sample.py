@@ -1,8 +1,8 @@
 """Text generation from a checkpoint: ``Sampler.generate(...)`` yields text pieces as they come."""
 
 import os
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
@@ -64,10 +64,55 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class ThreadChooser:
+    """Whether the next chunk of tokens runs its P parts on P cores or on one.
+
+    Two cores beat one only while the second core is free: each layer waits for both halves, so a
+    second thread that the OS deschedules (another busy process) stalls every token, and on a
+    loaded machine 2 threads measured 2x slower than 1. The results are the same either way, so
+    the choice is made by timing: the first chunks alternate between the two, then the faster one
+    (lowest time per token among its last ``keep`` chunks) runs, and now and then a chunk tries
+    the other again, as the machine's load changes: after ``probe_every`` chunks, an interval that
+    doubles (up to 8x) while the probes lose, so a clear loser costs little."""
+
+    def __init__(self, parts: int, keep: int = 3, probe_every: int = 16) -> None:
+        self.parts, self.keep, self.probe_every = parts, keep, probe_every
+        self.cost: dict[int, list[float]] = {parts: [], 1: []}  # seconds per token, recent
+        self.best = parts
+        self.interval = probe_every
+        self.until_probe = probe_every
+
+    def pick(self) -> int:
+        """Threads for the next chunk: 1 or ``parts``."""
+        if self.parts == 1:
+            return 1
+        fewer = min(self.cost, key=lambda t: len(self.cost[t]))
+        if len(self.cost[fewer]) < 2:  # explore: parts, 1, parts, 1
+            return fewer
+        self.until_probe -= 1
+        if self.until_probe <= 0:
+            return 1 if self.best == self.parts else self.parts
+        return self.best
+
+    def record(self, threads: int, seconds_per_token: float) -> None:
+        costs = self.cost[threads]
+        costs.append(seconds_per_token)
+        del costs[: -self.keep]
+        if all(len(c) >= 2 for c in self.cost.values()):
+            best = min(self.cost, key=lambda t: min(self.cost[t]))
+            if self.until_probe <= 0:  # that was a probe: back off while probes lose
+                lost = best == self.best
+                self.interval = min(2 * self.interval, 8 * self.probe_every) if lost else 0
+                self.interval = self.interval or self.probe_every
+                self.until_probe = self.interval
+            self.best = best
+
+
 class Sampler:
     """Batch-1 inference with the weights of one checkpoint, packed for streaming (see
-    ``rnngen.kernels.sample``). ``threads``: parts the hidden units are split into, one per core
-    (None: ``default_threads``)."""
+    ``rnngen.kernels.sample``). ``threads``: the hidden units are split into that many parts, one
+    per core. None: ``default_threads`` parts, and each chunk of tokens runs on one core or on all
+    of them, whichever ``ThreadChooser`` finds faster."""
 
     def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
         cfg = ckpt.model_cfg
@@ -77,11 +122,10 @@ class Sampler:
         f32 = np.float32
         pre = prefix(cfg.cell)
         bias_in, bias_rec = ("b_ih", "b_hh") if cfg.cell == "gru" else ("b", None)
-        if threads is None:
-            threads = default_threads(cfg, _cores())
-        P = max(1, min(int(threads), H))
+        P = max(1, min(int(threads or default_threads(cfg, _cores())), H))
         self.vocab: Vocab = ckpt.vocab
         self.L, self.H, self.threads = L, H, P
+        self.chooser = ThreadChooser(P) if threads is None else None
         self.cell = CELL_CODES[cfg.cell]
 
         def cols(a: np.ndarray) -> np.ndarray:  # (..., G) -> (..., P, Gp)
@@ -115,25 +159,30 @@ class Sampler:
         # scratch of the kernel: gate accumulators, layer state copy, padded logits, probabilities
         self._scratch = (np.zeros((2, P, Gp), f32), np.zeros(H, f32), np.zeros(NPo * ks.PANEL, f32),
                          np.zeros(V, f32))  # fmt: skip
+        self._cores = np.array([P], np.int64)  # cores the parts run on in the next call
 
     def _weights(self):
         """The arguments of ``ks.advance`` between the state (h, c) and ``logits``."""
         return (self.table0, self.W_in, self.b_in, self.W_rec, self.b_rec, self.W_out,
-                self.b_out, *self._scratch)  # fmt: skip
+                self.b_out, *self._scratch, self._cores)  # fmt: skip
 
-    @contextmanager
-    def _numba_threads(self) -> Iterator[None]:
-        """The parts run on Numba's threads, set for the call and restored after it (so code
-        running between two pieces of text keeps its own setting). One part never starts them."""
-        if self.threads == 1:
-            yield
-            return
-        before = numba.get_num_threads()
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+    def _advance(self, ids, out, h, c, logits, cfg: SampleConfig, seed: int) -> None:
+        """One ``ks.advance`` call on the chosen number of Numba threads (restored after it, so
+        code running between two pieces of text keeps its own setting)."""
+        threads = self.chooser.pick() if self.chooser else self.threads
+        self._cores[0] = threads
+        before = numba.get_num_threads() if threads > 1 else 1  # 1: no thread pool needed
+        if threads != before:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        t0 = time.perf_counter()
         try:
-            yield
+            ks.advance(ids, out, h, c, *self._weights(), logits, self.cell, float(cfg.temp),
+                       int(cfg.top_k), float(cfg.top_p), seed)  # fmt: skip
         finally:
-            numba.set_num_threads(before)
+            if threads != before:
+                numba.set_num_threads(before)
+        if self.chooser:
+            self.chooser.record(threads, (time.perf_counter() - t0) / max(1, len(ids) + len(out)))
 
     def encode_prime(self, prime: str) -> tuple[np.ndarray, list[str]]:
         """Token ids of the prime, and the words mapped to <unk> (word level).
@@ -153,7 +202,6 @@ class Sampler:
         h = np.zeros((self.L, self.H), np.float32)
         c = np.zeros((self.L, self.H), np.float32)
         logits = self.b_out.copy()  # the zero state's prediction, if there is no start token
-        w = self._weights()
         start = "\n" if self.vocab.level == "char" else EOS
         if start in self.vocab.stoi:  # begin as after a line break, as the text would
             ids = np.concatenate([[self.vocab.stoi[start]], ids]).astype(np.int64)
@@ -169,9 +217,7 @@ class Sampler:
         while done < cfg.length:
             n = min(chunk, cfg.length - done)
             out = np.empty(n, np.int64)
-            with self._numba_threads():
-                ks.advance(ids, out, h, c, *w, logits, self.cell, float(cfg.temp),
-                           int(cfg.top_k), float(cfg.top_p), seed)  # fmt: skip
+            self._advance(ids, out, h, c, logits, cfg, seed)
             ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
             done += n
             chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls

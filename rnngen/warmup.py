@@ -39,6 +39,6 @@ def warm_sampling_kernels() -> None:
          f((L, P, Gp), np.float32), f((L, P, NP, H, ks.PANEL), np.float32),
          f((L, P, Gp), np.float32), f((1, H, ks.PANEL), np.float32), f(V, np.float32),
          f((2, P, Gp), np.float32), f(H, np.float32), f(ks.PANEL, np.float32),
-         f(V, np.float32))  # fmt: skip
+         f(V, np.float32), np.ones(1, np.int64))  # fmt: skip
     ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, ks.LSTM, 1.0, 0,
                1.0, 0)  # fmt: skip

@@ -11,7 +11,7 @@ from rnngen.checkpoint import Checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.kernels import sample as ks
 from rnngen.model import LanguageModel, State
-from rnngen.sample import SampleConfig, Sampler, default_threads
+from rnngen.sample import SampleConfig, Sampler, ThreadChooser, default_threads
 from rnngen.vocab import Vocab
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
@@ -99,3 +99,31 @@ def test_default_threads_follows_the_weight_size() -> None:
     assert default_threads(small, 2) == 1
     assert default_threads(large, 2) == 2 and default_threads(large, 1) == 1
     assert default_threads(word, 4) == 2  # the output layer alone is 8 MB
+
+
+def test_thread_chooser_explores_then_keeps_the_faster_and_probes_less_and_less() -> None:
+    ch = ThreadChooser(2, keep=3, probe_every=4)
+    seen = []
+    for _ in range(120):
+        t = ch.pick()
+        seen.append(t)
+        ch.record(t, 1.0 if t == 1 else 2.0)  # one thread is faster here
+    assert seen[:4] == [2, 1, 2, 1]
+    probes = [i for i, t in enumerate(seen) if i >= 4 and t == 2]
+    gaps = np.diff(probes)
+    assert list(gaps[:3]) == [8, 16, 32] and all(g == 32 for g in gaps[3:])  # backs off to 8x
+    # the load changes: two threads become faster, and the next probe (<= 32 chunks) switches
+    later = []
+    for _ in range(40):
+        later.append(ch.pick())
+        ch.record(later[-1], 1.0 if later[-1] == 1 else 0.5)
+    assert ch.best == 2 and later.count(2) >= 30 and later[-4:] == [2] * 4
+    assert ThreadChooser(1).pick() == 1
+
+
+def test_default_sampler_gives_the_same_text_as_fixed_threads() -> None:
+    ck = _checkpoint("gru", V=1100, E=16, H=256, L=2)
+    auto = Sampler(ck)
+    assert auto.chooser is not None and Sampler(ck, threads=1).chooser is None
+    cfg = SampleConfig(length=600, seed=9, prime="!#")
+    assert "".join(auto.generate(cfg)) == "".join(Sampler(ck, threads=1).generate(cfg))

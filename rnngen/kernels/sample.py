@@ -260,7 +260,7 @@ def _reseed(seed):
 
 @njit(**JIT_SAMPLE)
 def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc, hprev, lpad,
-            prob, logits, cell, temp, top_k, top_p, seed):  # fmt: skip
+            prob, cores, logits, cell, temp, top_k, top_p, seed):  # fmt: skip
     """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
     back in. State h, c (L, H) and the next-token logits (V,) carry over to the next call.
     ``seed`` >= 0 reseeds Numba's generator (separate from NumPy's) first.
@@ -273,15 +273,20 @@ def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc
     b_rec  (L, P, Gp)             recurrent biases (GRU; zeros otherwise)
     W_out  (NPo, H, 128)          output weights, packed;  b_out (V,)
     acc (2, P, Gp), hprev (H,), lpad (128*NPo,), prob (V,): scratch
+    cores  (1,) int64             cores[0] > 1: run the parts of large layers in parallel
 
     One entry point on purpose: each jitted entry costs time to load from Numba's cache, and
-    ``rnngen sample`` start-up is what users feel. The parts run in parallel when P > 1 (Numba
-    threads: set ``numba.set_num_threads(P)``); P == 1 never touches the thread pool.
+    ``rnngen sample`` start-up is what users feel. With P > 1 parts and cores[0] > 1 the parts of
+    each large layer run in parallel on Numba's threads (``numba.set_num_threads``; the count is an
+    argument, not ``numba.get_num_threads()``, which would keep the kernel out of the cache);
+    otherwise one core computes them in turn. The results are the same either way: every output
+    column is the same dot product in the same order, whichever core computes it.
     """
     L, P = h.shape[0], W_rec.shape[1]
-    split_rec = P > 1 and W_rec[0].size >= SPLIT_MIN  # layer 0 reads W_hh only
-    split_up = P > 1 and 2 * W_rec[0].size >= SPLIT_MIN  # layers above read W_ih and W_hh
-    split_out = P > 1 and W_out.size >= SPLIT_MIN
+    par = P > 1 and cores[0] > 1  # else one core computes the parts in turn
+    split_rec = par and W_rec[0].size >= SPLIT_MIN  # layer 0 reads W_hh only
+    split_up = par and 2 * W_rec[0].size >= SPLIT_MIN  # layers above read W_ih and W_hh
+    split_out = par and W_out.size >= SPLIT_MIN
     if seed >= 0:
         _reseed(seed)
     nfeed = feed.shape[0]

@@ -12,9 +12,10 @@ What one sampled token is, on both sides (temperature 1, no top-k/top-p, state c
            call under torch.no_grad(), the (h, c) state carried, as a user would write the loop.
 
 Both run with 1 and with 2 threads (rnngen: ``Sampler(threads=...)``; PyTorch:
-``torch.set_num_threads``), each engine in its own worker process, alternated round by round
-(rnngen 1, rnngen 2, torch 1, torch 2). The ratio compares rnngen at its default thread count
-(``rnngen.sample.default_threads``) with PyTorch at whichever thread count was faster in that
+``torch.set_num_threads``), and rnngen also as ``rnngen sample`` runs it by default
+(``Sampler(ckpt)``: ``default_threads`` parts, each chunk on 1 or 2 threads as its timing says),
+each engine in its own worker process, alternated round by round (rnngen 1, 2, default, torch 1,
+2). The ratio compares rnngen's default with PyTorch at whichever thread count was faster in that
 round, and reports the median over rounds: the machine is shared, so only same-run, alternated
 numbers compare.
 
@@ -82,12 +83,13 @@ class _RnngenRunner:
                                    dict(model.params.views))  # fmt: skip
         path = checkpoint.save(ck, tmp / f"{name}.safetensors")
         ckpt = checkpoint.load(path)
-        self.samplers = {t: Sampler(ckpt, threads=t) for t in (1, 2)}
+        self.samplers = {1: Sampler(ckpt, threads=1), 2: Sampler(ckpt, threads=2),
+                         "auto": Sampler(ckpt)}  # fmt: skip
         self.default = default_threads(cfg, len(os.sched_getaffinity(0)))
         self.SampleConfig = SampleConfig
         self.seed = 0
 
-    def run(self, threads: int, seconds: float, chars: int) -> dict:
+    def run(self, threads: int | str, seconds: float, chars: int) -> dict:
         s = self.samplers[threads]
         n, t0 = 0, time.perf_counter()
         while n < 2 * chars or time.perf_counter() - t0 < seconds:
@@ -187,7 +189,7 @@ def worker(engine: str) -> None:
                     r = runners[name] = (
                         _RnngenRunner(name, Path(tmp)) if engine == "rnngen" else _TorchRunner(name)
                     )
-                    for t in (1, 2):  # JIT load / first touch / allocator warm-up
+                    for t in (1, 2, "auto") if engine == "rnngen" else (1, 2):  # JIT, first touch
                         r.run(t, 0.0, 20)
                     out = {"setup_s": time.perf_counter() - t0, **r.info()}
                 else:
@@ -270,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
     engines = ["rnngen"] + (["torch"] if torch_version else [])
     workers = {e: _Worker(e) for e in engines}
-    segments = [(e, t) for e in engines for t in (1, 2)]
+    segments = [("rnngen", 1), ("rnngen", 2), ("rnngen", "auto")]
+    segments += [("torch", 1), ("torch", 2)] if "torch" in engines else []
     results = {}
     try:
         for name in names:
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             bw = workers["rnngen"].ask(cmd="bandwidth", bytes=nbytes)["gb_per_s"]
             setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}
             default = setup["rnngen"]["default_threads"]
-            us: dict[tuple[str, int], list[float]] = {s: [] for s in segments}
+            us: dict[tuple[str, int | str], list[float]] = {s: [] for s in segments}
             for _ in range(args.repeats):
                 for e, t in segments:  # A B A B: every engine sees the same machine weather
                     time.sleep(0.05)
@@ -292,19 +295,20 @@ def main(argv: list[str] | None = None) -> int:
                 "read_bandwidth_gb_per_s": bw,
                 "floor_us_per_token": {t: nbytes / (g * 1e9) * 1e6 for t, g in bw.items()},
             }
+            for e, t in segments:
+                res.setdefault(e, {})[f"threads_{t}"] = {
+                    "us_per_token": us[(e, t)],
+                    "median_us_per_token": statistics.median(us[(e, t)]),
+                }
             for e in engines:
-                res[e] = {
-                    f"threads_{t}": {"us_per_token": us[(e, t)],
-                                     "median_us_per_token": statistics.median(us[(e, t)])}
-                    for t in (1, 2)
-                }  # fmt: skip
                 res[e].update({k: v for k, v in setup[e].items() if k != "setup_s"})
-            rn = us[("rnngen", default)]
+            rn = us[("rnngen", "auto")]
+            med = {s: statistics.median(v) for s, v in us.items()}
             line = (
-                f"{name:5s} {level} V{V} E{E} H{H} L{L}: rnngen "
-                f"{statistics.median(us[('rnngen', 1)]):7.1f} us/tok (1 thread) "
-                f"{statistics.median(us[('rnngen', 2)]):7.1f} (2), default {default}; "
-                f"floor {nbytes / (bw['1'] * 1e9) * 1e6:.0f}/{nbytes / (bw['2'] * 1e9) * 1e6:.0f}"
+                f"{name:5s} {level} V{V} E{E} H{H} L{L}: rnngen {med[('rnngen', 'auto')]:7.1f} "
+                f"us/tok (default: {default} parts, threads chosen by timing; fixed 1 thread "
+                f"{med[('rnngen', 1)]:.1f}, 2 threads {med[('rnngen', 2)]:.1f}); floor "
+                f"{nbytes / (bw['1'] * 1e9) * 1e6:.0f}/{nbytes / (bw['2'] * 1e9) * 1e6:.0f}"
             )
             if "torch" in engines:
                 best = [min(a, b) for a, b in zip(us[("torch", 1)], us[("torch", 2)], strict=True)]
@@ -315,9 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                     "per_round": ratios,
                 }
                 line += (
-                    f" | torch {statistics.median(us[('torch', 1)]):7.1f} (1) "
-                    f"{statistics.median(us[('torch', 2)]):7.1f} (2) | rnngen "
-                    f"{statistics.median(ratios):.1f}x faster"
+                    f" | torch {med[('torch', 1)]:.1f} (1 thread) {med[('torch', 2)]:.1f} (2)"
+                    f" | rnngen {statistics.median(ratios):.1f}x faster"
                 )
             print(line, flush=True)
             results[name] = res
@@ -335,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "seconds_per_segment": args.seconds,
         "chars_per_rnngen_sample": args.chars,
-        "ratio": "torch us/token at its best thread count / rnngen us/token at its default",
+        "ratio": "torch us/token at its best thread count / rnngen us/token as rnngen sample "
+        "runs by default (threads_auto)",
         "configs": results,
     }
     out = Path(args.json)

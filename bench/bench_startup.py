@@ -69,6 +69,7 @@ mark("load the kernel (Numba start-up, SciPy, cache)")
 for piece in sampler.generate(SampleConfig(length=200, seed=1)):
     pass
 mark("generate 200 tokens")
+out["end"] = time.time()  # the driver times the interpreter's exit from here
 print(json.dumps(out), file=sys.stderr)
 """
 
@@ -89,13 +90,13 @@ def timed_run(cmd: list[str], env: dict | None = None) -> dict:
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
+    wall, ended = time.perf_counter() - t0, time.time()
     err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{err}")
-    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "stderr": err}
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "stderr": err, "ended": ended}
 
 
 def median_of(runs: list[dict], key: str) -> float:
@@ -183,17 +184,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  floor {name:32s} {floors[name]['wall']:.3f} s wall "
                   f"{floors[name]['cpu']:.3f} s CPU")  # fmt: skip
 
-        phase_runs = []
+        phase_runs, exits = [], []
         for _ in range(args.runs):
             r = timed_run([sys.executable, "-c", PHASES, str(model)], env)
             phase_runs.append(json.loads(r["stderr"].strip().splitlines()[-1]))
+            exits.append(r["ended"] - phase_runs[-1].pop("end"))
         phases = {
             name: {k: statistics.median(p[name][k] for p in phase_runs) for k in ("wall", "cpu")}
             for name in phase_runs[0]
         }
-        phases["the rest: interpreter start and exit, argument parsing"] = {
+        phases["the rest: interpreter start, argument parsing, exit"] = {
             k: median_of(warm, k) - sum(v[k] for v in phases.values()) for k in ("wall", "cpu")
         }
+        exit_s = statistics.median(exits)
+        print(f"  interpreter exit after the kernel has loaded: {exit_s * 1e3:.0f} ms wall "
+              "(rnngen sample skips it with os._exit)")  # fmt: skip
         for name, v in phases.items():
             print(f"  phase {name:55s} {v['wall'] * 1e3:6.0f} ms wall {v['cpu'] * 1e3:6.0f} ms CPU")
 
@@ -217,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold": cold,
         "floors_median_s": floors,
         "phases_median_s": phases,
+        "interpreter_exit_s_if_not_skipped": exit_s,
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

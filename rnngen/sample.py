@@ -71,9 +71,10 @@ class ThreadChooser:
     second thread that the OS deschedules (another busy process) stalls every token, and on a
     loaded machine 2 threads measured 2x slower than 1. The results are the same either way, so
     the choice is made by timing: the first chunks alternate between the two, then the faster one
-    (lowest time per token among its last ``keep`` chunks) runs, and now and then a chunk tries
-    the other again, as the machine's load changes: after ``probe_every`` chunks, an interval that
-    doubles (up to 8x) while the probes lose, so a clear loser costs little."""
+    (median time per token of its last ``keep`` chunks, so one lucky chunk does not flip it) runs,
+    and now and then a chunk tries the other again, as the machine's load changes: after
+    ``probe_every`` chunks, an interval that doubles (up to 4x) while the probes lose, so a clear
+    loser costs little."""
 
     def __init__(self, parts: int, keep: int = 3, probe_every: int = 16) -> None:
         self.parts, self.keep, self.probe_every = parts, keep, probe_every
@@ -99,10 +100,10 @@ class ThreadChooser:
         costs.append(seconds_per_token)
         del costs[: -self.keep]
         if all(len(c) >= 2 for c in self.cost.values()):
-            best = min(self.cost, key=lambda t: min(self.cost[t]))
+            best = min(self.cost, key=lambda t: float(np.median(self.cost[t])))
             if self.until_probe <= 0:  # that was a probe: back off while probes lose
                 lost = best == self.best
-                self.interval = min(2 * self.interval, 8 * self.probe_every) if lost else 0
+                self.interval = min(2 * self.interval, 4 * self.probe_every) if lost else 0
                 self.interval = self.interval or self.probe_every
                 self.until_probe = self.interval
             self.best = best
@@ -126,6 +127,7 @@ class Sampler:
         self.vocab: Vocab = ckpt.vocab
         self.L, self.H, self.threads = L, H, P
         self.chooser = ThreadChooser(P) if threads is None else None
+        self._timed_calls = 0
         self.cell = CELL_CODES[cfg.cell]
 
         def cols(a: np.ndarray) -> np.ndarray:  # (..., G) -> (..., P, Gp)
@@ -181,8 +183,9 @@ class Sampler:
         finally:
             if threads != before:
                 numba.set_num_threads(before)
-        if self.chooser:
+        if self.chooser and self._timed_calls:  # not the first: kernel load, first touch
             self.chooser.record(threads, (time.perf_counter() - t0) / max(1, len(ids) + len(out)))
+        self._timed_calls += 1
 
     def encode_prime(self, prime: str) -> tuple[np.ndarray, list[str]]:
         """Token ids of the prime, and the words mapped to <unk> (word level).

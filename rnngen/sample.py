@@ -49,19 +49,22 @@ class SampleConfig:
 
 
 def default_threads(cfg: ModelConfig, cores: int) -> int:
-    """Cores for sampling at batch 1: two when some layer's weights reach ``ks.SPLIT_MIN`` floats
-    (then streaming half of them on each core saves more than waking the second core costs), else
-    one. Measured crossover on 2 cores: bench/bench_sample.py."""
+    """Parts to split a model into for sampling at batch 1: two when some layer's weights reach
+    ``ks.SPLIT_MIN`` floats (1 MB: streaming half of them on each core can then save more than
+    waking the second core costs), else one. Whether the second core does help is measured while
+    sampling (``ThreadChooser``); bench/bench_sample.py shows both."""
     G = GATES[cfg.cell] * cfg.hidden
     biggest = max(cfg.hidden * G * min(2, cfg.layers), cfg.hidden * cfg.vocab_size)
     return 2 if cores >= 2 and biggest >= ks.SPLIT_MIN else 1
 
 
 def _cores() -> int:
+    """Cores this process may use for Numba's threads."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 class ThreadChooser:

@@ -228,11 +228,11 @@ def train(
     max_vocab: Annotated[int | None, typer.Option(help="Word level: keep N words.")] = None,
     min_count: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same model).")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Run directory [runs/NAME-TIME].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (runs/NAME-TIME).")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the checkpoints of an existing --out.")
     ] = False,
-    threads: Annotated[int | None, typer.Option(help="CPU threads [all cores].")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print final metrics as JSON on stdout.")
     ] = False,
@@ -417,7 +417,7 @@ def _write(text: str) -> None:
 def sample(
     model: Annotated[
         Path | None,
-        typer.Argument(help="Checkpoint file or run directory [the newest under ./runs]."),
+        typer.Argument(help="Checkpoint file or run directory (default: the newest under ./runs)."),
     ] = None,
     temp: Annotated[float, typer.Option(help="Temperature; 0 takes the most likely token.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Sample among the K most likely (0 = all).")] = 0,
@@ -430,7 +430,7 @@ def sample(
         str | None, typer.Option(help="End a sample where this string appears.")
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads [large models: 1 or 2, the faster].")
+        int | None, typer.Option(help="CPU threads (default: 2 for large models if faster).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:

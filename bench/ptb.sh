@@ -29,7 +29,7 @@ case "$which" in
 esac
 
 out="runs/ptb-$which"
-mkdir -p "$here/results"
+mkdir -p "$here/results" runs
 start=$(date +%s)
 rnngen train "$PTB/ptb.train.txt" "${common[@]}" "${args[@]}" --out "$out" > "$out.train.json"
 end=$(date +%s)

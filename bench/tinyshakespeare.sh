@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 CORPUS="${CORPUS:-$here/../../shared/corpora/tinyshakespeare.txt}"
 out="runs/tinyshakespeare-12min"
-mkdir -p "$here/results"
+mkdir -p "$here/results" runs
 start=$(date +%s.%N)
 rnngen train "$CORPUS" --hidden 512 --layers 2 --embed 64 --batch-size 64 --seq-len 100 \
   --dropout 0.25 --lr 3e-3 --schedule cosine --warmup 50 --min-lr 1e-4 --minutes 11.5 \

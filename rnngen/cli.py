@@ -186,6 +186,10 @@ def train(
     dropout: Annotated[
         float, typer.Option(help="Dropout between layers and before the output (training only).")
     ] = 0.0,
+    dropout_input: Annotated[
+        float | None,
+        typer.Option(help="Dropout on the embedding output (default: --dropout for word, 0 char)."),
+    ] = None,
     tie: Annotated[
         bool, typer.Option("--tie", help="Tie the output layer to the embedding (E = H).")
     ] = False,
@@ -262,6 +266,10 @@ def train(
     if lr is None:
         lr = 1.0 if optimizer == "sgd" else 1e-2 if optimizer == "adagrad" else 2e-3
     check(0 <= dropout < 1, f"--dropout must be in [0, 1) (got {dropout:g})")
+    check(dropout_input is None or 0 <= dropout_input < 1,
+          f"--dropout-input must be in [0, 1) (got {dropout_input})")  # fmt: skip
+    if dropout_input is None:  # char-rnn and torch-rnn never drop the input characters
+        dropout_input = dropout if level == "word" else 0.0
     e_width = embed or (64 if level == "char" else hidden)
     check(
         not tie or e_width == hidden,
@@ -334,10 +342,11 @@ def train(
             fail(f"{name}: too short to hold out a validation split; give --val-file", 1)
         mcfg = ModelConfig(
             level=level, cell=cell, vocab_size=len(corpus.vocab), layers=layers, hidden=hidden,
-            embed=e_width, dropout=dropout, tie=tie,
+            embed=e_width, dropout=dropout, dropout_input=dropout_input, tie=tie,
         )  # fmt: skip
         if base is not None:
-            mcfg = cli_train.finetune_model_cfg(ctx, base, len(corpus.vocab), dropout)
+            mcfg = cli_train.finetune_model_cfg(ctx, base, len(corpus.vocab), dropout,
+                                                dropout_input)  # fmt: skip
         tcfg = TrainConfig(
             seq_len=seq_len, batch_size=batch_size, optimizer=optimizer, lr=lr,
             momentum=momentum, weight_decay=weight_decay, clip=clip, schedule=schedule,
@@ -367,7 +376,9 @@ def _run_training(trainer, quiet: bool, json_out: bool) -> None:
 
         with compiling_status(quiet):
             m, t = trainer.mcfg, trainer.tcfg
-            warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0)
+            warm_training_kernels(
+                trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0 or bool(m.dropout_input)
+            )
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:

@@ -20,7 +20,7 @@ from rnngen.train import Corpus, Trainer
 from rnngen.vocab import Vocab
 
 STOP_LIMITS = ("steps", "minutes", "epochs", "patience")
-FINETUNE_FREE = {"vocab_size", "dropout"}  # model settings --init-from may change
+FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
 # options --resume takes besides the stop limits: they change how this session runs, not the run
 RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
 
@@ -195,12 +195,14 @@ def init_base(ctx: click.Context, init_from: Path, text: str, val_text: str | No
 
 
 def finetune_model_cfg(ctx: click.Context, base: checkpoint.Checkpoint, vocab_size: int,
-                       dropout: float) -> ModelConfig:  # fmt: skip
+                       dropout: float, dropout_input: float) -> ModelConfig:  # fmt: skip
     """The model config of a fine-tuning run: the base model's, with the grown vocabulary and, if
-    given, a new --dropout (a training setting rather than a size)."""
+    given, a new --dropout / --dropout-input (training settings rather than sizes)."""
     cfg = dataclasses.replace(base.model_cfg, vocab_size=vocab_size)
     if given(ctx, "dropout"):
         cfg = dataclasses.replace(cfg, dropout=dropout)
+    if given(ctx, "dropout_input"):
+        cfg = dataclasses.replace(cfg, dropout_input=dropout_input)
     return cfg
 
 

@@ -11,7 +11,8 @@ class ModelConfig:
     embed: int = 64  # E: embedding width
     hidden: int = 256  # H: hidden units per layer
     layers: int = 2  # L: stacked recurrent layers
-    dropout: float = 0.0  # on the non-recurrent connections, in training only (Zaremba et al.)
+    dropout: float = 0.0  # between layers and before the output, in training only (Zaremba et al.)
+    dropout_input: float | None = None  # on the embedding output; None: the same as dropout
     tie: bool = False  # the output projection is the embedding transposed (needs E == H)
 
     def to_dict(self) -> dict:

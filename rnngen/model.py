@@ -6,7 +6,9 @@ layers forward, then backward in reverse order. Each layer (``rnngen.cells``) do
 projection and weight gradients as large GEMMs and its time loop in a Numba kernel.
 
 Dropout (``cfg.dropout``, Zaremba et al. 2014) applies in training only, on the non-recurrent
-connections: the embedded input, between layers and before the output layer. Its masks are a hash
+connections: between layers and before the output layer, and on the embedded input at the rate
+``cfg.dropout_input`` (the CLI's default: the same rate at word level, none at character level,
+where char-rnn and torch-rnn leave the input alone). Its masks are a hash
 of (seed, key, site) (``rnngen.kernels.dropout``), so a resumed run draws the same masks. With
 ``cfg.tie`` the output projection is the embedding transposed (Press & Wolf; Inan et al.).
 """
@@ -74,6 +76,12 @@ class State:
         return State(self.h.copy(), self.c.copy())
 
 
+def input_dropout(cfg: ModelConfig) -> float:
+    """The dropout rate on the embedding output: ``cfg.dropout_input``, or, when that is unset (as
+    in checkpoints from before it existed), the same rate as between the layers."""
+    return cfg.dropout if cfg.dropout_input is None else cfg.dropout_input
+
+
 class _Workspace:
     """Activations of one (T, B) shape, reused from step to step."""
 
@@ -90,11 +98,11 @@ class _Workspace:
         self.dh_above = np.empty((T, B, H), dtype)
         self.dx = np.empty((T * B, E), dtype)  # gradient w.r.t. the embedded inputs
         self.dropped = None  # (T, B, H) per layer: its output after dropout
-        self.masks = None  # [embedding mask, layer masks...]
-        if cfg.dropout > 0:
+        self.masks = None  # [embedding mask or None, layer masks...]
+        if cfg.dropout > 0 or input_dropout(cfg) > 0:
             self.dropped = [np.empty((T, B, H), dtype) for _ in range(L)]
-            self.masks = [np.empty((T, B, E), dtype)] + [
-                np.empty((T, B, H), dtype) for _ in range(L)
+            self.masks = [np.empty((T, B, E), dtype) if input_dropout(cfg) > 0 else None] + [
+                np.empty((T, B, H), dtype) if cfg.dropout > 0 else None for _ in range(L)
             ]
 
 
@@ -161,14 +169,14 @@ class LanguageModel:
         p = self.params
         T, B = tokens.shape
         E = self.cfg.embed
-        drop = key is not None and ws.masks is not None
-        if self._table_input(T, B, drop):
+        drop_in, drop = self._dropping(ws, key)
+        if self._table_input(T, B, drop_in):
             layer_in = ws.token_input = TokenInput(tokens.reshape(-1), T, B)
         else:
             ws.token_input = None
             embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))
-            if drop:
-                self._drop(ws.x, ws.masks[0], key, 0)
+            if drop_in:
+                self._drop(ws.x, ws.masks[0], key, 0, input_dropout(self.cfg))
             layer_in = ws.x
         for k, layer in enumerate(self.layers):
             lws = ws.layers[k]
@@ -176,9 +184,15 @@ class LanguageModel:
             layer_in = lws["hs"][1:]
             if drop:
                 ws.dropped[k][...] = layer_in
-                self._drop(ws.dropped[k], ws.masks[k + 1], key, k + 1)
+                self._drop(ws.dropped[k], ws.masks[k + 1], key, k + 1, self.cfg.dropout)
                 layer_in = ws.dropped[k]
         return layer_in
+
+    def _dropping(self, ws: _Workspace, key: int | None) -> tuple[bool, bool]:
+        """Whether dropout applies now on the embedding output, and on the layers' outputs."""
+        if key is None or ws.masks is None:
+            return False, False
+        return ws.masks[0] is not None, ws.masks[1] is not None
 
     def _table_input(self, T: int, B: int, drop: bool) -> bool:
         """Layer 0 reads embed @ W_ih rows by token: when the vocabulary is small next to the
@@ -189,9 +203,9 @@ class LanguageModel:
             return self.token_table
         return 2 * self.cfg.vocab_size <= T * B
 
-    def _drop(self, x: np.ndarray, mask: np.ndarray, key: int, site: int) -> None:
+    def _drop(self, x: np.ndarray, mask: np.ndarray, key: int, site: int, rate: float) -> None:
         streams = self.cfg.layers + 1
-        dropout_forward(x.reshape(-1), mask.reshape(-1), self.cfg.dropout, self.dropout_seed,
+        dropout_forward(x.reshape(-1), mask.reshape(-1), rate, self.dropout_seed,
                         key * streams + site)  # fmt: skip
 
     def forward_backward(
@@ -219,7 +233,7 @@ class LanguageModel:
         np.sum(dlogits, axis=0, out=g["out.b"])
         dh_above = ws.dh_above.reshape(N, H)
         np.dot(dlogits, self.W_out.T, out=dh_above)
-        drop = key is not None and ws.masks is not None
+        drop_in, drop = self._dropping(ws, key)
 
         # layers in reverse order of the forward
         for k in range(self.cfg.layers - 1, -1, -1):
@@ -234,7 +248,7 @@ class LanguageModel:
                 x, dx = ws.x, ws.dx
             self.layers[k].backward(p, g, ws.layers[k], ws.scratch, x, ws.dh_above, dx)
         if ws.token_input is None:
-            if drop:
+            if drop_in:
                 dropout_backward(ws.dx.reshape(-1), ws.masks[0].reshape(-1))
             embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
         return loss / N

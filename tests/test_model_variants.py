@@ -259,3 +259,19 @@ def test_token_table_is_chosen_for_small_vocabularies_only() -> None:
     assert char._table_input(64, 32, drop=False) and not char._table_input(64, 32, drop=True)
     word = LanguageModel(cfg_of(V=10000, E=8, H=8), np.float32)
     assert not word._table_input(20, 20, drop=False)
+
+
+def test_dropout_without_input_dropout_uses_the_token_table(numerics_rng) -> None:
+    """Character level: layers dropped, the input characters not (char-rnn); layer 0 then still
+    reads the token table, and the gradients stay exact."""
+    cfg = ModelConfig(vocab_size=6, embed=4, hidden=5, layers=2, dropout=0.4, dropout_input=0.0)
+    model = make(cfg, np.float64, numerics_rng)
+    inputs, targets, state = batch(cfg, 5, 3, numerics_rng)
+    check_fd(model, inputs, targets, state, 9, numerics_rng, per_tensor=30)
+    ws = model._ws[(5, 3)]
+    assert ws.token_input is not None and ws.masks[0] is None and ws.masks[1] is not None
+    with_input = LanguageModel(ModelConfig(**{**cfg.to_dict(), "dropout_input": 0.4}), np.float64)
+    with_input.params.flat[...] = model.params.flat
+    a = model.forward_backward(inputs, targets, state.copy(), key=9)
+    b = with_input.forward_backward(inputs, targets, state.copy(), key=9)
+    assert a != b  # the input mask really is off in one and on in the other

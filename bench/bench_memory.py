@@ -16,15 +16,15 @@ separate what the libraries cost from what training adds. Runs alternate rnngen,
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchlib import ROOT, machine, torch_available, write_report
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 DEFAULT_CONFIGS = "h512"
 
 
@@ -61,17 +61,9 @@ def run(engine: str, name: str, steps: int, threads: int) -> dict:
     return {"peak_rss_mib": ru.ru_maxrss / 1024, "wall_s": time.perf_counter() - t0, **info}
 
 
-def torch_available() -> str | None:
-    r = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
 def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [str(ROOT), str(HERE)]
-    from bench_speed import CONFIGS, _cpu_model
+    from bench_speed import CONFIGS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"from {','.join(CONFIGS)}")
@@ -129,21 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = res
 
     report = {
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": threads,
-            "python": platform.python_version(),
-        },
+        "machine": machine(threads),
         "torch": torch_version or "not installed",
         "steps": args.steps,
         "repeats": args.repeats,
         "measure": "ru_maxrss of each fresh worker process (wait4), MiB",
         "configs": results,
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_report(report, args.json)
     return 0
 
 

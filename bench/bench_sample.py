@@ -28,15 +28,13 @@ import argparse
 import importlib
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, Worker, machine, torch_available, write_report
 
 CONFIGS = {
     # name: (level, V, E, H, L)
@@ -204,50 +202,6 @@ def worker(engine: str) -> None:
 # driver
 
 
-class _Worker:
-    def __init__(self, engine: str) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", engine],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
-
-    def ask(self, **req) -> dict:
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("worker died (see its stderr above)")
-        out = json.loads(line)
-        if "error" in out:
-            raise RuntimeError(f"{req}: {out['error']}")
-        return out
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-def torch_available() -> str | None:
-    """PyTorch's version if a worker could import it, else None."""
-    r = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"from {','.join(CONFIGS)}")
@@ -271,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
               file=sys.stderr)  # fmt: skip
     engines = ["rnngen"] + (["torch"] if torch_version else [])
-    workers = {e: _Worker(e) for e in engines}
+    workers = {e: Worker(__file__, e) for e in engines}
     segments = [("rnngen", 1), ("rnngen", 2), ("rnngen", "auto")]
     segments += [("torch", 1), ("torch", 2)] if "torch" in engines else []
     results = {}
@@ -329,11 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             w.close()
 
     report = {
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "torch": torch_version or "not installed",
         "repeats": args.repeats,
         "seconds_per_segment": args.seconds,
@@ -342,10 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs by default (threads_auto)",
         "configs": results,
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_report(report, args.json)
     return 0
 
 

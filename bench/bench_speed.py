@@ -28,14 +28,11 @@ import argparse
 import importlib
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, Worker, machine, torch_available, write_report
 
 CONFIGS = {
     # name: (level, V, E, H, L, B, T)
@@ -219,47 +216,6 @@ def worker(engine: str, threads: int) -> None:
 # driver
 
 
-class _Worker:
-    def __init__(self, engine: str, threads: int) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", engine, "--threads", str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
-
-    def ask(self, **req) -> dict:
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("worker died (see its stderr above)")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-def torch_available() -> str | None:
-    """PyTorch's version if a worker could import it, else None."""
-    r = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"from {','.join(CONFIGS)}")
@@ -286,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     engines = ["rnngen"] + (["torch"] if torch_version else [])
-    workers = {e: _Worker(e, threads) for e in engines}
+    workers = {e: Worker(__file__, e, "--threads", str(threads)) for e in engines}
     try:
         peak = workers["rnngen"].ask(cmd="peak")["gflops"]
         print(f"fp32 GEMM peak (NumPy sgemm 2048^3, {threads} threads): {peak:.0f} GFLOP/s")
@@ -342,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             w.close()
 
     report = {
-        "machine": {"cpu": _cpu_model(), "cores": threads, "python": platform.python_version()},
+        "machine": machine(threads),
         "torch": torch_version or "not installed",
         "peak_gflops": peak,
         "flops_counting": "GEMMs only; forward 2*MACs/token, backward 2x forward",
@@ -350,10 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_segment": args.seconds,
         "configs": results,
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_report(report, args.json)
     return 0
 
 

@@ -21,7 +21,6 @@ CPU time (user + system) is given next to wall time because the machine is share
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, machine, write_report
 
 FLOORS = {
     "python -c pass": "pass",
@@ -204,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
+            **machine(),
             "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
         },
         "rnngen_bytecode_cached": bytecode,
@@ -224,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "phases_median_s": phases,
         "interpreter_exit_s_if_not_skipped": exit_s,
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_report(report, args.json)
     return 0
 
 

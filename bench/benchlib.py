@@ -1,0 +1,74 @@
+"""What the benchmark scripts share: worker processes, the machine's description, the report."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Worker:
+    """A benchmark's own script re-run as ``SCRIPT --worker ARGS...``: one JSON request per line
+    on its stdin, one JSON answer per line on its stdout. Each engine lives in its own process,
+    so neither sees the other's thread pools or environment."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, script, "--worker", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+
+    def ask(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("worker died (see its stderr above)")
+        out = json.loads(line)
+        if "error" in out:
+            raise RuntimeError(f"{req}: {out['error']}")
+        return out
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def torch_available() -> str | None:
+    """PyTorch's version if a fresh interpreter can import it, else None."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(cores: int | None = None) -> dict:
+    """The machine as every result file describes it."""
+    return {
+        "cpu": cpu_model(),
+        "cores": cores if cores is not None else len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+    }
+
+
+def write_report(report: dict, path: str) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)

@@ -67,33 +67,29 @@ def _softmax_xent_rows(logits, targets, scale, n0, n1):
     return total
 
 
+@njit(inline="always", **JIT)
+def _row_xent(z, y):
+    """-log softmax(z)[y] for one row z (V,), z untouched: log sum_v e^(z_v - m) - (z_y - m)."""
+    m = z[0]
+    for v in range(1, z.shape[0]):
+        m = max(m, z[v])
+    s = z.dtype.type(0.0)
+    for v in range(z.shape[0]):
+        s += exp(z[v] - m)
+    return np.log(s) - (z[y] - m)
+
+
 @njit(**JIT)
 def softmax_xent_loss(logits, targets):
     """Summed cross-entropy of softmax(logits) (N, V) against targets (N,); logits untouched."""
-    N, V = logits.shape
     total = 0.0
-    for n in range(N):
-        z = logits[n]
-        m = z[0]
-        for v in range(1, V):
-            m = max(m, z[v])
-        s = z.dtype.type(0.0)
-        for v in range(V):
-            s += exp(z[v] - m)
-        total += np.log(s) - (z[targets[n]] - m)
+    for n in range(logits.shape[0]):
+        total += _row_xent(logits[n], targets[n])
     return total
 
 
 @njit(**JIT)
 def softmax_xent_rows(logits, targets, out):
     """Cross-entropy of each row of softmax(logits) (N, V) against targets (N,) into out (N,)."""
-    N, V = logits.shape
-    for n in range(N):
-        z = logits[n]
-        m = z[0]
-        for v in range(1, V):
-            m = max(m, z[v])
-        s = z.dtype.type(0.0)
-        for v in range(V):
-            s += exp(z[v] - m)
-        out[n] = np.log(s) - (z[targets[n]] - m)
+    for n in range(logits.shape[0]):
+        out[n] = _row_xent(logits[n], targets[n])

@@ -1,7 +1,9 @@
 """Running the installed ``rnngen`` command in a subprocess, as a user would."""
 
+import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -62,3 +64,16 @@ def repetitive_text(n_lines: int = 400) -> str:
         "the cat saw the bird.",
     ]
     return "\n".join(lines[i % len(lines)] for i in range(n_lines)) + "\n"
+
+
+def with_format_version(data: bytes, version: int) -> bytes:
+    """A checkpoint file's bytes with its metadata claiming another format version (the safetensors
+    header is an 8-byte length, then JSON padded to 8 bytes, then the tensors)."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["rnngen"])
+    meta["format_version"] = version
+    header["__metadata__"]["rnngen"] = json.dumps(meta)
+    new = json.dumps(header).encode()
+    new += b" " * ((8 - len(new) % 8) % 8)
+    return struct.pack("<Q", len(new)) + new + data[8 + n :]

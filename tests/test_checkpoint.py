@@ -1,10 +1,8 @@
 """The checkpoint file: round trip, atomic write, and refusal of files it must not trust."""
 
-import json
-import struct
-
 import numpy as np
 import pytest
+from clitools import with_format_version
 
 from rnngen import checkpoint
 from rnngen.checkpoint import Checkpoint, CheckpointError
@@ -77,16 +75,8 @@ def test_foreign_files_are_refused(tmp_path):
 
 def test_newer_format_version_is_refused(tmp_path):
     path = checkpoint.save(_ckpt(), tmp_path / "m.safetensors")
-    data = path.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    meta = json.loads(header["__metadata__"]["rnngen"])
-    meta["format_version"] = checkpoint.FORMAT_VERSION + 1
-    header["__metadata__"]["rnngen"] = json.dumps(meta)
-    new = json.dumps(header).encode()
-    new += b" " * ((8 - len(new) % 8) % 8)
     newer = tmp_path / "newer.safetensors"
-    newer.write_bytes(struct.pack("<Q", len(new)) + new + data[8 + n :])
+    newer.write_bytes(with_format_version(path.read_bytes(), checkpoint.FORMAT_VERSION + 1))
     with pytest.raises(CheckpointError, match="newer rnngen"):
         checkpoint.load(newer)
 

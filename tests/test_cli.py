@@ -5,12 +5,11 @@ import os
 import pty
 import re
 import signal
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
-from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run, with_format_version
 
 from rnngen import checkpoint
 from rnngen.data import fingerprint
@@ -292,14 +291,7 @@ def _truncated(wd):
 def _newer(wd):
     """runs/small's best checkpoint, claiming a format version from the future."""
     data = (wd / "runs/small/best.safetensors").read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    meta = json.loads(header["__metadata__"]["rnngen"])
-    meta["format_version"] = checkpoint.FORMAT_VERSION + 1
-    header["__metadata__"]["rnngen"] = json.dumps(meta)
-    new = json.dumps(header).encode()
-    new += b" " * ((8 - len(new) % 8) % 8)
-    return struct.pack("<Q", len(new)) + new + data[8 + n :]
+    return with_format_version(data, checkpoint.FORMAT_VERSION + 1)
 
 
 BINARY = b"\x7fELF\x00\x01\x02" * 50

@@ -176,15 +176,14 @@ class LanguageModel:
             ws.token_input = None
             embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))
             if drop_in:
-                self._drop(ws.x, ws.masks[0], key, 0, input_dropout(self.cfg))
+                self._drop(ws.x, ws.x, ws.masks[0], key, 0, input_dropout(self.cfg))
             layer_in = ws.x
         for k, layer in enumerate(self.layers):
             lws = ws.layers[k]
             layer.forward(p, lws, layer_in, state.h[k], state.c[k])
             layer_in = lws["hs"][1:]
             if drop:
-                ws.dropped[k][...] = layer_in
-                self._drop(ws.dropped[k], ws.masks[k + 1], key, k + 1, self.cfg.dropout)
+                self._drop(layer_in, ws.dropped[k], ws.masks[k + 1], key, k + 1, self.cfg.dropout)
                 layer_in = ws.dropped[k]
         return layer_in
 
@@ -203,10 +202,11 @@ class LanguageModel:
             return self.token_table
         return 2 * self.cfg.vocab_size <= T * B
 
-    def _drop(self, x: np.ndarray, mask: np.ndarray, key: int, site: int, rate: float) -> None:
+    def _drop(self, x, out, mask, key: int, site: int, rate: float) -> None:
+        """out = dropout(x) at ``rate`` with the mask of (seed, key, site); out may be x."""
         streams = self.cfg.layers + 1
-        dropout_forward(x.reshape(-1), mask.reshape(-1), rate, self.dropout_seed,
-                        key * streams + site)  # fmt: skip
+        dropout_forward(x.reshape(-1), out.reshape(-1), mask.reshape(-1), rate,
+                        self.dropout_seed, key * streams + site)  # fmt: skip
 
     def forward_backward(
         self, inputs: np.ndarray, targets: np.ndarray, state: State, key: int | None = None

@@ -133,13 +133,13 @@ def test_dropout_masks_differ_between_sites() -> None:
     masks = []
     for stream in range(3):
         x, m = np.ones(n, np.float32), np.empty(n, np.float32)
-        dropout_forward(x, m, 0.5, 7, stream)
+        dropout_forward(x, x, m, 0.5, 7, stream)
         masks.append(m)
     assert abs((masks[0] == 0).mean() - 0.5) < 0.04
     assert 0.4 < (masks[0] == masks[1]).mean() < 0.6  # independent, not shifted copies
     assert 0.4 < (masks[1] == masks[2]).mean() < 0.6
     x, m = np.ones(n, np.float32), np.empty(n, np.float32)
-    dropout_forward(x, m, 0.0, 7, 0)
+    dropout_forward(x, x, m, 0.0, 7, 0)
     np.testing.assert_array_equal(x, 1.0)  # p = 0 keeps everything unscaled
 
 

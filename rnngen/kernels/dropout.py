@@ -24,10 +24,10 @@ def _mix(z):
 
 
 @njit(**JIT)
-def dropout_forward(x, mask, p, seed, stream):
-    """x (N,) in place: zero each entry with probability p, scale the others by 1/(1-p).
-
-    mask (N,) out: 0 or 1/(1-p) per entry, for the backward. 0 <= p < 1.
+def dropout_forward(x, out, mask, p, seed, stream):
+    """out (N,) = x (N,) with each entry zeroed with probability p, the others scaled by 1/(1-p);
+    ``out`` may be ``x`` itself. mask (N,) out: 0 or 1/(1-p) per entry, for the backward.
+    0 <= p < 1.
     """
     keep_scale = x.dtype.type(1.0 / (1.0 - p))
     zero = x.dtype.type(0.0)
@@ -37,7 +37,7 @@ def dropout_forward(x, mask, p, seed, stream):
         u = _mix(key + np.uint64(i) * _GOLDEN) >> np.uint64(40)
         m = keep_scale if u >= cut else zero
         mask[i] = m
-        x[i] *= m
+        out[i] = x[i] * m
 
 
 @njit(**JIT)

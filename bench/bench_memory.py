@@ -22,7 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import ROOT, machine, torch_available, write_report
+from benchlib import (
+    ROOT,
+    config_names,
+    machine,
+    pick_engines,
+    write_report,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIGS = "h512"
@@ -78,15 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, args.configs, args.steps, threads)
         return 0
-    names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in names if c not in CONFIGS]
-    if unknown:
-        ap.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
-    torch_version = None if args.no_torch else torch_available()
-    if torch_version is None and not args.no_torch:
-        print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
-              file=sys.stderr)  # fmt: skip
-    engines = ["rnngen"] + (["torch"] if torch_version else [])
+    names = config_names(ap, args.configs, CONFIGS)
+    torch_version, engines = pick_engines(args.no_torch)
 
     results = {}
     for name in names:

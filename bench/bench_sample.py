@@ -34,7 +34,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, Worker, machine, torch_available, write_report
+from benchlib import (
+    ROOT,
+    Worker,
+    config_names,
+    machine,
+    pick_engines,
+    ratio_summary,
+    write_report,
+)
 
 CONFIGS = {
     # name: (level, V, E, H, L)
@@ -215,16 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker)
         return 0
-    names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in names if c not in CONFIGS]
-    if unknown:
-        ap.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
-
-    torch_version = None if args.no_torch else torch_available()
-    if torch_version is None and not args.no_torch:
-        print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
-              file=sys.stderr)  # fmt: skip
-    engines = ["rnngen"] + (["torch"] if torch_version else [])
+    names = config_names(ap, args.configs, CONFIGS)
+    torch_version, engines = pick_engines(args.no_torch)
     workers = {e: Worker(__file__, e) for e in engines}
     segments = [("rnngen", 1), ("rnngen", 2), ("rnngen", "auto")]
     segments += [("torch", 1), ("torch", 2)] if "torch" in engines else []
@@ -268,10 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 best = [min(a, b) for a, b in zip(us[("torch", 1)], us[("torch", 2)], strict=True)]
                 ratios = [b / a for a, b in zip(rn, best, strict=True)]
                 res["torch_best_us_per_token"] = best
-                res["ratio_torch_over_rnngen"] = {
-                    "median_of_rounds": statistics.median(ratios),
-                    "per_round": ratios,
-                }
+                res["ratio_torch_over_rnngen"] = ratio_summary(ratios)
                 line += (
                     f" | torch {med[('torch', 1)]:.1f} (1 thread) {med[('torch', 2)]:.1f} (2)"
                     f" | rnngen {statistics.median(ratios):.1f}x faster"

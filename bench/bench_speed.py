@@ -32,7 +32,15 @@ import statistics
 import sys
 import time
 
-from benchlib import ROOT, Worker, machine, torch_available, write_report
+from benchlib import (
+    ROOT,
+    Worker,
+    config_names,
+    machine,
+    pick_engines,
+    ratio_summary,
+    write_report,
+)
 
 CONFIGS = {
     # name: (level, V, E, H, L, B, T)
@@ -230,18 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, threads)
         return 0
-    names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in names if c not in CONFIGS]
-    if unknown:
-        ap.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
-
-    torch_version = None if args.no_torch else torch_available()
-    if torch_version is None and not args.no_torch:
-        print(
-            "PyTorch is NOT installed: measuring rnngen only (install torch to compare)",
-            file=sys.stderr,
-        )
-    engines = ["rnngen"] + (["torch"] if torch_version else [])
+    names = config_names(ap, args.configs, CONFIGS)
+    torch_version, engines = pick_engines(args.no_torch)
     workers = {e: Worker(__file__, e, "--threads", str(threads)) for e in engines}
     try:
         peak = workers["rnngen"].ask(cmd="peak")["gflops"]
@@ -282,10 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if "torch" in samples:
                 ratios = [a / b for a, b in zip(samples["rnngen"], samples["torch"], strict=True)]
-                res["ratio_rnngen_over_torch"] = {
-                    "median_of_rounds": statistics.median(ratios),
-                    "per_round": ratios,
-                }
+                res["ratio_rnngen_over_torch"] = ratio_summary(ratios)
                 line += (
                     f"  torch {res['torch']['median_tokens_per_s']:8.0f} tok/s "
                     f"({res['torch']['fraction_of_peak']:.0%})"

@@ -72,3 +72,29 @@ def write_report(report: dict, path: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)
+
+
+def config_names(ap, given: str, known) -> list[str]:
+    """The comma-separated ``--configs`` as a list; an unknown name is a usage error."""
+    names = [c.strip() for c in given.split(",") if c.strip()]
+    unknown = [c for c in names if c not in known]
+    if unknown:
+        ap.error(f"unknown config(s) {unknown}; choose from {list(known)}")
+    return names
+
+
+def pick_engines(no_torch: bool) -> tuple[str | None, list[str]]:
+    """PyTorch's version (None if absent or not wanted) and the engines to measure; says so on
+    stderr when PyTorch is missing."""
+    torch_version = None if no_torch else torch_available()
+    if torch_version is None and not no_torch:
+        print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
+              file=sys.stderr)  # fmt: skip
+    return torch_version, ["rnngen"] + (["torch"] if torch_version else [])
+
+
+def ratio_summary(ratios: list[float]) -> dict:
+    """Per-round ratios of an alternated run and their median, as the result files record them."""
+    import statistics
+
+    return {"median_of_rounds": statistics.median(ratios), "per_round": ratios}

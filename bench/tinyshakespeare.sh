@@ -13,8 +13,8 @@ out="runs/tinyshakespeare-12min"
 mkdir -p "$here/results" runs
 start=$(date +%s.%N)
 rnngen train "$CORPUS" --hidden 384 --layers 2 --embed 64 --batch-size 32 --seq-len 64 \
-  --dropout 0.2 --lr 2e-3 --schedule cosine --min-lr 1e-4 --minutes 11.5 \
-  --eval-every 300 --out "$out" --force --json > "$out.json"
+  --dropout 0.2 --lr 3e-3 --schedule cosine --min-lr 1e-4 --minutes 11.6 \
+  --eval-every 600 --out "$out" --force --json > "$out.json"
 end=$(date +%s.%N)
 python3 - "$out" "$start" "$end" "$here/results/tinyshakespeare.json" <<'PY'
 import json, sys

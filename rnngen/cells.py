@@ -40,7 +40,7 @@ class TokenInput:
     """Layer 0's input given as token ids (N,) rather than embedded vectors (see Layer)."""
 
     def __init__(self, tokens: np.ndarray, T: int, B: int) -> None:
-        self.tokens = tokens
+        self.tokens = np.ascontiguousarray(tokens, np.int64).reshape(T * B)
         self.shape = (T, B)
         self.table: np.ndarray | None = None
 
@@ -68,17 +68,19 @@ class Layer:
         np.dot(x.reshape(T * B, x.shape[2]), params[self.p + "W_ih"], out=xp2)
         xp2 += params[self.p + self.bias_in]
 
-    def _input_grads(self, params, grads, x, dG, dx) -> None:
+    def _input_grads(self, params, grads, x, dG, dx, dtable=None) -> None:
         """dW_ih = x^T dG and, if dx is given, dx (T*B, D) = dG W_ih^T.
 
-        For a ``TokenInput``: dtable (V, G) = dG rows summed by token, then dW_ih = embed^T dtable
-        and the embedding's gradient += dtable W_ih^T (V x D x G work instead of T*B x D x G)."""
+        For a ``TokenInput``: dtable (V, G) = dG rows summed by token (given, or computed here),
+        then dW_ih = embed^T dtable and the embedding's gradient += dtable W_ih^T (V x D x G work
+        instead of T*B x D x G)."""
         T, B = dG.shape[:2]
         dG2 = dG.reshape(T * B, self.G)
         W = params[self.p + "W_ih"]
         if isinstance(x, TokenInput):
-            dtable = np.zeros_like(x.table)
-            embedding_backward(dtable, dG2, x.tokens)
+            if dtable is None:
+                dtable = np.zeros_like(x.table)
+                embedding_backward(dtable, dG2, x.tokens)
             np.dot(params["embed"].T, dtable, out=grads[self.p + "W_ih"])
             d_embed = grads["embed"]
             d_embed += dtable @ W.T
@@ -92,24 +94,36 @@ class Layer:
 
 
 class LSTMLayer(Layer):
+    """The LSTM kernels add the bias and sum its gradient inside their time loops, and read their
+    input rows by index: a ``TokenInput`` is read straight from its (V, 4H) table."""
+
     def workspace(self, T: int, B: int, dtype) -> dict:
         H, G = self.H, self.G
         return {
-            "xp": np.empty((T, B, G), dtype),  # input projections
+            "xp": np.empty((T, B, G), dtype),  # input projections (untouched under TokenInput)
             "hs": np.empty((T + 1, B, H), dtype),  # hs[0] = h0, hs[t+1] = h_t
             "cs": np.empty((T + 1, B, H), dtype),
             "acts": np.empty((T, B, G), dtype),  # activated gates
             "tcs": np.empty((T, B, H), dtype),  # tanh(c_t)
+            "rows": np.arange(T * B, dtype=np.int64).reshape(T, B),  # xp row of step t, row b
+            "zeros": np.zeros((T, B), np.int64),  # every gate-gradient row sums into row 0
         }
 
-    def forward(self, params, ws: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> None:
-        """x (T, B, D) -> ws["hs"]; h0, c0 (B, H) become h_T, c_T."""
+    def forward(self, params, ws: dict, x, h0: np.ndarray, c0: np.ndarray) -> None:
+        """x (T, B, D) or a TokenInput -> ws["hs"]; h0, c0 (B, H) become h_T, c_T."""
         from rnngen.kernels.lstm import lstm_forward
 
-        T, B = x.shape[:2]
-        self._input_projection(params, x, ws["xp"])
-        lstm_forward(ws["xp"], params[self.p + "W_hh"], h0, c0, ws["hs"], ws["cs"], ws["acts"],
-                     ws["tcs"], self._parts(B))  # fmt: skip
+        T, B = ws["acts"].shape[:2]
+        W_ih = params[self.p + "W_ih"]
+        if isinstance(x, TokenInput):
+            x.table = params["embed"] @ W_ih  # (V, 4H), read by token
+            xin, xrow = x.table, x.tokens.reshape(T, B)
+        else:
+            xin = ws["xp"].reshape(T * B, self.G)
+            np.dot(x.reshape(T * B, x.shape[2]), W_ih, out=xin)
+            xrow = ws["rows"]
+        lstm_forward(xin, xrow, params[self.p + "b"], params[self.p + "W_hh"], h0, c0, ws["hs"],
+                     ws["cs"], ws["acts"], ws["tcs"], self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
         c0[...] = ws["cs"][T]
 
@@ -117,16 +131,20 @@ class LSTMLayer(Layer):
         """dhs (T, B, H): dLoss/dh_t from above; writes this layer's grads and dx (T*B, D)."""
         from rnngen.kernels.lstm import lstm_backward
 
-        T, B = x.shape[:2]
-        H = self.H
+        T, B = dhs.shape[:2]
+        H, parts = self.H, self._parts(B)
         dG = scratch["dG"]
-        W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (4H, H)
         dh, dc = np.zeros((B, H), dG.dtype), np.zeros((B, H), dG.dtype)  # truncated BPTT
-        lstm_backward(dG, dhs, W_hhT, ws["acts"], ws["cs"], ws["tcs"], dh, dc, self._parts(B))
-        dG2 = dG.reshape(T * B, self.G)
-        np.dot(ws["hs"][:T].reshape(T * B, H).T, dG2, out=grads[self.p + "W_hh"])
-        np.sum(dG2, axis=0, out=grads[self.p + "b"])
-        self._input_grads(params, grads, x, dG, dx)
+        table = isinstance(x, TokenInput)
+        srow = x.tokens.reshape(T, B) if table else ws["zeros"]
+        dsum = np.empty((parts, x.table.shape[0] if table else 1, self.G), dG.dtype)
+        lstm_backward(dG, dhs, params[self.p + "W_hh"], ws["acts"], ws["cs"], ws["tcs"], dh, dc,
+                      srow, dsum, parts)  # fmt: skip
+        dsum = dsum.sum(axis=0)  # (V, 4H) by token, or (1, 4H)
+        np.sum(dsum, axis=0, out=grads[self.p + "b"])
+        np.dot(ws["hs"][:T].reshape(T * B, H).T, dG.reshape(T * B, self.G),
+               out=grads[self.p + "W_hh"])  # fmt: skip
+        self._input_grads(params, grads, x, dG, dx, dsum if table else None)
 
 
 class GRULayer(Layer):

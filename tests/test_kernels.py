@@ -68,7 +68,10 @@ def run_forward(c: LSTMCase, parts: int) -> dict[str, np.ndarray]:
         "acts": np.full((T, B, 4 * H), np.nan, dt),
         "tcs": np.full((T, B, H), np.nan, dt),
     }
-    lstm_forward(c.xp, c.W_hh, c.h0, c.c0, out["hs"], out["cs"], out["acts"], out["tcs"], parts)
+    xin, xrow = c.xp.reshape(T * B, H4), np.arange(T * B).reshape(T, B)
+    bias = np.zeros(H4, dt)  # the bias and indexed rows: test_lstm_bias_and_rows_by_index
+    lstm_forward(xin, xrow, bias, c.W_hh, c.h0, c.c0, out["hs"], out["cs"], out["acts"],
+                 out["tcs"], parts)  # fmt: skip
     return out
 
 
@@ -77,11 +80,12 @@ def run_backward(c: LSTMCase, fwd: dict[str, np.ndarray], parts: int) -> dict[st
     H = H4 // 4
     dG = np.full((T, B, 4 * H), np.nan, c.xp.dtype)
     dh, dc = c.rh.copy(), c.rc.copy()
-    W_hhT = np.ascontiguousarray(c.W_hh.T)
-    lstm_backward(dG, c.Rh, W_hhT, fwd["acts"], fwd["cs"], fwd["tcs"], dh, dc, parts)
+    srow = np.zeros((T, B), np.int64)  # every row into one sum: dJ/dbias
+    dsum = np.full((parts, 1, 4 * H), np.nan, c.xp.dtype)
+    lstm_backward(dG, c.Rh, c.W_hh, fwd["acts"], fwd["cs"], fwd["tcs"], dh, dc, srow, dsum, parts)
     hs = fwd["hs"][:T].reshape(T * B, H)
     dW_hh = hs.T @ dG.reshape(T * B, 4 * H)
-    return {"dxp": dG, "dW_hh": dW_hh, "dh0": dh, "dc0": dc}
+    return {"dxp": dG, "dW_hh": dW_hh, "dh0": dh, "dc0": dc, "dbias": dsum.sum(axis=(0, 1))}
 
 
 def objective(c: LSTMCase, parts: int) -> float:
@@ -121,6 +125,8 @@ def test_lstm_backward_matches_reference(T, B, H, parts, numerics_rng) -> None:
     want = ref.lstm_backward(c.Rh, c.W_hh, ref.lstm_forward(c.xp, c.W_hh, c.h0, c.c0), c.rh, c.rc)
     for name in ("dxp", "dW_hh", "dh0", "dc0"):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+    want_db = want["dxp"].sum(axis=(0, 1))  # the bias enters every row's pre-activations
+    np.testing.assert_allclose(got["dbias"], want_db, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(("T", "B", "H", "parts"), LSTM_PARAMS)
@@ -147,6 +153,41 @@ def test_lstm_parts_do_not_change_results(T, B, H, numerics_rng) -> None:
             np.testing.assert_allclose(fp[name], f1[name], rtol=1e-6, atol=1e-7, err_msg=name)
         for name in b1:
             np.testing.assert_allclose(bp[name], b1[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("T", "B", "H", "parts"), [(5, 4, 9, 2), (3, 7, 20, 2), (4, 3, 6, 1)])
+def test_lstm_bias_and_rows_by_index(T, B, H, parts, dtype, numerics_rng) -> None:
+    """Input rows read from a (V, 4H) table by token, plus a bias, equal the reference on
+    xp = table[tokens] + bias; the backward's sums by token equal the reference's dxp scattered by
+    token (the table's gradient), and their total is the bias gradient."""
+    V = 6
+    c = make_case(T, B, H, numerics_rng)
+    table = numerics_rng.normal(0.0, 1.0, (V, 4 * H))
+    bias = numerics_rng.normal(0.0, 0.5, 4 * H)
+    tokens = numerics_rng.integers(0, V, (T, B))
+    c.xp = table[tokens] + bias
+    want_f = ref.lstm_forward(c.xp, c.W_hh, c.h0, c.c0)
+    want_b = ref.lstm_backward(c.Rh, c.W_hh, want_f, c.rh, c.rc)
+    want_dtable = np.zeros((V, 4 * H))
+    np.add.at(want_dtable, tokens.reshape(-1), want_b["dxp"].reshape(T * B, 4 * H))
+
+    c32 = c.astype(dtype)
+    hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
+    acts, tcs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
+    h0, c0 = c32.h0.copy(), c32.c0.copy()
+    lstm_forward(table.astype(dtype), tokens, bias.astype(dtype), c32.W_hh, h0, c0, hs, cs, acts,
+                 tcs, parts)  # fmt: skip
+    dG = np.empty((T, B, 4 * H), dtype)
+    dsum = np.empty((parts, V, 4 * H), dtype)
+    dh, dc = c32.rh.copy(), c32.rc.copy()
+    lstm_backward(dG, c32.Rh, c32.W_hh, acts, cs, tcs, dh, dc, tokens, dsum, parts)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(hs, want_f["hs"], **tol)
+    np.testing.assert_allclose(dG, want_b["dxp"], **tol)
+    np.testing.assert_allclose(dsum.sum(axis=0), want_dtable, **tol)
+    np.testing.assert_allclose(dh, want_b["dh0"], **tol)
+    assert np.abs(want_dtable).max() > 0.1  # not vacuous
 
 
 # float32 runs its own packed GEMM (64-column panels, tiles of up to 6 rows): cover partial panels

@@ -68,19 +68,17 @@ class Layer:
         np.dot(x.reshape(T * B, x.shape[2]), params[self.p + "W_ih"], out=xp2)
         xp2 += params[self.p + self.bias_in]
 
-    def _input_grads(self, params, grads, x, dG, dx, dtable=None) -> None:
+    def _input_grads(self, params, grads, x, dG, dx) -> None:
         """dW_ih = x^T dG and, if dx is given, dx (T*B, D) = dG W_ih^T.
 
-        For a ``TokenInput``: dtable (V, G) = dG rows summed by token (given, or computed here),
-        then dW_ih = embed^T dtable and the embedding's gradient += dtable W_ih^T (V x D x G work
-        instead of T*B x D x G)."""
+        For a ``TokenInput``: dtable (V, G) = dG rows summed by token, then dW_ih = embed^T dtable
+        and the embedding's gradient += dtable W_ih^T (V x D x G work instead of T*B x D x G)."""
         T, B = dG.shape[:2]
         dG2 = dG.reshape(T * B, self.G)
         W = params[self.p + "W_ih"]
         if isinstance(x, TokenInput):
-            if dtable is None:
-                dtable = np.zeros_like(x.table)
-                embedding_backward(dtable, dG2, x.tokens)
+            dtable = np.zeros_like(x.table)
+            embedding_backward(dtable, dG2, x.tokens)
             np.dot(params["embed"].T, dtable, out=grads[self.p + "W_ih"])
             d_embed = grads["embed"]
             d_embed += dtable @ W.T
@@ -95,7 +93,8 @@ class Layer:
 
 class LSTMLayer(Layer):
     """The LSTM kernels add the bias and sum its gradient inside their time loops, and read their
-    input rows by index: a ``TokenInput`` is read straight from its (V, 4H) table."""
+    input rows by index: a ``TokenInput`` is read straight from its (V, 4H) table, which holds
+    embed @ W_ih without the bias."""
 
     def workspace(self, T: int, B: int, dtype) -> dict:
         H, G = self.H, self.G
@@ -106,7 +105,6 @@ class LSTMLayer(Layer):
             "acts": np.empty((T, B, G), dtype),  # activated gates
             "tcs": np.empty((T, B, H), dtype),  # tanh(c_t)
             "rows": np.arange(T * B, dtype=np.int64).reshape(T, B),  # xp row of step t, row b
-            "zeros": np.zeros((T, B), np.int64),  # every gate-gradient row sums into row 0
         }
 
     def forward(self, params, ws: dict, x, h0: np.ndarray, c0: np.ndarray) -> None:
@@ -132,19 +130,16 @@ class LSTMLayer(Layer):
         from rnngen.kernels.lstm import lstm_backward
 
         T, B = dhs.shape[:2]
-        H, parts = self.H, self._parts(B)
+        H = self.H
         dG = scratch["dG"]
         dh, dc = np.zeros((B, H), dG.dtype), np.zeros((B, H), dG.dtype)  # truncated BPTT
-        table = isinstance(x, TokenInput)
-        srow = x.tokens.reshape(T, B) if table else ws["zeros"]
-        dsum = np.empty((parts, x.table.shape[0] if table else 1, self.G), dG.dtype)
+        db = np.empty((B, self.G), dG.dtype)  # per batch row: the same sums whatever the parts
         lstm_backward(dG, dhs, params[self.p + "W_hh"], ws["acts"], ws["cs"], ws["tcs"], dh, dc,
-                      srow, dsum, parts)  # fmt: skip
-        dsum = dsum.sum(axis=0)  # (V, 4H) by token, or (1, 4H)
-        np.sum(dsum, axis=0, out=grads[self.p + "b"])
+                      db, self._parts(B))  # fmt: skip
+        np.sum(db, axis=0, out=grads[self.p + "b"])
         np.dot(ws["hs"][:T].reshape(T * B, H).T, dG.reshape(T * B, self.G),
                out=grads[self.p + "W_hh"])  # fmt: skip
-        self._input_grads(params, grads, x, dG, dx, dsum if table else None)
+        self._input_grads(params, grads, x, dG, dx)
 
 
 class GRULayer(Layer):

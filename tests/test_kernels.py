@@ -80,12 +80,11 @@ def run_backward(c: LSTMCase, fwd: dict[str, np.ndarray], parts: int) -> dict[st
     H = H4 // 4
     dG = np.full((T, B, 4 * H), np.nan, c.xp.dtype)
     dh, dc = c.rh.copy(), c.rc.copy()
-    srow = np.zeros((T, B), np.int64)  # every row into one sum: dJ/dbias
-    dsum = np.full((parts, 1, 4 * H), np.nan, c.xp.dtype)
-    lstm_backward(dG, c.Rh, c.W_hh, fwd["acts"], fwd["cs"], fwd["tcs"], dh, dc, srow, dsum, parts)
+    db = np.full((B, 4 * H), np.nan, c.xp.dtype)  # per batch row: sum over t of dG
+    lstm_backward(dG, c.Rh, c.W_hh, fwd["acts"], fwd["cs"], fwd["tcs"], dh, dc, db, parts)
     hs = fwd["hs"][:T].reshape(T * B, H)
     dW_hh = hs.T @ dG.reshape(T * B, 4 * H)
-    return {"dxp": dG, "dW_hh": dW_hh, "dh0": dh, "dc0": dc, "dbias": dsum.sum(axis=(0, 1))}
+    return {"dxp": dG, "dW_hh": dW_hh, "dh0": dh, "dc0": dc, "db": db}
 
 
 def objective(c: LSTMCase, parts: int) -> float:
@@ -125,8 +124,8 @@ def test_lstm_backward_matches_reference(T, B, H, parts, numerics_rng) -> None:
     want = ref.lstm_backward(c.Rh, c.W_hh, ref.lstm_forward(c.xp, c.W_hh, c.h0, c.c0), c.rh, c.rc)
     for name in ("dxp", "dW_hh", "dh0", "dc0"):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
-    want_db = want["dxp"].sum(axis=(0, 1))  # the bias enters every row's pre-activations
-    np.testing.assert_allclose(got["dbias"], want_db, rtol=1e-10, atol=1e-12)
+    want_db = want["dxp"].sum(axis=0)  # the bias enters every step's pre-activations
+    np.testing.assert_allclose(got["db"], want_db, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(("T", "B", "H", "parts"), LSTM_PARAMS)
@@ -159,8 +158,8 @@ def test_lstm_parts_do_not_change_results(T, B, H, numerics_rng) -> None:
 @pytest.mark.parametrize(("T", "B", "H", "parts"), [(5, 4, 9, 2), (3, 7, 20, 2), (4, 3, 6, 1)])
 def test_lstm_bias_and_rows_by_index(T, B, H, parts, dtype, numerics_rng) -> None:
     """Input rows read from a (V, 4H) table by token, plus a bias, equal the reference on
-    xp = table[tokens] + bias; the backward's sums by token equal the reference's dxp scattered by
-    token (the table's gradient), and their total is the bias gradient."""
+    xp = table[tokens] + bias, forward and backward; the backward's per-row sums are the bias
+    gradient of each batch row."""
     V = 6
     c = make_case(T, B, H, numerics_rng)
     table = numerics_rng.normal(0.0, 1.0, (V, 4 * H))
@@ -169,25 +168,34 @@ def test_lstm_bias_and_rows_by_index(T, B, H, parts, dtype, numerics_rng) -> Non
     c.xp = table[tokens] + bias
     want_f = ref.lstm_forward(c.xp, c.W_hh, c.h0, c.c0)
     want_b = ref.lstm_backward(c.Rh, c.W_hh, want_f, c.rh, c.rc)
-    want_dtable = np.zeros((V, 4 * H))
-    np.add.at(want_dtable, tokens.reshape(-1), want_b["dxp"].reshape(T * B, 4 * H))
 
-    c32 = c.astype(dtype)
+    cd = c.astype(dtype)
     hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     acts, tcs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
-    h0, c0 = c32.h0.copy(), c32.c0.copy()
-    lstm_forward(table.astype(dtype), tokens, bias.astype(dtype), c32.W_hh, h0, c0, hs, cs, acts,
+    h0, c0 = cd.h0.copy(), cd.c0.copy()
+    lstm_forward(table.astype(dtype), tokens, bias.astype(dtype), cd.W_hh, h0, c0, hs, cs, acts,
                  tcs, parts)  # fmt: skip
-    dG = np.empty((T, B, 4 * H), dtype)
-    dsum = np.empty((parts, V, 4 * H), dtype)
-    dh, dc = c32.rh.copy(), c32.rc.copy()
-    lstm_backward(dG, c32.Rh, c32.W_hh, acts, cs, tcs, dh, dc, tokens, dsum, parts)
+    dG, db = np.empty((T, B, 4 * H), dtype), np.empty((B, 4 * H), dtype)
+    dh, dc = cd.rh.copy(), cd.rc.copy()
+    lstm_backward(dG, cd.Rh, cd.W_hh, acts, cs, tcs, dh, dc, db, parts)
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(hs, want_f["hs"], **tol)
+    np.testing.assert_allclose(cs, want_f["cs"], **tol)
     np.testing.assert_allclose(dG, want_b["dxp"], **tol)
-    np.testing.assert_allclose(dsum.sum(axis=0), want_dtable, **tol)
+    np.testing.assert_allclose(db, want_b["dxp"].sum(axis=0), **tol)
     np.testing.assert_allclose(dh, want_b["dh0"], **tol)
-    assert np.abs(want_dtable).max() > 0.1  # not vacuous
+    assert np.abs(want_b["dxp"]).max() > 0.1  # not vacuous
+
+
+def test_lstm_bias_gradient_is_the_same_bit_for_bit_whatever_the_parts(numerics_rng) -> None:
+    """Threads must not change a trained model: the per-row sums do not depend on the split."""
+    c = make_case(9, 8, 16, numerics_rng).astype(np.float32)
+    f = run_forward(c, 1)
+    want = run_backward(c, f, 1)
+    for parts in (2, 3, 8):
+        got = run_backward(c, run_forward(c, parts), parts)
+        for name in ("dxp", "db", "dh0", "dc0"):
+            assert np.array_equal(got[name], want[name]), (parts, name)
 
 
 # float32 runs its own packed GEMM (64-column panels, tiles of up to 6 rows): cover partial panels

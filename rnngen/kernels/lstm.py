@@ -5,9 +5,10 @@ projection of all T steps as one GEMM before the forward, and the weight gradien
 all T*B rows after the backward (see ``rnngen.cells``). The loops do the passes over (T, B, 4H)
 that would otherwise each cost a trip through memory: the forward adds the bias in the gate math
 and reads input rows by index (so a character model's layer 0 reads its (V, 4H) table directly),
-and the backward sums gate-gradient rows by index as it writes them (the bias gradient, or the
-table's gradient by token). Gate blocks are ordered [i | f | g | o], as PyTorch orders them, so
-weights are comparable.
+and the backward sums each batch row's gate gradients over time as it writes them (the bias
+gradient, summed over rows by the caller in an order that does not depend on ``parts``, so the
+result is the same bit for bit whatever the number of threads). Gate blocks are ordered
+[i | f | g | o], as PyTorch orders them, so weights are comparable.
 
     i = sigmoid(a_i)   f = sigmoid(a_f)   g = tanh(a_g)   o = sigmoid(a_o)
     c_t = f * c_{t-1} + i * g          h_t = o * tanh(c_t)
@@ -110,7 +111,7 @@ def lstm_forward_rows(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, b0, b1):
 
 
 @njit(**JIT)
-def lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, srow, dsum, b0, b1):
+def lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, b0, b1):
     """Backward over T steps for batch rows b0:b1, in reverse order of the forward (BLAS path).
 
     dG    (T, B, 4H)  out: gradient of the loss w.r.t. the gate pre-activations
@@ -119,16 +120,14 @@ def lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, srow, dsum, b0, b1
     acts, cs, tcs     caches written by ``lstm_forward_rows``
     dh, dc (B, H)     in: gradient arriving at h_T, c_T (zero under truncated BPTT);
                       out: gradient w.r.t. h0, c0
-    srow  (T, B)      the row of dsum that dG[t, b] is added to
-    dsum  (S, 4H)     in/out: sums of dG rows (all rows to row 0: the bias gradient; by token:
-                      the gradient of a per-token input table)
+    db    (B, 4H)     out: db[b] = sum over t of dG[t, b] (the bias gradient of batch row b)
     """
     T = dG.shape[0]
     H = W_hhT.shape[1]
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             _gates_backward(dG[t, b], acts[t, b], dhs[t, b], dh[b], cs[t, b], tcs[t, b], dc[b],
-                            dsum[srow[t, b]], H)  # fmt: skip
+                            db[b], H)  # fmt: skip
         np.dot(dG[t, b0:b1], W_hhT, dh[b0:b1])
 
 
@@ -154,7 +153,7 @@ def _forward_rows_packed(xin, xrow, bias, Wp, h0, c0, hs, cs, acts, tcs, b0, b1)
 
 
 @njit(**JIT)
-def _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, srow, dsum, b0, b1):
+def _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, b0, b1):
     """``lstm_backward_rows`` with the float32 micro-kernel; WTp = pack_panels(W_hh.T)."""
     T, B, G = dG.shape
     H = G // 4
@@ -166,7 +165,7 @@ def _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, srow, dsum, b0, b
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             _gates_backward(dG[t, b], acts[t, b], dhs[t, b], dhr[b - b0], cs[t, b], tcs[t, b],
-                            dc[b], dsum[srow[t, b]], H)  # fmt: skip
+                            dc[b], db[b], H)  # fmt: skip
         aoff = (t * dG.strides[0] + b0 * dG.strides[1]) // 4
         gemm_panels(dG, aoff, lda, M, WTp, dhr, ldc)
     dh[b0:b1] = dhr[:, :H]
@@ -198,22 +197,21 @@ def lstm_forward(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts):
 
 
 @njit(**JIT_PAR)
-def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, srow, dsum, parts):
+def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, db, parts):
     """Backward over all B rows, split into ``parts`` ranges run in parallel.
 
-    Shapes as in ``lstm_backward_rows``, except dsum (parts, S, 4H): one slice per range, which
-    the caller sums (overwritten, not accumulated). ``parts`` >= 1 (capped at B).
+    Shapes as in ``lstm_backward_rows``; ``parts`` >= 1 (capped at B).
     """
     B = dG.shape[1]
     parts = max(1, min(parts, B))
-    dsum[...] = 0.0
+    db[...] = 0.0
     if use_packed(dG, W_hh, dhs, acts):
         WTp = pack_panels(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, srow, dsum[p], b0, b1)
+            _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, b0, b1)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, srow, dsum[p], b0, b1)
+            lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, b0, b1)

@@ -55,7 +55,8 @@ class Layer:
         self.bias_in = "b_ih" if cell == "gru" else "b"
 
     def _input_projection(self, params, x, xp: np.ndarray) -> None:
-        """xp (T, B, G) = x (T, B, D) @ W_ih + b, one GEMM over all T*B rows.
+        """xp (T, B, G) = x (T, B, D) @ W_ih + b, one GEMM over all T*B rows (GRU and RNN layers;
+        the LSTM's kernels add the bias and read a table themselves, see ``LSTMLayer``).
 
         x may instead be a ``TokenInput``: layer 0 of a small vocabulary, where
         table = embed @ W_ih + b (V, G) is computed once and xp is a row lookup."""

@@ -230,8 +230,8 @@ def worker(engine: str, threads: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default=",".join(CONFIGS), help=f"from {','.join(CONFIGS)}")
-    ap.add_argument("--repeats", type=int, default=5, help="alternated rounds per config")
-    ap.add_argument("--seconds", type=float, default=3.0, help="timed seconds per segment")
+    ap.add_argument("--repeats", type=int, default=21, help="alternated rounds per config")
+    ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per segment")
     ap.add_argument("--threads", type=int, default=None, help="cores to use (default: all)")
     ap.add_argument("--no-torch", action="store_true", help="rnngen only")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "speed.json"))

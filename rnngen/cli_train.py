@@ -8,7 +8,6 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-import click
 import typer
 
 from rnngen import checkpoint
@@ -25,20 +24,20 @@ FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --i
 RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
 
 
-def given(ctx: click.Context, name: str) -> bool:
+def given(ctx: typer.Context, name: str) -> bool:
     """True if the user gave option ``name`` (not its default)."""
-    source = ctx.get_parameter_source(name)  # an enum; compared by name across click versions
+    source = ctx.get_parameter_source(name)  # an enum (typer may vendor click): by name
     return getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT")
 
 
-def _flag(ctx: click.Context, name: str) -> str:
+def _flag(ctx: typer.Context, name: str) -> str:
     for p in ctx.command.params:
         if p.name == name and p.opts:
             return max(p.opts, key=len)
     return "--" + name.replace("_", "-")
 
 
-def conflict(ctx: click.Context, stored: dict, allowed: set[str], against: str) -> str | None:
+def conflict(ctx: typer.Context, stored: dict, allowed: set[str], against: str) -> str | None:
     """A message about the first given option that disagrees with ``stored`` (or that is neither
     stored nor ``allowed``), or None."""
     for name, value in ctx.params.items():
@@ -117,7 +116,7 @@ def _find_resumable(resume: Path) -> tuple[Path, Path]:
     )
 
 
-def resume_trainer(ctx: click.Context, resume: Path, paths: list[str] | None, encoding: str,
+def resume_trainer(ctx: typer.Context, resume: Path, paths: list[str] | None, encoding: str,
                    errors: str, val_file: Path | None, threads: int | None,
                    quiet: bool) -> Trainer:  # fmt: skip
     """A Trainer that continues the run ``resume`` where it stopped, on the same inputs."""
@@ -181,7 +180,7 @@ def resume_trainer(ctx: click.Context, resume: Path, paths: list[str] | None, en
 # ---- --init-from --------------------------------------------------------------------------------
 
 
-def init_base(ctx: click.Context, init_from: Path, text: str, val_text: str | None,
+def init_base(ctx: typer.Context, init_from: Path, text: str, val_text: str | None,
               max_vocab: int | None, min_count: int) -> tuple[checkpoint.Checkpoint, Vocab,
                                                               list[str]]:  # fmt: skip
     """(the checkpoint to start from, its vocabulary grown for the new text, the added tokens).
@@ -194,7 +193,7 @@ def init_base(ctx: click.Context, init_from: Path, text: str, val_text: str | No
     return ck, vocab, added
 
 
-def finetune_model_cfg(ctx: click.Context, base: checkpoint.Checkpoint, vocab_size: int,
+def finetune_model_cfg(ctx: typer.Context, base: checkpoint.Checkpoint, vocab_size: int,
                        dropout: float, dropout_input: float) -> ModelConfig:  # fmt: skip
     """The model config of a fine-tuning run: the base model's, with the grown vocabulary and, if
     given, a new --dropout / --dropout-input (training settings rather than sizes)."""

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from benchlib import (
+    MODELS,
     ROOT,
     Worker,
     config_names,
@@ -44,13 +45,7 @@ from benchlib import (
     write_report,
 )
 
-CONFIGS = {
-    # name: (level, V, E, H, L)
-    "h128": ("char", 65, 64, 128, 2),
-    "h256": ("char", 65, 64, 256, 2),
-    "h512": ("char", 65, 64, 512, 2),
-    "word": ("word", 10000, 200, 200, 2),
-}
+CONFIGS = MODELS  # name: (level, V, E, H, L)
 DEFAULT_CONFIGS = "h128,h256,h512"
 
 

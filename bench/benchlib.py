@@ -9,6 +9,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# the issue's models, name: (level, V, E, H, L); bench_speed adds each one's batch and length
+MODELS = {
+    "h128": ("char", 65, 64, 128, 2),
+    "h256": ("char", 65, 64, 256, 2),
+    "h512": ("char", 65, 64, 512, 2),
+    "word": ("word", 10000, 200, 200, 2),
+}
+
 
 class Worker:
     """A benchmark's own script re-run as ``SCRIPT --worker ARGS...``: one JSON request per line

@@ -1,8 +1,9 @@
 """One recurrent layer of each cell type: its parameters, its caches and its forward/backward.
 
-A layer's forward does the input projection of all T steps as one GEMM, then runs the cell's time
-loop kernel (``rnngen.kernels.lstm`` / ``gru`` / ``rnn``); its backward runs the kernel's reverse
-loop, then computes the weight gradients as GEMMs over all T*B rows. The model stacks layers and
+A layer's forward does the input projection of all T steps as one GEMM (or reads a character
+model's table), then runs the cell's time loop kernel (``rnngen.kernels.lstm`` / ``gru`` / ``rnn``);
+its backward runs the kernel's reverse loop, then computes the weight gradients as GEMMs over all
+T*B rows. The model stacks layers and
 never looks inside them. Kernel modules are imported by the layer that uses them: loading a
 jitted function from Numba's cache costs time at start-up, and a GRU run needs no LSTM kernel.
 
@@ -12,7 +13,7 @@ comparable with ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` (transposed: ours are (D, 
 
 import numpy as np
 
-from rnngen.kernels.loss import embedding_backward, embedding_forward
+from rnngen.kernels.loss import embedding_backward
 
 CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 GATES = {"lstm": 4, "gru": 3, "rnn-tanh": 1, "rnn-relu": 1}
@@ -46,28 +47,39 @@ class TokenInput:
 
 
 class Layer:
-    """Layer k of width H over inputs of width D. ``parts``: batch ranges run in parallel."""
+    """Layer k of width H over inputs of width D. ``parts``: batch ranges run in parallel.
+
+    Every cell's kernels add the input bias in their gate math, sum the bias gradients per batch
+    row inside their backward loops, and read input rows by index: dense inputs from the (T*B, G)
+    projection x @ W_ih, a ``TokenInput`` straight from its (V, G) table embed @ W_ih (a small
+    vocabulary's layer 0), so that layer never writes a (T, B, G) input array.
+    """
 
     def __init__(self, cell: str, k: int, D: int, H: int, parts: int) -> None:
         self.cell, self.k, self.D, self.H, self.parts = cell, k, D, H, parts
         self.G = GATES[cell] * H
         self.p = f"{prefix(cell)}{k}."
-        self.bias_in = "b_ih" if cell == "gru" else "b"
 
-    def _input_projection(self, params, x, xp: np.ndarray) -> None:
-        """xp (T, B, G) = x (T, B, D) @ W_ih + b, one GEMM over all T*B rows (GRU and RNN layers;
-        the LSTM's kernels add the bias and read a table themselves, see ``LSTMLayer``).
+    def workspace(self, T: int, B: int, dtype) -> dict:
+        """The arrays every cell keeps; subclasses add their caches."""
+        return {
+            "xp": np.empty((T, B, self.G), dtype),  # x @ W_ih (untouched under TokenInput)
+            "rows": np.arange(T * B, dtype=np.int64).reshape(T, B),  # xp row of step t, row b
+            "hs": np.empty((T + 1, B, self.H), dtype),  # hs[0] = h0, hs[t+1] = h_t
+        }
 
-        x may instead be a ``TokenInput``: layer 0 of a small vocabulary, where
-        table = embed @ W_ih + b (V, G) is computed once and xp is a row lookup."""
-        T, B = xp.shape[:2]
-        xp2 = xp.reshape(T * B, self.G)
+    def _inputs(self, params, ws: dict, x) -> tuple[np.ndarray, np.ndarray]:
+        """(xin, xrow): the rows of input projections (without bias) the kernel reads, and the
+        row that step t of batch row b reads. One GEMM over all T*B rows, or for a
+        ``TokenInput`` the (V, G) table, read by token."""
+        T, B = ws["rows"].shape
+        W_ih = params[self.p + "W_ih"]
         if isinstance(x, TokenInput):
-            x.table = params["embed"] @ params[self.p + "W_ih"] + params[self.p + self.bias_in]
-            embedding_forward(xp2, x.table, x.tokens)
-            return
-        np.dot(x.reshape(T * B, x.shape[2]), params[self.p + "W_ih"], out=xp2)
-        xp2 += params[self.p + self.bias_in]
+            x.table = params["embed"] @ W_ih
+            return x.table, x.tokens.reshape(T, B)
+        xin = ws["xp"].reshape(T * B, self.G)
+        np.dot(x.reshape(T * B, x.shape[2]), W_ih, out=xin)
+        return xin, ws["rows"]
 
     def _input_grads(self, params, grads, x, dG, dx) -> None:
         """dW_ih = x^T dG and, if dx is given, dx (T*B, D) = dG W_ih^T.
@@ -88,39 +100,30 @@ class Layer:
         if dx is not None:
             np.dot(dG2, W.T, out=dx)
 
+    def _recurrent_grad(self, grads, ws: dict, dG: np.ndarray) -> None:
+        """dW_hh = hs[:T]^T dG, one GEMM over all T*B rows."""
+        T, B = dG.shape[:2]
+        np.dot(ws["hs"][:T].reshape(T * B, self.H).T, dG.reshape(T * B, self.G),
+               out=grads[self.p + "W_hh"])  # fmt: skip
+
     def _parts(self, B: int) -> int:
         return min(self.parts, B)
 
 
 class LSTMLayer(Layer):
-    """The LSTM kernels add the bias and sum its gradient inside their time loops, and read their
-    input rows by index: a ``TokenInput`` is read straight from its (V, 4H) table, which holds
-    embed @ W_ih without the bias."""
-
     def workspace(self, T: int, B: int, dtype) -> dict:
-        H, G = self.H, self.G
-        return {
-            "xp": np.empty((T, B, G), dtype),  # input projections (untouched under TokenInput)
-            "hs": np.empty((T + 1, B, H), dtype),  # hs[0] = h0, hs[t+1] = h_t
-            "cs": np.empty((T + 1, B, H), dtype),
-            "acts": np.empty((T, B, G), dtype),  # activated gates
-            "tcs": np.empty((T, B, H), dtype),  # tanh(c_t)
-            "rows": np.arange(T * B, dtype=np.int64).reshape(T, B),  # xp row of step t, row b
+        return super().workspace(T, B, dtype) | {
+            "cs": np.empty((T + 1, B, self.H), dtype),
+            "acts": np.empty((T, B, self.G), dtype),  # activated gates
+            "tcs": np.empty((T, B, self.H), dtype),  # tanh(c_t)
         }
 
     def forward(self, params, ws: dict, x, h0: np.ndarray, c0: np.ndarray) -> None:
         """x (T, B, D) or a TokenInput -> ws["hs"]; h0, c0 (B, H) become h_T, c_T."""
         from rnngen.kernels.lstm import lstm_forward
 
-        T, B = ws["acts"].shape[:2]
-        W_ih = params[self.p + "W_ih"]
-        if isinstance(x, TokenInput):
-            x.table = params["embed"] @ W_ih  # (V, 4H), read by token
-            xin, xrow = x.table, x.tokens.reshape(T, B)
-        else:
-            xin = ws["xp"].reshape(T * B, self.G)
-            np.dot(x.reshape(T * B, x.shape[2]), W_ih, out=xin)
-            xrow = ws["rows"]
+        T, B = ws["rows"].shape
+        xin, xrow = self._inputs(params, ws, x)
         lstm_forward(xin, xrow, params[self.p + "b"], params[self.p + "W_hh"], h0, c0, ws["hs"],
                      ws["cs"], ws["acts"], ws["tcs"], self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
@@ -130,86 +133,74 @@ class LSTMLayer(Layer):
         """dhs (T, B, H): dLoss/dh_t from above; writes this layer's grads and dx (T*B, D)."""
         from rnngen.kernels.lstm import lstm_backward
 
-        T, B = dhs.shape[:2]
-        H = self.H
+        B, H = dhs.shape[1], self.H
         dG = scratch["dG"]
         dh, dc = np.zeros((B, H), dG.dtype), np.zeros((B, H), dG.dtype)  # truncated BPTT
         db = np.empty((B, self.G), dG.dtype)  # per batch row: the same sums whatever the parts
         lstm_backward(dG, dhs, params[self.p + "W_hh"], ws["acts"], ws["cs"], ws["tcs"], dh, dc,
                       db, self._parts(B))  # fmt: skip
         np.sum(db, axis=0, out=grads[self.p + "b"])
-        np.dot(ws["hs"][:T].reshape(T * B, H).T, dG.reshape(T * B, self.G),
-               out=grads[self.p + "W_hh"])  # fmt: skip
+        self._recurrent_grad(grads, ws, dG)
         self._input_grads(params, grads, x, dG, dx)
 
 
 class GRULayer(Layer):
     def workspace(self, T: int, B: int, dtype) -> dict:
-        H, G = self.H, self.G
-        return {
-            "xp": np.empty((T, B, G), dtype),
-            "hs": np.empty((T + 1, B, H), dtype),
-            "acts": np.empty((T, B, G), dtype),  # r, z, n
-            "hns": np.empty((T, B, H), dtype),  # h_{t-1} W_hn + b_hn
+        return super().workspace(T, B, dtype) | {
+            "acts": np.empty((T, B, self.G), dtype),  # r, z, n
+            "hns": np.empty((T, B, self.H), dtype),  # h_{t-1} W_hn + b_hn
         }
 
-    def forward(self, params, ws: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> None:
+    def forward(self, params, ws: dict, x, h0: np.ndarray, c0: np.ndarray) -> None:
         from rnngen.kernels.gru import gru_forward
 
-        T, B = x.shape[:2]
-        p = params
-        self._input_projection(p, x, ws["xp"])
-        gru_forward(ws["xp"], p[self.p + "W_hh"], p[self.p + "b_hh"], h0, ws["hs"], ws["acts"],
-                    ws["hns"], self._parts(B))  # fmt: skip
+        T, B = ws["rows"].shape
+        p, q = params, self.p
+        xin, xrow = self._inputs(p, ws, x)
+        gru_forward(xin, xrow, p[q + "b_ih"], p[q + "W_hh"], p[q + "b_hh"], h0, ws["hs"],
+                    ws["acts"], ws["hns"], self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
 
     def backward(self, params, grads, ws: dict, scratch: dict, x, dhs, dx) -> None:
         from rnngen.kernels.gru import gru_backward
 
-        T, B = x.shape[:2]
-        H = self.H
+        B, H = dhs.shape[1], self.H
         dGx, dGh = scratch["dG"], scratch["dGh"]
-        W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (3H, H)
         dh = np.zeros((B, H), dGx.dtype)
-        gru_backward(dGx, dGh, dhs, W_hhT, ws["acts"], ws["hns"], ws["hs"], dh, self._parts(B))
-        dGh2 = dGh.reshape(T * B, self.G)
-        np.dot(ws["hs"][:T].reshape(T * B, H).T, dGh2, out=grads[self.p + "W_hh"])
-        np.sum(dGh2, axis=0, out=grads[self.p + "b_hh"])
-        np.sum(dGx.reshape(T * B, self.G), axis=0, out=grads[self.p + "b_ih"])
+        dbx, dbh = np.empty((B, self.G), dGx.dtype), np.empty((B, self.G), dGx.dtype)
+        gru_backward(dGx, dGh, dhs, params[self.p + "W_hh"], ws["acts"], ws["hns"], ws["hs"], dh,
+                     dbx, dbh, self._parts(B))  # fmt: skip
+        np.sum(dbx, axis=0, out=grads[self.p + "b_ih"])
+        np.sum(dbh, axis=0, out=grads[self.p + "b_hh"])
+        self._recurrent_grad(grads, ws, dGh)
         self._input_grads(params, grads, x, dGx, dx)
 
 
 class RNNLayer(Layer):
-    def workspace(self, T: int, B: int, dtype) -> dict:
-        return {
-            "xp": np.empty((T, B, self.H), dtype),
-            "hs": np.empty((T + 1, B, self.H), dtype),
-        }
-
     @property
     def relu(self) -> bool:
         return self.cell == "rnn-relu"
 
-    def forward(self, params, ws: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> None:
+    def forward(self, params, ws: dict, x, h0: np.ndarray, c0: np.ndarray) -> None:
         from rnngen.kernels.rnn import rnn_forward
 
-        T, B = x.shape[:2]
-        self._input_projection(params, x, ws["xp"])
-        rnn_forward(ws["xp"], params[self.p + "W_hh"], h0, ws["hs"], self.relu, self._parts(B))
+        T, B = ws["rows"].shape
+        xin, xrow = self._inputs(params, ws, x)
+        rnn_forward(xin, xrow, params[self.p + "b"], params[self.p + "W_hh"], h0, ws["hs"],
+                    self.relu, self._parts(B))  # fmt: skip
         h0[...] = ws["hs"][T]
 
     def backward(self, params, grads, ws: dict, scratch: dict, x, dhs, dx) -> None:
         from rnngen.kernels.rnn import rnn_backward
 
-        T, B = x.shape[:2]
-        H = self.H
+        B, H = dhs.shape[1], self.H
         dG = scratch["dG"]
-        W_hhT = np.ascontiguousarray(params[self.p + "W_hh"].T)  # (H, H)
         dh = np.zeros((B, H), dG.dtype)
-        rnn_backward(dG, dhs, W_hhT, ws["hs"], dh, self.relu, self._parts(B))
-        dG2 = dG.reshape(T * B, H)
-        np.dot(ws["hs"][:T].reshape(T * B, H).T, dG2, out=grads[self.p + "W_hh"])
-        np.sum(dG2, axis=0, out=grads[self.p + "b"])
+        db = np.empty((B, H), dG.dtype)
+        rnn_backward(dG, dhs, params[self.p + "W_hh"], ws["hs"], dh, db, self.relu,
+                     self._parts(B))  # fmt: skip
+        np.sum(db, axis=0, out=grads[self.p + "b"])
+        self._recurrent_grad(grads, ws, dG)
         self._input_grads(params, grads, x, dG, dx)
 
 

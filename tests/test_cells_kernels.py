@@ -77,36 +77,44 @@ def make_case(kind: str, T: int, B: int, H: int, rng: np.random.Generator) -> Ca
     )
 
 
-def run_forward(c: Case, parts: int) -> dict[str, np.ndarray]:
+def run_forward(c: Case, parts: int, xin=None, xrow=None, b_in=None) -> dict[str, np.ndarray]:
+    """The kernel's forward on c.xp: by default rows t*B + b of xp with a zero input bias (the
+    bias and indexed rows: ``test_bias_and_rows_by_index``)."""
     T, B, G = c.xp.shape
     H, dt = c.h0.shape[1], c.xp.dtype
+    if xin is None:
+        xin, xrow = c.xp.reshape(T * B, G), np.arange(T * B).reshape(T, B)
+        b_in = np.zeros(G, dt)
     hs = np.full((T + 1, B, H), np.nan, dt)
     if c.kind != "gru":
-        rnn_forward(c.xp, c.W_hh, c.h0, hs, c.relu, parts)
+        rnn_forward(xin, xrow, b_in, c.W_hh, c.h0, hs, c.relu, parts)
         return {"hs": hs}
     acts = np.full((T, B, G), np.nan, dt)
     hns = np.full((T, B, H), np.nan, dt)
-    gru_forward(c.xp, c.W_hh, c.b_hh, c.h0, hs, acts, hns, parts)
+    gru_forward(xin, xrow, b_in, c.W_hh, c.b_hh, c.h0, hs, acts, hns, parts)
     return {"hs": hs, "acts": acts, "hns": hns}
 
 
 def run_backward(c: Case, fwd: dict[str, np.ndarray], parts: int) -> dict[str, np.ndarray]:
+    """Gradients; "db_rows" (B, G) are the kernel's per-row sums of dxp (the input bias gradient
+    of each batch row) and, for the GRU, "db_hh" the sum of its per-row recurrent-side sums."""
     T, B, G = c.xp.shape
     H = c.h0.shape[1]
     dh = c.rh.copy()
-    W_hhT = np.ascontiguousarray(c.W_hh.T)
     hs = fwd["hs"]
     dGx = np.full((T, B, G), np.nan, c.xp.dtype)
+    db_in = np.full((B, G), np.nan, c.xp.dtype)
     if c.kind != "gru":
-        rnn_backward(dGx, c.Rh, W_hhT, hs, dh, c.relu, parts)
+        rnn_backward(dGx, c.Rh, c.W_hh, hs, dh, db_in, c.relu, parts)
         dGh = dGx
     else:
         dGh = np.full((T, B, G), np.nan, c.xp.dtype)
-        gru_backward(dGx, dGh, c.Rh, W_hhT, fwd["acts"], fwd["hns"], hs, dh, parts)
+        dbh = np.full((B, G), np.nan, c.xp.dtype)
+        gru_backward(dGx, dGh, c.Rh, c.W_hh, fwd["acts"], fwd["hns"], hs, dh, db_in, dbh, parts)
     flat = dGh.reshape(T * B, G)
-    out = {"dxp": dGx, "dW_hh": hs[:T].reshape(T * B, H).T @ flat, "dh0": dh}
+    out = {"dxp": dGx, "dW_hh": hs[:T].reshape(T * B, H).T @ flat, "dh0": dh, "db_rows": db_in}
     if c.kind == "gru":
-        out["dgh"], out["db_hh"] = dGh, flat.sum(axis=0)
+        out["dgh"], out["db_hh"] = dGh, dbh.sum(axis=0)
     return out
 
 
@@ -118,8 +126,11 @@ def ref_forward(c: Case) -> dict[str, np.ndarray]:
 
 def ref_backward(c: Case, fwd: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if c.kind == "gru":
-        return refc.gru_backward(c.Rh, c.W_hh, fwd, c.rh)
-    return refc.rnn_backward(c.Rh, c.W_hh, fwd["hs"], c.relu, c.rh)
+        want = refc.gru_backward(c.Rh, c.W_hh, fwd, c.rh)
+    else:
+        want = refc.rnn_backward(c.Rh, c.W_hh, fwd["hs"], c.relu, c.rh)
+    want["db_rows"] = want["dxp"].sum(axis=0)  # the bias enters every step's pre-activations
+    return want
 
 
 def objective(c: Case, parts: int) -> float:
@@ -241,6 +252,46 @@ def test_parts_do_not_change_results(kind, T, B, H, numerics_rng) -> None:
             np.testing.assert_allclose(bp[name], b1[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("T", "B", "H", "parts"), [(5, 4, 9, 2), (3, 7, 20, 2), (4, 3, 6, 1)])
+def test_bias_and_rows_by_index(kind, T, B, H, parts, dtype, numerics_rng) -> None:
+    """Input rows read from a (V, G) table by token, plus an input bias, equal the reference on
+    xp = table[tokens] + bias, forward and backward; the backward's per-row sums are the bias
+    gradient of each batch row."""
+    V = 6
+    c = make_case(kind, T, B, H, numerics_rng)
+    G = c.xp.shape[2]
+    table = numerics_rng.normal(0.0, 1.0, (V, G))
+    bias = numerics_rng.normal(0.0, 0.5, G)
+    tokens = numerics_rng.integers(0, V, (T, B))
+    c.xp = table[tokens] + bias
+    want_f = ref_forward(c)
+    want_b = ref_backward(c, want_f)
+
+    cd = c.astype(dtype)
+    got_f = run_forward(cd, parts, table.astype(dtype), tokens, bias.astype(dtype))
+    got_b = run_backward(cd, got_f, parts)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for name in want_f:
+        np.testing.assert_allclose(got_f[name], want_f[name], err_msg=name, **tol)
+    for name in want_b:
+        np.testing.assert_allclose(got_b[name], want_b[name], err_msg=name, **tol)
+    assert np.abs(want_b["db_rows"]).max() > 0.1  # not vacuous
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bias_gradients_are_the_same_bit_for_bit_whatever_the_parts(kind, numerics_rng) -> None:
+    """Threads must not change a trained model: the per-row sums do not depend on the split."""
+    c = make_case(kind, 9, 8, 16, numerics_rng).astype(np.float32)
+    want = run_backward(c, run_forward(c, 1), 1)
+    for parts in (2, 3, 8):
+        got = run_backward(c, run_forward(c, parts), parts)
+        for name in want:
+            if name != "dW_hh":  # a GEMM outside the kernel, not the kernel's own sums
+                assert np.array_equal(got[name], want[name]), (parts, name)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_float32_nan_propagates(kind, numerics_rng) -> None:
     H = 4
@@ -302,15 +353,15 @@ def test_gru_matches_torch(torch, T, B, D, H, parts, dtype, numerics_rng) -> Non
     X, h0, Rh, rh = _inputs(T, B, D, H, numerics_rng, dtype)
     w, g, out, hn = _torch_run(torch, torch.nn.GRU(D, H), X, h0, Rh, rh, numerics_rng, dtype)
     W_ih, W_hh = w["weight_ih_l0"].T.copy(), w["weight_hh_l0"].T.copy()  # (D, 3H), (H, 3H)
-    xp = (X.reshape(T * B, D) @ W_ih + w["bias_ih_l0"]).reshape(T, B, 3 * H)
-    c = Case("gru", xp, W_hh, w["bias_hh_l0"], h0, Rh, rh)
-    fwd = run_forward(c, parts)
+    xin = X.reshape(T * B, D) @ W_ih  # the kernel adds b_ih
+    c = Case("gru", xin.reshape(T, B, 3 * H), W_hh, w["bias_hh_l0"], h0, Rh, rh)
+    fwd = run_forward(c, parts, xin, np.arange(T * B).reshape(T, B), w["bias_ih_l0"])
     back = run_backward(c, fwd, parts)
     _close(fwd["hs"][1:], out, dtype)
     _close(fwd["hs"][-1], hn, dtype)
     dGx = back["dxp"].reshape(T * B, 3 * H)
     _close((X.reshape(T * B, D).T @ dGx).T, g["weight_ih_l0"], dtype)
-    _close(dGx.sum(axis=0), g["bias_ih_l0"], dtype)
+    _close(back["db_rows"].sum(axis=0), g["bias_ih_l0"], dtype)
     _close(back["dW_hh"].T, g["weight_hh_l0"], dtype)
     _close(back["db_hh"], g["bias_hh_l0"], dtype)
     _close((dGx @ W_ih.T).reshape(T, B, D), g["x"], dtype)
@@ -326,9 +377,9 @@ def test_rnn_matches_torch(torch, T, B, D, H, parts, kind, dtype, numerics_rng) 
     w, g, out, hn = _torch_run(torch, module, X, h0, Rh, rh, numerics_rng, dtype)
     W_ih, W_hh = w["weight_ih_l0"].T.copy(), w["weight_hh_l0"].T.copy()  # (D, H), (H, H)
     b = w["bias_ih_l0"] + w["bias_hh_l0"]  # the kernel's single bias
-    xp = (X.reshape(T * B, D) @ W_ih + b).reshape(T, B, H)
-    c = Case(kind, xp, W_hh, None, h0, Rh, rh)
-    fwd = run_forward(c, parts)
+    xin = X.reshape(T * B, D) @ W_ih  # the kernel adds b
+    c = Case(kind, xin.reshape(T, B, H), W_hh, None, h0, Rh, rh)
+    fwd = run_forward(c, parts, xin, np.arange(T * B).reshape(T, B), b)
     back = run_backward(c, fwd, parts)
     if kind == "relu" and out.size > 20:
         assert (out == 0.0).any() and (out > 0.0).any()  # both sides of the kink are exercised
@@ -336,8 +387,9 @@ def test_rnn_matches_torch(torch, T, B, D, H, parts, kind, dtype, numerics_rng) 
     _close(fwd["hs"][-1], hn, dtype)
     dG = back["dxp"].reshape(T * B, H)
     _close((X.reshape(T * B, D).T @ dG).T, g["weight_ih_l0"], dtype)
-    _close(dG.sum(axis=0), g["bias_ih_l0"], dtype)
-    _close(dG.sum(axis=0), g["bias_hh_l0"], dtype)
+    db = back["db_rows"].sum(axis=0)
+    _close(db, g["bias_ih_l0"], dtype)
+    _close(db, g["bias_hh_l0"], dtype)
     _close(back["dW_hh"].T, g["weight_hh_l0"], dtype)
     _close((dG @ W_ih.T).reshape(T, B, D), g["x"], dtype)
     _close(back["dh0"], g["h0"], dtype)

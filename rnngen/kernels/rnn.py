@@ -2,12 +2,14 @@
 
     h_t = f(xp_t + h_{t-1} @ W_hh)        f = tanh, or ReLU when ``relu`` is True
 
-xp = x_t @ W_ih + b holds the single bias (PyTorch's b_ih + b_hh of ``torch.nn.RNN``). As for the
-LSTM (``rnngen.kernels.lstm``), only the recurrent product lives in the time loop: the caller
-projects the inputs of all T steps as one GEMM and, from the pre-activation gradient dG the
-backward returns, computes dW_ih = X^T dG, db = sum dG, dX = dG W_ih^T and dW_hh = hs[:T]^T dG.
-The backward takes f' from the outputs alone (tanh: 1 - h^2, ReLU: h > 0), so no pre-activations
-are stored.
+with xp_t = x_t @ W_ih + b and the single bias b (PyTorch's b_ih + b_hh of ``torch.nn.RNN``). As
+for the LSTM (``rnngen.kernels.lstm``), only the recurrent product lives in the time loop: the
+caller projects the inputs of all T steps as one GEMM (without b, which the loop adds; rows read by
+index, so a character model's layer 0 reads its (V, H) table) and, from the pre-activation
+gradient dG the backward returns, computes dW_ih = X^T dG, dX = dG W_ih^T and dW_hh = hs[:T]^T dG.
+The backward sums dG per batch row as it writes it (the bias gradient, in an order that does not
+depend on ``parts``), and takes f' from the outputs alone (tanh: 1 - h^2, ReLU: h > 0), so no
+pre-activations are stored.
 
 Performance follows lstm.py: the batch is split into ``parts`` ranges whose whole time loops run on
 one core each; float32 uses the packed micro-kernel of ``rnngen.kernels.gemm`` (W packed once per
@@ -27,30 +29,35 @@ from rnngen.kernels.mathfn import tanh
 
 
 @njit(**JIT)
-def _act_forward(h, x, rec, H, relu):
-    """h (H) out: f(x + rec); x (H) input pre-activation, rec (>= H) h_{t-1} @ W_hh."""
+def _act_forward(h, x, bias, rec, H, relu):
+    """h (H) out: f(x + bias + rec); x (H) x_t @ W_ih, rec (>= H) h_{t-1} @ W_hh."""
     zero = h.dtype.type(0.0)
     if relu:
         for j in range(H):
-            v = x[j] + rec[j]
+            v = (x[j] + bias[j]) + rec[j]
             h[j] = zero if v < zero else v  # not max(): NaN propagates
     else:
         for j in range(H):
-            h[j] = tanh(x[j] + rec[j])
+            h[j] = tanh((x[j] + bias[j]) + rec[j])
 
 
 @njit(**JIT)
-def _act_backward(d, h, dht, dhr, H, relu):
-    """d (H) out: gradient w.r.t. the pre-activation; dht + dhr = gradient at h_t = f(...)."""
+def _act_backward(d, h, dht, dhr, s, H, relu):
+    """d (H) out: gradient w.r.t. the pre-activation, also added to the running sum s (H);
+    dht + dhr = gradient at h_t = f(...)."""
     zero = d.dtype.type(0.0)
     one = d.dtype.type(1.0)
     if relu:
         for j in range(H):
-            d[j] = (dht[j] + dhr[j]) if h[j] > zero else zero
+            v = (dht[j] + dhr[j]) if h[j] > zero else zero
+            d[j] = v
+            s[j] += v
     else:
         for j in range(H):
             hj = h[j]
-            d[j] = (dht[j] + dhr[j]) * (one - hj * hj)
+            v = (dht[j] + dhr[j]) * (one - hj * hj)
+            d[j] = v
+            s[j] += v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,49 +65,49 @@ def _act_backward(d, h, dht, dhr, H, relu):
 
 
 @njit(**JIT)
-def _forward_rows(xp, W_hh, h0, hs, relu, b0, b1):
+def _forward_rows(xin, xrow, bias, W_hh, h0, hs, relu, b0, b1):
     """``rnn_forward`` for batch rows b0:b1 (BLAS path)."""
-    T = xp.shape[0]
+    T = xrow.shape[0]
     H = W_hh.shape[0]
     hs[0, b0:b1] = h0[b0:b1]
-    rec = np.empty((b1 - b0, H), xp.dtype)  # (B_part, H)
+    rec = np.empty((b1 - b0, H), xin.dtype)  # (B_part, H)
     for t in range(T):
         np.dot(hs[t, b0:b1], W_hh, rec)
         for b in range(b0, b1):
-            _act_forward(hs[t + 1, b], xp[t, b], rec[b - b0], H, relu)
+            _act_forward(hs[t + 1, b], xin[xrow[t, b]], bias, rec[b - b0], H, relu)
 
 
 @njit(**JIT)
-def _backward_rows(dG, dhs, W_hhT, hs, dh, relu, b0, b1):
+def _backward_rows(dG, dhs, W_hhT, hs, dh, db, relu, b0, b1):
     """``rnn_backward`` for batch rows b0:b1, in reverse order of the forward (BLAS path)."""
     T = dG.shape[0]
     H = W_hhT.shape[1]
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            _act_backward(dG[t, b], hs[t + 1, b], dhs[t, b], dh[b], H, relu)
+            _act_backward(dG[t, b], hs[t + 1, b], dhs[t, b], dh[b], db[b], H, relu)
         np.dot(dG[t, b0:b1], W_hhT, dh[b0:b1])
 
 
 @njit(**JIT)
-def _forward_rows_packed(xp, Wp, h0, hs, relu, b0, b1):
+def _forward_rows_packed(xin, xrow, bias, Wp, h0, hs, relu, b0, b1):
     """``_forward_rows`` with the float32 micro-kernel; Wp = pack_panels(W_hh)."""
-    T = xp.shape[0]
+    T = xrow.shape[0]
     H = hs.shape[2]
     M = b1 - b0
     hs[0, b0:b1] = h0[b0:b1]
     ldc = Wp.shape[0] * PANEL
-    rec = np.empty((M, ldc), xp.dtype)  # (B_part, H padded to whole panels)
+    rec = np.empty((M, ldc), xin.dtype)  # (B_part, H padded to whole panels)
     lda = hs.strides[1] // 4
     for t in range(T):
         aoff = (t * hs.strides[0] + b0 * hs.strides[1]) // 4
         gemm_panels(hs, aoff, lda, M, Wp, rec, ldc)
         for b in range(b0, b1):
-            _act_forward(hs[t + 1, b], xp[t, b], rec[b - b0], H, relu)
+            _act_forward(hs[t + 1, b], xin[xrow[t, b]], bias, rec[b - b0], H, relu)
 
 
 @njit(**JIT)
-def _backward_rows_packed(dG, dhs, WTp, hs, dh, relu, b0, b1):
-    """``_backward_rows`` with the float32 micro-kernel; WTp = pack_panels(W_hhT)."""
+def _backward_rows_packed(dG, dhs, WTp, hs, dh, db, relu, b0, b1):
+    """``_backward_rows`` with the float32 micro-kernel; WTp = pack_panels(W_hh.T)."""
     T = dG.shape[0]
     H = hs.shape[2]
     M = b1 - b0
@@ -110,7 +117,7 @@ def _backward_rows_packed(dG, dhs, WTp, hs, dh, relu, b0, b1):
     lda = dG.strides[1] // 4
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            _act_backward(dG[t, b], hs[t + 1, b], dhs[t, b], dhr[b - b0], H, relu)
+            _act_backward(dG[t, b], hs[t + 1, b], dhs[t, b], dhr[b - b0], db[b], H, relu)
         aoff = (t * dG.strides[0] + b0 * dG.strides[1]) // 4
         gemm_panels(dG, aoff, lda, M, WTp, dhr, ldc)
     dh[b0:b1] = dhr[:, :H]
@@ -121,47 +128,55 @@ def _backward_rows_packed(dG, dhs, WTp, hs, dh, relu, b0, b1):
 
 
 @njit(**JIT_PAR)
-def rnn_forward(xp, W_hh, h0, hs, relu, parts):
+def rnn_forward(xin, xrow, bias, W_hh, h0, hs, relu, parts):
     """Forward over T steps; ``parts`` >= 1 (capped at B).
 
-    xp   (T, B, H)    input pre-activations x_t @ W_ih + b of all steps (read)
+    xin  (R, H)       input projections x @ W_ih, without the bias (read)
+    xrow (T, B)       the row of xin that step t of batch row b reads
+    bias (H,)         the layer's bias, added before the activation
     W_hh (H, H)       recurrent weights
     h0   (B, H)       carried hidden state
     hs   (T+1, B, H)  out: hs[0] = h0, hs[t+1] = h_t (all the backward needs)
     relu              bool: ReLU instead of tanh
+
+    Dense inputs pass xin = xp.reshape(T*B, H) with xrow[t, b] = t*B + b; at character level xin
+    can be the (V, H) table embed @ W_ih with xrow the tokens.
     """
-    B = xp.shape[1]
+    B = hs.shape[1]
     parts = max(1, min(parts, B))
-    if use_packed(xp, W_hh, hs, hs):
+    if use_packed(hs, W_hh, hs, xin):
         Wp = pack_panels(W_hh)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows_packed(xp, Wp, h0, hs, relu, b0, b1)
+            _forward_rows_packed(xin, xrow, bias, Wp, h0, hs, relu, b0, b1)
     else:
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows(xp, W_hh, h0, hs, relu, b0, b1)
+            _forward_rows(xin, xrow, bias, W_hh, h0, hs, relu, b0, b1)
 
 
 @njit(**JIT_PAR)
-def rnn_backward(dG, dhs, W_hhT, hs, dh, relu, parts):
+def rnn_backward(dG, dhs, W_hh, hs, dh, db, relu, parts):
     """Backward over T steps, in reverse order of the forward; ``parts`` >= 1 (capped at B).
 
     dG    (T, B, H)   out: gradient w.r.t. the pre-activations xp_t + h_{t-1} @ W_hh
     dhs   (T, B, H)   gradient w.r.t. h_1..h_T arriving from above (read)
-    W_hhT (H, H)      W_hh transposed, contiguous
+    W_hh  (H, H)      recurrent weights (transposed and packed here)
     hs    (T+1, B, H) written by ``rnn_forward``
     dh    (B, H)      in: gradient arriving at h_T (zero under truncated BPTT); out: at h0
+    db    (B, H)      out: db[b] = sum over t of dG[t, b] (the bias gradient of batch row b)
     relu              bool, as in the forward
     """
     B = dG.shape[1]
     parts = max(1, min(parts, B))
-    if use_packed(dG, W_hhT, dhs, hs):
-        WTp = pack_panels(W_hhT)
+    db[...] = 0.0
+    if use_packed(dG, W_hh, dhs, hs):
+        WTp = pack_panels(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dG, dhs, WTp, hs, dh, relu, b0, b1)
+            _backward_rows_packed(dG, dhs, WTp, hs, dh, db, relu, b0, b1)
     else:
+        W_hhT = np.ascontiguousarray(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows(dG, dhs, W_hhT, hs, dh, relu, b0, b1)
+            _backward_rows(dG, dhs, W_hhT, hs, dh, db, relu, b0, b1)

@@ -1,6 +1,6 @@
-"""Training speed of rnngen's engine against PyTorch's nn.LSTM, and against the machine's GEMM peak.
+"""Training speed of rnngen against PyTorch (nn.LSTM, nn.GRU), and against the GEMM peak.
 
-    python bench/bench_speed.py                          # all configs, 5 rounds
+    python bench/bench_speed.py                          # all configs, 21 rounds of 1 s
     python bench/bench_speed.py --configs h128,word --repeats 3 --seconds 2
     python bench/bench_speed.py --json bench/results/speed.json
 
@@ -12,10 +12,11 @@ and the median of the per-round ratios: the machine is shared, so only alternate
 are comparable.
 
 A training step is the same work on both sides:
-  rnngen:  LanguageModel.forward_backward (embedding -> L x LSTM -> linear -> softmax cross-entropy,
+  rnngen:  LanguageModel.forward_backward (embedding -> L x LSTM (or GRU) -> linear -> softmax
+           cross-entropy,
            the carried state advanced as in truncated BPTT) + rnngen.optim.Adam.step with
            global-norm clipping 5.0 over the flat buffer (a NumPy Adam if rnngen.optim is missing).
-  PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> F.cross_entropy, backward,
+  PyTorch: nn.Embedding -> nn.LSTM (or nn.GRU) -> nn.Linear -> F.cross_entropy, backward,
            clip_grad_norm_(5.0), torch.optim.Adam.step; hidden state detached between steps;
            torch.set_num_threads(threads).
 
@@ -46,15 +47,19 @@ from benchlib import (
     write_report,
 )
 
-# name: (level, V, E, H, L, B, T): the issue's models with their batch and sequence length
+# name: (level, V, E, H, L, B, T): the issue's models with their batch and sequence length, and
+# the H256 model again with GRU layers; CELL names the configs that are not LSTM
 BATCHES = {"h128": (32, 64), "h256": (32, 64), "h512": (64, 100), "word": (20, 20)}
 CONFIGS = {name: (*MODELS[name], *bt) for name, bt in BATCHES.items()}
+CONFIGS["gru256"] = CONFIGS["h256"]
+CELL = {"gru256": "gru"}
+GATES = {"lstm": 4, "gru": 3}
 
 
-def macs_per_token(V: int, E: int, H: int, L: int) -> int:
+def macs_per_token(V: int, E: int, H: int, L: int, cell: str = "lstm") -> int:
     """Multiply-adds of the forward pass per token (GEMMs only)."""
-    lstm = sum(((E if k == 0 else H) + H) * 4 * H for k in range(L))
-    return lstm + H * V
+    layers = sum(((E if k == 0 else H) + H) * GATES[cell] * H for k in range(L))
+    return layers + H * V
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +85,8 @@ class _RnngenRunner:
         plan = rthreads.plan_threads(threads, B, H)
         rthreads.apply(plan)
         self.plan = plan
-        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L)
+        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
+                          cell=CELL.get(name, "lstm"))  # fmt: skip
         self.model = LanguageModel(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
         self.state = State.zeros(cfg, B)
@@ -142,11 +148,15 @@ class _TorchRunner:
         level, V, E, H, L, B, T = CONFIGS[name]
         torch.manual_seed(0)
         self.emb = torch.nn.Embedding(V, E)
-        self.lstm = torch.nn.LSTM(E, H, L)
+        if CELL.get(name) == "gru":
+            self.rnn = torch.nn.GRU(E, H, L)
+            self.hidden = (torch.zeros(L, B, H),)
+        else:
+            self.rnn = torch.nn.LSTM(E, H, L)
+            self.hidden = (torch.zeros(L, B, H), torch.zeros(L, B, H))
         self.lin = torch.nn.Linear(H, V)
-        self.params = [*self.emb.parameters(), *self.lstm.parameters(), *self.lin.parameters()]
+        self.params = [*self.emb.parameters(), *self.rnn.parameters(), *self.lin.parameters()]
         self.opt = torch.optim.Adam(self.params, lr=2e-3)
-        self.hidden = (torch.zeros(L, B, H), torch.zeros(L, B, H))
         self.batches = [
             (torch.from_numpy(x), torch.from_numpy(y).reshape(-1)) for x, y in _batches(V, B, T)
         ]
@@ -158,7 +168,8 @@ class _TorchRunner:
         self.i += 1
         self.opt.zero_grad(set_to_none=True)
         h = tuple(s.detach() for s in self.hidden)
-        out, self.hidden = self.lstm(self.emb(x), h)
+        out, hidden = self.rnn(self.emb(x), h if len(h) == 2 else h[0])
+        self.hidden = hidden if isinstance(hidden, tuple) else (hidden,)
         loss = F.cross_entropy(self.lin(out).reshape(-1, self.V), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 5.0)
@@ -248,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         results, peaks = {}, []
         for name in names:
             level, V, E, H, L, B, T = CONFIGS[name]
-            flop_tok = 6 * macs_per_token(V, E, H, L)
+            cell = CELL.get(name, "lstm")
+            flop_tok = 6 * macs_per_token(V, E, H, L, cell)
             setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}  # raise on error
             samples: dict[str, list[float]] = {e: [] for e in engines}
             round_peaks: list[float] = []
@@ -261,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                     r = workers[e].ask(cmd="run", config=name, seconds=args.seconds)
                     samples[e].append(r["tokens_per_s"])
             peaks += round_peaks
+            shape = {"level": level, "V": V, "E": E, "H": H, "L": L, "B": B, "T": T}
             res = {
-                "config": {"level": level, "V": V, "E": E, "H": H, "L": L, "B": B, "T": T},
+                "config": {"cell": cell, **shape},
                 "flop_per_token": flop_tok,
                 "peak_gflops_per_round": round_peaks,
             }
@@ -279,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                     **{k: v for k, v in setup[e].items() if k != "setup_s"},
                 }
             line = (
-                f"{name:5s} {level} V{V} E{E} H{H} L{L} B{B} T{T}: rnngen "
+                f"{name:6s} {cell} {level} V{V} E{E} H{H} L{L} B{B} T{T}: rnngen "
                 f"{res['rnngen']['median_tokens_per_s']:8.0f} tok/s "
                 f"({res['rnngen']['fraction_of_peak']:.0%} of peak)"
             )

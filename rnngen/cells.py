@@ -91,7 +91,7 @@ class Layer:
         W = params[self.p + "W_ih"]
         if isinstance(x, TokenInput):
             dtable = np.zeros_like(x.table)
-            embedding_backward(dtable, dG2, x.tokens)
+            embedding_backward(dtable, dG2, x.tokens, self.parts)
             np.dot(params["embed"].T, dtable, out=grads[self.p + "W_ih"])
             d_embed = grads["embed"]
             d_embed += dtable @ W.T

@@ -250,7 +250,7 @@ class LanguageModel:
         if ws.token_input is None:
             if drop_in:
                 dropout_backward(ws.dx.reshape(-1), ws.masks[0].reshape(-1))
-            embedding_backward(g["embed"], ws.dx, inputs.reshape(-1))
+            embedding_backward(g["embed"], ws.dx, inputs.reshape(-1), self.parts)
         return loss / N
 
     def loss_sum(self, inputs: np.ndarray, targets: np.ndarray, state: State) -> float:

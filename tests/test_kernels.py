@@ -333,14 +333,15 @@ def test_embedding_forward_picks_rows(dtype, numerics_rng) -> None:
     np.testing.assert_array_equal(out, table[tokens])
 
 
+@pytest.mark.parametrize("parts", [1, 2, 5])  # 5 > E: capped
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_embedding_backward_accumulates_repeated_tokens(dtype, numerics_rng) -> None:
+def test_embedding_backward_accumulates_repeated_tokens(dtype, parts, numerics_rng) -> None:
     V, E = 6, 4
     tokens = np.array([2, 0, 2, 5, 2, 0, 1])  # 2 three times, 0 twice, 3 and 4 never
     dout = numerics_rng.normal(size=(tokens.size, E)).astype(dtype)
     start = numerics_rng.normal(size=(V, E)).astype(dtype)
     dtable = start.copy()
-    embedding_backward(dtable, dout, tokens)
+    embedding_backward(dtable, dout, tokens, parts)
     want = start + ref.embedding_backward(V, dout.astype(np.float64), tokens)
     np.testing.assert_allclose(dtable, want, rtol=1e-6 if dtype == np.float32 else 1e-14)
     np.testing.assert_allclose(dtable[2] - start[2], dout[[0, 2, 4]].sum(axis=0), rtol=1e-6)
@@ -359,6 +360,17 @@ def test_embedding_backward_matches_finite_differences(numerics_rng) -> None:
         return float(np.sum(R * out))
 
     dtable = np.zeros((V, E))
-    embedding_backward(dtable, R, tokens)
+    embedding_backward(dtable, R, tokens, 2)
     numeric = ref.numerical_grad(embed_objective, table, np.arange(table.size))
     np.testing.assert_allclose(dtable.reshape(-1), numeric, rtol=RTOL, atol=ATOL)
+
+
+def test_embedding_backward_is_the_same_bit_for_bit_whatever_the_parts(numerics_rng) -> None:
+    tokens = numerics_rng.integers(0, 7, 500)
+    dout = numerics_rng.normal(size=(tokens.size, 37)).astype(np.float32)
+    want = np.zeros((7, 37), np.float32)
+    embedding_backward(want, dout, tokens, 1)
+    for parts in (2, 3, 8):
+        got = np.zeros_like(want)
+        embedding_backward(got, dout, tokens, parts)
+        assert np.array_equal(got, want), parts

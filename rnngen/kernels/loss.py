@@ -14,14 +14,22 @@ def embedding_forward(out, table, tokens):
         out[n] = table[tokens[n]]
 
 
-@njit(**JIT)
-def embedding_backward(dtable, dout, tokens):
-    """dtable (V, E) += dout (N, E) scattered by tokens (N,); repeated tokens accumulate."""
-    for n in range(tokens.shape[0]):
-        row = dtable[tokens[n]]
-        d = dout[n]
-        for e in range(d.shape[0]):
-            row[e] += d[e]
+@njit(**JIT_PAR)
+def embedding_backward(dtable, dout, tokens, parts):
+    """dtable (V, E) += dout (N, E) scattered by tokens (N,); repeated tokens accumulate.
+
+    The columns are split into ``parts`` ranges run in parallel, each adding all N rows in order,
+    so every entry's sum is the same bit for bit whatever ``parts`` is.
+    """
+    E = dout.shape[1]
+    parts = max(1, min(parts, E))
+    for p in prange(parts):
+        e0, e1 = p * E // parts, (p + 1) * E // parts
+        for n in range(tokens.shape[0]):
+            row = dtable[tokens[n], e0:e1]
+            d = dout[n, e0:e1]
+            for e in range(e1 - e0):
+                row[e] += d[e]
 
 
 @njit(**JIT_PAR)

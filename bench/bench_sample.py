@@ -35,9 +35,11 @@ import time
 from pathlib import Path
 
 from benchlib import (
+    GATES,
     MODELS,
     ROOT,
     Worker,
+    cell_of,
     config_names,
     machine,
     pick_engines,
@@ -49,10 +51,11 @@ CONFIGS = MODELS  # name: (level, V, E, H, L)
 DEFAULT_CONFIGS = "h128,h256,h512"
 
 
-def weight_bytes(V: int, E: int, H: int, L: int) -> int:
+def weight_bytes(V: int, E: int, H: int, L: int, gates: int = 4) -> int:
     """float32 bytes a token reads: W_hh of every layer, W_ih of layers 1.., the output layer
-    (layer 0's input product is a (V, 4H) table row: 16H bytes)."""
-    return 4 * (L * H * 4 * H + (L - 1) * H * 4 * H + H * V + 4 * H)
+    (layer 0's input product is a (V, G) table row), G = gates * H."""
+    G = gates * H
+    return 4 * (L * H * G + (L - 1) * H * G + H * V + G)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +80,9 @@ class _RnngenRunner:
         from rnngen.vocab import Vocab
 
         level, V, E, H, L = CONFIGS[name]
-        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L)
+        cfg = ModelConfig(
+            level=level, vocab_size=V, embed=E, hidden=H, layers=L, cell=cell_of(name)
+        )
         model = LanguageModel(cfg, np.float32)
         model.init_weights(np.random.default_rng(0))
         ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab(level, _tokens(level, V)),
@@ -112,7 +117,7 @@ class _TorchRunner:
         level, V, E, H, L = CONFIGS[name]
         torch.manual_seed(0)
         self.emb = torch.nn.Embedding(V, E)
-        self.lstm = torch.nn.LSTM(E, H, L)
+        self.rnn = (torch.nn.GRU if cell_of(name) == "gru" else torch.nn.LSTM)(E, H, L)
         self.lin = torch.nn.Linear(H, V)
         self.x = torch.zeros(1, 1, dtype=torch.long)
         self.state = None
@@ -120,13 +125,13 @@ class _TorchRunner:
     def run(self, threads: int, seconds: float, chars: int) -> dict:
         torch = self.torch
         torch.set_num_threads(threads)
-        emb, lstm, lin = self.emb, self.lstm, self.lin
+        emb, rnn, lin = self.emb, self.rnn, self.lin
         x, state = self.x, self.state
         n, t0 = 0, time.perf_counter()
         with torch.no_grad():
             while n < 20 or time.perf_counter() - t0 < seconds:
                 for _ in range(10):
-                    out, state = lstm(emb(x), state)  # (1, 1, H)
+                    out, state = rnn(emb(x), state)  # (1, 1, H)
                     p = torch.softmax(lin(out[0, 0]) / 1.0, dim=-1)  # (V,)
                     x = torch.multinomial(p, 1).view(1, 1)
                 n += 10
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             level, V, E, H, L = CONFIGS[name]
-            nbytes = weight_bytes(V, E, H, L)
+            nbytes = weight_bytes(V, E, H, L, GATES[cell_of(name)])
             bw = workers["rnngen"].ask(cmd="bandwidth", bytes=nbytes)["gb_per_s"]
             setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}
             default = setup["rnngen"]["default_threads"]

@@ -37,9 +37,11 @@ import sys
 import time
 
 from benchlib import (
+    GATES,
     MODELS,
     ROOT,
     Worker,
+    cell_of,
     config_names,
     machine,
     pick_engines,
@@ -47,13 +49,10 @@ from benchlib import (
     write_report,
 )
 
-# name: (level, V, E, H, L, B, T): the models with their batch and sequence length, and
-# the H256 model again with GRU layers; CELL names the configs that are not LSTM
-BATCHES = {"h128": (32, 64), "h256": (32, 64), "h512": (64, 100), "word": (20, 20)}
+# name: (level, V, E, H, L, B, T): the models of benchlib with their batch and sequence length
+BATCHES = {"h128": (32, 64), "h256": (32, 64), "h512": (64, 100), "word": (20, 20),
+           "gru256": (32, 64)}  # fmt: skip
 CONFIGS = {name: (*MODELS[name], *bt) for name, bt in BATCHES.items()}
-CONFIGS["gru256"] = CONFIGS["h256"]
-CELL = {"gru256": "gru"}
-GATES = {"lstm": 4, "gru": 3}
 
 
 def macs_per_token(V: int, E: int, H: int, L: int, cell: str = "lstm") -> int:
@@ -86,7 +85,7 @@ class _RnngenRunner:
         rthreads.apply(plan)
         self.plan = plan
         cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
-                          cell=CELL.get(name, "lstm"))  # fmt: skip
+                          cell=cell_of(name))  # fmt: skip
         self.model = LanguageModel(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
         self.state = State.zeros(cfg, B)
@@ -148,7 +147,7 @@ class _TorchRunner:
         level, V, E, H, L, B, T = CONFIGS[name]
         torch.manual_seed(0)
         self.emb = torch.nn.Embedding(V, E)
-        if CELL.get(name) == "gru":
+        if cell_of(name) == "gru":
             self.rnn = torch.nn.GRU(E, H, L)
             self.hidden = (torch.zeros(L, B, H),)
         else:
@@ -259,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         results, peaks = {}, []
         for name in names:
             level, V, E, H, L, B, T = CONFIGS[name]
-            cell = CELL.get(name, "lstm")
+            cell = cell_of(name)
             flop_tok = 6 * macs_per_token(V, E, H, L, cell)
             setup = {e: workers[e].ask(cmd="setup", config=name) for e in engines}  # raise on error
             samples: dict[str, list[float]] = {e: [] for e in engines}

@@ -9,13 +9,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# the models, name: (level, V, E, H, L); bench_speed adds each one's batch and length
+# the models, name: (level, V, E, H, L), and the H256 one again with GRU layers (against
+# torch.nn.GRU); CELL names the models that are not LSTM. bench_speed adds batch and length.
 MODELS = {
     "h128": ("char", 65, 64, 128, 2),
     "h256": ("char", 65, 64, 256, 2),
     "h512": ("char", 65, 64, 512, 2),
     "word": ("word", 10000, 200, 200, 2),
+    "gru256": ("char", 65, 64, 256, 2),
 }
+CELL = {"gru256": "gru"}
+GATES = {"lstm": 4, "gru": 3}  # weight blocks per layer: G = gates * H
+
+
+def cell_of(name: str) -> str:
+    return CELL.get(name, "lstm")
 
 
 class Worker:

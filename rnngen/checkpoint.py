@@ -18,6 +18,7 @@ from safetensors.numpy import save as st_save
 
 from rnngen import __version__
 from rnngen.config import ModelConfig, TrainConfig
+from rnngen.errors import UserError
 from rnngen.model import LanguageModel, State
 from rnngen.vocab import Vocab
 
@@ -26,7 +27,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint that cannot be read or written; the message names the file."""
 
 

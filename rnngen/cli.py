@@ -92,14 +92,11 @@ def check(ok: bool, message: str) -> None:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the library's user-facing errors into one-line messages and exit 1."""
-    from rnngen.checkpoint import CheckpointError
-    from rnngen.data import DataError
-    from rnngen.sample import PrimeError
-    from rnngen.train import TrainingError
+    from rnngen.errors import UserError
 
     try:
         yield
-    except (DataError, CheckpointError, TrainingError, PrimeError) as e:
+    except UserError as e:
         fail(str(e), 1)
     except OSError as e:  # the system refused a read or a write the library did not expect to fail
         where = f"{e.filename}: " if e.filename else ""

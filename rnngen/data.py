@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rnngen.errors import UserError
 
-class DataError(Exception):
+
+class DataError(UserError):
     """A problem with the user's input text; the message names the file and what to do."""
 
 

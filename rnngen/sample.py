@@ -11,6 +11,7 @@ import numpy as np
 from rnngen.cells import GATES, prefix
 from rnngen.checkpoint import Checkpoint
 from rnngen.config import ModelConfig
+from rnngen.errors import UserError
 from rnngen.kernels import sample as ks
 from rnngen.vocab import EOS, Vocab
 
@@ -33,7 +34,7 @@ def part_layout(a: np.ndarray, gates: int, P: int) -> np.ndarray:
     return out
 
 
-class PrimeError(ValueError):
+class PrimeError(UserError, ValueError):
     """The prime text has tokens the model cannot read."""
 
 

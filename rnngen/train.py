@@ -14,6 +14,7 @@ import numpy as np
 from rnngen import checkpoint
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.data import BatchStream, Position, eval_batches, fingerprint, split_tail
+from rnngen.errors import UserError
 from rnngen.guard import DivergenceGuard, diverged
 from rnngen.model import LanguageModel, State
 from rnngen.optim import make_optimizer
@@ -25,7 +26,7 @@ from rnngen.vocab import Vocab
 DEFAULT_EPOCHS = 10
 
 
-class TrainingError(Exception):
+class TrainingError(UserError):
     """Training cannot go on (bad sizes for the corpus, diverged loss); the message says why."""
 
 

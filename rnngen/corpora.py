@@ -22,15 +22,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import http.client
 import json
 import os
 import platform
 import secrets
 import sysconfig
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -434,6 +431,11 @@ def _offline_hint() -> str:
 
 
 def _open_url(url: str, timeout: float) -> Any:
+    # imported here: urllib.request pulls in ssl, http, email (30 ms); no other command needs them
+    import http.client
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         return urllib.request.urlopen(request, timeout=timeout)  # scheme checked in source_url
@@ -448,6 +450,8 @@ def _open_url(url: str, timeout: float) -> Any:
 
 
 def _read_chunks(response: Any, url: str) -> Iterator[bytes]:
+    import http.client  # loaded already by _open_url
+
     while True:
         try:
             chunk = response.read(_CHUNK)

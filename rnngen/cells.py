@@ -3,9 +3,9 @@
 A layer's forward does the input projection of all T steps as one GEMM (or reads a character
 model's table), then runs the cell's time loop kernel (``rnngen.kernels.lstm`` / ``gru`` / ``rnn``);
 its backward runs the kernel's reverse loop, then computes the weight gradients as GEMMs over all
-T*B rows. The model stacks layers and
-never looks inside them. Kernel modules are imported by the layer that uses them: loading a
-jitted function from Numba's cache costs time at start-up, and a GRU run needs no LSTM kernel.
+T*B rows. The model stacks layers and never looks inside them. Kernel modules are imported by the
+layer that uses them: loading a jitted function from Numba's cache costs time at start-up, and a
+GRU run needs no LSTM kernel.
 
 Gate blocks follow PyTorch's order ([i f g o] for the LSTM, [r z n] for the GRU), so weights are
 comparable with ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` (transposed: ours are (D, G*H)).
@@ -38,11 +38,10 @@ def layer_shapes(cell: str, k: int, D: int, H: int) -> dict[str, tuple[int, ...]
 
 
 class TokenInput:
-    """Layer 0's input given as token ids (N,) rather than embedded vectors (see Layer)."""
+    """Layer 0's input given as token ids (T*B,) rather than embedded vectors (see Layer)."""
 
-    def __init__(self, tokens: np.ndarray, T: int, B: int) -> None:
-        self.tokens = np.ascontiguousarray(tokens, np.int64).reshape(T * B)
-        self.shape = (T, B)
+    def __init__(self, tokens: np.ndarray) -> None:
+        self.tokens = np.ascontiguousarray(tokens, np.int64).reshape(-1)
         self.table: np.ndarray | None = None
 
 
@@ -167,11 +166,13 @@ class GRULayer(Layer):
         B, H = dhs.shape[1], self.H
         dGx, dGh = scratch["dG"], scratch["dGh"]
         dh = np.zeros((B, H), dGx.dtype)
-        dbx, dbh = np.empty((B, self.G), dGx.dtype), np.empty((B, self.G), dGx.dtype)
+        dbx, dbn = np.empty((B, self.G), dGx.dtype), np.empty((B, H), dGx.dtype)
         gru_backward(dGx, dGh, dhs, params[self.p + "W_hh"], ws["acts"], ws["hns"], ws["hs"], dh,
-                     dbx, dbh, self._parts(B))  # fmt: skip
-        np.sum(dbx, axis=0, out=grads[self.p + "b_ih"])
-        np.sum(dbh, axis=0, out=grads[self.p + "b_hh"])
+                     dbx, dbn, self._parts(B))  # fmt: skip
+        db_ih, db_hh = grads[self.p + "b_ih"], grads[self.p + "b_hh"]
+        np.sum(dbx, axis=0, out=db_ih)
+        db_hh[: 2 * H] = db_ih[: 2 * H]  # r and z: both biases enter the same pre-activation
+        np.sum(dbn, axis=0, out=db_hh[2 * H :])
         self._recurrent_grad(grads, ws, dGh)
         self._input_grads(params, grads, x, dGx, dx)
 

@@ -171,7 +171,7 @@ class LanguageModel:
         E = self.cfg.embed
         drop_in, drop = self._dropping(ws, key)
         if self._table_input(T, B, drop_in):
-            layer_in = ws.token_input = TokenInput(tokens.reshape(-1), T, B)
+            layer_in = ws.token_input = TokenInput(tokens)
         else:
             ws.token_input = None
             embedding_forward(ws.x.reshape(T * B, E), p["embed"], tokens.reshape(-1))

@@ -97,7 +97,7 @@ def run_forward(c: Case, parts: int, xin=None, xrow=None, b_in=None) -> dict[str
 
 def run_backward(c: Case, fwd: dict[str, np.ndarray], parts: int) -> dict[str, np.ndarray]:
     """Gradients; "db_rows" (B, G) are the kernel's per-row sums of dxp (the input bias gradient
-    of each batch row) and, for the GRU, "db_hh" the sum of its per-row recurrent-side sums."""
+    of each batch row) and, for the GRU, "db_hh" built from them and the per-row n-block sums."""
     T, B, G = c.xp.shape
     H = c.h0.shape[1]
     dh = c.rh.copy()
@@ -109,12 +109,16 @@ def run_backward(c: Case, fwd: dict[str, np.ndarray], parts: int) -> dict[str, n
         dGh = dGx
     else:
         dGh = np.full((T, B, G), np.nan, c.xp.dtype)
-        dbh = np.full((B, G), np.nan, c.xp.dtype)
-        gru_backward(dGx, dGh, c.Rh, c.W_hh, fwd["acts"], fwd["hns"], hs, dh, db_in, dbh, parts)
+        dbn = np.full((B, H), np.nan, c.xp.dtype)
+        gru_backward(dGx, dGh, c.Rh, c.W_hh, fwd["acts"], fwd["hns"], hs, dh, db_in, dbn, parts)
     flat = dGh.reshape(T * B, G)
     out = {"dxp": dGx, "dW_hh": hs[:T].reshape(T * B, H).T @ flat, "dh0": dh, "db_rows": db_in}
     if c.kind == "gru":
-        out["dgh"], out["db_hh"] = dGh, dbh.sum(axis=0)
+        # r and z blocks: the input side's sums; n block: the kernel's own sums of dGh
+        out["dgh"], out["db_hh"] = (
+            dGh,
+            np.concatenate([db_in.sum(axis=0)[: 2 * H], dbn.sum(axis=0)]),
+        )
     return out
 
 

@@ -15,8 +15,9 @@ gradients as GEMMs over all T*B rows, from the two pre-activation gradients the 
 
     dW_ih = X^T dGx    dX = dGx W_ih^T    dW_hh = hs[:T]^T dGh
 
-The bias gradients are summed per batch row as the backward writes dGx and dGh (db_ih = sum of
-dbx's rows, db_hh = sum of dbh's), in an order that does not depend on ``parts``.
+The bias gradients are summed per batch row as the backward writes dGx and dGh, in an order that
+does not depend on ``parts``: db_ih = sum of dbx's rows; db_hh has db_ih's r and z blocks (the two
+sides share those pre-activations) and, as its n block, the sum of dbn's rows.
 
 Unlike the LSTM, h_{t-1} also reaches h_t directly (through z), so the gradient flowing back to
 h_{t-1} is dGh_t @ W_hh^T plus dh_t * z; the loop carries the two parts in separate buffers, so the
@@ -61,9 +62,9 @@ def _gates_forward(a, hn, x, b_ih, rec, b_hh, h_prev, h, H):
 
 
 @njit(**JIT)
-def _gates_backward(dx, dg, a, hn, h_prev, dht, dhr, dhd, sx, sg, H):
-    """dx, dg (3H) out: gradients w.r.t. the input and recurrent pre-activations, also added to
-    the running sums sx, sg (3H).
+def _gates_backward(dx, dg, a, hn, h_prev, dht, dhr, dhd, sx, sn, H):
+    """dx, dg (3H) out: gradients w.r.t. the input and recurrent pre-activations; dx is also added
+    to the running sum sx (3H), and dg's n block to sn (H) (its r and z blocks are dx's).
 
     The gradient at h_t is dht + dhr + dhd (from above, through W_hh, directly through z);
     dhd (H) out: the direct part dh_t * z that reaches h_{t-1}.
@@ -73,7 +74,6 @@ def _gates_backward(dx, dg, a, hn, h_prev, dht, dhr, dhd, sx, sg, H):
     dxr, dxz, dxn = dx[:H], dx[H : 2 * H], dx[2 * H : 3 * H]
     dgr, dgz, dgn = dg[:H], dg[H : 2 * H], dg[2 * H : 3 * H]
     sxr, sxz, sxn = sx[:H], sx[H : 2 * H], sx[2 * H : 3 * H]
-    sgr, sgz, sgn = sg[:H], sg[H : 2 * H], sg[2 * H : 3 * H]
     for j in range(H):
         r, z, n = ar[j], az[j], an[j]
         dh = dht[j] + dhr[j] + dhd[j]
@@ -85,9 +85,7 @@ def _gates_backward(dx, dg, a, hn, h_prev, dht, dhr, dhd, sx, sg, H):
         sxr[j] += da_r
         sxz[j] += da_z
         sxn[j] += da_n
-        sgr[j] += da_r
-        sgz[j] += da_z
-        sgn[j] += da_n * r
+        sn[j] += da_n * r
         dhd[j] = dh * z
 
 
@@ -110,7 +108,7 @@ def _forward_rows(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, b0, b1):
 
 
 @njit(**JIT)
-def _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbh, b0, b1):
+def _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, b0, b1):
     """``gru_backward`` for batch rows b0:b1, in reverse order of the forward (BLAS path)."""
     T = dGx.shape[0]
     H = W_hhT.shape[1]
@@ -122,7 +120,7 @@ def _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbh, b0, b1):
         for b in range(b0, b1):
             _gates_backward(
                 dGx[t, b], dGh[t, b], acts[t, b], hns[t, b], hs[t, b], dhs[t, b],
-                dhr[b - b0], dhd[b - b0], dbx[b], dbh[b], H,
+                dhr[b - b0], dhd[b - b0], dbx[b], dbn[b], H,
             )  # fmt: skip
         np.dot(dGh[t, b0:b1], W_hhT, dhr)
     dh[b0:b1] = dhr + dhd
@@ -147,7 +145,7 @@ def _forward_rows_packed(xin, xrow, b_ih, Wp, b_hh, h0, hs, acts, hns, b0, b1):
 
 
 @njit(**JIT)
-def _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbh, b0, b1):
+def _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, b0, b1):
     """``_backward_rows`` with the float32 micro-kernel; WTp = pack_panels(W_hh.T)."""
     T = dGx.shape[0]
     H = hs.shape[2]
@@ -161,7 +159,7 @@ def _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbh, b0, b
         for b in range(b0, b1):
             _gates_backward(
                 dGx[t, b], dGh[t, b], acts[t, b], hns[t, b], hs[t, b], dhs[t, b],
-                dhr[b - b0], dhd[b - b0], dbx[b], dbh[b], H,
+                dhr[b - b0], dhd[b - b0], dbx[b], dbn[b], H,
             )  # fmt: skip
         aoff = (t * dGh.strides[0] + b0 * dGh.strides[1]) // 4
         gemm_panels(dGh, aoff, lda, M, WTp, dhr, ldc)
@@ -202,7 +200,7 @@ def gru_forward(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts):
 
 
 @njit(**JIT_PAR)
-def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbh, parts):
+def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbn, parts):
     """Backward over T steps, in reverse order of the forward; ``parts`` >= 1 (capped at B).
 
     dGx   (T, B, 3H)  out: gradient w.r.t. the input pre-activations x_t @ W_ih + b_ih
@@ -211,20 +209,20 @@ def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbh, parts):
     W_hh  (H, 3H)     recurrent weights (transposed and packed here)
     acts, hns, hs     caches written by ``gru_forward``
     dh    (B, H)      in: gradient arriving at h_T (zero under truncated BPTT); out: at h0
-    dbx, dbh (B, 3H)  out: dbx[b] = sum over t of dGx[t, b], dbh[b] likewise of dGh (the bias
-                      gradients of batch row b)
+    dbx   (B, 3H)     out: dbx[b] = sum over t of dGx[t, b] (b_ih's gradient of batch row b)
+    dbn   (B, H)      out: the same sums of dGh's n block (the rest of dGh equals dGx)
     """
     B = dGx.shape[1]
     parts = max(1, min(parts, B))
     dbx[...] = 0.0
-    dbh[...] = 0.0
+    dbn[...] = 0.0
     if use_packed(dGh, W_hh, dhs, acts):
         WTp = pack_panels(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbh, b0, b1)
+            _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, b0, b1)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
         for p in prange(parts):
             b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbh, b0, b1)
+            _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, b0, b1)

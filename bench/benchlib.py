@@ -19,7 +19,7 @@ MODELS = {
     "gru256": ("char", 65, 64, 256, 2),
 }
 CELL = {"gru256": "gru"}
-GATES = {"lstm": 4, "gru": 3}  # weight blocks per layer: G = gates * H
+GATES = {"lstm": 4, "gru": 3}  # as rnngen.cells.GATES, which the drivers do not import (Numba)
 
 
 def cell_of(name: str) -> str:

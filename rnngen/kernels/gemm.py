@@ -8,14 +8,14 @@ GFLOP/s). The float32 loops therefore use this GEMM instead: W is packed once pe
 registers) computes each tile (``gemm_panels``); 110-145 GFLOP/s on one core at these shapes.
 Float64 loops keep ``np.dot``: they are the gradient-check path.
 
-``use_packed`` is the typing-time test the loops branch on: the micro-kernel branch is compiled for
-every dtype but only runs for float32 arrays with unit stride along the last axis.
+``use_packed`` picks the path before a time loop is called: the packed kernels run (and are
+compiled) only for float32 arrays with unit stride along the last axis.
 """
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from rnngen.kernels import JIT
 
@@ -163,24 +163,13 @@ def gemm_panels(A, aoff, lda, M, Wp, C, ldc):
 # which path a time loop takes
 
 
-def is_f32(a):
-    """True (a typing-time constant) when ``a`` is a float32 array."""
-
-
-@overload(is_f32, inline="always")
-def _ov_is_f32(a):
-    if isinstance(a, types.Array) and a.dtype == types.float32:
-        return lambda a: True
-    return lambda a: False
-
-
-@njit(inline="always", **JIT)
-def use_packed(xp, W, hs, acts):
+def use_packed(xp: np.ndarray, W: np.ndarray, hs: np.ndarray, acts: np.ndarray) -> bool:
     """The micro-kernel path: all four float32, unit stride along the last axis of xp, W, hs.
 
     Named for the forward (GEMM operand hs); the backward passes its (T, B, G) gradient as xp.
     """
+    f32 = np.float32
     return (
-        is_f32(xp) and is_f32(W) and is_f32(hs) and is_f32(acts)
+        xp.dtype == f32 and W.dtype == f32 and hs.dtype == f32 and acts.dtype == f32
         and xp.strides[2] == 4 and W.strides[1] == 4 and hs.strides[2] == 4
     )  # fmt: skip

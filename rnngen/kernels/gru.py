@@ -170,8 +170,7 @@ def _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, b0, b
 # public kernels: the batch split into ``parts`` ranges run in parallel
 
 
-@njit(**JIT_PAR)
-def gru_forward(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts):
+def gru_forward(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts: int) -> None:
     """Forward over T steps, keeping what the backward needs; ``parts`` >= 1 (capped at B).
 
     xin  (R, 3H)      input projections x @ W_ih, without the bias (read)
@@ -186,21 +185,14 @@ def gru_forward(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts):
     Dense inputs pass xin = xp.reshape(T*B, 3H) with xrow[t, b] = t*B + b; at character level
     xin can be the (V, 3H) table embed @ W_ih with xrow the tokens.
     """
-    B = acts.shape[1]
-    parts = max(1, min(parts, B))
     if use_packed(acts, W_hh, hs, xin):
         Wp = pack_panels(W_hh)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows_packed(xin, xrow, b_ih, Wp, b_hh, h0, hs, acts, hns, b0, b1)
+        _forward_par_packed(xin, xrow, b_ih, Wp, b_hh, h0, hs, acts, hns, parts)
     else:
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, b0, b1)
+        _forward_par(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts)
 
 
-@njit(**JIT_PAR)
-def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbn, parts):
+def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbn, parts: int) -> None:
     """Backward over T steps, in reverse order of the forward; ``parts`` >= 1 (capped at B).
 
     dGx   (T, B, 3H)  out: gradient w.r.t. the input pre-activations x_t @ W_ih + b_ih
@@ -212,17 +204,51 @@ def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbn, parts):
     dbx   (B, 3H)     out: dbx[b] = sum over t of dGx[t, b] (b_ih's gradient of batch row b)
     dbn   (B, H)      out: the same sums of dGh's n block (the rest of dGh equals dGx)
     """
-    B = dGx.shape[1]
-    parts = max(1, min(parts, B))
     dbx[...] = 0.0
     dbn[...] = 0.0
     if use_packed(dGh, W_hh, dhs, acts):
         WTp = pack_panels(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, b0, b1)
+        _backward_par_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, parts)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, b0, b1)
+        _backward_par(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, parts)
+
+
+# one parallel driver per GEMM path, picked in Python by use_packed: a driver holding both paths
+# compiled both, 8-10 s of first compile per kernel against 4-5
+
+
+@njit(**JIT_PAR)
+def _forward_par_packed(xin, xrow, b_ih, Wp, b_hh, h0, hs, acts, hns, parts):
+    B = acts.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _forward_rows_packed(xin, xrow, b_ih, Wp, b_hh, h0, hs, acts, hns, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _forward_par(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts):
+    B = acts.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _forward_rows(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, parts):
+    B = dGx.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _backward_rows_packed(dGx, dGh, dhs, WTp, acts, hns, hs, dh, dbx, dbn, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, parts):
+    B = dGx.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _backward_rows(dGx, dGh, dhs, W_hhT, acts, hns, hs, dh, dbx, dbn, b0, b1)

@@ -175,43 +175,67 @@ def _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, b0, b1):
 # public kernels: the batch split into ``parts`` ranges run in parallel
 
 
-@njit(**JIT_PAR)
-def lstm_forward(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts):
+def lstm_forward(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts: int) -> None:
     """Forward over all B rows, split into ``parts`` ranges run in parallel.
 
     Shapes as in ``lstm_forward_rows``; ``parts`` >= 1 (capped at B). Dense inputs pass
     xin = xp.reshape(T*B, 4H) with xrow[t, b] = t*B + b; at character level xin can be the
     (V, 4H) table embed @ W_ih with xrow the tokens, so no (T, B, 4H) input array exists at all.
     """
-    B = acts.shape[1]
-    parts = max(1, min(parts, B))
     if use_packed(acts, W_hh, hs, xin):
-        Wp = pack_panels(W_hh)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows_packed(xin, xrow, bias, Wp, h0, c0, hs, cs, acts, tcs, b0, b1)
+        _forward_par_packed(xin, xrow, bias, pack_panels(W_hh), h0, c0, hs, cs, acts, tcs, parts)
     else:
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            lstm_forward_rows(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, b0, b1)
+        _forward_par(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts)
 
 
-@njit(**JIT_PAR)
-def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, db, parts):
+def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, db, parts: int) -> None:
     """Backward over all B rows, split into ``parts`` ranges run in parallel.
 
     Shapes as in ``lstm_backward_rows``; ``parts`` >= 1 (capped at B).
     """
-    B = dG.shape[1]
-    parts = max(1, min(parts, B))
     db[...] = 0.0
     if use_packed(dG, W_hh, dhs, acts):
-        WTp = pack_panels(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, b0, b1)
+        _backward_par_packed(dG, dhs, pack_panels(W_hh.T), acts, cs, tcs, dh, dc, db, parts)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, b0, b1)
+        _backward_par(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, parts)
+
+
+# one parallel driver per GEMM path, picked in Python by use_packed: a driver holding both paths
+# compiled both, 8-10 s of first compile per kernel against 4-5
+
+
+@njit(**JIT_PAR)
+def _forward_par_packed(xin, xrow, bias, Wp, h0, c0, hs, cs, acts, tcs, parts):
+    B = acts.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _forward_rows_packed(xin, xrow, bias, Wp, h0, c0, hs, cs, acts, tcs, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _forward_par(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts):
+    B = acts.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        lstm_forward_rows(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, parts):
+    B = dG.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _backward_rows_packed(dG, dhs, WTp, acts, cs, tcs, dh, dc, db, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, parts):
+    B = dG.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        lstm_backward_rows(dG, dhs, W_hhT, acts, cs, tcs, dh, dc, db, b0, b1)

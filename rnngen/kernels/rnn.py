@@ -127,8 +127,7 @@ def _backward_rows_packed(dG, dhs, WTp, hs, dh, db, relu, b0, b1):
 # public kernels: the batch split into ``parts`` ranges run in parallel
 
 
-@njit(**JIT_PAR)
-def rnn_forward(xin, xrow, bias, W_hh, h0, hs, relu, parts):
+def rnn_forward(xin, xrow, bias, W_hh, h0, hs, relu: bool, parts: int) -> None:
     """Forward over T steps; ``parts`` >= 1 (capped at B).
 
     xin  (R, H)       input projections x @ W_ih, without the bias (read)
@@ -142,21 +141,13 @@ def rnn_forward(xin, xrow, bias, W_hh, h0, hs, relu, parts):
     Dense inputs pass xin = xp.reshape(T*B, H) with xrow[t, b] = t*B + b; at character level xin
     can be the (V, H) table embed @ W_ih with xrow the tokens.
     """
-    B = hs.shape[1]
-    parts = max(1, min(parts, B))
     if use_packed(hs, W_hh, hs, xin):
-        Wp = pack_panels(W_hh)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows_packed(xin, xrow, bias, Wp, h0, hs, relu, b0, b1)
+        _forward_par_packed(xin, xrow, bias, pack_panels(W_hh), h0, hs, relu, parts)
     else:
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _forward_rows(xin, xrow, bias, W_hh, h0, hs, relu, b0, b1)
+        _forward_par(xin, xrow, bias, W_hh, h0, hs, relu, parts)
 
 
-@njit(**JIT_PAR)
-def rnn_backward(dG, dhs, W_hh, hs, dh, db, relu, parts):
+def rnn_backward(dG, dhs, W_hh, hs, dh, db, relu: bool, parts: int) -> None:
     """Backward over T steps, in reverse order of the forward; ``parts`` >= 1 (capped at B).
 
     dG    (T, B, H)   out: gradient w.r.t. the pre-activations xp_t + h_{t-1} @ W_hh
@@ -167,16 +158,49 @@ def rnn_backward(dG, dhs, W_hh, hs, dh, db, relu, parts):
     db    (B, H)      out: db[b] = sum over t of dG[t, b] (the bias gradient of batch row b)
     relu              bool, as in the forward
     """
-    B = dG.shape[1]
-    parts = max(1, min(parts, B))
     db[...] = 0.0
     if use_packed(dG, W_hh, dhs, hs):
-        WTp = pack_panels(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows_packed(dG, dhs, WTp, hs, dh, db, relu, b0, b1)
+        _backward_par_packed(dG, dhs, pack_panels(W_hh.T), hs, dh, db, relu, parts)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
-        for p in prange(parts):
-            b0, b1 = p * B // parts, (p + 1) * B // parts
-            _backward_rows(dG, dhs, W_hhT, hs, dh, db, relu, b0, b1)
+        _backward_par(dG, dhs, W_hhT, hs, dh, db, relu, parts)
+
+
+# one parallel driver per GEMM path, picked in Python by use_packed: a driver holding both paths
+# compiled both, 8-10 s of first compile per kernel against 4-5
+
+
+@njit(**JIT_PAR)
+def _forward_par_packed(xin, xrow, bias, Wp, h0, hs, relu, parts):
+    B = hs.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _forward_rows_packed(xin, xrow, bias, Wp, h0, hs, relu, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _forward_par(xin, xrow, bias, W_hh, h0, hs, relu, parts):
+    B = hs.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _forward_rows(xin, xrow, bias, W_hh, h0, hs, relu, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par_packed(dG, dhs, WTp, hs, dh, db, relu, parts):
+    B = dG.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _backward_rows_packed(dG, dhs, WTp, hs, dh, db, relu, b0, b1)
+
+
+@njit(**JIT_PAR)
+def _backward_par(dG, dhs, W_hhT, hs, dh, db, relu, parts):
+    B = dG.shape[1]
+    parts = max(1, min(parts, B))
+    for p in prange(parts):
+        b0, b1 = p * B // parts, (p + 1) * B // parts
+        _backward_rows(dG, dhs, W_hhT, hs, dh, db, relu, b0, b1)

@@ -106,7 +106,7 @@ def user_errors() -> Iterator[None]:
 @contextmanager
 def compiling_status(quiet: bool) -> Iterator[None]:
     """Show 'compiling kernels' only if loading the kernels takes long (a cold Numba cache)."""
-    message = "compiling kernels, first run only (about a minute)…"
+    message = "compiling kernels, first run only (about half a minute)…"
     status = err.status(message, spinner="dots")
     shown = threading.Event()
 
@@ -118,7 +118,7 @@ def compiling_status(quiet: bool) -> Iterator[None]:
             else:
                 err.print(message)
 
-    timer = threading.Timer(2.0, show)  # cached kernels load in ~0.5 s; a compile takes ~60 s
+    timer = threading.Timer(2.0, show)  # cached kernels load in ~0.5 s; a compile takes 10-30 s
     timer.start()
     try:
         yield

@@ -55,7 +55,7 @@ def score_cmd(
         apply_threads(plan)
         net = ckpt.build_model(parts=plan.parts)
         with compiling_status(quiet):
-            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, optimizer=None)
+            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, optimizer=None, scoring=True)
         try:  # every line is read before any is scored: a bad line fails before any output
             seqs, start, unknown = encode_lines(ckpt.vocab, lines)
         except UnknownTokenError as e:

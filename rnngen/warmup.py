@@ -5,10 +5,15 @@ import numpy as np
 
 
 def warm_training_kernels(
-    parts: int, cell: str = "lstm", optimizer: str | None = "adam", dropout: bool = False
+    parts: int,
+    cell: str = "lstm",
+    optimizer: str | None = "adam",
+    dropout: bool = False,
+    scoring: bool = False,
 ) -> None:
     """Touch every kernel training (``optimizer`` None: evaluation) uses: the cell's forward and
-    backward, loss, dropout, the optimizer."""
+    backward, loss, dropout, the optimizer; with ``scoring`` also the per-token losses of
+    ``rnngen score``."""
     from rnngen.config import ModelConfig
     from rnngen.model import LanguageModel, State
     from rnngen.optim import make_optimizer
@@ -19,7 +24,8 @@ def warm_training_kernels(
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
     model.loss_sum(x, x, State.zeros(cfg, 2))
-    model.token_losses(x, x, State.zeros(cfg, 2))
+    if scoring:
+        model.token_losses(x, x, State.zeros(cfg, 2))
     if optimizer is not None:
         model.forward_backward(x, x, State.zeros(cfg, 2), key=0)
         opt = make_optimizer(optimizer, model.params.size, 1e-3)

@@ -38,7 +38,7 @@ def worker(engine: str, name: str, steps: int, threads: int) -> None:
     """One run in this fresh process: build the engine, take ``steps`` steps, report, exit."""
     sys.path[:0] = [str(ROOT), str(HERE)]
     if engine == "rnngen":  # before NumPy loads, as in bench_speed
-        import rnngen.threads  # noqa: F401
+        import rnngen  # noqa: F401
     import bench_speed
 
     runner = (bench_speed._RnngenRunner if engine == "rnngen" else bench_speed._TorchRunner)(

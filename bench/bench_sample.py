@@ -3,11 +3,13 @@
     python bench/bench_sample.py                               # h128,h256,h512, 5 rounds of 2 s
     python bench/bench_sample.py --configs h128,h512 --repeats 3 --seconds 1
     python bench/bench_sample.py --no-torch --json /tmp/sample.json
+    python bench/bench_sample.py --against ../old      # this tree against another checkout
 
 What one sampled token is, on both sides (temperature 1, no top-k/top-p, state carried):
-  rnngen:  rnngen.sample.Sampler.generate on a checkpoint of a randomly initialised model, written
-           with rnngen.checkpoint and read back (the same path as ``rnngen sample``); timed over
-           whole samples of ``--chars`` tokens, so the per-sample set-up is included.
+  rnngen:  rnngen.generate.sample.Sampler.generate on a checkpoint of a randomly initialised
+           model, written with rnngen.train.checkpoint and read back (the path of ``rnngen
+           sample``); timed over whole samples of ``--chars`` tokens, so the per-sample set-up
+           is included.
   PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> softmax -> torch.multinomial, one token per
            call under torch.no_grad(), the (h, c) state carried, as a user would write the loop.
 
@@ -71,28 +73,24 @@ def _tokens(level: str, V: int) -> list[str]:
 
 class _RnngenRunner:
     def __init__(self, name: str, tmp: Path) -> None:
-        import numpy as np
+        import rnngen_api as api  # this tree's rnngen, or the one given to --against
 
-        from rnngen import checkpoint
-        from rnngen.config import ModelConfig, TrainConfig
-        from rnngen.model import LanguageModel
-        from rnngen.sample import SampleConfig, Sampler, default_threads
-        from rnngen.vocab import Vocab
-
+        np = api.np
         level, V, E, H, L = CONFIGS[name]
-        cfg = ModelConfig(
+        cfg = api.ModelConfig(
             level=level, vocab_size=V, embed=E, hidden=H, layers=L, cell=cell_of(name)
         )
-        model = LanguageModel(cfg, np.float32)
+        model = api.LanguageModel(cfg, np.float32)
         model.init_weights(np.random.default_rng(0))
-        ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab(level, _tokens(level, V)),
-                                   dict(model.params.views))  # fmt: skip
-        path = checkpoint.save(ck, tmp / f"{name}.safetensors")
-        ckpt = checkpoint.load(path)
+        ck = api.checkpoint.Checkpoint(cfg, api.TrainConfig(), api.Vocab(level, _tokens(level, V)),
+                                       dict(model.params.views))  # fmt: skip
+        path = api.checkpoint.save(ck, tmp / f"{name}.safetensors")
+        ckpt = api.checkpoint.load(path)
+        Sampler = api.Sampler  # noqa: N806
         self.samplers = {1: Sampler(ckpt, threads=1), 2: Sampler(ckpt, threads=2),
                          "auto": Sampler(ckpt)}  # fmt: skip
-        self.default = default_threads(cfg, len(os.sched_getaffinity(0)))
-        self.SampleConfig = SampleConfig
+        self.default = api.default_threads(cfg, len(os.sched_getaffinity(0)))
+        self.SampleConfig = api.SampleConfig
         self.seed = 0
 
     def run(self, threads: int | str, seconds: float, chars: int) -> dict:
@@ -177,10 +175,10 @@ def _timed(f) -> float:
     return time.perf_counter() - t0
 
 
-def worker(engine: str) -> None:
+def worker(engine: str, root: str) -> None:
     """Serve commands: {"cmd": "setup"|"run"|"bandwidth", ...} -> one JSON line each."""
-    sys.path.insert(0, str(ROOT))
-    if engine == "rnngen":  # first: rnngen sets the thread pools' environment before Numba loads
+    sys.path.insert(0, root)
+    if engine != "torch":  # first: rnngen sets the thread pools' environment before Numba loads
         importlib.import_module("rnngen")
     runners: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,9 +191,9 @@ def worker(engine: str) -> None:
                     name = req["config"]
                     t0 = time.perf_counter()
                     r = runners[name] = (
-                        _RnngenRunner(name, Path(tmp)) if engine == "rnngen" else _TorchRunner(name)
+                        _TorchRunner(name) if engine == "torch" else _RnngenRunner(name, Path(tmp))
                     )
-                    for t in (1, 2, "auto") if engine == "rnngen" else (1, 2):  # JIT, first touch
+                    for t in (1, 2) if engine == "torch" else (1, 2, "auto"):  # JIT, first touch
                         r.run(t, 0.0, 20)
                     out = {"setup_s": time.perf_counter() - t0, **r.info()}
                 else:
@@ -217,17 +215,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per segment")
     ap.add_argument("--chars", type=int, default=500, help="rnngen: tokens per generated sample")
     ap.add_argument("--no-torch", action="store_true", help="rnngen only")
+    ap.add_argument("--against", metavar="DIR", help="another checkout of rnngen, instead of "
+                    "PyTorch (A/B of two versions)")  # fmt: skip
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "sample.json"))
-    ap.add_argument("--worker", choices=["rnngen", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["rnngen", "base", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.root)
         return 0
     names = config_names(ap, args.configs, CONFIGS)
-    torch_version, engines = pick_engines(args.no_torch)
-    workers = {e: Worker(__file__, e) for e in engines}
+    torch_version, engines = pick_engines(args.no_torch, args.against)
+    workers = {e: Worker(__file__, e, root=Path(args.against) if e == "base" else ROOT)
+               for e in engines}  # fmt: skip
     segments = [("rnngen", 1), ("rnngen", 2), ("rnngen", "auto")]
     segments += [("torch", 1), ("torch", 2)] if "torch" in engines else []
+    if "base" in engines:  # A B A B: this tree and the other, at each thread setting
+        segments = [(e, t) for t in (1, 2, "auto") for e in ("rnngen", "base")]
     results = {}
     try:
         for name in names:
@@ -264,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{med[('rnngen', 1)]:.1f}, 2 threads {med[('rnngen', 2)]:.1f}); floor "
                 f"{nbytes / (bw['1'] * 1e9) * 1e6:.0f}/{nbytes / (bw['2'] * 1e9) * 1e6:.0f}"
             )
+            if "base" in engines:
+                res["ratio_base_over_rnngen"] = {}
+                for t in (1, 2, "auto"):
+                    pairs = zip(us[("rnngen", t)], us[("base", t)], strict=True)
+                    ratios = [b / a for a, b in pairs]
+                    res["ratio_base_over_rnngen"][f"threads_{t}"] = ratio_summary(ratios)
+                    line += f" | base/rnngen at {t}: {statistics.median(ratios):.3f}"
             if "torch" in engines:
                 best = [min(a, b) for a, b in zip(us[("torch", 1)], us[("torch", 2)], strict=True)]
                 ratios = [b / a for a, b in zip(rn, best, strict=True)]
@@ -282,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": machine(),
         "torch": torch_version or "not installed",
+        "against": args.against,
         "repeats": args.repeats,
         "seconds_per_segment": args.seconds,
         "chars_per_rnngen_sample": args.chars,

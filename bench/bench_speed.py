@@ -3,6 +3,7 @@
     python bench/bench_speed.py                          # all configs, 21 rounds of 1 s
     python bench/bench_speed.py --configs h128,word --repeats 3 --seconds 2
     python bench/bench_speed.py --json bench/results/speed.json
+    python bench/bench_speed.py --against ../old     # this tree against another checkout
 
 Each engine runs in its own worker process, so neither sees the other's thread pools or environment
 (rnngen sets OMP_WAIT_POLICY/OPENBLAS_THREAD_TIMEOUT for itself; PyTorch runs with the environment
@@ -35,6 +36,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from benchlib import (
     GATES,
@@ -74,30 +76,21 @@ def _batches(V: int, B: int, T: int, n: int = 4):
 
 class _RnngenRunner:
     def __init__(self, name: str, threads: int) -> None:
-        import numpy as np
+        import rnngen_api as api  # this tree's rnngen, or the one given to --against
 
-        from rnngen import threads as rthreads
-        from rnngen.config import ModelConfig
-        from rnngen.model import LanguageModel, State
-
+        np = api.np
         level, V, E, H, L, B, T = CONFIGS[name]
-        plan = rthreads.plan_threads(threads, B, H)
-        rthreads.apply(plan)
+        plan = api.plan_threads(threads, B, H)
+        api.apply_threads(plan)
         self.plan = plan
-        cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
-                          cell=cell_of(name))  # fmt: skip
-        self.model = LanguageModel(cfg, np.float32, parts=plan.parts)
+        cfg = api.ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
+                              cell=cell_of(name))  # fmt: skip
+        self.model = api.LanguageModel(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
-        self.state = State.zeros(cfg, B)
+        self.state = api.new_state(self.model, B)
         self.batches = [(x.astype(np.int64), y.astype(np.int64)) for x, y in _batches(V, B, T)]
-        try:
-            from rnngen.optim import Adam
-
-            self.opt = Adam(self.model.params.size, lr=2e-3)
-            self.optimizer = "rnngen.optim.Adam (clip 5.0)"
-        except ImportError:
-            self.opt = _NumpyAdam(self.model.params.size, lr=2e-3)
-            self.optimizer = "NumPy Adam (clip 5.0)"
+        self.opt = api.Adam(self.model.params.size, lr=2e-3)
+        self.optimizer = f"rnngen Adam (clip 5.0), {api.LAYOUT} layout"
         self.i = 0
 
     def step(self) -> None:
@@ -108,33 +101,6 @@ class _RnngenRunner:
 
     def info(self) -> dict:
         return {"parts": self.plan.parts, "threads": self.plan.threads, "optimizer": self.optimizer}
-
-
-class _NumpyAdam:
-    def __init__(self, size: int, lr: float) -> None:
-        import numpy as np
-
-        self.np, self.lr, self.t = np, lr, 0
-        self.m = np.zeros(size, np.float32)
-        self.v = np.zeros(size, np.float32)
-        self.tmp = np.zeros(size, np.float32)
-
-    def step(self, p, g, clip: float = 0.0) -> None:
-        np, m, v, tmp = self.np, self.m, self.v, self.tmp
-        norm = float(np.sqrt(np.dot(g, g)))
-        if clip > 0 and norm > clip:
-            g *= clip / norm
-        self.t += 1
-        m *= 0.9
-        m += 0.1 * g
-        np.multiply(g, g, out=tmp)
-        v *= 0.999
-        v += 0.001 * tmp
-        np.sqrt(v, out=tmp)
-        tmp /= np.sqrt(1 - 0.999**self.t)
-        tmp += 1e-8
-        np.divide(m, tmp, out=tmp)
-        p -= (self.lr / (1 - 0.9**self.t)) * tmp
 
 
 class _TorchRunner:
@@ -197,11 +163,11 @@ def _timed(f) -> float:
     return time.perf_counter() - t0
 
 
-def worker(engine: str, threads: int) -> None:
+def worker(engine: str, threads: int, root: str) -> None:
     """Serve commands: {"cmd": "setup"|"run"|"peak", ...} -> one JSON line each."""
-    sys.path.insert(0, str(ROOT))
-    if engine == "rnngen":  # before NumPy loads: rnngen.threads sets the thread-pool environment
-        importlib.import_module("rnngen.threads")
+    sys.path.insert(0, root)
+    if engine != "torch":  # before NumPy loads: rnngen sets the thread pools' environment
+        importlib.import_module("rnngen")
     runners: dict[str, object] = {}
     for line in sys.stdin:
         req = json.loads(line)
@@ -211,7 +177,7 @@ def worker(engine: str, threads: int) -> None:
             elif req["cmd"] == "setup":
                 name = req["config"]
                 t0 = time.perf_counter()
-                r = runners[name] = (_RnngenRunner if engine == "rnngen" else _TorchRunner)(
+                r = runners[name] = (_TorchRunner if engine == "torch" else _RnngenRunner)(
                     name, threads
                 )
                 for _ in range(3):  # JIT compile / first-touch / allocator warm-up
@@ -241,16 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per segment")
     ap.add_argument("--threads", type=int, default=None, help="cores to use (default: all)")
     ap.add_argument("--no-torch", action="store_true", help="rnngen only")
+    ap.add_argument("--against", metavar="DIR", help="another checkout of rnngen, instead of "
+                    "PyTorch (A/B of two versions)")  # fmt: skip
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "speed.json"))
-    ap.add_argument("--worker", choices=["rnngen", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["rnngen", "base", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     threads = args.threads or len(os.sched_getaffinity(0))
     if args.worker:
-        worker(args.worker, threads)
+        worker(args.worker, threads, args.root)
         return 0
     names = config_names(ap, args.configs, CONFIGS)
-    torch_version, engines = pick_engines(args.no_torch)
-    workers = {e: Worker(__file__, e, "--threads", str(threads)) for e in engines}
+    torch_version, engines = pick_engines(args.no_torch, args.against)
+    workers = {
+        e: Worker(__file__, e, "--threads", str(threads),
+                  root=Path(args.against) if e == "base" else ROOT)
+        for e in engines
+    }  # fmt: skip
     try:
         peak = workers["rnngen"].ask(cmd="peak")["gflops"]
         print(f"fp32 GEMM peak (NumPy sgemm 2048^3, {threads} threads): {peak:.0f} GFLOP/s "
@@ -295,13 +268,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{res['rnngen']['median_tokens_per_s']:8.0f} tok/s "
                 f"({res['rnngen']['fraction_of_peak']:.0%} of peak)"
             )
-            if "torch" in samples:
-                ratios = [a / b for a, b in zip(samples["rnngen"], samples["torch"], strict=True)]
-                res["ratio_rnngen_over_torch"] = ratio_summary(ratios)
+            for other in ("torch", "base"):
+                if other not in samples:
+                    continue
+                ratios = [a / b for a, b in zip(samples["rnngen"], samples[other], strict=True)]
+                res[f"ratio_rnngen_over_{other}"] = ratio_summary(ratios)
                 line += (
-                    f"  torch {res['torch']['median_tokens_per_s']:8.0f} tok/s "
-                    f"({res['torch']['fraction_of_peak']:.0%})"
-                    f"  ratio {statistics.median(ratios):.2f}x"
+                    f"  {other} {res[other]['median_tokens_per_s']:8.0f} tok/s "
+                    f"({res[other]['fraction_of_peak']:.0%})"
+                    f"  ratio {statistics.median(ratios):.3f}x"
                 )
             print(line, flush=True)
             results[name] = res
@@ -312,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": machine(threads),
         "torch": torch_version or "not installed",
+        "against": args.against,
         "peak_gflops": statistics.median(peaks),
         "peak_counting": "NumPy sgemm 2048^3, best of 3, measured before each rnngen segment; a "
         "fraction of peak is the median over rounds of that round's throughput over its peak",

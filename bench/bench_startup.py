@@ -36,7 +36,7 @@ FLOORS = {
     "import numpy": "import numpy",
     "import numba": "import numpy, numba",
     "import numba, scipy.linalg": "import numpy, numba, scipy.linalg",
-    "import rnngen.cli (typer, rich)": "import rnngen.cli",
+    "import rnngen.cli.app (typer, rich, the commands)": "import rnngen.cli.app",
 }
 
 # the phases of `rnngen sample`, in one process (stderr: one JSON line of seconds per phase)
@@ -48,22 +48,22 @@ def mark(name):
     w, c = time.perf_counter(), time.process_time()
     out[name] = {"wall": w - clock[0][0], "cpu": c - clock[0][1]}
     clock[0] = (w, c)
-import rnngen.cli
-mark("import rnngen.cli (typer, rich, corpus commands)")
+import rnngen.cli.app
+mark("import rnngen.cli.app (typer, rich, the commands' settings: numpy, numba)")
 try:  # typer >= 0.2x coerces option values through pydantic, imported at the first command
     import typer._adapters
 except ImportError:
     pass
 mark("typer's option coercion (pydantic), if any")
-from rnngen import checkpoint
-from rnngen.sample import SampleConfig, Sampler
-mark("import checkpoint, sample (numpy, numba, safetensors)")
+from rnngen.train import checkpoint
+from rnngen.generate.sample import SampleConfig, Sampler
+mark("import checkpoint, sample (safetensors)")
 ckpt = checkpoint.load(sys.argv[1])
 mark("load checkpoint")
 sampler = Sampler(ckpt)
 mark("Sampler: pack weights")
 from rnngen.warmup import warm_sampling_kernels
-warm_sampling_kernels()
+warm_sampling_kernels(ckpt.model_cfg.cell)
 mark("load the kernel (Numba start-up, SciPy, cache)")
 for piece in sampler.generate(SampleConfig(length=200, seed=1)):
     pass
@@ -107,10 +107,11 @@ def make_model(tmp: Path, H: int) -> Path:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from rnngen import checkpoint
-    from rnngen.config import ModelConfig, TrainConfig
-    from rnngen.model import LanguageModel
-    from rnngen.vocab import Vocab
+    from rnngen.data.vocab import Vocab
+    from rnngen.nn.config import ModelConfig
+    from rnngen.nn.lm import LanguageModel
+    from rnngen.train import checkpoint
+    from rnngen.train.config import TrainConfig
 
     tokens = ["\n", *(chr(c) for c in range(32, 96))]  # V = 65, as tiny Shakespeare
     cfg = ModelConfig(level="char", vocab_size=len(tokens), embed=64, hidden=H, layers=2)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     rnngen = rnngen_command()
     if args.compileall:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "rnngen")], check=True)
-    bytecode = any((ROOT / "rnngen" / "__pycache__").glob("cli.*.pyc"))
+    bytecode = any((ROOT / "rnngen" / "cli" / "__pycache__").glob("app.*.pyc"))
     if not bytecode:
         print("note: rnngen's modules have no .pyc (PYTHONDONTWRITEBYTECODE?), so every run "
               "compiles them from source; --compileall writes them", file=sys.stderr)  # fmt: skip

@@ -19,7 +19,8 @@ MODELS = {
     "gru256": ("char", 65, 64, 256, 2),
 }
 CELL = {"gru256": "gru"}
-GATES = {"lstm": 4, "gru": 3}  # as rnngen.cells.GATES, which the drivers do not import (Numba)
+GATES = {"lstm": 4, "gru": 3}  # as the cells of rnngen.nn.cells say; the drivers do not import
+# rnngen (Numba), and --against compares two checkouts
 
 
 def cell_of(name: str) -> str:
@@ -31,11 +32,13 @@ class Worker:
     on its stdin, one JSON answer per line on its stdout. Each engine lives in its own process,
     so neither sees the other's thread pools or environment."""
 
-    def __init__(self, script: str, *args: str) -> None:
+    def __init__(self, script: str, *args: str, root: Path = ROOT) -> None:
+        """``root``: the checkout whose ``rnngen`` the worker imports (this one, or the one given
+        to ``--against``)."""
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            [sys.executable, script, "--worker", *args],
+            [sys.executable, script, "--worker", *args, "--root", str(root)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
 
@@ -99,9 +102,14 @@ def config_names(ap, given: str, known) -> list[str]:
     return names
 
 
-def pick_engines(no_torch: bool) -> tuple[str | None, list[str]]:
+def pick_engines(no_torch: bool, against: str | None = None) -> tuple[str | None, list[str]]:
     """PyTorch's version (None if absent or not wanted) and the engines to measure; says so on
-    stderr when PyTorch is missing."""
+    stderr when PyTorch is missing. With ``against`` (another checkout of rnngen) the engines are
+    this tree's rnngen and that one's, called ``base``."""
+    if against is not None:
+        if not (Path(against) / "rnngen" / "__init__.py").is_file():
+            sys.exit(f"--against {against}: not a checkout of rnngen (no rnngen/__init__.py)")
+        return None, ["rnngen", "base"]
     torch_version = None if no_torch else torch_available()
     if torch_version is None and not no_torch:
         print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",

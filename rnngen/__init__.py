@@ -1,12 +1,13 @@
-"""rnngen: recurrent language models on a laptop CPU."""
+"""rnngen: recurrent networks that learn text and write it, on a laptop CPU.
 
-import os as _os
+The command line is ``rnngen`` (``rnngen.cli``); the library's layers are ``rnngen.data``,
+``rnngen.nn``, ``rnngen.train`` and ``rnngen.generate``, over the kernels of ``rnngen.kernels``.
+"""
 
-# Idle thread pools sleep instead of spinning (see rnngen.threads): on 2 cores a spinning pool
-# stole half a core from the one with work and a training step ran 2-4x slower. The libraries read
-# these when they load, so they are set before anything of ours imports NumPy; a value the user
-# already set wins. Kept in sync with rnngen.threads.ENV_DEFAULTS (a test checks).
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+from rnngen import _env
 
-__version__ = "0.1.0"
+_env.apply()  # before anything imports NumPy: see rnngen._env
+
+from rnngen._version import __version__  # noqa: E402
+
+__all__ = ["__version__"]

@@ -14,37 +14,40 @@ def warm_training_kernels(
     """Touch every kernel training (``optimizer`` None: evaluation) uses: the cell's forward and
     backward, loss, dropout, the optimizer; with ``scoring`` also the per-token losses of
     ``rnngen score``."""
-    from rnngen.config import ModelConfig
-    from rnngen.model import LanguageModel, State
-    from rnngen.optim import make_optimizer
+    from rnngen.nn.config import ModelConfig
+    from rnngen.nn.lm import LanguageModel
+    from rnngen.train.optim import make_optimizer
 
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
-                      dropout=0.5 if dropout else 0.0)  # fmt: skip
+                      dropout=0.5 if dropout else 0.0, dropout_input=0.0)  # fmt: skip
     model = LanguageModel(cfg, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
-    model.loss_sum(x, x, State.zeros(cfg, 2))
+    model.loss_sum(x, x, model.new_state(2))
     if scoring:
-        model.token_losses(x, x, State.zeros(cfg, 2))
+        model.token_losses(x, x, model.new_state(2))
     if optimizer is not None:
-        model.forward_backward(x, x, State.zeros(cfg, 2), key=0)
+        model.forward_backward(x, x, model.new_state(2), key=0)
         opt = make_optimizer(optimizer, model.params.size, 1e-3)
         opt.step(model.params.flat, model.grads.flat, 1.0)
 
 
-def warm_sampling_kernels() -> None:
-    """Touch the one kernel sampling uses (``rnngen.kernels.sample.advance``), with the argument
-    types ``rnngen.sample.Sampler`` passes, on a 2-layer, 4-unit, 5-token model of zeros."""
+def warm_sampling_kernels(cell: str = "lstm") -> None:
+    """Touch the one kernel sampling uses (``rnngen.kernels.sample.advance``) for ``cell``, with
+    the argument types ``rnngen.generate.sample.Sampler`` passes, on a 2-layer, 4-unit, 5-token
+    model of zeros."""
     from rnngen.kernels import sample as ks
+    from rnngen.nn.cells import CELLS
 
+    c = CELLS[cell]
     L, H, V, P, NP = 2, 4, 5, 1, 1
     f = np.zeros
     Gp = NP * ks.PANEL
-    h, c, logits = f((L, H), np.float32), f((L, H), np.float32), f(V, np.float32)
+    state, logits = f((L, len(c.state), H), np.float32), f(V, np.float32)
     w = (f((V, P, Gp), np.float32), f((L - 1, P, NP, H, ks.PANEL), np.float32),
-         f((L, P, Gp), np.float32), f((L, P, NP, H, ks.PANEL), np.float32),
-         f((L, P, Gp), np.float32), f((1, H, ks.PANEL), np.float32), f(V, np.float32),
-         f((2, P, Gp), np.float32), f(H, np.float32), f(ks.PANEL, np.float32),
-         f(V, np.float32), np.ones(1, np.int64))  # fmt: skip
-    ks.advance(np.zeros(1, np.int64), np.zeros(1, np.int64), h, c, *w, logits, ks.LSTM, 1.0, 0,
+         f((L, P, NP, H, ks.PANEL), np.float32), f((L, P, len(c.biases), Gp), np.float32),
+         f((1, H, ks.PANEL), np.float32), f(V, np.float32),
+         f((2, P, Gp), np.float32), f(H, np.float32), f((P, max(1, c.scratch * H)), np.float32),
+         f(ks.PANEL, np.float32), f(V, np.float32), np.ones(1, np.int64))  # fmt: skip
+    ks.advance(c.kernels, np.zeros(1, np.int64), np.zeros(1, np.int64), state, *w, logits, 1.0, 0,
                1.0, 0)  # fmt: skip

@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 import reference as ref
 import reference_cells as refc
-
-from rnngen.kernels.gru import gru_backward, gru_forward
-from rnngen.kernels.rnn import rnn_backward, rnn_forward
+from cellkernels import gru_backward, gru_forward, rnn_backward, rnn_forward
 
 KINDS = ["gru", "tanh", "relu"]
 WRT = {

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from clitools import with_format_version
 
-from rnngen import checkpoint
-from rnngen.checkpoint import Checkpoint, CheckpointError
-from rnngen.config import ModelConfig, TrainConfig
-from rnngen.model import LanguageModel
-from rnngen.vocab import Vocab
+from rnngen.data.vocab import Vocab
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel
+from rnngen.train import checkpoint
+from rnngen.train.checkpoint import Checkpoint, CheckpointError
+from rnngen.train.config import TrainConfig
 
 
 def _ckpt() -> Checkpoint:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run, with_format_version
 
-from rnngen import checkpoint
-from rnngen.data import fingerprint
+from rnngen.data.text import fingerprint
+from rnngen.train import checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

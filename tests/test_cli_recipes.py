@@ -7,7 +7,7 @@ import json
 import pytest
 from clitools import err, out, repetitive_text, run
 
-from rnngen import checkpoint
+from rnngen.train import checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from rnngen.corpora import (
+from rnngen.data.catalog import (
     MIRROR_ENV,
     STDLIB_CAP,
     CorpusError,

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+from clitools import OWN_BLAS_KERNELS, cli_env, err, out, repetitive_text, rnngen_exe, run
 
-from rnngen import checkpoint
+from rnngen.train import checkpoint
 
 TINY = ["--layers", "1", "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch-size", "4",
         "--threads", "1"]  # fmt: skip
@@ -35,11 +35,12 @@ def _same_weights(a: checkpoint.Checkpoint, b: checkpoint.Checkpoint) -> bool:
 def test_resume_after_a_stop_gives_the_same_weights_bit_for_bit(corpus):
     """2N steps in one go == N steps, stop, --resume for N more (across an epoch boundary)."""
     common = ["corpus.txt", *SMALL, "--eval-every", "25", "--seed", "5", "-q"]
-    full = run("train", *common, "--steps", "160", "--out", "runs/full", cwd=corpus)
-    half = run("train", *common, "--steps", "80", "--out", "runs/split", cwd=corpus)
+    env = OWN_BLAS_KERNELS  # the resumed run takes all cores, not --threads 1: see clitools
+    full = run("train", *common, "--steps", "160", "--out", "runs/full", cwd=corpus, env=env)
+    half = run("train", *common, "--steps", "80", "--out", "runs/split", cwd=corpus, env=env)
     assert full.returncode == 0 and half.returncode == 0, err(full) + err(half)
     # the stop limit may be raised on resume; nothing else is given: everything is in the checkpoint
-    more = run("train", "--resume", "runs/split", "--steps", "160", cwd=corpus)
+    more = run("train", "--resume", "runs/split", "--steps", "160", cwd=corpus, env=env)
     assert more.returncode == 0, err(more)
     assert "resuming runs/split at step 80" in err(more)
     a = checkpoint.load(corpus / "runs/full/last.safetensors")
@@ -64,7 +65,8 @@ def test_the_number_of_threads_does_not_change_the_model(corpus, cell, level):
             "--steps", "40", "--eval-every", "20", "--seed", "3", "-q"]  # fmt: skip
     runs = {}
     for threads in ("1", "3"):
-        r = run("train", *opts, "--threads", threads, "--out", f"runs/t{threads}", cwd=corpus)
+        r = run("train", *opts, "--threads", threads, "--out", f"runs/t{threads}", cwd=corpus,
+                env=OWN_BLAS_KERNELS)  # fmt: skip
         assert r.returncode == 0, err(r)
         runs[threads] = checkpoint.load(corpus / f"runs/t{threads}/last.safetensors")
     a, b = runs["1"], runs["3"]

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from rnngen.data import BatchStream, DataError, decode_text, eval_batches, read_text, split_tail
-from rnngen.vocab import EOS, UNK, Vocab
+from rnngen.data.batches import BatchStream, eval_batches, split_tail
+from rnngen.data.text import decode_text, read_text
+from rnngen.data.vocab import EOS, UNK, Vocab
+from rnngen.errors import DataError
 
 
 def test_char_vocab_round_trips_any_unicode():

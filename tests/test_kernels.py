@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import reference as ref
+from cellkernels import lstm_backward, lstm_forward
 
 from rnngen.kernels.loss import (
     embedding_backward,
@@ -21,7 +22,6 @@ from rnngen.kernels.loss import (
     softmax_xent,
     softmax_xent_loss,
 )
-from rnngen.kernels.lstm import lstm_backward, lstm_forward
 
 LSTM_SHAPES = [(1, 1, 1), (1, 3, 5), (4, 1, 3), (7, 5, 6), (5, 4, 9)]  # (T, B, H)
 FD_LIMIT = 120  # finite-difference every entry of tensors up to this size, else a random sample

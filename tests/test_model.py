@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import reference as ref
 
-from rnngen.config import ModelConfig
-from rnngen.model import LanguageModel, State, param_shapes
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel, State, param_shapes
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def make_batch(case: Case, rng: np.random.Generator, T: int | None = None):
 def make_state(case: Case, dtype, rng: np.random.Generator) -> State:
     """A nonzero carried state, as after some earlier batch."""
     shape = (case.L, case.B, case.H)
-    return State(rng.uniform(-0.8, 0.8, shape).astype(dtype), rng.normal(0, 1, shape).astype(dtype))
+    h, c = rng.uniform(-0.8, 0.8, shape).astype(dtype), rng.normal(0, 1, shape).astype(dtype)
+    return State(("h", "c"), (h, c))
 
 
 def copy_weights(src: LanguageModel, dst: LanguageModel) -> None:
@@ -101,12 +102,12 @@ def test_forward_backward_matches_reference(case: Case, parts: int, numerics_rng
     inputs, targets = make_batch(case, numerics_rng)
     state = make_state(case, np.float64, numerics_rng)
     want_loss, want_grads, want_h, want_c = ref.lm_forward_backward(
-        model.params.views, case.L, inputs, targets, state.h, state.c
+        model.params.views, case.L, inputs, targets, state.h, state["c"]
     )
     loss = model.forward_backward(inputs, targets, state)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
     np.testing.assert_allclose(state.h, want_h, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(state.c, want_c, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(state["c"], want_c, rtol=1e-10, atol=1e-13)
     assert set(want_grads) == set(model.grads.views)
     for name, want in want_grads.items():
         np.testing.assert_allclose(model.grads[name], want, rtol=1e-9, atol=1e-13, err_msg=name)
@@ -122,7 +123,7 @@ def test_loss_sum_matches_forward_backward(case: Case, numerics_rng) -> None:
     mean = model.forward_backward(inputs, targets, s2)
     np.testing.assert_allclose(total, mean * case.T * case.B, rtol=1e-13)
     np.testing.assert_array_equal(s1.h, s2.h)
-    np.testing.assert_array_equal(s1.c, s2.c)
+    np.testing.assert_array_equal(s1["c"], s2["c"])
 
 
 def test_grads_are_overwritten_not_accumulated(numerics_rng) -> None:
@@ -152,15 +153,15 @@ def test_float32_agrees_with_float64_on_same_weights(case: Case, numerics_rng) -
     m64.params.flat[...] = m32.params.flat  # exactly the float32-representable weights
     inputs, targets = make_batch(case, numerics_rng)
     s64 = make_state(case, np.float64, numerics_rng)
-    s32 = State(s64.h.astype(np.float32), s64.c.astype(np.float32))
-    s64 = State(s32.h.astype(np.float64), s32.c.astype(np.float64))
+    s32 = s64.astype(np.float32)
+    s64 = s32.astype(np.float64)
 
     loss64 = m64.forward_backward(inputs, targets, s64)
     loss32 = m32.forward_backward(inputs, targets, s32)
     assert m32.grads.flat.dtype == np.float32
     np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
     np.testing.assert_allclose(s32.h, s64.h, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(s32.c, s64.c, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s32["c"], s64["c"], rtol=1e-4, atol=1e-5)
     for name, g64 in m64.grads.views.items():
         g32 = m32.grads[name]
         scale = np.abs(g64).max()
@@ -191,7 +192,7 @@ def test_carried_state_makes_split_batches_exact(dtype, L: int, numerics_rng) ->
     parts += model.loss_sum(inputs[T:], targets[T:], halves)
     np.testing.assert_allclose(parts, total, rtol=rtol)
     np.testing.assert_allclose(halves.h, whole.h, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(halves.c, whole.c, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(halves["c"], whole["c"], rtol=rtol, atol=rtol)
     assert not np.allclose(whole.h, start.h)  # the state really moved
 
     # the training path carries the state the same way
@@ -266,16 +267,3 @@ def test_flat_params_views_cover_the_buffer() -> None:
             assert np.shares_memory(fp[name], fp.flat), name
     assert model.params["lstm0.W_ih"].shape == (4, 12)  # E inputs into layer 0
     assert model.params["lstm1.W_ih"].shape == (3, 12)  # H inputs above
-
-
-def test_thread_env_defaults_agree() -> None:
-    """rnngen/__init__.py sets the pool-sleep variables before NumPy loads; rnngen.threads
-    documents and re-applies the same values."""
-    from pathlib import Path
-
-    import rnngen
-    import rnngen.threads as th
-
-    init = Path(rnngen.__file__).read_text()
-    for name, value in th.ENV_DEFAULTS.items():
-        assert f'setdefault("{name}", "{value}")' in init

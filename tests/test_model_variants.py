@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import reference as ref
 
-from rnngen.config import ModelConfig
-from rnngen.model import LanguageModel, State, param_shapes
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel, State, param_shapes
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
 
@@ -31,10 +31,10 @@ def make(cfg: ModelConfig, dtype, rng, parts: int = 1) -> LanguageModel:
 
 def batch(cfg: ModelConfig, T: int, B: int, rng):
     tokens = rng.integers(0, cfg.vocab_size, (T + 1, B))
-    state = State(rng.uniform(-0.8, 0.8, (cfg.layers, B, cfg.hidden)),
-                  rng.normal(0, 1, (cfg.layers, B, cfg.hidden)))  # fmt: skip
-    if cfg.cell != "lstm":
-        state.c[...] = 0.0
+    state = State.zeros(cfg, B, np.float64)
+    state.h[...] = rng.uniform(-0.8, 0.8, state.h.shape)
+    if "c" in state.names:
+        state["c"][...] = rng.normal(0, 1, state.h.shape)
     return tokens[:-1].copy(), tokens[1:].copy(), state
 
 
@@ -85,7 +85,7 @@ def test_float32_agrees_with_float64(cell, numerics_rng) -> None:
     m32.params.flat[...] = m64.params.flat
     m64.params.flat[...] = m32.params.flat
     inputs, targets, s64 = batch(cfg, 9, 7, numerics_rng)
-    s32 = State(s64.h.astype(np.float32), s64.c.astype(np.float32))
+    s32 = s64.astype(np.float32)
     l64 = m64.forward_backward(inputs, targets, s64)
     l32 = m32.forward_backward(inputs, targets, s32)
     np.testing.assert_allclose(l32, l64, rtol=1e-5)
@@ -202,11 +202,11 @@ def test_param_names_and_shapes(cell) -> None:
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("tie", [False, True])
 def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
-    from rnngen import checkpoint
-    from rnngen.config import TrainConfig
+    from rnngen.data.vocab import Vocab
+    from rnngen.generate.sample import Sampler
     from rnngen.kernels import sample as ks
-    from rnngen.sample import Sampler
-    from rnngen.vocab import Vocab
+    from rnngen.train import checkpoint
+    from rnngen.train.config import TrainConfig
 
     text = "abcdefg\n"
     vocab = Vocab.build(text, "char")
@@ -215,18 +215,18 @@ def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
     ck = checkpoint.Checkpoint(cfg, TrainConfig(), vocab, dict(m.params.views))
     s = Sampler(ck)
     seq = np.array([0, 3, 1, 6, 2, 2, 5], np.int64)
-    h = np.zeros((2, 6), np.float32)
-    c = np.zeros((2, 6), np.float32)
+    sampled = s.new_state()  # (L, S, H): the cell's state vectors, h first
     logits = np.zeros(cfg.vocab_size, np.float32)
     ws = m._workspace(len(seq), 1)
     state = State.zeros(cfg, 1)
     top = m._forward(ws, seq.astype(np.int32).reshape(-1, 1), state, None)
-    want = m._logits(ws, top.reshape(len(seq), 6))
+    want = m.output.logits(top.reshape(len(seq), 6), ws.logits)
     for t, tok in enumerate(seq):
-        ks.advance(seq[t : t + 1], np.empty(0, np.int64), h, c, *s._weights(), logits, s.cell,
-                   1.0, 0, 1.0, -1)  # fmt: skip
+        ks.advance(s.cell.kernels, seq[t : t + 1], np.empty(0, np.int64), sampled,
+                   *s._weights(), logits, 1.0, 0, 1.0, -1)  # fmt: skip
         np.testing.assert_allclose(logits, want[t], rtol=1e-5, atol=1e-6, err_msg=str(tok))
-    np.testing.assert_allclose(h, state.h[:, 0], rtol=1e-5, atol=1e-6)
+    for i, name in enumerate(state.names):  # h, and the LSTM's c
+        np.testing.assert_allclose(sampled[:, i], state[name][:, 0], rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

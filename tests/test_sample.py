@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 from numba import njit
 
-from rnngen.checkpoint import Checkpoint
-from rnngen.config import ModelConfig, TrainConfig
+from rnngen.data.vocab import Vocab
+from rnngen.generate.sample import PrimeError, SampleConfig, Sampler
 from rnngen.kernels import sample as ks
-from rnngen.model import LanguageModel, State
-from rnngen.sample import PrimeError, SampleConfig, Sampler
-from rnngen.vocab import Vocab
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel, State
+from rnngen.train.checkpoint import Checkpoint
+from rnngen.train.config import TrainConfig
 
 
 @njit
@@ -32,17 +33,18 @@ def test_step_by_step_logits_equal_the_training_forward(layers):
     m, ck = _model(layers=layers)
     s = Sampler(ck)
     seq = np.array([0, 3, 1, 6, 2, 2, 5], np.int64)
-    h = np.zeros((layers, 6), np.float32)
-    c = np.zeros((layers, 6), np.float32)
+    sampled = s.new_state()  # (L, 2, H): h and c
     logits = np.zeros(7, np.float32)
-    ks.advance(seq, np.empty(0, np.int64), h, c, *s._weights(), logits, s.cell, 1.0, 0, 1.0, -1)
+    ks.advance(s.cell.kernels, seq, np.empty(0, np.int64), sampled, *s._weights(), logits, 1.0,
+               0, 1.0, -1)  # fmt: skip
     # the training path: a (T, 1) batch, top layer's last hidden state through the output layer
     state = State.zeros(m.cfg, 1)
     ws = m._workspace(len(seq), 1)
     top = m._forward(ws, seq.astype(np.int32).reshape(-1, 1), state, None)
     ref = top[-1, 0] @ m.params["out.W"] + m.params["out.b"]
     np.testing.assert_allclose(logits, ref, rtol=2e-5, atol=2e-6)
-    np.testing.assert_allclose(h, state.h[:, 0], rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(sampled[:, 0], state.h[:, 0], rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(sampled[:, 1], state["c"][:, 0], rtol=2e-5, atol=2e-6)
 
 
 def test_draw_rules():

@@ -7,12 +7,13 @@ import numba
 import numpy as np
 import pytest
 
-from rnngen.checkpoint import Checkpoint
-from rnngen.config import ModelConfig, TrainConfig
+from rnngen.data.vocab import Vocab
+from rnngen.generate.sample import SampleConfig, Sampler, ThreadChooser, default_threads
 from rnngen.kernels import sample as ks
-from rnngen.model import LanguageModel, State
-from rnngen.sample import SampleConfig, Sampler, ThreadChooser, default_threads
-from rnngen.vocab import Vocab
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel, State
+from rnngen.train.checkpoint import Checkpoint
+from rnngen.train.config import TrainConfig
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
 
@@ -30,14 +31,13 @@ def _checkpoint(cell: str, V: int, E: int, H: int, L: int, tie: bool = False) ->
 
 
 def _run(s: Sampler, seq: np.ndarray, n: int):
-    """Feed seq, then sample n tokens: (tokens, h, c, logits)."""
+    """Feed seq, then sample n tokens: (tokens, state (L, S, H), logits)."""
     V = len(s.vocab)
-    h = np.zeros((s.L, s.H), np.float32)
-    c = np.zeros((s.L, s.H), np.float32)
+    state = s.new_state()
     logits = np.zeros(V, np.float32)
     out = np.empty(n, np.int64)
-    ks.advance(seq, out, h, c, *s._weights(), logits, s.cell, 1.0, 0, 1.0, 11)
-    return out, h, c, logits
+    ks.advance(s.cell.kernels, seq, out, state, *s._weights(), logits, 1.0, 0, 1.0, 11)
+    return out, state, logits
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -71,16 +71,16 @@ def test_parallel_parts_equal_one_part_and_the_training_forward(cell) -> None:
     m = ck.build_model()
     state = State.zeros(m.cfg, 1)
     m._forward(m._workspace(len(seq), 1), seq.astype(np.int32).reshape(-1, 1), state, None)
-    h = np.zeros((2, 256), np.float32)
-    c = np.zeros((2, 256), np.float32)
+    sampled = s2.new_state()
     logits = np.zeros(1100, np.float32)
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     try:
-        ks.advance(seq, np.empty(0, np.int64), h, c, *s2._weights(), logits, s2.cell, 1.0, 0,
-                   1.0, -1)  # fmt: skip
+        ks.advance(s2.cell.kernels, seq, np.empty(0, np.int64), sampled, *s2._weights(), logits,
+                   1.0, 0, 1.0, -1)  # fmt: skip
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    np.testing.assert_allclose(h, state.h[:, 0], rtol=1e-5, atol=1e-6)
+    for i, name in enumerate(state.names):
+        np.testing.assert_allclose(sampled[:, i], state[name][:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_generate_is_the_same_text_for_any_thread_count() -> None:

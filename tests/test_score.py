@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from rnngen.config import ModelConfig
-from rnngen.model import LanguageModel, State
-from rnngen.score import UnknownTokenError, encode_lines, score_sequences
-from rnngen.vocab import Vocab
+from rnngen.data.vocab import Vocab
+from rnngen.errors import DataError
+from rnngen.generate.score import encode_lines, score_sequences
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel, State
 
 
 def _model(vocab: Vocab, cell: str = "lstm") -> LanguageModel:
@@ -57,9 +58,9 @@ def test_word_lines_read_unknown_words_as_unk():
 
 def test_unknown_characters_name_the_line():
     vocab = Vocab.build("abc\n", "char")
-    with pytest.raises(UnknownTokenError, match=r"line 2 has characters the model does not know: "
-                       r"'x'"):  # fmt: skip
-        encode_lines(vocab, ["abc", "abx"])
+    with pytest.raises(DataError, match=r"lines.txt: line 2 has characters the model does not "
+                       r"know: 'x'"):  # fmt: skip
+        encode_lines(vocab, ["abc", "abx"], "lines.txt")
 
 
 def test_without_a_line_break_token_the_first_token_comes_from_the_zero_state():

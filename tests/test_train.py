@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from clitools import repetitive_text
 
-from rnngen import checkpoint
-from rnngen.config import ModelConfig, TrainConfig
-from rnngen.model import State
-from rnngen.train import Corpus, Trainer, TrainingError, evaluate
+from rnngen.data.corpus import Corpus
+from rnngen.errors import TrainingError
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import State
+from rnngen.train import checkpoint
+from rnngen.train.config import TrainConfig
+from rnngen.train.evaluate import evaluate
+from rnngen.train.trainer import Trainer
 
 
 def _train(tmp_path, name, steps, seed=0, **model):

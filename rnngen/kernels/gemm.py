@@ -8,8 +8,8 @@ GFLOP/s). The float32 loops therefore use this GEMM instead: W is packed once pe
 registers) computes each tile (``gemm_panels``); 110-145 GFLOP/s on one core at these shapes.
 Float64 loops keep ``np.dot``: they are the gradient-check path.
 
-``use_packed`` picks the path before a time loop is called: the packed kernels run (and are
-compiled) only for float32 arrays with unit stride along the last axis.
+``use_packed`` picks the path before a time loop is called (``rnngen.kernels.timeloop``): the packed
+kernels run (and are compiled) only for float32 arrays with unit stride along the last axis.
 """
 
 import numpy as np
@@ -163,13 +163,6 @@ def gemm_panels(A, aoff, lda, M, Wp, C, ldc):
 # which path a time loop takes
 
 
-def use_packed(xp: np.ndarray, W: np.ndarray, hs: np.ndarray, acts: np.ndarray) -> bool:
-    """The micro-kernel path: all four float32, unit stride along the last axis of xp, W, hs.
-
-    Named for the forward (GEMM operand hs); the backward passes its (T, B, G) gradient as xp.
-    """
-    f32 = np.float32
-    return (
-        xp.dtype == f32 and W.dtype == f32 and hs.dtype == f32 and acts.dtype == f32
-        and xp.strides[2] == 4 and W.strides[1] == 4 and hs.strides[2] == 4
-    )  # fmt: skip
+def use_packed(*arrays: np.ndarray) -> bool:
+    """The micro-kernel path: every array float32 with unit stride along its last axis."""
+    return all(a.dtype == np.float32 and a.strides[-1] == 4 for a in arrays)

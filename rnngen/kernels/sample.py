@@ -7,13 +7,15 @@ so sampling is bound by how fast the weights stream in from L3/DRAM, not by arit
 - weights are packed once (``rnngen.sample.Sampler``) into 128-column panels, each panel K rows
   of 128 contiguous floats, and multiplied by a register-blocked mat-vec (8 AVX-512 accumulators,
   software prefetch): every weight is read once, front to back, and nothing else goes to memory;
-- layer 0's input product is a row lookup: ``table0 = embed @ W_ih0 + b0`` (V, G) is computed once;
+- layer 0's input product is a row lookup: ``table0 = embed @ W_ih0`` (V, G) is computed once;
 - the hidden units can be split into ``P`` parts, one per core: part p owns units u0:u1 and the
   gate columns of those units (gate blocks [i f g o] / [r z n] kept, each n = u1 - u0 wide), so a
   core computes its units' gates and updates their state without waiting for the other, and each
   core streams only its share of the weights. The cores meet once per layer (and once for the
   output layer when it is large);
-- nothing is allocated per token; ``draw`` works in float32 with the vectorised exp.
+- nothing is allocated per token; ``draw`` works in float32 with the vectorised exp;
+- the state update is the cell's own step (``rnngen.kernels.cellcall.cell_step``), the math its
+  training runs, on the part's units.
 
 Column layout ("part layout") of every gate-indexed array: (..., P, Gp) where part p's local column
 q < gates * n holds global column (q // n) * H + u0 + q % n, zero-padded to Gp (a multiple of 128).
@@ -25,9 +27,8 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 from rnngen.kernels import JIT
-from rnngen.kernels.mathfn import exp, sigmoid, tanh
-
-LSTM, GRU, RNN_TANH, RNN_RELU = 0, 1, 2, 3  # cell codes (``CELL_CODES`` in rnngen.sample)
+from rnngen.kernels.cellcall import cell_step
+from rnngen.kernels.mathfn import exp
 
 # prange only: no array expression in ``advance`` may turn into a parallel region of its own
 JIT_SAMPLE = dict(JIT, parallel={"prange": True, "comprehension": False, "reduction": False,
@@ -130,61 +131,22 @@ def _matvec(x, W, woff, y, yoff, NP, K):
 
 
 @njit(**JIT)
-def _cell(gi, gh, c, h, cell):
-    """One layer's state update of n units in place. gi (>= gates*n) input part with its bias, gh
-    recurrent part h @ W_hh + b_hh; c and h (n,). Gate blocks as in training: LSTM [i f g o],
-    GRU [r z n]; one view per block, so LLVM vectorises the loops."""
-    n = h.shape[0]
-    if cell == LSTM:
-        xi, xf, xg, xo = gi[:n], gi[n : 2 * n], gi[2 * n : 3 * n], gi[3 * n : 4 * n]
-        ri, rf, rg, ro = gh[:n], gh[n : 2 * n], gh[2 * n : 3 * n], gh[3 * n : 4 * n]
-        for j in range(n):
-            cj = sigmoid(xf[j] + rf[j]) * c[j] + sigmoid(xi[j] + ri[j]) * tanh(xg[j] + rg[j])
-            c[j] = cj
-            h[j] = sigmoid(xo[j] + ro[j]) * tanh(cj)
-    elif cell == GRU:
-        one = h.dtype.type(1.0)
-        xr, xz, xn = gi[:n], gi[n : 2 * n], gi[2 * n : 3 * n]
-        hr, hz, hn = gh[:n], gh[n : 2 * n], gh[2 * n : 3 * n]
-        for j in range(n):
-            r = sigmoid(xr[j] + hr[j])
-            z = sigmoid(xz[j] + hz[j])
-            m = tanh(xn[j] + r * hn[j])
-            h[j] = (one - z) * m + z * h[j]
-    elif cell == RNN_TANH:
-        for j in range(n):
-            h[j] = tanh(gi[j] + gh[j])
-    else:
-        zero = h.dtype.type(0.0)
-        for j in range(n):
-            h[j] = max(gi[j] + gh[j], zero)
+def _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc, scratch):
+    """Layer k, part p: its gate columns of x @ W_ih (a table0 row at layer 0) and
+    hprev @ W_hh, then the cell's step on its units of state[k].
 
-
-@njit(**JIT)
-def _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc, cell):
-    """Layer k, part p: its gate columns of x @ W_ih + b (a table0 row at layer 0) and
-    hprev @ W_hh + b_hh, then the state update of its units in h[k], c[k].
-
-    hprev (H,) is layer k's state before this step (a copy: the other part writes h[k] meanwhile).
-    acc (2, P, Gp) scratch: [0] input part, [1] recurrent part."""
+    hprev (H,) is layer k's h before this step (a copy: the other part writes state[k] meanwhile).
+    acc (2, P, Gp) scratch: [0] input part, [1] recurrent part; scratch (P, ...) the cell's."""
     P, NP, H = W_rec.shape[1], W_rec.shape[2], W_rec.shape[3]
     Gp = NP * PANEL
     u0, u1 = p * H // P, (p + 1) * H // P
-    gi, gh = acc[0, p], acc[1, p]
     _matvec(hprev, W_rec, ((k * P + p) * NP) * H * PANEL, acc, (P + p) * Gp, NP, H)
-    br = b_rec[k, p]
     if k == 0:
-        row = table0[tok, p]
-        for j in range(Gp):
-            gi[j] = row[j]
-            gh[j] += br[j]
+        x = table0[tok, p]
     else:
-        _matvec(h[k - 1], W_in, (((k - 1) * P + p) * NP) * H * PANEL, acc, p * Gp, NP, H)
-        bi = b_in[k, p]
-        for j in range(Gp):
-            gi[j] += bi[j]
-            gh[j] += br[j]
-    _cell(gi, gh, c[k, u0:u1], h[k, u0:u1], cell)
+        _matvec(state[k - 1, 0], W_in, (((k - 1) * P + p) * NP) * H * PANEL, acc, p * Gp, NP, H)
+        x = acc[0, p]
+    cell_step(cell, x, acc[1, p], bias[k, p], state[k, :, u0:u1], scratch[p])
 
 
 @njit(**JIT)
@@ -260,20 +222,21 @@ def _reseed(seed):
 
 
 @njit(**JIT_SAMPLE)
-def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc, hprev, lpad,
-            prob, cores, logits, cell, temp, top_k, top_p, seed):  # fmt: skip
+def advance(cell, feed, out, state, table0, W_in, W_rec, bias, W_out, b_out, acc, hprev, scratch,
+            lpad, prob, cores, logits, temp, top_k, top_p, seed):  # fmt: skip
     """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
-    back in. State h, c (L, H) and the next-token logits (V,) carry over to the next call.
-    ``seed`` >= 0 reseeds Numba's generator (separate from NumPy's) first.
+    back in. The state (L, S, H) (S vectors per layer, h first) and the next-token logits (V,)
+    carry over to the next call. ``seed`` >= 0 reseeds Numba's generator (separate from NumPy's)
+    first.
 
     Weights in the part layout (see the module docstring), P parts, NP panels per part:
-    table0 (V, P, Gp)             embed @ W_ih of layer 0, plus its input bias
+    cell                          the cell's ``CellKernels``
+    table0 (V, P, Gp)             embed @ W_ih of layer 0
     W_in   (L-1, P, NP, H, 128)   input weights of layers 1..L-1, packed
-    b_in   (L, P, Gp)             input biases (row 0 unused: it is inside table0)
     W_rec  (L, P, NP, H, 128)     recurrent weights, packed
-    b_rec  (L, P, Gp)             recurrent biases (GRU; zeros otherwise)
+    bias   (L, P, nb, Gp)         the cell's bias vectors
     W_out  (NPo, H, 128)          output weights, packed;  b_out (V,)
-    acc (2, P, Gp), hprev (H,), lpad (128*NPo,), prob (V,): scratch
+    acc (2, P, Gp), hprev (H,), scratch (P, ...), lpad (128*NPo,), prob (V,): scratch
     cores  (1,) int64             cores[0] > 1: run the parts of large layers in parallel
 
     One entry point on purpose: each jitted entry costs time to load from Numba's cache, and
@@ -283,7 +246,7 @@ def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc
     otherwise one core computes them in turn. The results are the same either way: every output
     column is the same dot product in the same order, whichever core computes it.
     """
-    L, P = h.shape[0], W_rec.shape[1]
+    L, P = state.shape[0], W_rec.shape[1]
     par = P > 1 and cores[0] > 1  # else one core computes the parts in turn
     split_rec = par and W_rec[0].size >= SPLIT_MIN  # layer 0 reads W_hh only
     split_up = par and 2 * W_rec[0].size >= SPLIT_MIN  # layers above read W_ih and W_hh
@@ -298,18 +261,18 @@ def advance(feed, out, h, c, table0, W_in, b_in, W_rec, b_rec, W_out, b_out, acc
             tok = _draw(logits, prob, temp, top_k, top_p)
             out[n - nfeed] = tok
         for k in range(L):
-            _copy(hprev, h[k])
+            _copy(hprev, state[k, 0])
             if split_rec if k == 0 else split_up:
                 for p in prange(P):
-                    _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc,
-                                cell)  # fmt: skip
+                    _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc,
+                                scratch)  # fmt: skip
             else:
                 for p in range(P):
-                    _layer_part(k, p, tok, h, c, hprev, table0, W_in, W_rec, b_in, b_rec, acc,
-                                cell)  # fmt: skip
+                    _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc,
+                                scratch)  # fmt: skip
         if split_out:
             for p in prange(P):
-                _output_part(p, P, h[L - 1], W_out, lpad)
+                _output_part(p, P, state[L - 1, 0], W_out, lpad)
         else:
-            _output_part(0, 1, h[L - 1], W_out, lpad)
+            _output_part(0, 1, state[L - 1, 0], W_out, lpad)
         _add_bias(logits, lpad, b_out)

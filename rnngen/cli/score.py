@@ -1,0 +1,79 @@
+"""``rnngen score``: what a model thinks of each line of a text, one TSV (or JSON) row per line."""
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnngen.cli.errors import user_errors
+from rnngen.cli.output import compiling_status, info, warn, write
+from rnngen.cli.params import Shared, settings_options
+
+CHUNK_LINES = 4096  # lines scored, then printed, at a time
+
+
+@settings_options(Shared.only("threads", "json_out", "quiet", "encoding", "errors"))
+def score(
+    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    path: Annotated[str, typer.Argument(help="Text whose lines to score; '-' reads stdin.")] = "-",
+    *,
+    shared: Shared,
+) -> None:
+    """Surprisal of each input line: total bits, bits per token, perplexity (TSV on stdout).
+
+    Columns: bits, bits/token, perplexity, tokens, the line. Each line is scored on its own, from
+    the state the model starts texts in (after a line break), its line end included.
+    """
+    from rnngen.data.text import read_text
+    from rnngen.generate.score import MAX_BATCH, encode_lines, score_sequences
+    from rnngen.kernels.threads import apply, plan_threads
+    from rnngen.train import checkpoint
+    from rnngen.warmup import warm_training_kernels
+
+    quiet = shared.quiet
+    with user_errors():
+        shared.validate()
+        ckpt = checkpoint.load(checkpoint.resolve(model))
+        text, name = read_text(path, shared.encoding, shared.errors, allow_empty=True)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the text's final line break ends the last line; it is not a line
+        plan = plan_threads(shared.threads, MAX_BATCH)
+        apply(plan)
+        net = ckpt.build_model(parts=plan.parts)
+        with compiling_status(quiet):
+            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, optimizer=None, scoring=True)
+        # every line is read before any is scored: a bad line fails before any output
+        seqs, start, unknown = encode_lines(ckpt.vocab, lines, name)
+        if unknown and not quiet:
+            shown = ", ".join(repr(w) for w in unknown[:10]) + (", …" if len(unknown) > 10 else "")
+            warn(f"{len(unknown):,} word types not in the vocabulary are scored as <unk>: {shown}")
+        t0 = time.perf_counter()
+        total_bits, total_tokens = 0.0, 0
+        for a in range(0, len(lines), CHUNK_LINES):
+            scores = score_sequences(net, seqs[a : a + CHUNK_LINES], start)
+            out = []
+            for k, s in enumerate(scores):
+                line = lines[a + k]
+                total_bits += s.bits
+                total_tokens += s.tokens
+                if shared.json_out:
+                    out.append(json.dumps({
+                        "line": a + k + 1, "bits": s.bits, "bits_per_token": s.bits_per_token,
+                        "perplexity": s.perplexity, "tokens": s.tokens, "text": line,
+                    }))  # fmt: skip
+                else:
+                    out.append(f"{s.bits:.4f}\t{s.bits_per_token:.4f}\t{s.perplexity:.4f}\t"
+                               f"{s.tokens}\t{line}")  # fmt: skip
+            write("".join(o + "\n" for o in out))
+    seconds = time.perf_counter() - t0
+    unit = "char" if ckpt.vocab.level == "char" else "token"
+    if total_tokens:
+        mean = total_bits / total_tokens
+        ppl = 2.0 ** min(mean, 1000.0)
+        info(f"scored {len(lines):,} lines, {total_tokens:,} {unit}s in {seconds:.1f} s: "
+             f"{mean:.4f} bits/{unit}, perplexity {ppl:.4f}", quiet)  # fmt: skip
+    else:
+        info(f"{name}: no lines to score", quiet)

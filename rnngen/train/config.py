@@ -1,0 +1,58 @@
+"""The training settings, declared once (``rnngen.options``): the command line's options, what every
+checkpoint stores, and what ``--resume`` continues with."""
+
+from dataclasses import dataclass, replace
+from typing import Self
+
+from rnngen.errors import ConfigError
+from rnngen.options import Settings, setting
+from rnngen.train.optim import DEFAULT_LR, OPTIMIZERS
+from rnngen.train.schedule import SCHEDULES
+
+STOP_LIMITS = ("steps", "minutes", "epochs", "patience")  # what --resume may change
+
+
+@dataclass
+class TrainConfig(Settings):
+    seq_len: int = setting(64, "Unrolled steps per batch (T): the truncated-BPTT window.", min=1)
+    batch_size: int = setting(32, "Parallel streams per batch (B).", min=1)
+    optimizer: str = setting("adam", "adam, adamw, sgd, rmsprop or adagrad (update rules as "
+                             "PyTorch writes them).", choices=OPTIMIZERS)  # fmt: skip
+    lr: float | None = setting(None, "Learning rate [2e-3; sgd 1, adagrad 0.01].", above=0,
+                               derived=True)  # fmt: skip
+    beta1: float = setting(0.9, "Adam's first-moment decay.", min=0, below=1, cli=False)
+    beta2: float = setting(0.999, "Adam's second-moment decay.", min=0, below=1, cli=False)
+    eps: float = setting(1e-8, "Adam's epsilon.", above=0, cli=False)
+    momentum: float = setting(0.0, "SGD momentum.", min=0, below=1)
+    weight_decay: float = setting(0.0, "L2 weight decay (decoupled for adamw).", min=0)
+    clip: float = setting(5.0, "Global gradient-norm clip (0 = off).", min=0)
+    schedule: str = setting("constant", "Learning rate: constant, step, plateau or cosine.",
+                            choices=SCHEDULES)  # fmt: skip
+    decay: float | None = setting(None, "Factor per decay: step [0.5], plateau [0.25].", above=0,
+                                  below=1)  # fmt: skip
+    decay_after: float = setting(4.0, "step: epochs at the full rate before decaying.", min=0)
+    warmup: int = setting(0, "Steps of linear learning-rate warmup.", min=0)
+    min_lr: float = setting(0.0, "cosine: the final learning rate.", min=0)
+    patience: int | None = setting(None, "Stop after N evaluations without improvement.", min=1)
+    init_scale: float | None = setting(None, "Initialise every weight uniform in [-S, S] "
+                                       "[PyTorch's initialisation].", above=0)  # fmt: skip
+    steps: int | None = setting(None, "Stop after N steps.", min=1)
+    minutes: float | None = setting(None, "Stop after M minutes.", above=0)
+    epochs: float | None = setting(None, "Stop after E passes (default 10 if no other limit).",
+                                   above=0)  # fmt: skip
+    val_frac: float | None = setting(None, "Hold out this tail fraction for validation [0.1; "
+                                     "none with --val-file].", above=0, below=1)  # fmt: skip
+    eval_every: int | None = setting(None, "Steps between evaluations [every ~500k tokens].", min=1)
+    seed: int = setting(0, "Random seed (same seed, same model).", min=0)
+    max_vocab: int | None = setting(None, "Word level: keep the N most frequent words.", min=3)
+    min_count: int = setting(1, "Word level: rarer words become <unk>.", min=1)
+
+    def resolve(self) -> Self:
+        """The learning rate, when not given, by optimizer."""
+        return replace(self, lr=self.lr if self.lr is not None else DEFAULT_LR[self.optimizer])
+
+    def check(self) -> None:
+        if self.momentum and self.optimizer != "sgd":
+            raise ConfigError("momentum", "applies to {optimizer} sgd only")
+        if self.decay is not None and self.schedule not in ("step", "plateau"):
+            raise ConfigError("decay", "applies to {schedule} step or plateau")

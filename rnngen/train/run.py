@@ -1,0 +1,322 @@
+"""Setting up a training run: a new one, one that continues (``--resume``), or one that starts from
+a trained model's weights (``--init-from``); the run directory, its lock, and what a run records
+about its inputs (so ``--resume`` can read them again and make sure they did not change).
+
+Options arrive as the settings the user gave (``given``: name -> value, for the options given
+explicitly, not defaulted), so that a resumed run can refuse options that disagree with it.
+"""
+
+import dataclasses
+import fcntl
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rnngen.data.corpus import Corpus
+from rnngen.data.text import Text, fingerprint, read_text, read_texts
+from rnngen.errors import CheckpointError, ConfigError, DataError, TrainingError, UsageError
+from rnngen.nn.config import ModelConfig
+from rnngen.train import checkpoint
+from rnngen.train.config import STOP_LIMITS, TrainConfig
+from rnngen.train.trainer import Trainer
+
+FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
+# options --resume takes besides the stop limits: they change how this session runs, not the run
+RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
+
+Flag = Callable[[str], str]  # a setting's name -> how the user wrote it (--hidden)
+
+
+def default_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# ---- run directories ----------------------------------------------------------------------------
+
+
+def default_run_dir(corpus_name: str) -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS`` (with a suffix if taken)."""
+    stem = Path(corpus_name).stem if corpus_name not in ("-", "<stdin>") else "stdin"
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "corpus"
+    base = Path("runs") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held while a run writes into it: a second ``rnngen
+    train`` into the same directory is refused. It is an flock on the directory itself (no file
+    is left behind), which the kernel releases when the process ends, however it ends, so a
+    killed run leaves nothing stuck."""
+
+    def __init__(self, run_dir: Path) -> None:
+        try:
+            self.fd = os.open(run_dir, os.O_RDONLY)
+        except OSError as e:
+            raise TrainingError(f"{run_dir}: cannot open the run directory "
+                                f"({e.strerror or e})") from None  # fmt: skip
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _lock_holder(self.fd)
+            os.close(self.fd)
+            who = f" (process {holder})" if holder else ""
+            raise TrainingError(
+                f"{run_dir}: another rnngen train{who} is writing this run directory; wait for "
+                "it to end, or choose another --out"
+            ) from None
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = -1
+
+
+def _lock_holder(fd: int) -> str | None:
+    """The process holding an flock on ``fd``'s file, as Linux lists it in /proc/locks."""
+    inode = os.fstat(fd).st_ino
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                parts = line.split()
+                if "FLOCK" in parts and len(parts) > 5 and parts[5].endswith(f":{inode}"):
+                    return parts[4]
+    except OSError:
+        pass
+    return None
+
+
+def prepare_run_dir(run_dir: Path, force: bool) -> RunLock:
+    """Refuse to overwrite a run unless ``force``; make sure the directory can be written, and
+    lock it."""
+    existing = sorted(run_dir.glob("*" + checkpoint.SUFFIX)) if run_dir.is_dir() else []
+    if existing and not force:
+        raise TrainingError(
+            f"{run_dir}: already holds {existing[0].name}; choose another --out, add --force to "
+            f"overwrite it, or continue it with --resume {run_dir}"
+        )
+    probe_run_dir(run_dir)
+    return RunLock(run_dir)
+
+
+def probe_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise TrainingError(f"{run_dir}: cannot write the run directory ({e.strerror or e})"
+                            ) from None  # fmt: skip
+
+
+def inputs_meta(src: Text, val_path: str | None, val_text: str | None, encoding: str,
+                errors: str) -> dict:  # fmt: skip
+    """What a run records about its inputs: absolute paths, decoding, validation fingerprint."""
+
+    def where(p: str) -> str:
+        return p if p == "-" else str(Path(p).resolve())
+
+    return {
+        "sources": [where(p) for p in src.sources],
+        "encoding": encoding,
+        "errors": errors,
+        "val_source": None if val_path is None else where(val_path),
+        "val_fingerprint": None if val_text is None else fingerprint(val_text),
+    }
+
+
+def resume_hint(run_dir: Path, meta: dict) -> str:
+    """The command that continues ``run_dir``."""
+    if "-" in (meta.get("sources") or []):
+        return f"… | rnngen train - --resume {shlex.quote(str(run_dir))}  (the same text on stdin)"
+    return f"rnngen train --resume {shlex.quote(str(run_dir))}"
+
+
+def conflict(given: dict[str, Any], stored: dict, allowed: set[str], against: str,
+             flag: Flag = default_flag) -> str | None:  # fmt: skip
+    """A message about the first given option that disagrees with ``stored`` (or that is neither
+    stored nor ``allowed``), or None."""
+    for name, value in given.items():
+        if name in allowed:
+            continue
+        if name not in stored:
+            return f"{flag(name)} cannot be combined with {against}"
+        if value != stored[name]:
+            shown = value if not isinstance(value, str) else repr(value)
+            has = stored[name]
+            return f"{flag(name)} {shown} conflicts with {against}, which has {name} {has!r}"
+    return None
+
+
+# ---- a new run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """Where the text comes from and how to read it."""
+
+    paths: list[str] | None = None  # files, directories, '-' for stdin
+    val_file: str | None = None
+    encoding: str = "utf-8"
+    errors: str = "strict"
+
+
+def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None) -> None:
+    """The rules between the model's settings, training's and the inputs (ConfigError)."""
+    if train.val_frac is not None and val_file is not None:
+        raise ConfigError("val_frac", "and --val-file conflict: give one of them")
+    if model.level != "word" and (train.max_vocab is not None or train.min_count != 1):
+        raise ConfigError("max_vocab", "and {min_count} apply to {level} word only")
+
+
+def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Path | None = None,
+                force: bool = False, threads: int | None = None,
+                init_from: Path | None = None, given: dict[str, Any] | None = None,
+                flag: Flag = default_flag,
+                notice: Callable[[str], None] | None = None) -> Trainer:  # fmt: skip
+    """A Trainer for a new run on ``inputs``, in ``out`` (default ``runs/NAME-TIME``), locked;
+    with ``init_from``, starting from that model's weights and vocabulary (``given``: the
+    settings the user gave, which must agree with the model's sizes)."""
+    given = given or {}
+    model.validate(resolved=False)
+    train.validate(resolved=False)
+    model, train = model.resolve().validate(), train.resolve().validate()
+    check_settings(model, train, inputs.val_file)
+    if not inputs.paths:
+        raise UsageError("give the text to train on: files, directories, or '-' for stdin")
+    src = read_texts(inputs.paths, inputs.encoding, inputs.errors)
+    val_text = None
+    if inputs.val_file is not None:
+        val_text = read_text(inputs.val_file, inputs.encoding, inputs.errors)[0]
+    base = vocab = None
+    added: list[str] = []
+    if init_from is not None:  # the model's vocabulary, grown for the new text
+        base = checkpoint.load(checkpoint.resolve(init_from))
+        stored = {k: v for k, v in base.model_cfg.to_dict().items() if k not in FINETUNE_FREE}
+        problem = conflict({k: v for k, v in given.items() if k in stored}, stored, set(),
+                           str(init_from), flag)  # fmt: skip
+        if problem:
+            raise UsageError(f"{problem}; with --init-from the model's sizes come from the model")
+        vocab, added = base.vocab.extended(src.text, val_text, train.max_vocab, train.min_count)
+        model = dataclasses.replace(
+            base.model_cfg,
+            vocab_size=len(vocab),
+            dropout=model.dropout if "dropout" in given else base.model_cfg.dropout,
+            dropout_input=(model.dropout_input if "dropout_input" in given
+                           else base.model_cfg.dropout_input),
+        )  # fmt: skip
+    corpus = Corpus.from_text(
+        src.text, src.name, model.level, val_text=val_text,
+        val_frac=0.1 if train.val_frac is None else train.val_frac,
+        max_vocab=train.max_vocab, min_count=train.min_count, vocab=vocab,
+    )  # fmt: skip
+    if corpus.val is None:
+        raise DataError(f"{src.name}: too short to hold out a validation split; give --val-file")
+    model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
+    if inputs.val_file is None and train.val_frac is None:
+        train = dataclasses.replace(train, val_frac=0.1)
+    run_dir = out or default_run_dir(src.name)
+    trainer = Trainer(model, train, corpus, run_dir, threads=threads)  # checks sizes, memory
+    trainer.lock = prepare_run_dir(run_dir, force)
+    trainer.meta = inputs_meta(src, inputs.val_file, val_text, inputs.encoding, inputs.errors)
+    if base is not None:
+        trainer.load_weights(base.params)
+        trainer.meta["init_from"] = str(base.path)
+        if notice is not None:
+            what = "characters" if base.vocab.level == "char" else "words"
+            if added:
+                shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
+                notice(f"starting from {base.path}; added {len(added):,} {what} it did not know "
+                       f"to its vocabulary: {shown}")  # fmt: skip
+            else:
+                notice(f"starting from {base.path}; its vocabulary covers the new text")
+    return trainer
+
+
+# ---- --resume -----------------------------------------------------------------------------------
+
+
+def find_resumable(resume: Path) -> tuple[Path, Path]:
+    """(checkpoint, run directory) of ``--resume RUN``: a run directory's last checkpoint, or a
+    checkpoint file."""
+    if resume.is_dir():
+        for name in ("last", "best"):
+            if (resume / (name + checkpoint.SUFFIX)).is_file():
+                return resume / (name + checkpoint.SUFFIX), resume
+        raise CheckpointError(f"{resume}: no checkpoint to resume in this directory")
+    if resume.is_file():
+        return resume, resume.parent
+    raise CheckpointError(
+        f"{resume}: no such run; give a run directory (as printed by rnngen train) or a checkpoint"
+    )
+
+
+def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
+                   threads: int | None = None, flag: Flag = default_flag) -> Trainer:  # fmt: skip
+    """A Trainer that continues the run ``resume`` where it stopped, on the same inputs, locked.
+    ``given``: the options the user gave; only stop limits may change (they replace the stored
+    ones), and anything else that disagrees with the run is a UsageError. A run that has already
+    reached its limits comes back unlocked, with ``done_reason`` saying so."""
+    ck_path, run_dir = find_resumable(resume)
+    ck = checkpoint.load(ck_path)
+    stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
+    problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",
+                       flag)  # fmt: skip
+    if problem:
+        raise UsageError(f"{problem}; with --resume give only stop limits (--steps, --epochs, "
+                         "--minutes)")  # fmt: skip
+    ck.check_training_state()
+    meta = {k: ck.info.get(k) for k in ("sources", "encoding", "errors", "val_source",
+                                        "val_fingerprint")}  # fmt: skip
+    enc = inputs.encoding if "encoding" in given else (meta["encoding"] or "utf-8")
+    errs = inputs.errors if "errors" in given else (meta["errors"] or "strict")
+    paths = inputs.paths
+    if not paths:
+        paths = meta["sources"]
+        if not paths:
+            raise UsageError(f"{ck_path}: does not record its corpus; give the corpus paths with "
+                             "--resume")  # fmt: skip
+        if "-" in paths:
+            raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same text in "
+                             f"again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
+    src = read_texts(paths, enc, errs)
+    if fingerprint(src.text) != ck.info.get("fingerprint"):
+        raise DataError(
+            f"{src.name}: is not the text the run in {run_dir} was trained on (fingerprint "
+            f"{fingerprint(src.text)}, not {ck.info.get('fingerprint')}); to train on new text, "
+            f"start a new run with --init-from {run_dir}"
+        )
+    val_path = inputs.val_file if inputs.val_file is not None else meta["val_source"]
+    val_text = None
+    if val_path is not None:
+        val_text = read_text(val_path, enc, errs)[0]
+        if fingerprint(val_text) != meta["val_fingerprint"]:
+            raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}")
+    tcfg = ck.train_cfg
+    budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
+    if any(n in given for n in budget):
+        tcfg = dataclasses.replace(tcfg, **{n: given.get(n) for n in budget})
+    if "patience" in given:
+        tcfg = dataclasses.replace(tcfg, patience=given["patience"])
+    tcfg.validate()
+    name = ck.info.get("corpus") or src.name
+    corpus = Corpus.from_text(src.text, name, ck.vocab.level, val_text=val_text,
+                              val_frac=tcfg.val_frac or 0.0, vocab=ck.vocab)  # fmt: skip
+    trainer = Trainer(ck.model_cfg, tcfg, corpus, run_dir, threads=threads)
+    trainer.restore(ck)
+    trainer.meta = {**meta, **inputs_meta(src, val_path, val_text, enc, errs)}
+    if ck.info.get("init_from"):
+        trainer.meta["init_from"] = ck.info["init_from"]
+    if trainer.done_reason() is not None:
+        return trainer
+    probe_run_dir(run_dir)
+    trainer.lock = RunLock(run_dir)
+    return trainer

@@ -1,0 +1,400 @@
+"""The training loop: batches, periodic evaluation, best/last checkpoints, stop rules.
+
+No printing here: the caller passes a ``Reporter`` whose methods the loop calls (the CLI renders
+them with rich on stderr).
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnngen.data.batches import BatchStream, Position
+from rnngen.data.corpus import Corpus
+from rnngen.errors import CheckpointError, TrainingError
+from rnngen.files import remove_stale_temps
+from rnngen.kernels.threads import apply as apply_threads
+from rnngen.kernels.threads import plan_threads
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LanguageModel
+from rnngen.nn.memory import check_fits, training_bytes
+from rnngen.train import checkpoint
+from rnngen.train.config import TrainConfig
+from rnngen.train.evaluate import evaluate
+from rnngen.train.guard import DivergenceGuard, diverged
+from rnngen.train.optim import BUFFERS, make_optimizer
+from rnngen.train.schedule import DEFAULT_DECAY, Schedule
+
+DEFAULT_EPOCHS = 10
+
+
+class Reporter:
+    """Receives training events. The default ignores them all."""
+
+    def start(self, info: dict) -> None: ...
+    def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
+    def evaluated(self, step: int, val_loss: float, best: bool) -> None: ...
+    def saved(self, path: Path) -> None: ...
+    def warning(self, message: str) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    train_loss: float
+    val_loss: float | None
+    best_val_loss: float | None
+    tokens_per_sec: float
+    seconds: float
+    checkpoint: str
+    run_dir: str
+    epochs: float
+    interrupted: bool = False
+    history: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "history"}
+
+
+class Trainer:
+    """Trains a model on ``corpus``, writing best and last checkpoints into ``out_dir``.
+
+    A fresh model unless ``restore`` loads a checkpoint's training state (``--resume``) or
+    ``load_weights`` its weights (``--init-from``).
+    """
+
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        corpus: Corpus,
+        out_dir: Path,
+        threads: int | None = None,
+    ) -> None:
+        train_cfg = train_cfg.resolve()
+        self.mcfg, self.tcfg, self.corpus, self.out_dir = model_cfg, train_cfg, corpus, out_dir
+        T, B = train_cfg.seq_len, train_cfg.batch_size
+        need = T * B + 1
+        if len(corpus.train) < need:
+            raise TrainingError(
+                f"{corpus.name}: {len(corpus.train):,} training tokens, but one batch needs "
+                f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
+            )
+        moments = len(BUFFERS[train_cfg.optimizer])
+        check_fits(training_bytes(model_cfg, T, B, moments),
+                   f"training {model_cfg.layers} layers of {model_cfg.hidden} {model_cfg.cell} "
+                   f"units (vocabulary {model_cfg.vocab_size:,}) on batches of {B} x {T}",
+                   "use a smaller --hidden, --layers, --batch-size or --seq-len")  # fmt: skip
+        self.stream = BatchStream(corpus.train, B, T)
+        self.plan = plan_threads(threads, B)
+        apply_threads(self.plan)
+        self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed
+        c = train_cfg
+        self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
+                                  c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
+        decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
+        self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
+        self.lr = c.lr  # the rate of the latest step
+        self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
+        self.state = self.model.new_state(B)
+        self.step = 0
+        self.history: list[dict] = []
+        self.best_val: float | None = None
+        self._t0 = time.perf_counter()  # the run's start (history records seconds since)
+        self.stop_requested = False  # set from a signal handler: finish the step, save, return
+        self.recent: list[float] = []  # the last 100 training losses
+        self.meta: dict = {}  # stored in the checkpoints' info: the caller's record of the inputs
+        self.saved_step: int | None = None  # step of the newest last checkpoint written
+        self.save_failures = 0  # checkpoint writes failed in a row
+        self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
+        self.lock = None  # the run directory's lock (rnngen.train.run.RunLock), released by run()
+
+    # ---- plan -----------------------------------------------------------------------------------
+
+    @property
+    def max_steps(self) -> int | None:
+        """Step budget from --steps and --epochs (None when only --minutes limits the run)."""
+        c = self.tcfg
+        epochs = c.epochs
+        if epochs is None and c.steps is None and c.minutes is None:
+            epochs = DEFAULT_EPOCHS
+        limits = []
+        if c.steps is not None:
+            limits.append(c.steps)
+        if epochs is not None:
+            limits.append(max(1, int(round(epochs * self.stream.steps_per_epoch))))
+        return min(limits) if limits else None
+
+    @property
+    def eval_every(self) -> int:
+        if self.tcfg.eval_every:
+            return self.tcfg.eval_every
+        # every ~500k training tokens (at most once per epoch, at least 100 steps apart): frequent
+        # enough for a curve, and validation stays under ~10% of the time on tiny Shakespeare
+        per_step = self.tcfg.seq_len * self.tcfg.batch_size
+        return max(100, min(self.stream.steps_per_epoch, -(-500_000 // per_step)))
+
+    def _progress(self, t0: float, max_steps: int | None) -> float:
+        """Fraction of the run done, by steps or by wall time, whichever is further."""
+        done = 0.0
+        if max_steps:
+            done = self.step / max_steps
+        if self.tcfg.minutes:
+            done = max(done, (time.perf_counter() - t0) / (60.0 * self.tcfg.minutes))
+        return done
+
+    def done_reason(self) -> str | None:
+        """Why a resumed run has nothing left to do under its limits, or None."""
+        if self.max_steps is not None and self.step >= self.max_steps:
+            return (f"{self.out_dir}: already trained for {self.step:,} steps, its limit; give a "
+                    "larger --steps or --epochs to train on")  # fmt: skip
+        if self._out_of_patience():
+            return (f"{self.out_dir}: stopped early after {self.tcfg.patience} evaluations without "
+                    "improvement; give a larger --patience to train on")  # fmt: skip
+        return None
+
+    def _out_of_patience(self) -> bool:
+        p = self.tcfg.patience
+        return p is not None and self.bad_evals >= p
+
+    # ---- loop -----------------------------------------------------------------------------------
+
+    def run(self, reporter: Reporter | None = None) -> TrainResult:
+        """Train until a stop rule says so; the run directory's lock is released at the end."""
+        try:
+            return self._run(reporter or Reporter())
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
+
+    def _run(self, rep: Reporter) -> TrainResult:
+        c = self.tcfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        max_steps, deadline = self.max_steps, None
+        t0 = time.perf_counter()
+        self._t0 = t0 - self.seconds_before  # history's seconds count the whole run (--resume)
+        if c.minutes is not None:  # wall time of this session (checkpoints hold no clock time)
+            deadline = t0 + c.minutes * 60.0
+        rep.start({
+            "run_dir": str(self.out_dir), "max_steps": max_steps,
+            "seconds": None if c.minutes is None else c.minutes * 60,
+            "params": self.model.params.size, "vocab": len(self.corpus.vocab),
+            "train_tokens": len(self.corpus.train), "steps_per_epoch": self.stream.steps_per_epoch,
+            "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val),
+            "threads": self.plan.threads, "parts": self.plan.parts,
+        })  # fmt: skip
+        train_time, tokens_done = 0.0, 0
+        recent = self.recent
+        val_loss: float | None = None
+        tokens_per_step = c.seq_len * c.batch_size
+        remove_stale_temps(self.out_dir)
+        guard = DivergenceGuard(self._capture, self._restore_capture)
+        baseline = math.log(len(self.corpus.vocab))
+        while True:
+            if max_steps is not None and self.step >= max_steps:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            if self.stop_requested or self._out_of_patience():
+                break
+            ts = time.perf_counter()
+            guard.before_step(self.step)
+            self.lr = self.schedule.rate(
+                self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
+            )
+            x, y, new_epoch = self.stream.next()
+            if new_epoch:
+                self.state.reset()
+            loss = self.model.forward_backward(x, y, self.state, key=self.step)
+            why = diverged(loss, recent, baseline)
+            if why is not None:
+                self._recover(guard, rep, f"{why} at step {self.step + 1}")
+                continue
+            guard.healthy()
+            self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip, self.lr)
+            self.step += 1
+            train_time += time.perf_counter() - ts
+            tokens_done += tokens_per_step
+            recent.append(loss)
+            if len(recent) > 100:
+                recent.pop(0)
+            rep.step(self.step, loss, tokens_done / train_time, time.perf_counter() - t0)
+            if self.step % self.eval_every == 0:
+                val_loss = self._evaluate_and_save(rep, float(np.mean(recent)))
+                guard.want_capture()
+        final_train = float(np.mean(recent)) if recent else float("nan")
+        if self.stop_requested:  # no evaluation: stop fast, and a resumed run is the same run
+            if self.saved_step != self.step:
+                rep.saved(self._save("last", final_train))
+        elif self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
+            val_loss = self._evaluate_and_save(rep, final_train, final=True)
+        elif self.saved_step != self.step:
+            self._save("last", final_train)
+        best = self.out_dir / ("best" + checkpoint.SUFFIX)
+        last = self.out_dir / ("last" + checkpoint.SUFFIX)
+        return TrainResult(
+            steps=self.step,
+            train_loss=final_train,
+            val_loss=val_loss,
+            best_val_loss=self.best_val,
+            tokens_per_sec=tokens_done / train_time if train_time > 0 else 0.0,
+            seconds=time.perf_counter() - t0,
+            checkpoint=str(best if best.exists() else last),
+            run_dir=str(self.out_dir),
+            epochs=self.step / self.stream.steps_per_epoch,
+            interrupted=self.stop_requested,
+            history=self.history,
+        )
+
+    def _evaluate_and_save(
+        self, rep: Reporter, train_loss: float, final: bool = False
+    ) -> float | None:
+        """Evaluate, then write the last (and maybe best) checkpoint.
+
+        A failed write keeps the previous file (see ``checkpoint.save``); mid-run the loop warns
+        and goes on, trying again at the next evaluation, and stops after 3 failures in a row. A
+        failed final write raises CheckpointError.
+        """
+        val_loss = None
+        improved = False
+        previous_best = self.best_val
+        if self.corpus.val is not None:
+            val_loss = evaluate(self.model, self.corpus.val, self.tcfg.batch_size,
+                                self.tcfg.seq_len).loss  # fmt: skip
+            improved = self.best_val is None or val_loss < self.best_val
+            if improved:
+                self.best_val = val_loss
+            if not final:  # only evaluations every eval_every steps count for patience/plateau
+                self.bad_evals = 0 if improved else self.bad_evals + 1
+        seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
+        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
+                             "lr": self.lr, "seconds": seconds})  # fmt: skip
+        if val_loss is not None:
+            rep.evaluated(self.step, val_loss, improved)
+            if not final and self.schedule.evaluated(improved):
+                rep.warning(f"validation loss did not improve: learning rate now "
+                            f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
+        try:
+            rep.saved(self._save("last", train_loss))
+            if improved or self.corpus.val is None:
+                self._save("best", train_loss)
+        except CheckpointError as e:
+            self.best_val = previous_best  # the best file still holds the previous best
+            self.save_failures += 1
+            if final or self.save_failures >= 3:
+                raise
+            rep.warning(f"{e}; training goes on and tries again at the next evaluation")
+        else:
+            self.save_failures = 0
+        return val_loss
+
+    def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:
+        """Roll back to the last good state and halve the learning rate; after repeated
+        failures, write the last good state as the last checkpoint and raise TrainingError."""
+        ok = guard.rollback(self.step)
+        if not ok:
+            last = self.out_dir / ("last" + checkpoint.SUFFIX)
+            where = f"the last checkpoint ({last}) is intact"
+            if self.saved_step is None or self.step > self.saved_step:
+                try:
+                    self._save("last", float(np.mean(self.recent)) if self.recent else math.nan)
+                    where = f"the last good state (step {self.step:,}) is saved in {last}"
+                except CheckpointError as e:
+                    where = str(e)
+            raise TrainingError(
+                f"training diverged: {why}, {guard.failures} times in a row despite rolling back "
+                f"and halving the learning rate; {where}; try a lower --lr (given {self.tcfg.lr:g})"
+                " or gradient clipping (--clip)"
+            )
+        self.schedule.scale *= 0.5  # kept by checkpoints with the schedule's state
+        rep.warning(
+            f"{why}; rolled back to step {self.step:,} and halved the learning rate (now "
+            f"{self.schedule.lr * self.schedule.scale:.4g})"
+        )
+
+    # ---- state: checkpoints, captures for rollback, resume ---------------------------------------
+
+    def _capture(self) -> dict:
+        """A copy of everything the next step depends on (for rollback)."""
+        return {
+            "params": self.model.params.flat.copy(),
+            "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
+            "opt_info": self.opt.state_info(),
+            "state": self.state.copy(),
+            "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
+            "step": self.step,
+            "recent": list(self.recent),
+        }
+
+    def _restore_capture(self, cap: dict) -> None:
+        self.model.params.flat[...] = cap["params"]
+        self.opt.load_state(cap["opt"], cap["opt_info"])
+        self.state.assign(cap["state"])
+        self.stream.pos = Position(*cap["pos"])
+        self.step = cap["step"]
+        self.recent[:] = cap["recent"]
+
+    def restore(self, ck: "checkpoint.Checkpoint") -> None:
+        """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
+        carried state, history. The corpus and configs must be the run's own."""
+        ck.check_training_state()
+        self.load_weights(ck.params)
+        self.opt.load_state(ck.arrays, ck.info["optimizer"])
+        self.schedule.load_state(ck.info["schedule"])
+        self.state.assign(ck.state())
+        self.stream.pos = Position(ck.info["epoch"], ck.info["step_in_epoch"])
+        self.step = self.saved_step = ck.step
+        self.history = list(ck.info.get("history") or [])
+        self.best_val = ck.info.get("best_val_loss")
+        self.recent[:] = ck.info.get("recent_losses") or []
+        self.bad_evals = ck.info.get("bad_evals") or 0
+        self.lr = float(ck.info.get("lr") or self.lr)
+        self.seconds_before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that
+        grew, ``--init-from``): the rest keeps its fresh initialisation."""
+        for name, view in self.model.params.views.items():
+            src = params.get(name)
+            if (
+                src is None
+                or src.ndim != view.ndim
+                or any(a > b for a, b in zip(src.shape, view.shape, strict=True))
+            ):
+                raise CheckpointError(f"parameter {name} is missing or mis-shaped")
+            view[tuple(slice(0, n) for n in src.shape)] = src
+
+    def _save(self, name: str, train_loss: float) -> Path:
+        ck = checkpoint.Checkpoint(
+            model_cfg=self.mcfg,
+            train_cfg=self.tcfg,
+            vocab=self.corpus.vocab,
+            params=dict(self.model.params.views),
+            step=self.step,
+            arrays={**self.opt.state_arrays(), **self.state.tensors()},
+            info={
+                **self.meta,
+                "corpus": self.corpus.name,
+                "fingerprint": self.corpus.fingerprint,
+                "epoch": self.stream.pos.epoch,
+                "step_in_epoch": self.stream.pos.step_in_epoch,
+                "epochs": self.step / self.stream.steps_per_epoch,
+                "optimizer": self.opt.state_info(),
+                "schedule": self.schedule.state(),
+                "bad_evals": self.bad_evals,
+                "lr": self.lr,
+                "train_loss": train_loss,
+                "best_val_loss": self.best_val,
+                "history": self.history,
+                "recent_losses": self.recent,
+            },
+        )
+        path = checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))
+        if name == "last":
+            self.saved_step = self.step
+        return path

@@ -76,6 +76,11 @@ def shown(value: Any) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+def _literal(value: Any) -> str:
+    """A value of the wrong type, as written (2.0, not 2)."""
+    return repr(value).replace("{", "{{").replace("}", "}}")
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -90,22 +95,22 @@ def check_value(f: dataclasses.Field, value: Any) -> None:
         raise ConfigError(f.name, "must be given (got None)")
     if base is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f.name, f"must be true or false (got {shown(value)})")
+            raise ConfigError(f.name, f"must be true or false (got {_literal(value)})")
         return
     if base is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f.name, f"must be a whole number (got {shown(value)})")
+            raise ConfigError(f.name, f"must be a whole number (got {_literal(value)})")
     elif base is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f.name, f"must be a number (got {shown(value)})")
+            raise ConfigError(f.name, f"must be a number (got {_literal(value)})")
         if not math.isfinite(value):
             raise ConfigError(f.name, f"must be a finite number (got {value})")
     elif base is str:
         if not isinstance(value, str):
-            raise ConfigError(f.name, f"must be a string (got {shown(value)})")
+            raise ConfigError(f.name, f"must be a string (got {_literal(value)})")
     elif base is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f.name, f"must be a mapping (got {shown(value)})")
+            raise ConfigError(f.name, f"must be a mapping (got {_literal(value)})")
         return
     if spec is None:
         return

@@ -75,14 +75,31 @@ def repetitive_text(n_lines: int = 400) -> str:
     return "\n".join(lines[i % len(lines)] for i in range(n_lines)) + "\n"
 
 
-def with_format_version(data: bytes, version: int) -> bytes:
-    """A checkpoint file's bytes with its metadata claiming another format version (the safetensors
-    header is an 8-byte length, then JSON padded to 8 bytes, then the tensors)."""
+def with_meta(data: bytes, edit) -> bytes:
+    """A checkpoint file's bytes with ``edit(meta)`` applied to its rnngen metadata (the
+    safetensors header is an 8-byte length, then JSON padded to 8 bytes, then the tensors)."""
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + n])
     meta = json.loads(header["__metadata__"]["rnngen"])
-    meta["format_version"] = version
+    edit(meta)
     header["__metadata__"]["rnngen"] = json.dumps(meta)
     new = json.dumps(header).encode()
     new += b" " * ((8 - len(new) % 8) % 8)
     return struct.pack("<Q", len(new)) + new + data[8 + n :]
+
+
+def with_format_version(data: bytes, version: int) -> bytes:
+    """A checkpoint file's bytes with its metadata claiming another format version."""
+    return with_meta(data, lambda meta: meta.__setitem__("format_version", version))
+
+
+def with_tensors(data: bytes, edit) -> bytes:
+    """A checkpoint file's bytes with ``edit(tensors)`` applied to its tensors (name -> array),
+    the metadata kept."""
+    from safetensors.numpy import load, save
+
+    (n,) = struct.unpack("<Q", data[:8])
+    metadata = json.loads(data[8 : 8 + n])["__metadata__"]
+    tensors = dict(load(data))
+    edit(tensors)
+    return save(tensors, metadata=metadata)

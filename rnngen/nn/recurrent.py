@@ -120,14 +120,9 @@ class RecurrentLayer:
         Returns the gradient w.r.t. the initial state; it lives in ``scratch``."""
         sc, c = scratch, self.cell
         T, B = dy.shape[0], dy.shape[1]
-        if dstate is None:
-            sc.dh[...] = 0.0
-            for a in sc.carry:
-                a[...] = 0.0
-        else:
-            sc.dh[...] = dstate[0]
-            for a, d in zip(sc.carry, dstate[1:], strict=False):
-                a[...] = d
+        sc.dh[...] = 0.0 if dstate is None else dstate[0]
+        for i, a in enumerate(sc.carry):  # the state's other vectors (the LSTM's c), else zero
+            a[...] = dstate[i + 1] if dstate is not None and i + 1 < len(dstate) else 0.0
         timeloop.backward(c.kernels, sc.grads, dy, self.W_hh, tape.states, tape.caches, sc.sums,
                           sc.carry, sc.dh, self.parts)  # fmt: skip
         c.bias_grads(sc.sums, self.dbias)

@@ -83,10 +83,13 @@ class Trainer:
                 f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
             )
         moments = len(BUFFERS[train_cfg.optimizer])
-        check_fits(training_bytes(model_cfg, T, B, moments),
-                   f"training {model_cfg.layers} layers of {model_cfg.hidden} {model_cfg.cell} "
-                   f"units (vocabulary {model_cfg.vocab_size:,}) on batches of {B} x {T}",
-                   "use a smaller --hidden, --layers, --batch-size or --seq-len")  # fmt: skip
+        m = model_cfg
+        check_fits(
+            training_bytes(m, T, B, moments),
+            f"training {m.layers} layers of {m.hidden} {m.cell} units (vocabulary "
+            f"{m.vocab_size:,}) on batches of {B} x {T}",
+            "use a smaller --hidden, --embed, --layers, --batch-size or --seq-len",
+        )
         self.stream = BatchStream(corpus.train, B, T)
         self.plan = plan_threads(threads, B)
         apply_threads(self.plan)

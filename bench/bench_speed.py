@@ -14,9 +14,9 @@ are comparable.
 
 A training step is the same work on both sides:
   rnngen:  LanguageModel.forward_backward (embedding -> L x LSTM (or GRU) -> linear -> softmax
-           cross-entropy, the carried state advanced as in truncated BPTT) + rnngen.optim.Adam.step
-           with global-norm clipping 5.0 over the flat buffer (a NumPy Adam if rnngen.optim is
-           missing).
+           cross-entropy, the carried state advanced as in truncated BPTT) + Adam.step with
+           global-norm clipping 5.0 over the flat buffer (``bench/rnngen_api.py`` finds them in
+           this tree's layout or, for ``--against``, in an older one).
   PyTorch: nn.Embedding -> nn.LSTM (or nn.GRU) -> nn.Linear -> F.cross_entropy, backward,
            clip_grad_norm_(5.0), torch.optim.Adam.step; hidden state detached between steps;
            torch.set_num_threads(threads).

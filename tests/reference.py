@@ -3,7 +3,7 @@
 embedding -> L stacked LSTM layers -> linear -> softmax cross-entropy, forward and backward, written
 plainly: a Python loop over time steps, ``np.tanh`` and the exact logistic function, float64
 throughout. Gate blocks are ordered [i | f | g | o] and each layer has one bias, as in
-``rnngen.model``; parameters are a dict keyed by the names of ``rnngen.model.param_shapes``.
+``rnngen.nn.lm``; parameters are a dict keyed by the names of ``rnngen.nn.lm.param_shapes``.
 
 Also here: ``numerical_grad``, the central finite difference every backward is checked against.
 """

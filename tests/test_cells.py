@@ -56,9 +56,11 @@ def _leaky_backward(t, b, dht, dhr, states, caches, grads, sums, carry):
 
 
 @njit(**JIT)
-def _leaky_step(x, rec, bias, state, scratch):
-    n = state.shape[1]
-    _leaky_row(state[0], scratch[:n], x, rec, bias[0], state[0], n)
+def _leaky_step(x, rec, bias, state, u0, u1, scratch):
+    n = u1 - u0
+    h, h_prev = state[0, u0:u1], scratch[n : 2 * n]
+    h_prev[:] = h  # a copy: in place, the loop would not vectorise
+    _leaky_row(h, scratch[:n], x, rec, bias[0], h_prev, n)
 
 
 class LeakyRNN(Cell):
@@ -72,7 +74,7 @@ class LeakyRNN(Cell):
     grads = 1
     sums = (1,)
     carry = 1
-    scratch = 1
+    scratch = 2
     kernels = CellKernels("leaky-test", _leaky_forward, _leaky_backward, _leaky_step, __file__)
 
     def initial_state_grad(self, dh, carry):
@@ -191,7 +193,7 @@ def test_the_sampling_step_is_the_training_forward(cell_name, numerics_rng):
 
     @njit
     def steps(cell, xp, rec, bias, state, scratch):
-        cell_step(cell, xp, rec, bias, state, scratch)
+        cell_step(cell, xp, rec, bias, state, 0, state.shape[1], scratch)
 
     one, x, state, R, r = _case(cell_name, 4, 3, 5, 6, numerics_rng, np.float32)
     layer, tape = one.layer, one.tape

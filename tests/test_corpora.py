@@ -1,4 +1,4 @@
-"""Tests for the corpus catalog, ``rnngen.corpora`` and the installed ``rnngen corpus`` CLI.
+"""Tests for the corpus catalog, ``rnngen.data.catalog`` and the installed ``rnngen corpus`` CLI.
 
 Downloads are served by a real HTTP server on 127.0.0.1 from the project's shared corpora
 directory (``<repo>/../shared/corpora``); tests that need it are skipped when it is absent.

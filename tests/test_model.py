@@ -1,4 +1,4 @@
-"""``rnngen.model.LanguageModel`` end to end: embedding through the loss.
+"""``rnngen.nn.lm.LanguageModel`` end to end: embedding through the loss.
 
 Gradients against central finite differences of the model's own loss (float64 model) and against
 the slow NumPy reference (loss, final state and every named gradient); float32 against float64 on

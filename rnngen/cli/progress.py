@@ -16,8 +16,8 @@ def fmt_rate(r: float) -> str:
 
 
 class TrainProgress:
-    """Renders training events (the ``rnngen.train.Reporter`` methods): a live bar on a terminal,
-    plain log lines otherwise."""
+    """Renders training events (the ``rnngen.train.trainer.Reporter`` methods): a live bar on a
+    terminal, plain log lines otherwise."""
 
     def __init__(self, console: Console, quiet: bool) -> None:
         self.err = console

@@ -1,9 +1,14 @@
-"""Every @njit function of rnngen lives in this package, so the hot path is easy to find.
+"""The jitted machinery of rnngen, so the hot path is easy to find: the time loops written once for
+every cell (``timeloop``, calling each cell's math through ``cellcall``), the float32 GEMM inside
+them (``gemm``), loss and embedding, dropout, the optimizers, the activations (``mathfn``) and
+batch-1 sampling (``sample``). A cell's own step math is jitted in its module of
+``rnngen.nn.cells``, which is the only other place with @njit: a cell is written once, in one
+module.
 
-Numba options are set once here: ``JIT`` for serial kernels, ``JIT_PAR`` for the few that split
-the batch across cores. ``fastmath`` is limited to flags that let LLVM vectorise and contract
-multiply-adds; we never enable ``nnan``/``ninf``, so NaN and inf propagate and a diverging loss
-stays visible.
+Numba options are set once here, and the cells use them too: ``JIT`` for serial kernels, ``JIT_PAR``
+for the few that split the batch across cores. ``fastmath`` is limited to flags that let LLVM
+vectorise and contract multiply-adds; we never enable ``nnan``/``ninf``, so NaN and inf propagate
+and a diverging loss stays visible.
 """
 
 _FAST = {"contract", "reassoc", "nsz", "arcp"}

@@ -19,9 +19,10 @@ The three functions, for one batch row ``b`` at step ``t`` (shapes as in the dri
         (grads[0] is the gradient w.r.t. the recurrent pre-activation h_{t-1} @ W_hh, the last
         one w.r.t. the input projection), adds them into the per-row bias sums, and carries the
         gradient of its other paths to step t-1 in carry (per batch row).
-    step(x, rec, bias, state, scratch)
-        sampling: the same update for one row, in place on state (S, n), with scratch for what
-        training would cache.
+    step(x, rec, bias, state, u0, u1, scratch)
+        sampling: the same update for units u0:u1 of one row, in place on the layer's state
+        (S, H) (rows state[i, u0:u1] are contiguous: the loops vectorise), with scratch for what
+        training would cache; x, rec and bias hold those units' gate columns, blocks u1 - u0 wide.
 
 Numba keys its on-disk cache of a driver by the driver's own source file only; the key of a cell's
 type also holds its module's modification time and size, so editing a cell recompiles the drivers.
@@ -98,7 +99,7 @@ def cell_backward(cell, t, b, dht, dhr, states, caches, grads, sums, carry):
     raise NotImplementedError("jitted code only")
 
 
-def cell_step(cell, x, rec, bias, state, scratch):
+def cell_step(cell, x, rec, bias, state, u0, u1, scratch):
     raise NotImplementedError("jitted code only")
 
 
@@ -127,12 +128,12 @@ def _cell_backward(cell, t, b, dht, dhr, states, caches, grads, sums, carry):
 
 
 @overload(cell_step, inline="always")
-def _cell_step(cell, x, rec, bias, state, scratch):
+def _cell_step(cell, x, rec, bias, state, u0, u1, scratch):
     if isinstance(cell, CellKernelsType):
         f = cell.kernels.step
 
-        def impl(cell, x, rec, bias, state, scratch):
-            f(x, rec, bias, state, scratch)
+        def impl(cell, x, rec, bias, state, u0, u1, scratch):
+            f(x, rec, bias, state, u0, u1, scratch)
 
         return impl
     return None

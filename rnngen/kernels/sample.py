@@ -4,9 +4,10 @@ A step at batch 1 is a chain of mat-vecs, and a mat-vec reads every weight once 
 L2 H512 that is ~12.6 MB of float32 per token, far beyond the L2 cache (1.25 MB per core here),
 so sampling is bound by how fast the weights stream in from L3/DRAM, not by arithmetic. Hence:
 
-- weights are packed once (``rnngen.sample.Sampler``) into 128-column panels, each panel K rows
-  of 128 contiguous floats, and multiplied by a register-blocked mat-vec (8 AVX-512 accumulators,
-  software prefetch): every weight is read once, front to back, and nothing else goes to memory;
+- weights are packed once (``rnngen.generate.sample.Sampler``) into 128-column panels, each panel K
+  rows of 128 contiguous floats, and multiplied by a register-blocked mat-vec (8 AVX-512
+  accumulators, software prefetch): every weight is read once, front to back, and nothing else goes
+  to memory;
 - layer 0's input product is a row lookup: ``table0 = embed @ W_ih0`` (V, G) is computed once;
 - the hidden units can be split into ``P`` parts, one per core: part p owns units u0:u1 and the
   gate columns of those units (gate blocks [i f g o] / [r z n] kept, each n = u1 - u0 wide), so a
@@ -146,7 +147,7 @@ def _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc, s
     else:
         _matvec(state[k - 1, 0], W_in, (((k - 1) * P + p) * NP) * H * PANEL, acc, p * Gp, NP, H)
         x = acc[0, p]
-    cell_step(cell, x, acc[1, p], bias[k, p], state[k, :, u0:u1], scratch[p])
+    cell_step(cell, x, acc[1, p], bias[k, p], state[k], u0, u1, scratch[p])
 
 
 @njit(**JIT)

@@ -83,7 +83,7 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "format_version": FORMAT_VERSION,
         "rnngen_version": __version__,
         "model": ckpt.model_cfg.to_dict(),
-        "train": ckpt.train_cfg.to_dict(),
+        "train": ckpt.train_cfg.resolve().to_dict(),  # complete: the learning rate it implies
         "vocab": ckpt.vocab.to_dict(),
         "step": ckpt.step,
         "info": ckpt.info,

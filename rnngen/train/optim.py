@@ -2,7 +2,7 @@
 
 Each optimizer updates the whole flat buffer with one fused kernel (``rnngen.kernels.optim``). The
 learning rate is passed to every ``step`` by the caller, which owns the schedule
-(``rnngen.schedule``). State (moment buffers and the step count) round-trips through
+(``rnngen.train.schedule``). State (moment buffers and the step count) round-trips through
 ``state_arrays`` / ``state_info`` and ``load_state`` so a resumed run continues bit for bit.
 """
 

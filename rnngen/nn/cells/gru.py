@@ -107,11 +107,14 @@ def backward(t, b, dht, dhr, states, caches, grads, sums, carry):
 
 
 @njit(**JIT)
-def step(x, rec, bias, state, scratch):
-    """state (1, n): h, updated in place; scratch (>= 4n)."""
-    n = state.shape[1]
-    h = state[0]
-    _forward_row(scratch[: 3 * n], scratch[3 * n : 4 * n], x, bias[0], rec, bias[1], h, h, n)
+def step(x, rec, bias, state, u0, u1, scratch):
+    """state (1, H): h, units u0:u1 updated in place; scratch (>= 5 (u1 - u0)). h_{t-1} is
+    copied out first, so the loop vectorises (see the LSTM's step)."""
+    n = u1 - u0
+    h = state[0, u0:u1]
+    h_prev = scratch[4 * n : 5 * n]
+    h_prev[:] = h
+    _forward_row(scratch[: 3 * n], scratch[3 * n : 4 * n], x, bias[0], rec, bias[1], h_prev, h, n)
 
 
 class GRU(Cell):
@@ -125,7 +128,7 @@ class GRU(Cell):
     grads = 2  # dGh, dGx
     sums = (3, 1)  # dbx, dbn
     carry = 1  # the gradient reaching h_{t-1} directly through z
-    scratch = 4
+    scratch = 5
     kernels = CellKernels("gru", forward, backward, step, __file__)
 
     def bias_grads(self, sums: tuple[np.ndarray, ...], dbias: np.ndarray) -> None:

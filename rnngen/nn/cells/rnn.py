@@ -73,8 +73,8 @@ def backward_tanh(t, b, dht, dhr, states, caches, grads, sums, carry):
 
 
 @njit(**JIT)
-def step_tanh(x, rec, bias, state, scratch):
-    _forward_row(state[0], x, bias[0], rec, state.shape[1], False)
+def step_tanh(x, rec, bias, state, u0, u1, scratch):
+    _forward_row(state[0, u0:u1], x, bias[0], rec, u1 - u0, False)
 
 
 @njit(**JIT)
@@ -90,8 +90,8 @@ def backward_relu(t, b, dht, dhr, states, caches, grads, sums, carry):
 
 
 @njit(**JIT)
-def step_relu(x, rec, bias, state, scratch):
-    _forward_row(state[0], x, bias[0], rec, state.shape[1], True)
+def step_relu(x, rec, bias, state, u0, u1, scratch):
+    _forward_row(state[0, u0:u1], x, bias[0], rec, u1 - u0, True)
 
 
 class RNN(Cell):

@@ -59,7 +59,8 @@ def _leaky_backward(t, b, dht, dhr, states, caches, grads, sums, carry):
 def _leaky_step(x, rec, bias, state, u0, u1, scratch):
     n = u1 - u0
     h, h_prev = state[0, u0:u1], scratch[n : 2 * n]
-    h_prev[:] = h  # a copy: in place, the loop would not vectorise
+    for j in range(n):  # a copy: in place, the loop would not vectorise
+        h_prev[j] = h[j]
     _leaky_row(h, scratch[:n], x, rec, bias[0], h_prev, n)
 
 

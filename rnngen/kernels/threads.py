@@ -15,8 +15,6 @@ import os
 from dataclasses import dataclass
 
 import numba
-import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS so threadpoolctl sees it)
-from threadpoolctl import ThreadpoolController
 
 
 def available_cores() -> int:
@@ -44,13 +42,18 @@ def plan_threads(threads: int | None, batch: int) -> ThreadPlan:
     return ThreadPlan(threads=n, parts=parts)
 
 
-_controller: ThreadpoolController | None = None
+_controller = None  # threadpoolctl's, made at the first apply()
 
 
 def apply(plan: ThreadPlan) -> None:
     """Set every pool for ``plan``: Numba threads, in-kernel BLAS and NumPy's BLAS."""
     global _controller
     if _controller is None:
+        # SciPy's BLAS loaded first, so that threadpoolctl sees it (90 ms of imports: here, not
+        # at start-up, since sampling never calls this)
+        import scipy.linalg.cython_blas  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
         _controller = ThreadpoolController()
     numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))
     inner = 1 if plan.parts > 1 else plan.threads

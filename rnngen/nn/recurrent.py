@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnngen.kernels import timeloop
 from rnngen.kernels.loss import embedding_backward
 from rnngen.nn.cells.base import Cell
 from rnngen.nn.embedding import TokenInput
@@ -106,6 +105,8 @@ class RecurrentLayer:
             xrow = tape.rows
         for s, s0 in zip(tape.states, state, strict=True):
             s[0] = s0
+        from rnngen.kernels import timeloop  # here: sampling never loads the training kernels
+
         timeloop.forward(self.cell.kernels, xin, xrow, self.bias, self.W_hh, tape.states,
                          tape.caches, self.parts)  # fmt: skip
         for s, s0 in zip(tape.states, state, strict=True):
@@ -123,6 +124,8 @@ class RecurrentLayer:
         sc.dh[...] = 0.0 if dstate is None else dstate[0]
         for i, a in enumerate(sc.carry):  # the state's other vectors (the LSTM's c), else zero
             a[...] = dstate[i + 1] if dstate is not None and i + 1 < len(dstate) else 0.0
+        from rnngen.kernels import timeloop
+
         timeloop.backward(c.kernels, sc.grads, dy, self.W_hh, tape.states, tape.caches, sc.sums,
                           sc.carry, sc.dh, self.parts)  # fmt: skip
         c.bias_grads(sc.sums, self.dbias)

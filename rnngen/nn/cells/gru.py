@@ -113,7 +113,8 @@ def step(x, rec, bias, state, u0, u1, scratch):
     n = u1 - u0
     h = state[0, u0:u1]
     h_prev = scratch[4 * n : 5 * n]
-    h_prev[:] = h
+    for j in range(n):  # a loop: no shape check to compile (see the LSTM's step)
+        h_prev[j] = h[j]
     _forward_row(scratch[: 3 * n], scratch[3 * n : 4 * n], x, bias[0], rec, bias[1], h_prev, h, n)
 
 

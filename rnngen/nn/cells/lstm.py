@@ -106,7 +106,8 @@ def step(x, rec, bias, state, u0, u1, scratch):
     n = u1 - u0
     c = state[1, u0:u1]
     c_prev = scratch[5 * n : 6 * n]
-    c_prev[:] = c
+    for j in range(n):  # a loop, not c_prev[:] = c: no shape check to compile (1.3 s)
+        c_prev[j] = c[j]
     _forward_row(scratch[: 4 * n], x, rec, bias[0], c_prev, c, scratch[4 * n : 5 * n],
                  state[0, u0:u1], n)  # fmt: skip
 

@@ -91,18 +91,7 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids; at word level <eos> becomes a newline."""
-        if self.level == "char":
-            return "".join(self.itos[i] for i in ids)
-        out: list[str] = []
-        for i in ids:
-            tok = self.itos[i]
-            if tok == EOS:
-                out.append("\n")
-            else:
-                if out and out[-1] != "\n":
-                    out.append(" ")
-                out.append(tok)
-        return "".join(out)
+        return StreamDecoder(self)(ids)
 
     def extended(self, text: str, val_text: str | None = None, max_vocab: int | None = None,
                  min_count: int = 1) -> tuple["Vocab", list[str]]:  # fmt: skip

@@ -1,0 +1,1 @@
+"""Using a trained model: sampling text from it, scoring lines with it."""

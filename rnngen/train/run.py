@@ -7,6 +7,7 @@ explicitly, not defaulted), so that a resumed run can refuse options that disagr
 """
 
 import dataclasses
+import errno
 import fcntl
 import os
 import shlex
@@ -64,7 +65,10 @@ class RunLock:
                                 f"({e.strerror or e})") from None  # fmt: skip
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):  # a file system without flock
+                self.release()  # (some network ones): train unlocked rather than not at all
+                return
             holder = _lock_holder(self.fd)
             os.close(self.fd)
             who = f" (process {holder})" if holder else ""
@@ -225,19 +229,19 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
         train = dataclasses.replace(train, val_frac=0.1)
     run_dir = out or default_run_dir(src.name)
     trainer = Trainer(model, train, corpus, run_dir, threads=threads)  # checks sizes, memory
-    trainer.lock = prepare_run_dir(run_dir, force)
     trainer.meta = inputs_meta(src, inputs.val_file, val_text, inputs.encoding, inputs.errors)
     if base is not None:
         trainer.load_weights(base.params)
         trainer.meta["init_from"] = str(base.path)
-        if notice is not None:
-            what = "characters" if base.vocab.level == "char" else "words"
-            if added:
-                shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
-                notice(f"starting from {base.path}; added {len(added):,} {what} it did not know "
-                       f"to its vocabulary: {shown}")  # fmt: skip
-            else:
-                notice(f"starting from {base.path}; its vocabulary covers the new text")
+    trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
+    if base is not None and notice is not None:
+        what = "characters" if base.vocab.level == "char" else "words"
+        if added:
+            shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
+            notice(f"starting from {base.path}; added {len(added):,} {what} it did not know "
+                   f"to its vocabulary: {shown}")  # fmt: skip
+        else:
+            notice(f"starting from {base.path}; its vocabulary covers the new text")
     return trainer
 
 

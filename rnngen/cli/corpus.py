@@ -15,19 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from rnngen.cli.errors import INTERRUPTED, fail, user_errors
 from rnngen.cli.output import console
@@ -44,6 +34,9 @@ from rnngen.data.catalog import (
     with_local_checksums,
 )
 from rnngen.errors import UnknownCorpusError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 corpus_app = typer.Typer(
     help="List the corpus catalog and fetch corpora (downloaded and sha256-checked, or built-in).",
@@ -78,6 +71,9 @@ def _files_label(corpus: CatalogEntry) -> str:
 
 
 def _table(corpora: list[CatalogEntry]) -> Table:
+    from rich import box
+    from rich.table import Table
+
     rows = [
         (
             corpus.name,
@@ -141,6 +137,15 @@ def list_corpora(*, shared: Shared) -> None:
 @contextmanager
 def _reporting(label: str, quiet: bool = False) -> Iterator[tuple[ProgressFn | None, NoticeFn]]:
     """Yield (progress, notice) callbacks: a transient rich bar on a TTY stderr, else none."""
+    from rich.progress import (  # here: 6 ms of imports no other command needs
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     if quiet:
         yield None, lambda message: None
         return

@@ -9,7 +9,7 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, warn, write
 from rnngen.cli.params import Shared, settings_options
-from rnngen.train.evaluate import EvalConfig
+from rnngen.train.config import EvalConfig
 
 
 @settings_options(EvalConfig, Shared.only("threads", "json_out", "quiet", "encoding", "errors"))

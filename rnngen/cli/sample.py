@@ -11,7 +11,7 @@ from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info, warn, write
 from rnngen.cli.params import Shared, settings_options
 from rnngen.errors import ConfigError
-from rnngen.generate.sample import SampleConfig
+from rnngen.generate.config import SampleConfig
 
 
 @settings_options(SampleConfig, Shared.only("threads", "quiet"))

@@ -20,7 +20,6 @@ from rich.markup import escape
 from rnngen.cli.errors import INTERRUPTED, user_errors
 from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
-from rnngen.cli.progress import TrainProgress, fmt_rate
 from rnngen.errors import UsageError
 from rnngen.nn.config import ModelConfig
 from rnngen.train.config import TrainConfig
@@ -90,6 +89,7 @@ def train(
 
 def _run(trainer, quiet: bool, json_out: bool) -> None:
     """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
+    from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
     from rnngen.train.run import resume_hint
     from rnngen.warmup import warm_training_kernels
 

@@ -2,18 +2,19 @@
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from rnngen.data.vocab import EOS, Vocab
-from rnngen.errors import ConfigError, PrimeError
+from rnngen.errors import PrimeError
+from rnngen.generate.config import SampleConfig
 from rnngen.kernels import sample as ks
 from rnngen.kernels.threads import available_cores
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
-from rnngen.options import Settings, setting
+from rnngen.nn.lm import layers_of
+from rnngen.nn.params import NamedArrays
 from rnngen.train.checkpoint import Checkpoint
 
 
@@ -31,22 +32,6 @@ def part_layout(a: np.ndarray, gates: int, P: int) -> np.ndarray:
         u0, u1 = bounds[p], bounds[p + 1]
         out[..., p, : gates * (u1 - u0)] = blocks[..., u0:u1].reshape(*a.shape[:-1], -1)
     return out
-
-
-@dataclass
-class SampleConfig(Settings):
-    length: int = setting(1000, "Tokens to generate after the prime.", min=0)
-    temp: float = setting(1.0, "Temperature; 0 takes the most likely token.", min=0)
-    top_k: int = setting(0, "Sample among the K most likely (0 = all).", min=0)
-    top_p: float = setting(1.0, "Nucleus: the smallest set with this probability mass.", above=0,
-                           max=1)  # fmt: skip
-    prime: str = setting("", "Text to start from (printed first).")
-    seed: int | None = setting(None, "Random seed (same seed, same text) [random].")
-    stop: str | None = setting(None, "End a sample where this string appears (not printed).")
-
-    def check(self) -> None:
-        if self.stop == "":
-            raise ConfigError("stop", "must not be empty")
 
 
 def default_threads(cfg: ModelConfig, cores: int) -> int:
@@ -112,7 +97,10 @@ class Sampler:
 
     def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
         cfg = ckpt.model_cfg
-        model = ckpt.build_model()
+        embedding, layers, output = layers_of(cfg)  # bound to the checkpoint's arrays: no copy
+        weights = NamedArrays(ckpt.params)
+        for part in (embedding, *layers, output):
+            part.bind(weights, weights)
         L, H = cfg.layers, cfg.hidden
         self.cell = CELLS[cfg.cell]
         gates = self.cell.gates
@@ -132,8 +120,7 @@ class Sampler:
             return Wp.reshape(W.shape[0], P, -1, ks.PANEL).transpose(1, 2, 0, 3)
 
         V = len(self.vocab)
-        layers = model.layers
-        self.table0 = cols(model.embedding.W @ layers[0].W_ih)  # (V, P, Gp)
+        self.table0 = cols(embedding.W @ layers[0].W_ih)  # (V, P, Gp)
         Gp = self.table0.shape[-1]
         NP = Gp // ks.PANEL
         nb = len(self.cell.biases)
@@ -145,12 +132,12 @@ class Sampler:
             if k:
                 self.W_in[k - 1] = packed(layer.W_ih)
             self.bias[k] = cols(layer.bias).transpose(1, 0, 2)  # (nb, P, Gp) -> (P, nb, Gp)
-        W_out = model.output.W  # (H, V)
+        W_out = output.W  # (H, V)
         NPo = -(-V // ks.PANEL)
         Wo = np.zeros((H, NPo * ks.PANEL), f32)
         Wo[:, :V] = W_out
         self.W_out = np.ascontiguousarray(Wo.reshape(H, NPo, ks.PANEL).transpose(1, 0, 2))
-        self.b_out = np.ascontiguousarray(model.output.b, f32)
+        self.b_out = np.ascontiguousarray(output.b, f32)
         # scratch of the kernel: gate accumulators, layer state copy, the cell's own, padded
         # logits, probabilities
         width = -(-H // P)  # the widest part's units

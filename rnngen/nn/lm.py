@@ -96,8 +96,8 @@ def input_dropout(cfg: ModelConfig) -> float:
     return cfg.dropout if cfg.dropout_input is None else cfg.dropout_input
 
 
-def _layers(cfg: ModelConfig, parts: int) -> tuple[Embedding, list[RecurrentLayer], Output]:
-    """The layers ``cfg`` describes, without their parameters."""
+def layers_of(cfg: ModelConfig, parts: int = 1) -> tuple[Embedding, list[RecurrentLayer], Output]:
+    """The layers ``cfg`` describes, without their parameters (``bind`` gives them theirs)."""
     cell = CELLS[cfg.cell]
     embedding = Embedding(cfg.vocab_size, cfg.embed, parts)
     layers: list[RecurrentLayer] = []
@@ -111,7 +111,7 @@ def _layers(cfg: ModelConfig, parts: int) -> tuple[Embedding, list[RecurrentLaye
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every parameter of the model ``cfg`` describes, in buffer order."""
-    embedding, layers, output = _layers(cfg, 1)
+    embedding, layers, output = layers_of(cfg)
     shapes = embedding.param_shapes()
     for layer in layers:
         shapes.update(layer.param_shapes())
@@ -131,7 +131,7 @@ class LanguageModel:
         self.parts = parts
         self.dtype = np.dtype(dtype)
         L = cfg.layers
-        self.embedding, self.layers, self.output = _layers(cfg, parts)
+        self.embedding, self.layers, self.output = layers_of(cfg, parts)
         self.drop_in = Dropout(input_dropout(cfg), 0, L + 1)
         self.drops = [Dropout(cfg.dropout, k + 1, L + 1) for k in range(L)]
         shapes = param_shapes(cfg)

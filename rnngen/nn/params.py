@@ -36,3 +36,17 @@ class FlatParams:
             if self.offsets[name] != a + i * n or int(np.prod(self.shapes[name])) != n:
                 raise ValueError(f"{', '.join(names)} are not stored one after the other")
         return self.flat[a : a + n * len(names)].reshape(len(names), n)
+
+
+class NamedArrays:
+    """Parameters held by name (a checkpoint's), seen as ``FlatParams`` are by the layers that
+    bind them: an array by name, and vectors stacked into rows (a copy here)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def rows(self, names: tuple[str, ...]) -> np.ndarray:
+        return np.stack([self.arrays[n] for n in names])

@@ -32,8 +32,7 @@ from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LanguageModel, State, param_shapes
 from rnngen.options import Settings
-from rnngen.train.config import TrainConfig
-from rnngen.train.optim import BUFFERS
+from rnngen.train.config import MOMENTS, TrainConfig
 
 FORMAT = "rnngen-checkpoint"
 FORMAT_VERSION = 2  # 2: state tensors of the cell's state only; val_frac None with a val file
@@ -324,7 +323,7 @@ def _check_training_state(ck: Checkpoint) -> None:
     if not _is_num(scale) or not math.isfinite(scale) or scale <= 0:
         raise fail(f"info.schedule.scale must be a positive number (got {_short(scale)})")
     P = sum(int(np.prod(s)) for s in param_shapes(m).values())
-    for buf in BUFFERS[t.optimizer]:
+    for buf in MOMENTS[t.optimizer]:
         _check_array(ck, f"{t.optimizer}.{buf}", (P,), fail)
     for name in CELLS[m.cell].state:
         _check_array(ck, f"state.{name}", (m.layers, t.batch_size, m.hidden), fail)

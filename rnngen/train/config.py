@@ -1,14 +1,20 @@
-"""The training settings, declared once (``rnngen.options``): the command line's options, what every
-checkpoint stores, and what ``--resume`` continues with."""
+"""The training and evaluation settings, declared once (``rnngen.options``): the command line's
+options, what every checkpoint stores, and what ``--resume`` continues with. Nothing here loads
+Numba, so the command line builds its options from them at no cost."""
 
 from dataclasses import dataclass, replace
 from typing import Self
 
 from rnngen.errors import ConfigError
 from rnngen.options import Settings, setting
-from rnngen.train.optim import DEFAULT_LR, OPTIMIZERS
 from rnngen.train.schedule import SCHEDULES
 
+# the optimizers of rnngen.train.optim: their default learning rates, and the state buffers each
+# keeps (each as long as the parameters; checkpoints store them)
+DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
+MOMENTS = {"adam": ("m", "v"), "adamw": ("m", "v"), "sgd": ("momentum",),
+           "rmsprop": ("square_avg",), "adagrad": ("sum",)}  # fmt: skip
+OPTIMIZERS = tuple(DEFAULT_LR)
 STOP_LIMITS = ("steps", "minutes", "epochs", "patience")  # what --resume may change
 
 
@@ -56,3 +62,9 @@ class TrainConfig(Settings):
             raise ConfigError("momentum", "applies to {optimizer} sgd only")
         if self.decay is not None and self.schedule not in ("step", "plateau"):
             raise ConfigError("decay", "applies to {schedule} step or plateau")
+
+
+@dataclass
+class EvalConfig(Settings):
+    batch_size: int = setting(16, "Parallel streams (B).", min=1)
+    seq_len: int = setting(64, "Steps per window (T); the state carries across windows.", min=1)

@@ -8,13 +8,6 @@ import numpy as np
 
 from rnngen.data.batches import eval_batches
 from rnngen.nn.lm import LanguageModel, State
-from rnngen.options import Settings, setting
-
-
-@dataclass
-class EvalConfig(Settings):
-    batch_size: int = setting(16, "Parallel streams (B).", min=1)
-    seq_len: int = setting(64, "Steps per window (T); the state carries across windows.", min=1)
 
 
 @dataclass

@@ -11,9 +11,7 @@ import math
 import numpy as np
 
 from rnngen.kernels.optim import adagrad_step, adam_step, rmsprop_step, sgd_step, sum_squares
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
-DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
+from rnngen.train.config import MOMENTS, OPTIMIZERS  # declared with the settings
 
 
 def grad_norm(grad: np.ndarray) -> float:
@@ -65,7 +63,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; L2 weight decay added to the gradient."""
 
     name = "adam"
-    buffers = ("m", "v")
+    buffers = MOMENTS["adam"]
     decoupled = False
 
     def __init__(self, size: int, lr: float, beta1=0.9, beta2=0.999, eps=1e-8,
@@ -93,7 +91,7 @@ class SGD(Optimizer):
     """Plain SGD (Zaremba et al.), or heavy-ball momentum when ``momentum`` > 0."""
 
     name = "sgd"
-    buffers = ("momentum",)
+    buffers = MOMENTS["sgd"]
 
     def __init__(self, size: int, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
                  dtype=np.float32) -> None:  # fmt: skip
@@ -108,7 +106,7 @@ class RMSprop(Optimizer):
     """RMSprop (Tieleman & Hinton) as PyTorch writes it: alpha 0.99, eps outside the root."""
 
     name = "rmsprop"
-    buffers = ("square_avg",)
+    buffers = MOMENTS["rmsprop"]
 
     def __init__(self, size: int, lr: float, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, dtype=np.float32) -> None:  # fmt: skip
@@ -124,7 +122,7 @@ class Adagrad(Optimizer):
     """Adagrad (Duchi et al.): per-parameter rates from the sum of squared gradients."""
 
     name = "adagrad"
-    buffers = ("sum",)
+    buffers = MOMENTS["adagrad"]
 
     def __init__(self, size: int, lr: float, eps: float = 1e-10, weight_decay: float = 0.0,
                  dtype=np.float32) -> None:  # fmt: skip
@@ -157,11 +155,3 @@ def make_optimizer(
     if name == "adagrad":
         return Adagrad(size, lr, weight_decay=weight_decay, dtype=dtype)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-
-
-# the state buffers of each optimizer, each as long as the parameters (checkpoints store them)
-BUFFERS = {
-    name: cls.buffers
-    for name, cls in (("adam", Adam), ("adamw", AdamW), ("sgd", SGD), ("rmsprop", RMSprop),
-                      ("adagrad", Adagrad))
-}  # fmt: skip

@@ -21,10 +21,10 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LanguageModel
 from rnngen.nn.memory import check_fits, training_bytes
 from rnngen.train import checkpoint
-from rnngen.train.config import TrainConfig
+from rnngen.train.config import MOMENTS, TrainConfig
 from rnngen.train.evaluate import evaluate
 from rnngen.train.guard import DivergenceGuard, diverged
-from rnngen.train.optim import BUFFERS, make_optimizer
+from rnngen.train.optim import make_optimizer
 from rnngen.train.schedule import DEFAULT_DECAY, Schedule
 
 DEFAULT_EPOCHS = 10
@@ -82,7 +82,7 @@ class Trainer:
                 f"{corpus.name}: {len(corpus.train):,} training tokens, but one batch needs "
                 f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
             )
-        moments = len(BUFFERS[train_cfg.optimizer])
+        moments = len(MOMENTS[train_cfg.optimizer])
         m = model_cfg
         check_fits(
             training_bytes(m, T, B, moments),

@@ -7,9 +7,12 @@ math is the cell's ``CellKernels`` (``rnngen.kernels.cellcall``): three jitted f
 time-loop drivers and the sampler run for one batch row at a time.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from rnngen.kernels.cellcall import CellKernels
+if TYPE_CHECKING:
+    from rnngen.kernels.cellcall import CellKernels
 
 
 class Cell:
@@ -26,7 +29,7 @@ class Cell:
     sums: tuple[int, ...] = (1,)  # per batch row sums over t the backward keeps (widths / H)
     carry: int = 0  # gradients (B, H) the backward carries from step to step besides h's
     scratch: int = 0  # what one sampling step needs beside its state (width / H)
-    kernels: CellKernels
+    kernels: "CellKernels"
 
     def param_shapes(self, prefix: str, D: int, H: int) -> dict[str, tuple[int, ...]]:
         """Name -> shape of one layer's parameters, in buffer order; D its input width."""

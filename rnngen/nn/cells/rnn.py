@@ -111,3 +111,6 @@ class RNN(Cell):
             self.kernels = CellKernels(self.name, forward_tanh, backward_tanh, step_tanh, __file__)
         else:
             self.kernels = CellKernels(self.name, forward_relu, backward_relu, step_relu, __file__)
+
+
+RNN_TANH, RNN_RELU = RNN("tanh"), RNN("relu")

@@ -19,8 +19,7 @@ def _cells() -> tuple[str, ...]:
 class ModelConfig(Settings):
     level: str = setting("char", "Tokens: 'char' (code points) or 'word' (whitespace-separated, "
                          "<eos> at each line end).", choices=LEVELS)  # fmt: skip
-    cell: str = setting("lstm", "Recurrent cell: " + ", ".join(CELLS) + " (as PyTorch writes "
-                        "them: nn.LSTM, nn.GRU, nn.RNN).", choices=_cells)  # fmt: skip
+    cell: str = setting("lstm", "Recurrent cell: " + ", ".join(CELLS) + ".", choices=_cells)
     vocab_size: int = setting(0, "Vocabulary size (V), from the corpus.", min=0, cli=False)
     embed: int | None = setting(None, "Embedding width (E) [64 for char, H for word].", min=1,
                                 derived=True)  # fmt: skip

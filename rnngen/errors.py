@@ -19,6 +19,11 @@ class UsageError(UserError):
     exit_code = 2
 
 
+def flag_name(setting: str) -> str:
+    """How the command line writes a setting: ``batch_size`` -> ``--batch-size``."""
+    return "--" + setting.replace("_", "-")
+
+
 class ConfigError(UsageError):
     """A setting out of its declared range or type, found in options or in a checkpoint's metadata.
 
@@ -27,7 +32,7 @@ class ConfigError(UsageError):
 
     def __init__(self, field: str, problem: str) -> None:
         self.field, self.problem = field, problem
-        super().__init__(self.render(lambda name: "--" + name.replace("_", "-")))
+        super().__init__(self.render(flag_name))
 
     def render(self, name: Callable[[str], str]) -> str:
         """The message, with settings named by ``name`` (a setting's field name -> its name)."""

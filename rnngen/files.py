@@ -60,6 +60,15 @@ def remove_stale_temps(directory: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def human_size(n: float) -> str:
+    """A number of bytes for people: 512 B, 1.1 MB, 19.3 TB (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

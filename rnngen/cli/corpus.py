@@ -34,6 +34,7 @@ from rnngen.data.catalog import (
     with_local_checksums,
 )
 from rnngen.errors import UnknownCorpusError
+from rnngen.files import human_size
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -43,17 +44,6 @@ corpus_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _human_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB"):
-        if value < 1000:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 def _local_catalog() -> list[CatalogEntry]:
@@ -79,7 +69,7 @@ def _table(corpora: list[CatalogEntry]) -> Table:
             corpus.name,
             "built-in" if corpus.builtin else "download",
             _files_label(corpus),
-            _human_size(corpus.size),
+            "?" if corpus.size is None else human_size(corpus.size),
             corpus.license,
             _source_label(corpus),
         )

@@ -21,6 +21,7 @@ def evaluate(
     shared: Shared,
 ) -> None:
     """Average loss (nats per token), bits per token and perplexity of a model on a text."""
+    from rnngen.data.batches import eval_shape
     from rnngen.data.text import read_text
     from rnngen.errors import DataError
     from rnngen.kernels.threads import apply, plan_threads
@@ -45,8 +46,7 @@ def evaluate(
             raise DataError(f"{name}: needs at least two tokens to score")
         if unknown:
             warn(f"{len(unknown):,} word types not in the vocabulary were scored as <unk>")
-        B = max(1, min(B, len(tokens) - 1))  # as the windows come (rnngen.data.batches)
-        T = max(1, min(T, (len(tokens) - 1) // B))
+        B, T = eval_shape(len(tokens), B, T)
         check_fits(FLOAT * activation_floats(ckpt.model_cfg, T, B),
                    f"evaluating in batches of {B} x {T}",
                    "use a smaller --batch-size or --seq-len")  # fmt: skip
@@ -55,7 +55,7 @@ def evaluate(
         net = ckpt.build_model(parts=plan.parts)
         with compiling_status(shared.quiet):
             warm_training_kernels(plan.parts, ckpt.model_cfg.cell, None)
-        res = evaluate_text(net, tokens, B, settings.seq_len)
+        res = evaluate_text(net, tokens, settings.batch_size, settings.seq_len)
     unit = "char" if vocab.level == "char" else "word"
     if shared.json_out:
         write(json.dumps({"loss": res.loss, "bits_per_token": res.bits_per_token,

@@ -22,6 +22,7 @@ import typer
 from rich.markup import escape
 
 from rnngen.data.text import check_encoding
+from rnngen.errors import flag_name
 from rnngen.options import Settings, setting, value_type
 
 
@@ -54,7 +55,7 @@ class Subset:
 
 def flag(f: dataclasses.Field) -> str:
     spec = f.metadata["spec"]
-    return spec.flag or "--" + f.name.replace("_", "-")
+    return spec.flag or flag_name(f.name)
 
 
 def _options(cls: type[Settings], names: frozenset[str] | None) -> list[inspect.Parameter]:
@@ -121,6 +122,6 @@ def flag_of(ctx: typer.Context) -> Callable[[str], str]:
     decls = {p.name: max(p.opts, key=len) for p in ctx.command.params if p.opts}
 
     def name_flag(name: str) -> str:
-        return decls.get(name) or "--" + name.replace("_", "-")
+        return decls.get(name) or flag_name(name)
 
     return name_flag

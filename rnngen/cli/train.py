@@ -62,17 +62,15 @@ def train(
     user_given, name_flag = given(ctx), flag_of(ctx)
     with user_errors():
         shared.validate()
-        model.validate(resolved=False)
-        training.validate(resolved=False)
         if resume is not None and init_from is not None:
             raise UsageError("--resume and --init-from conflict: give one")
-        if resume is None and not paths:
-            raise UsageError("give the text to train on: files, directories, or '-' for stdin")
         inputs = Inputs(paths, None if val_file is None else str(val_file), shared.encoding,
                         shared.errors)  # fmt: skip
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        if resume is not None:
+        if resume is not None:  # the options given must be valid before they are compared
+            model.validate(resolved=False)
+            training.validate(resolved=False)
             trainer = resume_trainer(resume, inputs, user_given, shared.threads, name_flag)
             done = trainer.done_reason()
             if done is not None:

@@ -54,6 +54,13 @@ class BatchStream:
         return x, y, new_epoch
 
 
+def eval_shape(n_tokens: int, batch_size: int, seq_len: int) -> tuple[int, int]:
+    """The largest (B, T) of the windows ``eval_batches`` yields for ``n_tokens`` tokens."""
+    n_pred = n_tokens - 1
+    B = max(1, min(batch_size, n_pred))
+    return B, max(1, min(seq_len, n_pred // B))
+
+
 def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int):
     """Yield (inputs (T, B), targets (T, B), carry) chunks that score every token after the first.
 
@@ -61,7 +68,7 @@ def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int):
     the last row with B = 1 (carry is then the index of the row whose state to keep).
     """
     n_pred = len(tokens) - 1
-    B = max(1, min(batch_size, n_pred))
+    B, _ = eval_shape(len(tokens), batch_size, seq_len)
     row_len = n_pred // B
     n = row_len * B
     inputs = tokens[:n].reshape(B, row_len)

@@ -111,7 +111,10 @@ def layers_of(cfg: ModelConfig, parts: int = 1) -> tuple[Embedding, list[Recurre
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every parameter of the model ``cfg`` describes, in buffer order."""
-    embedding, layers, output = layers_of(cfg)
+    return _shapes(*layers_of(cfg))
+
+
+def _shapes(embedding: Embedding, layers: list[RecurrentLayer], output: Output) -> dict:
     shapes = embedding.param_shapes()
     for layer in layers:
         shapes.update(layer.param_shapes())
@@ -134,7 +137,7 @@ class LanguageModel:
         self.embedding, self.layers, self.output = layers_of(cfg, parts)
         self.drop_in = Dropout(input_dropout(cfg), 0, L + 1)
         self.drops = [Dropout(cfg.dropout, k + 1, L + 1) for k in range(L)]
-        shapes = param_shapes(cfg)
+        shapes = _shapes(self.embedding, self.layers, self.output)
         self.params = FlatParams(shapes, self.dtype)
         self.grads = FlatParams(shapes, self.dtype)
         for part in (self.embedding, *self.layers, self.output):

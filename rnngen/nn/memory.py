@@ -4,6 +4,7 @@ is refused with the size it would need instead of failing deep inside NumPy."""
 import os
 
 from rnngen.errors import UsageError
+from rnngen.files import human_size
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 
@@ -52,17 +53,9 @@ def available_memory() -> int | None:
         return None
 
 
-def size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"
-
-
 def check_fits(need: int, what: str, remedy: str) -> None:
     """Raise UsageError when ``need`` bytes exceed the memory available."""
     have = available_memory()
     if have is not None and need > have:
-        raise UsageError(f"{what} needs about {size(need)} of memory, and this machine has "
-                         f"{size(have)} available; {remedy}")  # fmt: skip
+        raise UsageError(f"{what} needs about {human_size(need)} of memory, and this machine "
+                         f"has {human_size(have)} available; {remedy}")  # fmt: skip

@@ -19,7 +19,14 @@ from typing import Any
 
 from rnngen.data.corpus import Corpus
 from rnngen.data.text import Text, fingerprint, read_text, read_texts
-from rnngen.errors import CheckpointError, ConfigError, DataError, TrainingError, UsageError
+from rnngen.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    TrainingError,
+    UsageError,
+    flag_name,
+)
 from rnngen.nn.config import ModelConfig
 from rnngen.train import checkpoint
 from rnngen.train.config import STOP_LIMITS, TrainConfig
@@ -30,10 +37,6 @@ FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --i
 RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
 
 Flag = Callable[[str], str]  # a setting's name -> how the user wrote it (--hidden)
-
-
-def default_flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 # ---- run directories ----------------------------------------------------------------------------
@@ -145,7 +148,7 @@ def resume_hint(run_dir: Path, meta: dict) -> str:
 
 
 def conflict(given: dict[str, Any], stored: dict, allowed: set[str], against: str,
-             flag: Flag = default_flag) -> str | None:  # fmt: skip
+             flag: Flag = flag_name) -> str | None:  # fmt: skip
     """A message about the first given option that disagrees with ``stored`` (or that is neither
     stored nor ``allowed``), or None."""
     for name, value in given.items():
@@ -184,7 +187,7 @@ def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None)
 def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Path | None = None,
                 force: bool = False, threads: int | None = None,
                 init_from: Path | None = None, given: dict[str, Any] | None = None,
-                flag: Flag = default_flag,
+                flag: Flag = flag_name,
                 notice: Callable[[str], None] | None = None) -> Trainer:  # fmt: skip
     """A Trainer for a new run on ``inputs``, in ``out`` (default ``runs/NAME-TIME``), locked;
     with ``init_from``, starting from that model's weights and vocabulary (``given``: the
@@ -264,7 +267,7 @@ def find_resumable(resume: Path) -> tuple[Path, Path]:
 
 
 def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
-                   threads: int | None = None, flag: Flag = default_flag) -> Trainer:  # fmt: skip
+                   threads: int | None = None, flag: Flag = flag_name) -> Trainer:  # fmt: skip
     """A Trainer that continues the run ``resume`` where it stopped, on the same inputs, locked.
     ``given``: the options the user gave; only stop limits may change (they replace the stored
     ones), and anything else that disagrees with the run is a UsageError. A run that has already

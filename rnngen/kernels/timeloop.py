@@ -44,33 +44,49 @@ from rnngen.kernels.cellcall import cell_backward, cell_forward
 from rnngen.kernels.gemm import PANEL, gemm_panels, pack_panels, use_packed
 
 
-def forward(cell, xin, xrow, bias, W_hh, states, caches, parts: int) -> None:
+def forward(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts: int) -> None:
     """Forward over T steps of all B rows, split into ``parts`` ranges run in parallel."""
     if use_packed(xin, W_hh, states[0]):
-        _forward_par_packed(cell, xin, xrow, bias, pack_panels(W_hh), states, caches, parts)
+        _forward_par_packed(cell, xin, xrow, bias, pack_panels(W_hh), states, caches, lengths,
+                            parts)  # fmt: skip
     else:
-        _forward_par(cell, xin, xrow, bias, W_hh, states, caches, parts)
+        _forward_par(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts)
 
 
-def backward(cell, grads, dhs, W_hh, states, caches, sums, carry, dh, parts: int) -> None:
+def backward(cell, grads, dhs, W_hh, states, caches, sums, carry, dh, lengths, parts: int) -> None:
     """Backward over T steps of all B rows, in reverse order of the forward, split into ``parts``
     ranges run in parallel."""
     for s in sums:
         s[...] = 0.0
     if use_packed(grads[0], W_hh, dhs):
         WTp = pack_panels(W_hh.T)
-        _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, parts)
+        _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths,
+                             parts)  # fmt: skip
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
-        _backward_par(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, parts)
+        _backward_par(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, lengths, parts)
 
 
 # ---------------------------------------------------------------------------------------------
-# time loops over batch rows b0:b1
+# time loops over batch rows b0:b1. Row b runs lengths[b] steps; at the later ones (padding of a
+# shorter sequence) its state is held, so the state at T is the state after its last true step,
+# and the backward passes the gradient at T straight back to that step.
 
 
 @njit(**JIT)
-def _forward_rows(cell, xin, xrow, bias, W_hh, states, caches, b0, b1):
+def _hold(states, t, b):
+    for s in states:
+        s[t + 1, b] = s[t, b]
+
+
+@njit(**JIT)
+def _no_grads(grads, t, b):
+    for g in grads:
+        g[t, b] = 0.0
+
+
+@njit(**JIT)
+def _forward_rows(cell, xin, xrow, bias, W_hh, states, caches, lengths, b0, b1):
     """``forward`` for batch rows b0:b1 (BLAS path)."""
     T = xrow.shape[0]
     hs = states[0]
@@ -78,11 +94,14 @@ def _forward_rows(cell, xin, xrow, bias, W_hh, states, caches, b0, b1):
     for t in range(T):
         np.dot(hs[t, b0:b1], W_hh, rec)
         for b in range(b0, b1):
-            cell_forward(cell, t, b, xin[xrow[t, b]], rec[b - b0], bias, states, caches)
+            if t < lengths[b]:
+                cell_forward(cell, t, b, xin[xrow[t, b]], rec[b - b0], bias, states, caches)
+            else:
+                _hold(states, t, b)
 
 
 @njit(**JIT)
-def _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, b0, b1):
+def _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, lengths, b0, b1):
     """``backward`` for batch rows b0:b1, in reverse order of the forward (BLAS path)."""
     T = dhs.shape[0]
     dhr = np.empty((b1 - b0, dhs.shape[2]), dhs.dtype)  # gradient reaching h_t through W_hh
@@ -90,13 +109,20 @@ def _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, b0,
     dG = grads[0]
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums, carry)
+            if t < lengths[b]:
+                cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums,
+                              carry)  # fmt: skip
+            else:
+                _no_grads(grads, t, b)
         np.dot(dG[t, b0:b1], W_hhT, dhr)
+        for b in range(b0, b1):
+            if t >= lengths[b]:  # a held step passes the gradient at h_T straight through
+                dhr[b - b0] = dh[b]
     dh[b0:b1] = dhr
 
 
 @njit(**JIT)
-def _forward_rows_packed(cell, xin, xrow, bias, Wp, states, caches, b0, b1):
+def _forward_rows_packed(cell, xin, xrow, bias, Wp, states, caches, lengths, b0, b1):
     """``_forward_rows`` with the float32 micro-kernel; Wp = pack_panels(W_hh)."""
     T = xrow.shape[0]
     hs = states[0]
@@ -108,11 +134,14 @@ def _forward_rows_packed(cell, xin, xrow, bias, Wp, states, caches, b0, b1):
         aoff = (t * hs.strides[0] + b0 * hs.strides[1]) // 4
         gemm_panels(hs, aoff, lda, M, Wp, rec, ldc)
         for b in range(b0, b1):
-            cell_forward(cell, t, b, xin[xrow[t, b]], rec[b - b0], bias, states, caches)
+            if t < lengths[b]:
+                cell_forward(cell, t, b, xin[xrow[t, b]], rec[b - b0], bias, states, caches)
+            else:
+                _hold(states, t, b)
 
 
 @njit(**JIT)
-def _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, b0, b1):
+def _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths, b0, b1):
     """``_backward_rows`` with the float32 micro-kernel; WTp = pack_panels(W_hh.T)."""
     T, H = dhs.shape[0], dhs.shape[2]
     M = b1 - b0
@@ -123,9 +152,16 @@ def _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh
     lda = dG.strides[1] // 4
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
-            cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums, carry)
+            if t < lengths[b]:
+                cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums,
+                              carry)  # fmt: skip
+            else:
+                _no_grads(grads, t, b)
         aoff = (t * dG.strides[0] + b0 * dG.strides[1]) // 4
         gemm_panels(dG, aoff, lda, M, WTp, dhr, ldc)
+        for b in range(b0, b1):
+            if t >= lengths[b]:  # a held step passes the gradient at h_T straight through
+                dhr[b - b0, :H] = dh[b]
     dh[b0:b1] = dhr[:, :H]
 
 
@@ -135,36 +171,38 @@ def _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh
 
 
 @njit(**JIT_PAR)
-def _forward_par_packed(cell, xin, xrow, bias, Wp, states, caches, parts):
+def _forward_par_packed(cell, xin, xrow, bias, Wp, states, caches, lengths, parts):
     B = xrow.shape[1]
     parts = max(1, min(parts, B))
     for p in prange(parts):
         b0, b1 = p * B // parts, (p + 1) * B // parts
-        _forward_rows_packed(cell, xin, xrow, bias, Wp, states, caches, b0, b1)
+        _forward_rows_packed(cell, xin, xrow, bias, Wp, states, caches, lengths, b0, b1)
 
 
 @njit(**JIT_PAR)
-def _forward_par(cell, xin, xrow, bias, W_hh, states, caches, parts):
+def _forward_par(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts):
     B = xrow.shape[1]
     parts = max(1, min(parts, B))
     for p in prange(parts):
         b0, b1 = p * B // parts, (p + 1) * B // parts
-        _forward_rows(cell, xin, xrow, bias, W_hh, states, caches, b0, b1)
+        _forward_rows(cell, xin, xrow, bias, W_hh, states, caches, lengths, b0, b1)
 
 
 @njit(**JIT_PAR)
-def _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, parts):
+def _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths, parts):
     B = dhs.shape[1]
     parts = max(1, min(parts, B))
     for p in prange(parts):
         b0, b1 = p * B // parts, (p + 1) * B // parts
-        _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, b0, b1)
+        _backward_rows_packed(
+            cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths, b0, b1
+        )
 
 
 @njit(**JIT_PAR)
-def _backward_par(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, parts):
+def _backward_par(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, lengths, parts):
     B = dhs.shape[1]
     parts = max(1, min(parts, B))
     for p in prange(parts):
         b0, b1 = p * B // parts, (p + 1) * B // parts
-        _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, b0, b1)
+        _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, lengths, b0, b1)

@@ -32,6 +32,8 @@ class Tape:
     rows: np.ndarray  # (T, B) int64: the row of xp that step t of batch row b reads
     states: tuple[np.ndarray, ...]  # each (T+1, B, H): [0] the initial state, [t+1] after step t
     caches: tuple[np.ndarray, ...]  # the cell's, per step
+    full: np.ndarray  # (B,) int64: every row runs all T steps
+    lengths: np.ndarray | None = None  # (B,) the steps each row ran in the last forward
     x: Input | None = None  # the input of the last forward
     table: np.ndarray | None = None  # (V, G) embed @ W_ih of a TokenInput
 
@@ -55,13 +57,15 @@ class Scratch:
 
 class RecurrentLayer:
     """Layer ``index`` of cell ``cell``, H units over inputs of width D. ``parts``: batch ranges
-    whose time loops run in parallel."""
+    whose time loops run in parallel. Its parameters are named ``{where}{cell.prefix}{index}.*``
+    (``where``: e.g. ``enc.`` in an encoder)."""
 
-    def __init__(self, cell: Cell, index: int, D: int, H: int, parts: int) -> None:
+    def __init__(self, cell: Cell, index: int, D: int, H: int, parts: int,
+                 where: str = "") -> None:  # fmt: skip
         self.cell, self.D, self.H, self.parts = cell, D, H, parts
         self.G = cell.gates * H
         self.out_width = H
-        self.prefix = f"{cell.prefix}{index}."
+        self.prefix = f"{where}{cell.prefix}{index}."
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return self.cell.param_shapes(self.prefix, self.D, self.H)
@@ -84,6 +88,7 @@ class RecurrentLayer:
             rows=np.arange(T * B, dtype=np.int64).reshape(T, B),
             states=tuple(np.empty((T + 1, B, H), dtype) for _ in c.state),
             caches=tuple(np.empty((T, B, w * H), dtype) for w in c.caches),
+            full=np.full(B, T, np.int64),
         )
 
     def scratch(self, T: int, B: int, dtype) -> Scratch:
@@ -91,11 +96,15 @@ class RecurrentLayer:
 
     # ---- forward and backward ----------------------------------------------------------------
 
-    def forward(self, x: Input, state: CellState, tape: Tape) -> np.ndarray:
+    def forward(self, x: Input, state: CellState, tape: Tape,
+                lengths: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """Run T steps from ``state``, which becomes the final state; returns the outputs
-        (T, B, H), a view into ``tape``."""
+        (T, B, H), a view into ``tape``. ``lengths`` (B,) int64: row b runs its first lengths[b]
+        steps and then holds its state (the padding of shorter sequences), so the final state is
+        the one after its last true step (None: all T)."""
         T = tape.rows.shape[0]
         tape.x = x
+        tape.lengths = tape.full if lengths is None else lengths
         if isinstance(x, TokenInput):
             tape.table = x.weight @ self.W_ih  # (V, G)
             xin, xrow = tape.table, x.tokens.reshape(x.shape)
@@ -108,7 +117,7 @@ class RecurrentLayer:
         from rnngen.kernels import timeloop  # here: sampling never loads the training kernels
 
         timeloop.forward(self.cell.kernels, xin, xrow, self.bias, self.W_hh, tape.states,
-                         tape.caches, self.parts)  # fmt: skip
+                         tape.caches, tape.lengths, self.parts)  # fmt: skip
         for s, s0 in zip(tape.states, state, strict=True):
             s0[...] = s[T]
         return tape.outputs
@@ -116,7 +125,7 @@ class RecurrentLayer:
     def backward(self, tape: Tape, dy: np.ndarray, dx: np.ndarray | None, scratch: Scratch,
                  dstate: CellState | None = None) -> CellState:  # fmt: skip
         """dy (T, B, H): the loss's gradient w.r.t. the outputs; ``dstate``: w.r.t. the final
-        state (None: zero, as under truncated BPTT). Writes this layer's parameter gradients and,
+        state (None: zero, as under truncated BPTT); dy must be zero at a row's held steps. Writes this layer's parameter gradients and,
         if given, dx (T*B, D) (a ``TokenInput`` adds to the embedding's gradient instead).
         Returns the gradient w.r.t. the initial state; it lives in ``scratch``."""
         sc, c = scratch, self.cell
@@ -127,7 +136,7 @@ class RecurrentLayer:
         from rnngen.kernels import timeloop
 
         timeloop.backward(c.kernels, sc.grads, dy, self.W_hh, tape.states, tape.caches, sc.sums,
-                          sc.carry, sc.dh, self.parts)  # fmt: skip
+                          sc.carry, sc.dh, tape.lengths, self.parts)  # fmt: skip
         c.bias_grads(sc.sums, self.dbias)
         hs = tape.states[0][:T].reshape(T * B, self.H)
         np.dot(hs.T, sc.grads[0].reshape(T * B, self.G), out=self.dW_hh)

@@ -1,0 +1,57 @@
+"""The settings only sequence-to-sequence models have; the rest (cell, layers, hidden, embed,
+dropout) are the language models' (``rnngen.nn.config.ModelConfig``), shared by encoder and
+decoder."""
+
+from dataclasses import dataclass, replace
+from typing import Self
+
+from rnngen.errors import ConfigError
+from rnngen.nn.config import LEVELS
+from rnngen.options import Settings, setting
+
+ATTENTIONS = ("general", "dot", "additive", "none")
+ENCODERS = ("bi", "uni")
+TASKS = ("lm", "seq2seq")
+
+
+@dataclass
+class Seq2SeqConfig(Settings):
+    src_level: str | None = setting(None, "Source tokens: 'char' or 'word' [--level].",
+                                    choices=LEVELS, derived=True)  # fmt: skip
+    tgt_level: str | None = setting(None, "Target tokens: 'char' or 'word' (space-separated, "
+                                    "e.g. phonemes) [--level].", choices=LEVELS,
+                                    derived=True)  # fmt: skip
+    encoder: str = setting("bi", "Encoder: 'bi' (both directions, concatenated) or 'uni'.",
+                           choices=ENCODERS)  # fmt: skip
+    enc_hidden: int | None = setting(None, "Encoder units per direction [H/2 for bi, H for uni: "
+                                     "its outputs are then H wide].", min=1,
+                                     derived=True)  # fmt: skip
+    attention: str = setting("general", "Attention: 'general' (Luong), 'dot', 'additive' "
+                             "(Bahdanau) or 'none' (the encoder's final state only).",
+                             choices=ATTENTIONS)  # fmt: skip
+    teacher_forcing: float = setting(1.0, "Probability that a decoder input is the true previous "
+                                     "token; below 1, else the model's own previous guess "
+                                     "(scheduled sampling).", min=0, max=1)  # fmt: skip
+    max_len: int = setting(100, "Longest source or target in tokens; longer training pairs are "
+                           "skipped with a warning.", min=1)  # fmt: skip
+    src_vocab: int = setting(0, "Source vocabulary size, from the pairs.", min=0, cli=False)
+
+    def resolve_with(self, level: str, hidden: int) -> Self:
+        """Levels from --level; the encoder's width so that its outputs are H wide."""
+        enc = self.enc_hidden
+        if enc is None:
+            enc = max(1, hidden // 2) if self.encoder == "bi" else hidden
+        return replace(self, src_level=self.src_level or level, tgt_level=self.tgt_level or level,
+                       enc_hidden=enc)  # fmt: skip
+
+    @property
+    def enc_width(self) -> int:
+        """The encoder's output width: both directions' units, or one's."""
+        assert self.enc_hidden is not None
+        return self.enc_hidden * (2 if self.encoder == "bi" else 1)
+
+    def check_with(self, hidden: int) -> None:
+        if self.attention == "dot" and self.enc_hidden is not None and self.enc_width != hidden:
+            raise ConfigError("attention", f"'dot' needs the encoder's outputs as wide as the "
+                              f"decoder (got {self.enc_width} against {{hidden}} {hidden}); use "
+                              "'general'")  # fmt: skip

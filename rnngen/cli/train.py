@@ -22,11 +22,15 @@ from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
 from rnngen.errors import UsageError
 from rnngen.nn.config import ModelConfig
+from rnngen.nn.seq2seq.config import TASKS, Seq2SeqConfig
 from rnngen.train.config import TrainConfig
 
 
 @settings_options(
-    ModelConfig, TrainConfig, Shared.only("threads", "json_out", "quiet", "encoding", "errors")
+    ModelConfig,
+    TrainConfig,
+    Seq2SeqConfig,
+    Shared.only("threads", "json_out", "quiet", "encoding", "errors"),
 )
 def train(
     ctx: typer.Context,
@@ -50,18 +54,34 @@ def train(
     init_from: Annotated[
         Path | None, typer.Option(help="Start from this model's weights (fine-tuning).")
     ] = None,
+    task: Annotated[
+        str,
+        typer.Option(help="'lm': a language model of the text; 'seq2seq': a model that turns "
+                     "each line's source into its target (lines are source<TAB>target)."),
+    ] = "lm",
     *,
     model: ModelConfig,
     training: TrainConfig,
+    seq2seq: Seq2SeqConfig,
     shared: Shared,
 ) -> None:
-    """Train a recurrent language model on text, keeping the best and last checkpoints."""
+    """Train a recurrent language model on text (or, with --task seq2seq, an encoder-decoder on
+    source<TAB>target pairs), keeping the best and last checkpoints."""
     from rnngen.train.run import Inputs, new_trainer, resume_trainer
 
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
     with user_errors():
         shared.validate()
+        if task not in TASKS:
+            raise UsageError(f"--task must be one of {', '.join(TASKS)} (got {task!r})")
+        own = [n for n in user_given if n in Seq2SeqConfig.__dataclass_fields__]
+        if task == "lm" and own and resume is None:
+            raise UsageError(f"{name_flag(own[0])} applies to sequence-to-sequence models: add "
+                             "--task seq2seq")  # fmt: skip
+        if task == "seq2seq" and init_from is not None:
+            raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
+                             "--resume")  # fmt: skip
         if resume is not None and init_from is not None:
             raise UsageError("--resume and --init-from conflict: give one")
         inputs = Inputs(paths, None if val_file is None else str(val_file), shared.encoding,
@@ -79,6 +99,14 @@ def train(
             epochs = trainer.step / trainer.stream.steps_per_epoch
             info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
                  quiet)  # fmt: skip
+        elif task == "seq2seq":
+            from rnngen.train.seq2seq_run import new_seq2seq_trainer
+
+            trainer = new_seq2seq_trainer(model, seq2seq, training, inputs, out, force,
+                                          shared.threads)  # fmt: skip
+            if trainer.corpus.skipped:
+                info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
+                     f"{trainer.s2s.max_len}", quiet)  # fmt: skip
         else:
             trainer = new_trainer(model, training, inputs, out, force, shared.threads, init_from,
                                   user_given, name_flag, lambda m: info(m, quiet))  # fmt: skip

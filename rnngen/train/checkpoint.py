@@ -31,6 +31,7 @@ from rnngen.files import atomic_write
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LanguageModel, State, param_shapes
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.options import Settings
 from rnngen.train.config import MOMENTS, TrainConfig
 
@@ -50,10 +51,22 @@ class Checkpoint:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # optimizer moments, state
     info: dict = field(default_factory=dict)  # position, history, fingerprint, ...
     path: Path | None = None
+    s2s: Seq2SeqConfig | None = None  # a sequence-to-sequence model's own settings
+    src_vocab: Vocab | None = None  # its source vocabulary (``vocab`` is the target's)
 
-    def build_model(self, parts: int = 1) -> LanguageModel:
-        """The model this checkpoint describes, with its weights."""
-        model = LanguageModel(self.model_cfg, np.float32, parts=parts)
+    @property
+    def task(self) -> str:
+        return "lm" if self.s2s is None else "seq2seq"
+
+    def build_model(self, parts: int = 1) -> Any:
+        """The model this checkpoint describes (``LanguageModel`` or ``Seq2SeqModel``), with its
+        weights."""
+        if self.s2s is not None:
+            from rnngen.nn.seq2seq.model import Seq2SeqModel
+
+            model = Seq2SeqModel(self.model_cfg, self.s2s, np.float32, parts=parts)
+        else:
+            model = LanguageModel(self.model_cfg, np.float32, parts=parts)
         for name, view in model.params.views.items():
             view[...] = self.params[name]
         return model
@@ -84,6 +97,7 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "model": ckpt.model_cfg.to_dict(),
         "train": ckpt.train_cfg.resolve().to_dict(),  # complete: the learning rate it implies
         "vocab": ckpt.vocab.to_dict(),
+        **_seq2seq_meta(ckpt),
         "step": ckpt.step,
         "info": ckpt.info,
     }
@@ -96,6 +110,12 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         raise CheckpointError(f"{path}: could not write checkpoint ({e.strerror or e}); the "
                               "previous one is intact") from None  # fmt: skip
     return path
+
+
+def _seq2seq_meta(ckpt: Checkpoint) -> dict:
+    if ckpt.s2s is None:
+        return {}
+    return {"task": "seq2seq", "seq2seq": ckpt.s2s.to_dict(), "src_vocab": ckpt.src_vocab.to_dict()}
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -174,11 +194,19 @@ def _checked(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> Checkpoi
         vocab = Vocab.from_dict(vocab_d)
     except (KeyError, TypeError, ValueError) as e:
         raise fail("vocab", f"is not a vocabulary ({e})") from None
-    if vocab.level != model_cfg.level:
-        raise fail("vocab.level", f"is {vocab.level!r}, but model.level is {model_cfg.level!r}")
-    if len(vocab) != model_cfg.vocab_size:
-        raise fail("model.vocab_size", f"is {model_cfg.vocab_size}, but the vocabulary holds "
-                   f"{len(vocab)} tokens")  # fmt: skip
+    task = meta.get("task", "lm")
+    if task not in ("lm", "seq2seq"):
+        raise fail("task", f"must be 'lm' or 'seq2seq' (got {_short(task)})")
+    s2s = src_vocab = None
+    if task == "seq2seq":
+        s2s, src_vocab = _seq2seq_parts(path, meta, model_cfg, vocab, fail)
+    else:
+        if vocab.level != model_cfg.level:
+            raise fail("vocab.level", f"is {vocab.level!r}, but model.level is "
+                       f"{model_cfg.level!r}")  # fmt: skip
+        if len(vocab) != model_cfg.vocab_size:
+            raise fail("model.vocab_size", f"is {model_cfg.vocab_size}, but the vocabulary holds "
+                       f"{len(vocab)} tokens")  # fmt: skip
     step = meta.get("step", 0)
     if not _is_int(step) or step < 0:
         raise fail("step", f"must be a whole number >= 0 (got {step!r})")
@@ -188,8 +216,35 @@ def _checked(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> Checkpoi
     _check_info(path, info)
     params = {k[len("param/") :]: v for k, v in tensors.items() if k.startswith("param/")}
     arrays = {k: v for k, v in tensors.items() if not k.startswith("param/")}
-    _check_params(path, model_cfg, params)
-    return Checkpoint(model_cfg, train_cfg, vocab, params, step, arrays, info, path)
+    _check_params(path, model_cfg, params, s2s)
+    return Checkpoint(model_cfg, train_cfg, vocab, params, step, arrays, info, path, s2s, src_vocab)
+
+
+def _seq2seq_parts(path: Path, meta: dict, m: ModelConfig, vocab: Vocab, fail) -> tuple:
+    """A seq2seq checkpoint's settings and source vocabulary, checked against each other."""
+    from rnngen.data.pairs import target_size
+
+    s2s = _settings(path, meta, "seq2seq", Seq2SeqConfig, None)
+    try:
+        s2s.check_with(m.hidden)
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e.render(lambda n: f'seq2seq.{n}')}") from None
+    d = meta.get("src_vocab")
+    if not isinstance(d, dict):
+        raise fail("src_vocab", "is missing: a seq2seq checkpoint holds its source vocabulary")
+    try:
+        src_vocab = Vocab.from_dict(d)
+    except (KeyError, TypeError, ValueError) as e:
+        raise fail("src_vocab", f"is not a vocabulary ({e})") from None
+    for v, level, size, what in ((src_vocab, s2s.src_level, s2s.src_vocab, "seq2seq.src_vocab"),
+                                 (vocab, s2s.tgt_level, m.vocab_size, "model.vocab_size")):
+        want = len(v) if v is src_vocab else target_size(v)
+        if v.level != level:
+            raise fail(f"{what.split('.')[0]}", f"level {v.level!r} disagrees with the settings "
+                       f"({level!r})")  # fmt: skip
+        if size != want:
+            raise fail(what, f"is {size}, but the vocabulary implies {want}")
+    return s2s, src_vocab
 
 
 def _settings(path: Path, meta: dict, section: str, cls: type[Settings],
@@ -220,13 +275,14 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray]) -> None:
+def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray],
+                  s2s: Seq2SeqConfig | None = None) -> None:  # fmt: skip
     """Every parameter the settings imply, with its shape, float32 and finite; no other."""
     per_layer = 2 + len(CELLS[cfg.cell].biases)
     if cfg.layers * per_layer > len(params):  # before listing the names of 10^9 layers
         raise CheckpointError(f"{path}: model.layers is {cfg.layers}, but the file holds "
                               f"{len(params)} parameters")  # fmt: skip
-    want = param_shapes(cfg)
+    want = param_shapes(cfg) if s2s is None else _s2s_shapes(cfg, s2s)
     for name, shape in want.items():
         a = params.get(name)
         if a is None:
@@ -322,11 +378,20 @@ def _check_training_state(ck: Checkpoint) -> None:
     scale = info["schedule"].get("scale", 1.0)
     if not _is_num(scale) or not math.isfinite(scale) or scale <= 0:
         raise fail(f"info.schedule.scale must be a positive number (got {_short(scale)})")
-    P = sum(int(np.prod(s)) for s in param_shapes(m).values())
+    shapes = param_shapes(m) if ck.s2s is None else _s2s_shapes(m, ck.s2s)
+    P = sum(int(np.prod(s)) for s in shapes.values())
     for buf in MOMENTS[t.optimizer]:
         _check_array(ck, f"{t.optimizer}.{buf}", (P,), fail)
+    if ck.s2s is not None:  # nothing carried from batch to batch
+        return
     for name in CELLS[m.cell].state:
         _check_array(ck, f"state.{name}", (m.layers, t.batch_size, m.hidden), fail)
+
+
+def _s2s_shapes(m: ModelConfig, s2s: Seq2SeqConfig) -> dict[str, tuple[int, ...]]:
+    from rnngen.nn.seq2seq.model import param_shapes as s2s_shapes
+
+    return s2s_shapes(m, s2s)
 
 
 def _check_array(ck: Checkpoint, name: str, shape: tuple[int, ...], fail) -> None:

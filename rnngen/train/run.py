@@ -266,6 +266,17 @@ def find_resumable(resume: Path) -> tuple[Path, Path]:
     )
 
 
+def resumed_limits(tcfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
+    """A resumed run's training settings: the stop limits given replace the stored ones."""
+    budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
+    if any(n in given for n in budget):
+        tcfg = dataclasses.replace(tcfg, **{n: given.get(n) for n in budget})
+    if "patience" in given:
+        tcfg = dataclasses.replace(tcfg, patience=given["patience"])
+    tcfg.validate()
+    return tcfg
+
+
 def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
                    threads: int | None = None, flag: Flag = flag_name) -> Trainer:  # fmt: skip
     """A Trainer that continues the run ``resume`` where it stopped, on the same inputs, locked.
@@ -274,6 +285,10 @@ def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
     reached its limits comes back unlocked, with ``done_reason`` saying so."""
     ck_path, run_dir = find_resumable(resume)
     ck = checkpoint.load(ck_path)
+    if ck.s2s is not None:
+        from rnngen.train.seq2seq_run import resume_seq2seq
+
+        return resume_seq2seq(ck, run_dir, inputs, given, threads, flag)
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",
                        flag)  # fmt: skip
@@ -307,13 +322,7 @@ def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
         val_text = read_text(val_path, enc, errs)[0]
         if fingerprint(val_text) != meta["val_fingerprint"]:
             raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}")
-    tcfg = ck.train_cfg
-    budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
-    if any(n in given for n in budget):
-        tcfg = dataclasses.replace(tcfg, **{n: given.get(n) for n in budget})
-    if "patience" in given:
-        tcfg = dataclasses.replace(tcfg, patience=given["patience"])
-    tcfg.validate()
+    tcfg = resumed_limits(ck.train_cfg, given)
     name = ck.info.get("corpus") or src.name
     corpus = Corpus.from_text(src.text, name, ck.vocab.level, val_text=val_text,
                               val_frac=tcfg.val_frac or 0.0, vocab=ck.vocab)  # fmt: skip

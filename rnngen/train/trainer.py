@@ -96,14 +96,19 @@ class Trainer:
         self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed
-        c = train_cfg
+        self.state = self.model.new_state(B)
+        self._init_run_state()
+
+    def _init_run_state(self) -> None:
+        """The optimizer and schedule of ``self.model``, and where a fresh run stands (every
+        task's)."""
+        c = self.tcfg
         self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
                                   c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
         decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
         self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
-        self.lr = c.lr  # the rate of the latest step
+        self.lr = self.tcfg.lr  # the rate of the latest step
         self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
-        self.state = self.model.new_state(B)
         self.step = 0
         self.history: list[dict] = []
         self.best_val: float | None = None
@@ -186,18 +191,15 @@ class Trainer:
         rep.start({
             "run_dir": str(self.out_dir), "max_steps": max_steps,
             "seconds": None if c.minutes is None else c.minutes * 60,
-            "params": self.model.params.size, "vocab": len(self.corpus.vocab),
-            "train_tokens": len(self.corpus.train), "steps_per_epoch": self.stream.steps_per_epoch,
-            "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val),
-            "threads": self.plan.threads, "parts": self.plan.parts,
+            "params": self.model.params.size, "steps_per_epoch": self.stream.steps_per_epoch,
+            "threads": self.plan.threads, "parts": self.plan.parts, **self._data_info(),
         })  # fmt: skip
         train_time, tokens_done = 0.0, 0
         recent = self.recent
         val_loss: float | None = None
-        tokens_per_step = c.seq_len * c.batch_size
         remove_stale_temps(self.out_dir)
         guard = DivergenceGuard(self._capture, self._restore_capture)
-        baseline = math.log(len(self.corpus.vocab))
+        baseline = self._baseline()
         while True:
             if max_steps is not None and self.step >= max_steps:
                 break
@@ -210,10 +212,7 @@ class Trainer:
             self.lr = self.schedule.rate(
                 self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
             )
-            x, y, new_epoch = self.stream.next()
-            if new_epoch:
-                self.state.reset()
-            loss = self.model.forward_backward(x, y, self.state, key=self.step)
+            loss, tokens = self._train_batch()
             why = diverged(loss, recent, baseline)
             if why is not None:
                 self._recover(guard, rep, f"{why} at step {self.step + 1}")
@@ -222,7 +221,7 @@ class Trainer:
             self.opt.step(self.model.params.flat, self.model.grads.flat, c.clip, self.lr)
             self.step += 1
             train_time += time.perf_counter() - ts
-            tokens_done += tokens_per_step
+            tokens_done += tokens
             recent.append(loss)
             if len(recent) > 100:
                 recent.pop(0)
@@ -254,6 +253,28 @@ class Trainer:
             history=self.history,
         )
 
+    # ---- what a task does: a language model's here, a seq2seq model's in train/seq2seq.py ----------
+
+    def _data_info(self) -> dict:
+        """For the reporter's start: the vocabulary and the data's sizes."""
+        return {"vocab": len(self.corpus.vocab), "train_tokens": len(self.corpus.train),
+                "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val)}  # fmt: skip
+
+    def _baseline(self) -> float:
+        """The loss of a uniform guess, for the divergence guard."""
+        return math.log(len(self.corpus.vocab))
+
+    def _train_batch(self) -> tuple[float, int]:
+        """Forward and backward of the next batch: (mean loss, tokens)."""
+        x, y, new_epoch = self.stream.next()
+        if new_epoch:
+            self.state.reset()
+        loss = self.model.forward_backward(x, y, self.state, key=self.step)
+        return loss, x.size
+
+    def _validation_loss(self) -> float:
+        return evaluate(self.model, self.corpus.val, self.tcfg.batch_size, self.tcfg.seq_len).loss
+
     def _evaluate_and_save(
         self, rep: Reporter, train_loss: float, final: bool = False
     ) -> float | None:
@@ -267,8 +288,7 @@ class Trainer:
         improved = False
         previous_best = self.best_val
         if self.corpus.val is not None:
-            val_loss = evaluate(self.model, self.corpus.val, self.tcfg.batch_size,
-                                self.tcfg.seq_len).loss  # fmt: skip
+            val_loss = self._validation_loss()
             improved = self.best_val is None or val_loss < self.best_val
             if improved:
                 self.best_val = val_loss
@@ -345,11 +365,14 @@ class Trainer:
     def restore(self, ck: "checkpoint.Checkpoint") -> None:
         """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
         carried state, history. The corpus and configs must be the run's own."""
+        self._restore_common(ck)
+        self.state.assign(ck.state())
+
+    def _restore_common(self, ck: "checkpoint.Checkpoint") -> None:
         ck.check_training_state()
         self.load_weights(ck.params)
         self.opt.load_state(ck.arrays, ck.info["optimizer"])
         self.schedule.load_state(ck.info["schedule"])
-        self.state.assign(ck.state())
         self.stream.pos = Position(ck.info["epoch"], ck.info["step_in_epoch"])
         self.step = self.saved_step = ck.step
         self.history = list(ck.info.get("history") or [])
@@ -372,14 +395,19 @@ class Trainer:
                 raise CheckpointError(f"parameter {name} is missing or mis-shaped")
             view[tuple(slice(0, n) for n in src.shape)] = src
 
-    def _save(self, name: str, train_loss: float) -> Path:
-        ck = checkpoint.Checkpoint(
+    def _checkpoint(self, info: dict) -> "checkpoint.Checkpoint":
+        return checkpoint.Checkpoint(
             model_cfg=self.mcfg,
             train_cfg=self.tcfg,
             vocab=self.corpus.vocab,
             params=dict(self.model.params.views),
             step=self.step,
             arrays={**self.opt.state_arrays(), **self.state.tensors()},
+            info=info,
+        )
+
+    def _save(self, name: str, train_loss: float) -> Path:
+        ck = self._checkpoint(
             info={
                 **self.meta,
                 "corpus": self.corpus.name,

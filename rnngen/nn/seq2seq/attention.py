@@ -20,9 +20,17 @@ import numpy as np
 from rnngen.kernels.attention import (
     additive_scores,
     additive_scores_backward,
+    bmm_nn,
+    bmm_nt,
+    bmm_tn,
     masked_softmax,
     masked_softmax_backward,
 )
+
+
+def linear(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """x (..., D) @ W (D, N) as one 2-D GEMM."""
+    return (x.reshape(-1, x.shape[-1]) @ W).reshape(*x.shape[:-1], W.shape[1])
 
 
 @dataclass
@@ -64,9 +72,9 @@ class Attention:
         """What the scores read of the encoder outputs enc (B, S, He): general (B, S, H) =
         enc @ W_a, additive (B, S, A) = enc @ W_k, dot the outputs themselves."""
         if self.kind == "general":
-            return enc @ self.p["att.W_a"]
+            return linear(enc, self.p["att.W_a"])
         if self.kind == "additive":
-            return enc @ self.p["att.W_k"]
+            return linear(enc, self.p["att.W_k"])
         return enc if self.kind == "dot" else None
 
     # ---- forward and backward --------------------------------------------------------------------
@@ -81,17 +89,19 @@ class Attention:
         keys, query, tanh_u = self.keys(enc), None, None
         scores = np.empty((B, T, S), h.dtype)
         if self.kind == "additive":
-            query = h @ self.p["att.W_q"]  # (B, T, A)
+            query = linear(h, self.p["att.W_q"])  # (B, T, A)
             tanh_u = np.empty((B, T, S, H), h.dtype)
             additive_scores(query, keys, self.p["att.v"], src_len, tanh_u, scores)
         else:
-            np.matmul(h, keys.transpose(0, 2, 1), out=scores)
+            bmm_nt(h, keys, scores)
         probs = np.empty_like(scores)
         masked_softmax(scores, src_len, probs)
         ch = np.empty((B, T, He + H), h.dtype)
-        np.matmul(probs, enc, out=ch[:, :, :He])  # the contexts
+        ctx = np.empty((B, T, He), h.dtype)
+        bmm_nn(probs, enc, ctx, False)
+        ch[:, :, :He] = ctx
         ch[:, :, He:] = h
-        out = np.tanh(ch @ self.p["att.W_c"])
+        out = np.tanh(linear(ch, self.p["att.W_c"]))
         return AttentionTape(h, enc, src_len, keys, query, tanh_u, probs, ch, out)
 
     def backward(self, tape: AttentionTape, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,30 +113,32 @@ class Attention:
         B, T, H = h.shape
         dz = dout * (1.0 - tape.out * tape.out)  # through the tanh
         np.dot(tape.ch.reshape(B * T, -1).T, dz.reshape(B * T, H), out=g["att.W_c"])
-        dch = dz @ self.p["att.W_c"].T  # (B, T, He + H)
-        dctx, dh = dch[:, :, :He], np.ascontiguousarray(dch[:, :, He:])
-        dprobs = np.matmul(dctx, enc.transpose(0, 2, 1))  # (B, T, S)
-        denc = np.matmul(tape.probs.transpose(0, 2, 1), dctx)  # (B, S, He)
+        dch = linear(dz, self.p["att.W_c"].T)  # (B, T, He + H)
+        dctx, dh = np.ascontiguousarray(dch[:, :, :He]), np.ascontiguousarray(dch[:, :, He:])
+        S = enc.shape[1]
+        dprobs = np.empty((B, T, S), h.dtype)
+        bmm_nt(dctx, enc, dprobs)
+        denc = np.empty((B, S, He), h.dtype)
+        bmm_tn(tape.probs, dctx, denc, False)
         masked_softmax_backward(dprobs, tape.probs, tape.src_len)
         dscores = dprobs
         if self.kind == "dot":
-            dh += dscores @ enc
-            denc += dscores.transpose(0, 2, 1) @ h
+            bmm_nn(dscores, enc, dh, True)
+            bmm_tn(dscores, h, denc, True)
         elif self.kind == "general":
-            dh += dscores @ tape.keys
-            dkeys = dscores.transpose(0, 2, 1) @ h  # (B, S, H)
-            S = enc.shape[1]
+            bmm_nn(dscores, tape.keys, dh, True)
+            dkeys = np.empty((B, S, H), h.dtype)
+            bmm_tn(dscores, h, dkeys, False)
             np.dot(enc.reshape(B * S, He).T, dkeys.reshape(B * S, H), out=g["att.W_a"])
-            denc += dkeys @ self.p["att.W_a"].T
+            denc += linear(dkeys, self.p["att.W_a"].T)
         else:  # additive
-            S = enc.shape[1]
             dq, dk = np.empty_like(tape.query), np.empty_like(tape.keys)
             dv_rows = np.empty((B, H), h.dtype)
             additive_scores_backward(dscores, tape.tanh_u, self.p["att.v"], tape.src_len, dq, dk,
                                      dv_rows)  # fmt: skip
             np.sum(dv_rows, axis=0, out=g["att.v"])
             np.dot(h.reshape(B * T, H).T, dq.reshape(B * T, H), out=g["att.W_q"])
-            dh += dq @ self.p["att.W_q"].T
+            dh += linear(dq, self.p["att.W_q"].T)
             np.dot(enc.reshape(B * S, He).T, dk.reshape(B * S, H), out=g["att.W_k"])
-            denc += dk @ self.p["att.W_k"].T
+            denc += linear(dk, self.p["att.W_k"].T)
         return dh, denc

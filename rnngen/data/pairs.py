@@ -1,0 +1,166 @@
+"""Parallel text for sequence-to-sequence models: one ``source<TAB>target`` pair per line.
+
+Reading checks every line and names the file and line of the first bad one (no tab, more than one
+tab, an empty side); a file without pairs is refused. Tokens: characters, or whitespace-separated
+words (a grapheme-to-phoneme target is space-separated phonemes). The target vocabulary gains one
+boundary token, read as <s> before the first target token and predicted as </s> after the last
+(the word vocabulary's <eos>; a character vocabulary's extra id after its characters).
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnngen.data.text import _text_files, decode_text, fingerprint, read_text
+from rnngen.data.vocab import EOS, UNK, Vocab
+from rnngen.errors import DataError
+
+
+@dataclass
+class Pair:
+    src: list[str]  # tokens
+    tgt: list[str]
+    where: str  # "file:line", for messages
+    source: str  # the source side as written (groups references in evaluation)
+
+
+def tokens(text: str, level: str) -> list[str]:
+    return list(text) if level == "char" else text.split()
+
+
+def parse_pairs(text: str, name: str, src_level: str, tgt_level: str) -> list[Pair]:
+    """The pairs of one file's text. Raises DataError naming the line of the first bad one;
+    blank lines are skipped."""
+    pairs = []
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        where = f"{name}:{n}"
+        tabs = line.count("\t")
+        if tabs != 1:
+            what = "has no tab" if tabs == 0 else f"has {tabs} tabs"
+            raise DataError(f"{where}: the line {what}; each line is source<TAB>target")
+        src, tgt = line.split("\t")
+        s, t = tokens(src, src_level), tokens(tgt, tgt_level)
+        if not s or not t:
+            side = "source" if not s else "target"
+            raise DataError(f"{where}: the {side} is empty; each line is source<TAB>target")
+        pairs.append(Pair(s, t, where, src))
+    return pairs
+
+
+def read_pairs(paths: Iterable[str], src_level: str, tgt_level: str, encoding: str = "utf-8",
+               errors: str = "strict") -> tuple[list[Pair], str, str]:  # fmt: skip
+    """(pairs, display name, fingerprint) of files, directories (every text file below) and '-'.
+    Raises DataError."""
+    paths = list(paths)
+    pairs: list[Pair] = []
+    texts = []
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            files = _text_files(Path(path), encoding)
+            if not files:
+                raise DataError(f"{path}: no text files in this directory")
+            items = [(decode_text(raw, str(f), encoding, errors), str(f)) for f, raw in files]
+        else:
+            items = [read_text(path, encoding, errors)]
+        for text, name in items:
+            texts.append(text)
+            pairs.extend(parse_pairs(text, name, src_level, tgt_level))
+    first = "<stdin>" if paths[0] == "-" else paths[0]
+    name = first if len(paths) == 1 else f"{first} + {len(paths) - 1} more"
+    if not pairs:
+        raise DataError(f"{name}: no source<TAB>target pairs in it")
+    return pairs, name, fingerprint("\n".join(texts))
+
+
+def held_out(source: str, frac: float) -> bool:
+    """Whether the pairs of ``source`` go to validation under --val-frac: a stable hash of the
+    source, so every pair of one source lands on the same side."""
+    h = int.from_bytes(hashlib.blake2b(source.encode("utf-8"), digest_size=8).digest(), "big")
+    return h / 2.0**64 < frac
+
+
+# ---- vocabularies ---------------------------------------------------------------------------------
+
+
+def build_vocab(seqs: Iterable[list[str]], level: str) -> Vocab:
+    """Sorted characters, or words by descending frequency after <eos> and <unk>."""
+    if level == "char":
+        return Vocab("char", sorted({c for s in seqs for c in s}))
+    counts: dict[str, int] = {}
+    for s in seqs:
+        for w in s:
+            counts[w] = counts.get(w, 0) + 1
+    counts.pop(EOS, None)
+    counts.pop(UNK, None)
+    return Vocab("word", [EOS, UNK, *sorted(counts, key=lambda w: (-counts[w], w))])
+
+
+def boundary(vocab: Vocab) -> int:
+    """The target id read as <s> and predicted as </s>."""
+    return vocab.stoi[EOS] if vocab.level == "word" else len(vocab)
+
+
+def target_size(vocab: Vocab) -> int:
+    """The decoder's vocabulary size V: the tokens, and the boundary."""
+    return len(vocab) + (vocab.level == "char")
+
+
+def encode(vocab: Vocab, toks: list[str]) -> np.ndarray:
+    """Token ids (int32); unknown words are <unk>, unknown characters raise KeyError."""
+    if vocab.level == "word":
+        unk = vocab.stoi[UNK]
+        return np.array([vocab.stoi.get(w, unk) for w in toks], np.int32)
+    return np.array([vocab.stoi[c] for c in toks], np.int32)
+
+
+def unknown(vocab: Vocab, toks: list[str]) -> list[str]:
+    """Tokens missing from ``vocab``, in order of first appearance."""
+    return list(dict.fromkeys(t for t in toks if t not in vocab.stoi))
+
+
+def decode(vocab: Vocab, ids: Iterable[int]) -> str:
+    """A target's text: characters joined, words joined by spaces (the boundary dropped)."""
+    b = boundary(vocab)
+    toks = [vocab.itos[i] for i in ids if i != b]
+    return "".join(toks) if vocab.level == "char" else " ".join(toks)
+
+
+# ---- encoded pairs ------------------------------------------------------------------------------
+
+
+@dataclass
+class PairSet:
+    """Encoded pairs: source and target ids as lists of int32 arrays."""
+
+    src: list[np.ndarray]
+    tgt: list[np.ndarray]
+    sources: list[str]  # each pair's source as written
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @property
+    def target_tokens(self) -> int:
+        """Tokens the decoder predicts, each target's </s> included."""
+        return sum(len(t) + 1 for t in self.tgt)
+
+
+def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> PairSet:
+    """Raises DataError at the first pair with a character its vocabulary lacks."""
+    src, tgt = [], []
+    for p in pairs:
+        for vocab, toks, side in ((src_vocab, p.src, "source"), (tgt_vocab, p.tgt, "target")):
+            missing = unknown(vocab, toks) if vocab.level == "char" else []
+            if missing:
+                shown = ", ".join(repr(c) for c in missing[:5])
+                raise DataError(f"{p.where}: the {side} has characters the model does not know: "
+                                f"{shown}")  # fmt: skip
+        src.append(encode(src_vocab, p.src))
+        tgt.append(encode(tgt_vocab, p.tgt))
+    return PairSet(src, tgt, [p.source for p in pairs])

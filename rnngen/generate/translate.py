@@ -1,0 +1,162 @@
+"""Turning source lines into target lines with a sequence-to-sequence model: the encoder runs as in
+training over a batch of sources (``Seq2SeqModel.encode``), then the decoder searches in one
+jitted kernel per batch (``rnngen.kernels.decode``): beam search (``beam`` K, length-normalised),
+greedy search (K = 1) or sampling (``temp`` > 0).
+
+``Translator`` holds the decoder's weights in the layout the kernel reads, computed once: layer 0's
+table embed @ W_ih (V, G), the other layers' weights stacked, the output layer (the embedding's
+transpose when tied)."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnngen.data.pair_batches import make_batch
+from rnngen.data.pairs import PairSet, boundary, decode, encode, tokens, unknown
+from rnngen.data.vocab import Vocab
+from rnngen.errors import DataError
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
+
+KINDS = {"none": 0, "general": 1, "dot": 1, "additive": 2}
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    tokens: list[int]
+    logprob: float  # total, with </s>
+
+
+@dataclass
+class Translation:
+    source: str
+    outputs: list[Hypothesis]  # best first
+
+
+class Weights:
+    """The decoder's weights as ``rnngen.kernels.decode`` reads them."""
+
+    def __init__(self, model: Seq2SeqModel) -> None:
+        dec, dt = model.decoder, model.dtype
+        L, H, G = len(dec), dec[0].H, dec[0].G
+        self.cell = dec[0].cell
+        self.scratch = self.cell.scratch * H
+        self.table0 = np.ascontiguousarray(model.tgt_embed.W @ dec[0].W_ih)  # (V, G)
+        self.W_ih = np.zeros((max(L - 1, 0), H, G), dt)
+        for k in range(1, L):
+            self.W_ih[k - 1] = dec[k].W_ih
+        self.W_hh = np.ascontiguousarray(np.stack([d.W_hh for d in dec]))
+        self.bias = np.ascontiguousarray(np.stack([d.bias for d in dec]))
+        self.W_out = np.ascontiguousarray(model.output.W)
+        self.b_out = model.output.b
+        att = model.attention
+        self.kind = KINDS[att.kind]
+        p = att.p if att.kind != "none" else {}
+        self.W_c = p.get("att.W_c", np.zeros((1, 1), dt))
+        self.W_q = p.get("att.W_q", np.zeros((1, 1), dt))
+        self.v = p.get("att.v", np.zeros(1, dt))
+
+
+class Translator:
+    """A seq2seq model ready to translate; vocabularies from its checkpoint."""
+
+    def __init__(self, model: Seq2SeqModel, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        self.bos = boundary(tgt_vocab)
+        self.w = Weights(model)
+        self.max_src = 4 * model.s2s.max_len  # what it reads at most (4x its training limit)
+
+    def encode_source(self, line: str, where: str) -> np.ndarray:
+        """Token ids of a source line. Raises DataError for characters the model does not know
+        (a word it does not know reads as <unk>; ``unknown_words`` lists them)."""
+        toks = tokens(line, self.src_vocab.level)
+        if not toks:
+            raise DataError(f"{where}: the source is empty")
+        if len(toks) > self.max_src:
+            raise DataError(f"{where}: the source is {len(toks):,} tokens long; this model reads "
+                            f"at most {self.max_src:,} (4x its --max-len {self.model.s2s.max_len})")
+        if self.src_vocab.level == "char":
+            missing = unknown(self.src_vocab, toks)
+            if missing:
+                shown = ", ".join(repr(c) for c in missing[:5])
+                raise DataError(f"{where}: characters the model does not know: {shown}")
+        return encode(self.src_vocab, toks)
+
+    def unknown_words(self, line: str) -> list[str]:
+        if self.src_vocab.level != "word":
+            return []
+        return unknown(self.src_vocab, tokens(line, "word"))
+
+    def search(self, srcs: list[np.ndarray], beam: int = 5, n_best: int = 1, max_len: int = 100,
+               temp: float = 0.0, seed: int = 0) -> list[list[Hypothesis]]:  # fmt: skip
+        """The n_best outputs of each encoded source (one batch)."""
+        from rnngen.kernels.decode import search
+
+        K = 1 if temp > 0 else max(beam, n_best)
+        pairs = PairSet(list(srcs), [np.zeros(0, np.int32)] * len(srcs), [""] * len(srcs))
+        batch = make_batch(pairs, np.arange(len(srcs)), self.bos)
+        enc, keys, init = self._encode(batch)
+        N = len(srcs)
+        toks = np.zeros((N, n_best, max_len), np.int32)
+        lens = np.zeros((N, n_best), np.int64)
+        scores = np.zeros((N, n_best), np.float64)
+        count = np.zeros(N, np.int64)
+        w = self.w
+        search(w.cell.kernels, w.scratch, K, n_best, max_len, self.bos, float(temp), int(seed),
+               w.table0, w.W_ih, w.W_hh, w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q,
+               w.v, w.W_c, w.W_out, w.b_out, toks, lens, scores, count)  # fmt: skip
+        out = []
+        for n in range(N):
+            hyps = []
+            for r in range(count[n]):
+                ids = toks[n, r, : lens[n, r]].tolist()
+                hyps.append(Hypothesis(decode(self.tgt_vocab, ids), ids, float(scores[n, r])))
+            out.append(hyps)
+        return out
+
+    def _encode(self, batch: Batch):
+        """(enc (N, S, He), keys, init (N, L, ns, H)) of a batch of sources."""
+        m = self.model
+        _, _, _, enc, init = m.encode(batch.src, batch.src_len)
+        keys = m.attention.keys(enc)
+        if keys is None:
+            keys = enc
+        init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init],
+                                                 axis=1))  # fmt: skip
+        return enc, np.ascontiguousarray(keys), init_arr
+
+    def translate(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
+                  max_len: int = 100, temp: float = 0.0, seed: int = 0,
+                  batch_size: int = 32) -> Iterator[Translation]:  # fmt: skip
+        """Translations of (line, where) pairs, in order, a batch at a time: each batch is
+        yielded as soon as it is decoded. Raises DataError at a line that cannot be read."""
+        pending: list[tuple[str, np.ndarray]] = []
+        for line, where in lines:
+            pending.append((line, self.encode_source(line, where)))
+            if len(pending) >= batch_size:
+                yield from self._run(pending, beam, n_best, max_len, temp, seed)
+                pending = []
+        if pending:
+            yield from self._run(pending, beam, n_best, max_len, temp, seed)
+
+    def _run(self, pending, beam, n_best, max_len, temp, seed) -> Iterator[Translation]:
+        hyps = self.search([s for _, s in pending], beam, n_best, max_len, temp, seed)
+        for (line, _), h in zip(pending, hyps, strict=True):
+            yield Translation(line, h)
+
+
+def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.ndarray:
+    """Scheduled sampling's decoder inputs (T, B): the batch's where ``keep``, else the model's
+    greedy guess at that step given the inputs chosen before it."""
+    from rnngen.kernels.decode import guided
+
+    w = Weights(model)
+    t = Translator.__new__(Translator)
+    t.model, t.w = model, w
+    enc, keys, init = t._encode(batch)
+    out = np.empty_like(batch.tgt_in)
+    guided(w.cell.kernels, w.scratch, model.bos, batch.tgt_in, keep, w.table0, w.W_ih, w.W_hh,
+           w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.W_c, w.W_out, w.b_out,
+           out)  # fmt: skip
+    return out

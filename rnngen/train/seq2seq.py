@@ -1,0 +1,142 @@
+"""Training sequence-to-sequence models: the language model's loop (``Trainer``: schedules,
+clipping, the divergence guard, checkpoints, patience, exact resume, stopping on a signal), with
+pairs for data.
+
+Each step is one batch of B pairs of similar lengths (``rnngen.data.pair_batches``); the loss is
+the mean cross-entropy per target token, teacher-forced. With ``teacher_forcing`` P < 1, each
+decoder input after <s> is, with probability 1 - P, the model's own greedy guess at that step
+instead of the true token (scheduled sampling, Bengio et al. 2015): a greedy pass of the model
+without gradients picks them, then the batch trains on those inputs. The coin flips are a
+generator seeded by (seed, step), so a resumed run flips the same coins.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rnngen.data.pair_batches import PairBatches, make_batch, sorted_batches
+from rnngen.data.pairs import PairSet, boundary
+from rnngen.data.vocab import Vocab
+from rnngen.kernels.threads import apply as apply_threads
+from rnngen.kernels.threads import plan_threads
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
+from rnngen.train import checkpoint
+from rnngen.train.config import TrainConfig
+from rnngen.train.trainer import Trainer
+
+
+@dataclass
+class PairCorpus:
+    """Encoded training (and validation) pairs with their vocabularies."""
+
+    src_vocab: Vocab
+    vocab: Vocab  # the target's
+    train: PairSet
+    val: PairSet | None
+    name: str
+    fingerprint: str
+    skipped: int = 0  # training pairs longer than max_len, left out
+
+
+def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int) -> float:
+    """Mean teacher-forced cross-entropy (nats) per target token of every pair."""
+    bos = boundary_of(model)
+    total, count = 0.0, 0
+    for idx in sorted_batches(pairs, B):
+        batch = make_batch(pairs, idx, bos)
+        total += model.loss_sum(batch)
+        count += batch.tokens
+    return total / count
+
+
+def boundary_of(model: Seq2SeqModel) -> int:
+    return model.bos
+
+
+class Seq2SeqTrainer(Trainer):
+    """Trains a ``Seq2SeqModel`` on a ``PairCorpus``; checkpoints as the language model's."""
+
+    def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
+                 corpus: PairCorpus, out_dir: Path, threads: int | None = None) -> None:  # fmt: skip
+        train_cfg = train_cfg.resolve()
+        self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
+        self.corpus, self.out_dir = corpus, out_dir
+        B = train_cfg.batch_size
+        bos = boundary(corpus.vocab)
+        self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
+        self.plan = plan_threads(threads, B)
+        apply_threads(self.plan)
+        self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)
+        self.model.bos = bos
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed
+        self._init_run_state()
+
+    # ---- the task's parts of the loop ------------------------------------------------------------
+
+    def _data_info(self) -> dict:
+        val = self.corpus.val
+        return {"vocab": len(self.corpus.vocab), "src_vocab": len(self.corpus.src_vocab),
+                "train_tokens": self.corpus.train.target_tokens,
+                "val_tokens": 0 if val is None else val.target_tokens,
+                "pairs": len(self.corpus.train), "val_pairs": 0 if val is None else len(val),
+                "skipped": self.corpus.skipped}  # fmt: skip
+
+    def _baseline(self) -> float:
+        return math.log(self.mcfg.vocab_size)
+
+    def _train_batch(self) -> tuple[float, int]:
+        batch, _ = self.stream.next()
+        if self.s2s.teacher_forcing < 1.0:
+            batch = self._scheduled(batch)
+        return self.model.forward_backward(batch, key=self.step), batch.tokens
+
+    def _scheduled(self, batch: Batch) -> Batch:
+        """The batch with each decoder input after <s> replaced, with probability 1 - P, by the
+        model's greedy guess at that step given the inputs chosen before it."""
+        from rnngen.generate.translate import guided_greedy
+
+        rng = np.random.default_rng([self.tcfg.seed, self.step, 7])
+        keep = rng.random(batch.tgt_in.shape) < self.s2s.teacher_forcing
+        keep[0] = True  # <s>
+        tgt_in = guided_greedy(self.model, batch, keep)
+        return replace(batch, tgt_in=tgt_in)
+
+    def _validation_loss(self) -> float:
+        return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size)
+
+    # ---- state -----------------------------------------------------------------------------------
+
+    def _capture(self) -> dict:
+        return {
+            "params": self.model.params.flat.copy(),
+            "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
+            "opt_info": self.opt.state_info(),
+            "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
+            "step": self.step,
+            "recent": list(self.recent),
+        }
+
+    def _restore_capture(self, cap: dict) -> None:
+        from rnngen.data.batches import Position
+
+        self.model.params.flat[...] = cap["params"]
+        self.opt.load_state(cap["opt"], cap["opt_info"])
+        self.stream.pos = Position(*cap["pos"])
+        self.step = cap["step"]
+        self.recent[:] = cap["recent"]
+
+    def restore(self, ck: "checkpoint.Checkpoint") -> None:
+        self._restore_common(ck)
+
+    def _checkpoint(self, info: dict) -> "checkpoint.Checkpoint":
+        return checkpoint.Checkpoint(
+            model_cfg=self.mcfg, train_cfg=self.tcfg, vocab=self.corpus.vocab,
+            params=dict(self.model.params.views), step=self.step,
+            arrays=dict(self.opt.state_arrays()), info=info, s2s=self.s2s,
+            src_vocab=self.corpus.src_vocab,
+        )  # fmt: skip

@@ -1,0 +1,155 @@
+"""Starting and resuming a sequence-to-sequence run: read the pairs, build or check the
+vocabularies, hold out validation pairs, and hand a locked ``Seq2SeqTrainer`` back (the language
+model's counterparts are in ``rnngen.train.run``)."""
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
+from rnngen.data.text import fingerprint
+from rnngen.data.vocab import Vocab
+from rnngen.errors import ConfigError, DataError, UsageError, flag_name
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
+from rnngen.train import checkpoint
+from rnngen.train.config import STOP_LIMITS, TrainConfig
+from rnngen.train.run import (
+    RESUME_FREE,
+    Inputs,
+    RunLock,
+    conflict,
+    default_run_dir,
+    prepare_run_dir,
+    probe_run_dir,
+    resumed_limits,
+)
+from rnngen.train.seq2seq import PairCorpus, Seq2SeqTrainer
+
+Flag = Callable[[str], str]
+
+
+def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
+           ) -> tuple[list[Pair], list[Pair], int]:  # fmt: skip
+    """(training pairs within max_len, validation pairs, pairs skipped as too long)."""
+    if val is None:
+        val = [p for p in pairs if held_out(p.source, frac)]
+        pairs = [p for p in pairs if not held_out(p.source, frac)]
+    kept = [p for p in pairs if len(p.src) <= max_len and len(p.tgt) < max_len]
+    return kept, val, len(pairs) - len(kept)
+
+
+def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
+                vocabs: tuple[Vocab, Vocab] | None = None) -> PairCorpus:  # fmt: skip
+    """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them."""
+    pairs, name, fp = read_pairs(inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding,
+                                 inputs.errors)  # fmt: skip
+    val = None
+    if inputs.val_file is not None:
+        val = read_pairs([inputs.val_file], s2s.src_level, s2s.tgt_level, inputs.encoding,
+                         inputs.errors)[0]  # fmt: skip
+    train, val, skipped = _split(pairs, val, val_frac, s2s.max_len)
+    if not train:
+        raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
+    if vocabs is None:  # every token of train and validation gets an id
+        both = train + val
+        vocabs = (build_vocab((p.src for p in both), s2s.src_level),
+                  build_vocab((p.tgt for p in both), s2s.tgt_level))  # fmt: skip
+    src_vocab, tgt_vocab = vocabs
+    return PairCorpus(src_vocab, tgt_vocab, encode_pairs(train, src_vocab, tgt_vocab),
+                      encode_pairs(val, src_vocab, tgt_vocab) if val else None, name, fp,
+                      skipped)  # fmt: skip
+
+
+def inputs_record(inputs: Inputs, val_fp: str | None) -> dict:
+    def where(p: str) -> str:
+        return p if p == "-" else str(Path(p).resolve())
+
+    return {"sources": [where(p) for p in inputs.paths], "encoding": inputs.encoding,
+            "errors": inputs.errors,
+            "val_source": None if inputs.val_file is None else where(inputs.val_file),
+            "val_fingerprint": val_fp}  # fmt: skip
+
+
+def _val_fingerprint(inputs: Inputs) -> str | None:
+    if inputs.val_file is None:
+        return None
+    from rnngen.data.text import read_text
+
+    return fingerprint(read_text(inputs.val_file, inputs.encoding, inputs.errors)[0])
+
+
+def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
+                        inputs: Inputs, out: Path | None = None, force: bool = False,
+                        threads: int | None = None) -> Seq2SeqTrainer:  # fmt: skip
+    """A trainer for a new seq2seq run on ``inputs``, in ``out`` (default runs/NAME-TIME),
+    locked."""
+    model.validate(resolved=False)
+    s2s.validate(resolved=False)
+    train.validate(resolved=False)
+    if train.val_frac is not None and inputs.val_file is not None:
+        raise ConfigError("val_frac", "and --val-file conflict: give one of them")
+    if not inputs.paths:
+        raise UsageError("give the pairs to train on: files, directories, or '-' for stdin")
+    model, train = model.resolve(), train.resolve()
+    s2s = s2s.resolve_with(model.level, model.hidden)
+    model.validate()
+    s2s.validate()
+    s2s.check_with(model.hidden)
+    if s2s.encoder == "bi" and model.hidden < 2 and s2s.enc_hidden is None:
+        raise ConfigError("hidden", "must be at least 2 for a bidirectional encoder")
+    frac = 0.05 if train.val_frac is None else train.val_frac
+    corpus = pair_corpus(inputs, s2s, frac)
+    if corpus.val is None:
+        raise DataError(f"{corpus.name}: too few pairs to hold out validation pairs; give "
+                        "--val-file")  # fmt: skip
+    model = dataclasses.replace(model, level=s2s.tgt_level, vocab_size=target_size(corpus.vocab))
+    s2s = dataclasses.replace(s2s, src_vocab=len(corpus.src_vocab))
+    if inputs.val_file is None and train.val_frac is None:
+        train = dataclasses.replace(train, val_frac=frac)
+    run_dir = out or default_run_dir(corpus.name)
+    trainer = Seq2SeqTrainer(model, s2s, train, corpus, run_dir, threads=threads)
+    trainer.meta = inputs_record(inputs, _val_fingerprint(inputs))
+    trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
+    return trainer
+
+
+def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
+                   given: dict[str, Any], threads: int | None = None,
+                   flag: Flag = flag_name) -> Seq2SeqTrainer:  # fmt: skip
+    """``rnngen.train.run.resume_trainer`` for a seq2seq run."""
+    stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.s2s.to_dict(),
+              "task": "seq2seq"}  # fmt: skip
+    problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS) | {"level"},
+                       f"the run in {run_dir}", flag)  # fmt: skip
+    if problem:
+        raise UsageError(f"{problem}; with --resume give only stop limits (--steps, --epochs, "
+                         "--minutes)")  # fmt: skip
+    ck.check_training_state()
+    info = ck.info
+    paths = inputs.paths or info.get("sources")
+    if not paths:
+        raise UsageError(f"{ck.path}: does not record its pairs; give them with --resume")
+    if "-" in paths and not inputs.paths:
+        raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same pairs in "
+                         f"again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
+    enc = inputs.encoding if "encoding" in given else (info.get("encoding") or "utf-8")
+    errs = inputs.errors if "errors" in given else (info.get("errors") or "strict")
+    val_file = inputs.val_file if inputs.val_file is not None else info.get("val_source")
+    again = Inputs(paths, val_file, enc, errs)
+    tcfg = resumed_limits(ck.train_cfg, given)
+    corpus = pair_corpus(again, ck.s2s, tcfg.val_frac or 0.0, (ck.src_vocab, ck.vocab))
+    if corpus.fingerprint != info.get("fingerprint"):
+        raise DataError(f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
+                        "to train on new pairs, start a new run")  # fmt: skip
+    val_fp = _val_fingerprint(again)
+    if val_fp != info.get("val_fingerprint"):
+        raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")
+    trainer = Seq2SeqTrainer(ck.model_cfg, ck.s2s, tcfg, corpus, run_dir, threads=threads)
+    trainer.restore(ck)
+    trainer.meta = inputs_record(again, val_fp)
+    if trainer.done_reason() is not None:
+        return trainer
+    probe_run_dir(run_dir)
+    trainer.lock = RunLock(run_dir)
+    return trainer

@@ -51,7 +51,7 @@ def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str,
         if bi:
             out_r, fin_r = run_cell(P, f"enc.rev.{prefix}{k}.", cell, x[::-1], zero)
             x = np.concatenate([out_f, out_r[::-1]], axis=1)  # position s: forward's, backward's
-            finals.append(tuple(np.concatenate([a, b]) for a, b in zip(fin_f, fin_r)))
+            finals.append(tuple(np.concatenate([a, b]) for a, b in zip(fin_f, fin_r, strict=True)))
         else:
             x = out_f
             finals.append(fin_f)
@@ -61,7 +61,7 @@ def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str,
     for k, fin in enumerate(finals):
         if f"bridge{k}.h.W" in P:
             fin = tuple(a @ P[f"bridge{k}.{v}.W"] + P[f"bridge{k}.{v}.b"]
-                        for v, a in zip(names, fin))  # fmt: skip
+                        for v, a in zip(names, fin, strict=True))  # fmt: skip
         init.append(fin)
     y = P["tgt.embed"][tgt_in]
     for k in range(L):

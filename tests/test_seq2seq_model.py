@@ -65,7 +65,7 @@ def make(case: Case, rng: np.random.Generator, dtype=np.float64):
     m, s = case.cfgs()
     model = Seq2SeqModel(m, s, dtype)
     model.init_weights(rng)
-    for name, view in model.params.views.items():  # random biases too
+    for view in model.params.views.values():  # random biases too
         if view.ndim == 1:
             view[...] = rng.uniform(-0.5, 0.5, view.shape)
     B = len(case.src_lens)

@@ -19,6 +19,7 @@ from rnngen.cli.output import error
 from rnngen.cli.sample import sample
 from rnngen.cli.score import score
 from rnngen.cli.train import train
+from rnngen.cli.translate import translate
 
 app = typer.Typer(
     help="Train recurrent language models on text files, on a CPU, and sample text from them.",
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command("train")(train)
 app.command("sample")(sample)
 app.command("eval")(evaluate)
+app.command("translate")(translate)
 app.command("score")(score)
 app.command("info")(info)
 app.add_typer(corpus_app, name="corpus")

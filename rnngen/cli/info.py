@@ -52,14 +52,18 @@ def describe(ck, path: Path) -> dict:
         "history": history,
         "model": m.to_dict(),
         "train": t.to_dict(),
-    }
+        "task": ck.task,
+        **({} if ck.s2s is None else {"seq2seq": ck.s2s.to_dict(),
+                                      "src_vocab_size": len(ck.src_vocab)}),
+    }  # fmt: skip
 
 
 def _human(d: dict) -> str:
     rows = [
         ("model", d["path"]),
         ("cell", f"{d['cell']}, {d['layers']} layers, hidden {d['hidden']}, embed {d['embed']}"),
-        ("level", f"{d['level']}, vocabulary {d['vocab_size']:,}"),
+        *([] if d.get("seq2seq") else [("level", f"{d['level']}, vocabulary {d['vocab_size']:,}")]),
+        *_seq2seq_rows(d),
         ("parameters", f"{d['parameters']:,}"),
         ("corpus", f"{d['corpus']} (fingerprint {d['fingerprint']})"),
     ]
@@ -76,6 +80,20 @@ def _human(d: dict) -> str:
             train = h.get("train_loss")
             text += f"{'':<14}{h['step']:>8,}  {_num(train):>8}  {_num(val):>8}\n"
     return text
+
+
+def _seq2seq_rows(d: dict) -> list[tuple[str, str]]:
+    s = d.get("seq2seq")
+    if s is None:
+        return []
+    per = "per direction" if s["encoder"] == "bi" else ""
+    return [
+        ("task", "sequence to sequence (rnngen translate)"),
+        ("encoder", f"{s['encoder']}, {s['enc_hidden']} units {per}".rstrip()),
+        ("attention", s["attention"]),
+        ("source", f"{s['src_level']}, vocabulary {d['src_vocab_size']:,}"),
+        ("target", f"{s['tgt_level']}, vocabulary {d['model']['vocab_size']:,} with </s>"),
+    ]
 
 
 def _num(x) -> str:

@@ -40,6 +40,7 @@ def sample(
             raise ConfigError("num", f"must be at least 1 (got {num})")
         path = checkpoint.resolve(model)
         ckpt = checkpoint.load(path)
+        ckpt.require("lm", "rnngen sample")
         sampler = Sampler(ckpt, threads=shared.threads)
         _, unknown = sampler.encode_prime(settings.prime)
         if model is None or Path(model).is_dir():

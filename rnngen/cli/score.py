@@ -36,6 +36,7 @@ def score(
     with user_errors():
         shared.validate()
         ckpt = checkpoint.load(checkpoint.resolve(model))
+        ckpt.require("lm", "rnngen score")
         text, name = read_text(path, shared.encoding, shared.errors, allow_empty=True)
         lines = text.split("\n")
         if lines and lines[-1] == "":

@@ -56,8 +56,10 @@ def train(
     ] = None,
     task: Annotated[
         str,
-        typer.Option(help="'lm': a language model of the text; 'seq2seq': a model that turns "
-                     "each line's source into its target (lines are source<TAB>target)."),
+        typer.Option(
+            help="'lm': a language model of the text; 'seq2seq': a model that turns "
+            "each line's source into its target (lines are source<TAB>target)."
+        ),
     ] = "lm",
     *,
     model: ModelConfig,
@@ -117,7 +119,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
     """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
     from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
     from rnngen.train.run import resume_hint
-    from rnngen.warmup import warm_training_kernels
+    from rnngen.warmup import warm_seq2seq_kernels, warm_training_kernels
 
     run_dir = trainer.out_dir
     with user_errors():
@@ -127,6 +129,9 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             warm_training_kernels(
                 trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0 or bool(m.dropout_input)
             )
+            s2s = getattr(trainer, "s2s", None)
+            if s2s is not None:
+                warm_seq2seq_kernels(trainer.plan.parts, m.cell, s2s.attention, training=True)
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:
@@ -146,7 +151,8 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             f"best val loss {val}"
         )
         err.print(f"checkpoint: {escape(result.checkpoint)}")
-        err.print(f"sample it:  rnngen sample {escape(str(run_dir))}", style="dim")
+        use = "translate" if getattr(trainer, "s2s", None) is not None else "sample"
+        err.print(f"{use} with: rnngen {use} {escape(str(run_dir))}", style="dim")
     if json_out:
         print(json.dumps(result.to_dict()), flush=True)
     if result.interrupted:

@@ -85,7 +85,7 @@ def held_out(source: str, frac: float) -> bool:
     return h / 2.0**64 < frac
 
 
-# ---- vocabularies ---------------------------------------------------------------------------------
+# ---- vocabularies -------------------------------------------------------------------------------
 
 
 def build_vocab(seqs: Iterable[list[str]], level: str) -> Vocab:

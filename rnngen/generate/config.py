@@ -21,3 +21,23 @@ class SampleConfig(Settings):
     def check(self) -> None:
         if self.stop == "":
             raise ConfigError("stop", "must not be empty")
+
+
+@dataclass
+class TranslateConfig(Settings):
+    beam: int = setting(5, "Beam width (length-normalised); 1 is greedy search.", min=1)
+    n_best: int = setting(1, "Outputs per input, best first (output<TAB>log-probability).",
+                          min=1)  # fmt: skip
+    temp: float = setting(0.0, "Sample at this temperature instead of searching (0: search).",
+                          min=0)  # fmt: skip
+    max_len: int | None = setting(None, "Longest output in tokens [the model's --max-len].",
+                                  min=1)  # fmt: skip
+    batch_size: int = setting(32, "Inputs decoded together (outputs stream a batch at a time).",
+                              min=1)  # fmt: skip
+    seed: int = setting(0, "Random seed of --temp sampling.", min=0)
+
+    def check(self) -> None:
+        if self.n_best > self.beam and self.temp == 0:
+            raise ConfigError("n_best", "must be at most {beam}")
+        if self.temp > 0 and self.n_best > 1:
+            raise ConfigError("n_best", "needs search, not {temp} sampling")

@@ -74,8 +74,10 @@ class Translator:
         if not toks:
             raise DataError(f"{where}: the source is empty")
         if len(toks) > self.max_src:
-            raise DataError(f"{where}: the source is {len(toks):,} tokens long; this model reads "
-                            f"at most {self.max_src:,} (4x its --max-len {self.model.s2s.max_len})")
+            raise DataError(
+                f"{where}: the source is {len(toks):,} tokens long; this model reads "
+                f"at most {self.max_src:,} (4x its --max-len {self.model.s2s.max_len})"
+            )
         if self.src_vocab.level == "char":
             missing = unknown(self.src_vocab, toks)
             if missing:
@@ -91,6 +93,16 @@ class Translator:
     def search(self, srcs: list[np.ndarray], beam: int = 5, n_best: int = 1, max_len: int = 100,
                temp: float = 0.0, seed: int = 0) -> list[list[Hypothesis]]:  # fmt: skip
         """The n_best outputs of each encoded source (one batch)."""
+        out = []
+        for found in self.search_ids(srcs, beam, n_best, max_len, temp, seed):
+            out.append([Hypothesis(decode(self.tgt_vocab, ids), ids, score)
+                        for ids, score in found])  # fmt: skip
+        return out
+
+    def search_ids(self, srcs: list[np.ndarray], beam: int = 5, n_best: int = 1,
+                   max_len: int = 100, temp: float = 0.0,
+                   seed: int = 0) -> list[list[tuple[list[int], float]]]:  # fmt: skip
+        """``search`` as (token ids, log-probability) pairs."""
         from rnngen.kernels.decode import search
 
         K = 1 if temp > 0 else max(beam, n_best)
@@ -106,14 +118,8 @@ class Translator:
         search(w.cell.kernels, w.scratch, K, n_best, max_len, self.bos, float(temp), int(seed),
                w.table0, w.W_ih, w.W_hh, w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q,
                w.v, w.W_c, w.W_out, w.b_out, toks, lens, scores, count)  # fmt: skip
-        out = []
-        for n in range(N):
-            hyps = []
-            for r in range(count[n]):
-                ids = toks[n, r, : lens[n, r]].tolist()
-                hyps.append(Hypothesis(decode(self.tgt_vocab, ids), ids, float(scores[n, r])))
-            out.append(hyps)
-        return out
+        return [[(toks[n, r, : lens[n, r]].tolist(), float(scores[n, r]))
+                 for r in range(count[n])] for n in range(N)]  # fmt: skip
 
     def _encode(self, batch: Batch):
         """(enc (N, S, He), keys, init (N, L, ns, H)) of a batch of sources."""
@@ -156,7 +162,7 @@ def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.nda
     t.model, t.w = model, w
     enc, keys, init = t._encode(batch)
     out = np.empty_like(batch.tgt_in)
-    guided(w.cell.kernels, w.scratch, model.bos, batch.tgt_in, keep, w.table0, w.W_ih, w.W_hh,
+    guided(w.cell.kernels, w.scratch, batch.tgt_in, keep, w.table0, w.W_ih, w.W_hh,
            w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.W_c, w.W_out, w.b_out,
            out)  # fmt: skip
     return out

@@ -3,16 +3,17 @@ the greedy pass of scheduled sampling, over a batch of inputs with no Python per
 
 One decoder step of one hypothesis (``_step``): layer 0's input product is a row of
 table0 = embed @ W_ih0 (V, G); each layer's recurrent product and the cell's own step
-(``rnngen.kernels.cellcall.cell_step``, the math training runs); attention over the input's encoder
+(``rnngen.kernels.cellcall.cell_step``, the math training runs); attention over the input's
+encoder
 outputs; the attentional vector; log-softmax of the output layer. The inputs of a batch are
 independent and run in parallel (``prange``), each with its own buffers.
 
 Beam search keeps K live hypotheses per input. Each step extends every live one by each of its K
 best tokens; of those K*K candidates, in order of total log-probability, one that ends with </s>
-among the K best is finished, the others fill the next K live ones (states reordered by back-pointer). The search
-ends when K hypotheses have finished or at ``max_len`` (the live ones then finish as they are);
-finished hypotheses are ranked by log-probability per token (length normalisation). With K = 1
-this is greedy search: the argmax token at every step.
+among the K best is finished, the others fill the next K live ones (states reordered by
+back-pointer). The search ends when K hypotheses have finished or at ``max_len`` (the live ones
+then finish as they are); finished hypotheses are ranked by log-probability per token (length
+normalisation). With K = 1 this is greedy search: the argmax token at every step.
 
 Arguments (N inputs, L layers, H units, G = gates * H, V target tokens, S source positions):
 
@@ -117,14 +118,22 @@ def _step(cell, tok, state, n, table0, W_ih, W_hh, bias, enc, src_len, keys, kin
 def _bufs(cell_scratch, G, He, H, S, A, like):
     """_step's working arrays, of like's dtype."""
     dt = like.dtype
-    return (np.empty(G, dt), np.empty(G, dt), np.empty(cell_scratch, dt), np.empty(He + H, dt),
-            np.empty(max(S, 1), dt), np.empty(max(A, 1), dt), np.empty(H, dt))
+    return (
+        np.empty(G, dt),
+        np.empty(G, dt),
+        np.empty(cell_scratch, dt),
+        np.empty(He + H, dt),
+        np.empty(max(S, 1), dt),
+        np.empty(max(A, 1), dt),
+        np.empty(H, dt),
+    )
 
 
 @njit(**JIT)
 def _uniform(seed, n, t):
     """A uniform [0, 1) number from (seed, input, step): splitmix64 of the three."""
-    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(n) * np.uint64(0xBF58476D1CE4E5B9)
+    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    z += np.uint64(n) * np.uint64(0xBF58476D1CE4E5B9)
     z += np.uint64(t + 1) * np.uint64(0x94D049BB133111EB)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -243,13 +252,12 @@ def q_width(kind, W_q):
 
 
 @njit(**JIT_PAR)
-def guided(cell, cell_scratch, bos, tgt_in, keep, table0, W_ih, W_hh, bias, init, enc, src_len,
+def guided(cell, cell_scratch, tgt_in, keep, table0, W_ih, W_hh, bias, init, enc, src_len,
            keys, kind, W_q, v, W_c, W_out, b_out, out):  # fmt: skip
     """Scheduled sampling's decoder inputs: out (T, B) = tgt_in where keep, else the greedy
     guess of the step before, given the inputs chosen before it (row 0 is kept)."""
     T, B = tgt_in.shape
-    L, ns, H = init.shape[1], init.shape[2], init.shape[3]
-    V, G = W_out.shape[1], W_hh.shape[2]
+    H, V, G = init.shape[3], W_out.shape[1], W_hh.shape[2]
     S, He, A = enc.shape[1], enc.shape[2], q_width(kind, W_q)
     for b in prange(B):
         bufs = _bufs(cell_scratch, G, He, H, S, A, table0)
@@ -260,4 +268,3 @@ def guided(cell, cell_scratch, bos, tgt_in, keep, table0, W_ih, W_hh, bias, init
             _step(cell, out[t, b], state, b, table0, W_ih, W_hh, bias, enc, src_len, keys, kind,
                   W_q, v, W_c, W_out, b_out, bufs, logp)  # fmt: skip
             out[t + 1, b] = tgt_in[t + 1, b] if keep[t + 1, b] else np.argmax(logp)
-    del bos

@@ -125,8 +125,9 @@ class RecurrentLayer:
     def backward(self, tape: Tape, dy: np.ndarray, dx: np.ndarray | None, scratch: Scratch,
                  dstate: CellState | None = None) -> CellState:  # fmt: skip
         """dy (T, B, H): the loss's gradient w.r.t. the outputs; ``dstate``: w.r.t. the final
-        state (None: zero, as under truncated BPTT); dy must be zero at a row's held steps. Writes this layer's parameter gradients and,
-        if given, dx (T*B, D) (a ``TokenInput`` adds to the embedding's gradient instead).
+        state (None: zero, as under truncated BPTT); dy is not read at a row's held steps.
+        Writes this layer's parameter gradients and, if given, dx (T*B, D) (a ``TokenInput``
+        adds to the embedding's gradient instead).
         Returns the gradient w.r.t. the initial state; it lives in ``scratch``."""
         sc, c = scratch, self.cell
         T, B = dy.shape[0], dy.shape[1]

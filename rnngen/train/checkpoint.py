@@ -26,7 +26,7 @@ from safetensors.numpy import save as st_save
 
 from rnngen._version import __version__
 from rnngen.data.vocab import Vocab
-from rnngen.errors import CheckpointError, ConfigError
+from rnngen.errors import CheckpointError, ConfigError, UsageError
 from rnngen.files import atomic_write
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
@@ -57,6 +57,18 @@ class Checkpoint:
     @property
     def task(self) -> str:
         return "lm" if self.s2s is None else "seq2seq"
+
+    def require(self, task: str, command: str) -> None:
+        """Raise UsageError, naming the command that fits, unless this is a ``task`` model."""
+        if task == self.task:
+            return
+        if task == "lm":
+            raise UsageError(f"{self.path}: is a sequence-to-sequence model; {command} needs a "
+                             f"language model; to turn lines into lines use: rnngen translate "
+                             f"{self.path}")  # fmt: skip
+        raise UsageError(f"{self.path}: is a language model; {command} needs a sequence-to-"
+                         f"sequence model (rnngen train --task seq2seq); to generate text use: "
+                         f"rnngen sample {self.path}")  # fmt: skip
 
     def build_model(self, parts: int = 1) -> Any:
         """The model this checkpoint describes (``LanguageModel`` or ``Seq2SeqModel``), with its
@@ -236,8 +248,10 @@ def _seq2seq_parts(path: Path, meta: dict, m: ModelConfig, vocab: Vocab, fail) -
         src_vocab = Vocab.from_dict(d)
     except (KeyError, TypeError, ValueError) as e:
         raise fail("src_vocab", f"is not a vocabulary ({e})") from None
-    for v, level, size, what in ((src_vocab, s2s.src_level, s2s.src_vocab, "seq2seq.src_vocab"),
-                                 (vocab, s2s.tgt_level, m.vocab_size, "model.vocab_size")):
+    for v, level, size, what in (
+        (src_vocab, s2s.src_level, s2s.src_vocab, "seq2seq.src_vocab"),
+        (vocab, s2s.tgt_level, m.vocab_size, "model.vocab_size"),
+    ):
         want = len(v) if v is src_vocab else target_size(v)
         if v.level != level:
             raise fail(f"{what.split('.')[0]}", f"level {v.level!r} disagrees with the settings "

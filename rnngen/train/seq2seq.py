@@ -61,7 +61,8 @@ class Seq2SeqTrainer(Trainer):
     """Trains a ``Seq2SeqModel`` on a ``PairCorpus``; checkpoints as the language model's."""
 
     def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
-                 corpus: PairCorpus, out_dir: Path, threads: int | None = None) -> None:  # fmt: skip
+                 corpus: PairCorpus, out_dir: Path,
+                 threads: int | None = None) -> None:  # fmt: skip
         train_cfg = train_cfg.resolve()
         self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
         self.corpus, self.out_dir = corpus, out_dir
@@ -75,6 +76,14 @@ class Seq2SeqTrainer(Trainer):
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed
         self._init_run_state()
+
+    @property
+    def eval_every(self) -> int:
+        if self.tcfg.eval_every:
+            return self.tcfg.eval_every
+        # every ~500k target tokens, as the language model's, at most once per epoch
+        per_step = self.tcfg.batch_size * self.corpus.train.target_tokens / len(self.corpus.train)
+        return max(100, min(self.stream.steps_per_epoch, int(500_000 // per_step)))
 
     # ---- the task's parts of the loop ------------------------------------------------------------
 

@@ -3,8 +3,9 @@ vocabularies, hold out validation pairs, and hand a locked ``Seq2SeqTrainer`` ba
 model's counterparts are in ``rnngen.train.run``)."""
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
 from rnngen.data.text import fingerprint

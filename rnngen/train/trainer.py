@@ -253,7 +253,7 @@ class Trainer:
             history=self.history,
         )
 
-    # ---- what a task does: a language model's here, a seq2seq model's in train/seq2seq.py ----------
+    # ---- what a task does: a language model's here, a seq2seq model's in train/seq2seq.py ------
 
     def _data_info(self) -> dict:
         """For the reporter's start: the vocabulary and the data's sizes."""

@@ -1,0 +1,81 @@
+"""How well a sequence-to-sequence model turns sources into their references: the teacher-forced
+loss per target token (and perplexity), then decoded outputs scored as grapheme-to-phoneme papers
+do. A source on several lines has several references: an output equal to any of them is correct
+(sequence accuracy, and its complement the sequence or "word" error rate), and its token edit
+distance counts against the closest one, over that reference's length (token or "phoneme" error
+rate, summed over sources then divided)."""
+
+import math
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from rnngen.data.pair_batches import make_batch, sorted_batches
+from rnngen.data.pairs import PairSet, boundary
+from rnngen.generate.translate import Translator
+
+
+@dataclass
+class Seq2SeqScores:
+    loss: float  # nats per target token, teacher-forced
+    tokens: int
+    sources: int  # distinct sources decoded
+    correct: int
+    edits: int  # token edits against the closest reference, summed
+    ref_tokens: int  # the closest references' lengths, summed
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.sources
+
+    @property
+    def sequence_error_rate(self) -> float:
+        return 1.0 - self.accuracy
+
+    @property
+    def token_error_rate(self) -> float:
+        return self.edits / max(self.ref_tokens, 1)
+
+    def to_dict(self) -> dict:
+        return {"loss": self.loss, "perplexity": self.perplexity, "tokens": self.tokens,
+                "sources": self.sources, "accuracy": self.accuracy,
+                "sequence_error_rate": self.sequence_error_rate,
+                "token_error_rate": self.token_error_rate}  # fmt: skip
+
+
+def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple[float, int]:
+    model, bos = translator.model, boundary(translator.tgt_vocab)
+    total, count = 0.0, 0
+    for idx in sorted_batches(pairs, B):
+        batch = make_batch(pairs, idx, bos)
+        total += model.loss_sum(batch)
+        count += batch.tokens
+    return total / count, count
+
+
+def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,
+                   max_len: int = 100) -> Seq2SeqScores:  # fmt: skip
+    """Loss, sequence accuracy and token error rate of ``pairs`` (encoded with the translator's
+    vocabularies)."""
+    loss, tokens = teacher_forced_loss(translator, pairs, B)
+    refs: dict[str, list[list[int]]] = {}
+    first: dict[str, int] = {}
+    for i, (src, tgt) in enumerate(zip(pairs.sources, pairs.tgt, strict=True)):
+        refs.setdefault(src, []).append(tgt.tolist())
+        first.setdefault(src, i)
+    order = sorted(first, key=lambda s: (len(pairs.src[first[s]]), first[s]))
+    correct = edits = ref_tokens = 0
+    for a in range(0, len(order), B):
+        chunk = order[a : a + B]
+        outs = translator.search([pairs.src[first[s]] for s in chunk], beam, 1, max_len)
+        for s, hyps in zip(chunk, outs, strict=True):
+            out = hyps[0].tokens if hyps else []
+            dist, ref = min((Levenshtein.distance(out, r), r) for r in refs[s])
+            correct += dist == 0
+            edits += dist
+            ref_tokens += len(ref)
+    return Seq2SeqScores(loss, tokens, len(order), correct, edits, ref_tokens)

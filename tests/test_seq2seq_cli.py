@@ -1,0 +1,222 @@
+"""Sequence-to-sequence models through the installed command: training that learns (reversing
+random strings), translate as a filter and a coprocess, eval's error rates, info, resume, and the
+bad inputs of issue 12, each refused in one line that names the file and line."""
+
+import json
+import random
+import select
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from clitools import OWN_BLAS_KERNELS, cli_env, err, out, rnngen_exe, run, with_meta
+
+LETTERS = "abcdefghijklmnopqrst"
+STEPS = 700  # reaches 99% with attention; see README "Sequence to sequence"
+MODEL = ["--hidden", "128", "--embed", "32", "--layers", "1", "--batch-size", "64",
+         "--lr", "0.005", "--seed", "1", "--threads", "2"]  # fmt: skip
+
+
+def reversals(n: int, seed: int) -> str:
+    r = random.Random(seed)
+    words = ("".join(r.choice(LETTERS) for _ in range(r.randint(3, 12))) for _ in range(n))
+    return "".join(f"{w}\t{w[::-1]}\n" for w in words)
+
+
+@pytest.fixture(scope="module")
+def wd(tmp_path_factory):
+    d = tmp_path_factory.mktemp("s2s")
+    (d / "train.tsv").write_text(reversals(6000, 5))
+    (d / "test.tsv").write_text(reversals(300, 99))
+    return d
+
+
+def train(wd, name: str, *extra: str) -> dict:
+    p = run("train", "train.tsv", "--task", "seq2seq", "--steps", str(STEPS), *MODEL, "--out",
+            name, "--json", "--quiet", *extra, cwd=wd)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    return json.loads(out(p))
+
+
+def accuracy(wd, name: str) -> dict:
+    p = run("eval", name, "test.tsv", "--beam", "1", "--json", cwd=wd)
+    assert p.returncode == 0, err(p)
+    return json.loads(out(p))
+
+
+@pytest.fixture(scope="module")
+def attn(wd):
+    res = train(wd, "attn")
+    return res, accuracy(wd, "attn")
+
+
+def test_learns_to_reverse_strings(attn) -> None:
+    res, scores = attn
+    assert res["steps"] == STEPS
+    assert scores["accuracy"] >= 0.99, scores
+    assert scores["token_error_rate"] < 0.01
+    assert scores["sources"] == 300
+
+
+def test_without_attention_the_same_budget_does_worse(wd, attn) -> None:
+    train(wd, "none", "--attention", "none")
+    none = accuracy(wd, "none")
+    assert none["accuracy"] < attn[1]["accuracy"] - 0.2, (none, attn[1])
+    assert none["loss"] > attn[1]["loss"]
+
+
+def test_translate_one_line_per_input_in_order(wd, attn) -> None:
+    words = ["abc", "", "hello", "tsrqp"]
+    p = run("translate", "attn", stdin=("\n".join(words) + "\n").encode(), cwd=wd)
+    assert p.returncode == 0, err(p)
+    assert out(p).split("\n")[:-1] == ["cba", "", "olleh", "pqrst"]
+    p = run("translate", "attn", "--beam", "4", "--n-best", "3", stdin=b"abcd\n", cwd=wd)
+    rows = [r.split("\t") for r in out(p).splitlines()]
+    assert len(rows) == 3 and rows[0][0] == "dcba"
+    scores = [float(s) for _, s in rows]
+    assert scores[0] > -0.5 and all(s <= 0 for s in scores)
+    p = run("translate", "attn", "--json", stdin=b"ghoti\n", cwd=wd)
+    d = json.loads(out(p))
+    assert d["source"] == "ghoti" and d["outputs"] == ["itohg"] and len(d["scores"]) == 1
+    (wd / "in.txt").write_text("abc\nqrst\n")
+    assert out(run("translate", "attn", "in.txt", "--beam", "1", cwd=wd)) == "cba\ntsrq\n"
+
+
+def test_translate_answers_each_line_as_a_coprocess(wd, attn) -> None:
+    proc = subprocess.Popen(
+        [rnngen_exe(), "translate", "attn"],
+        cwd=wd,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for word in ("abc", "mnop", "st"):
+            proc.stdin.write(f"{word}\n".encode())
+            proc.stdin.flush()
+            deadline = time.monotonic() + 60
+            while not select.select([proc.stdout], [], [], 1)[0]:
+                assert time.monotonic() < deadline, "no answer while stdin stays open"
+            assert proc.stdout.readline().decode() == word[::-1] + "\n"
+    finally:
+        proc.stdin.close()
+        proc.wait(60)
+    assert proc.returncode == 0
+
+
+def test_eval_counts_any_reference_and_the_closest_edit(wd, attn) -> None:
+    # "abcd" has two references, one right; "efgh" one reference off by one token
+    (wd / "refs.tsv").write_text("abcd\txxxx\nabcd\tdcba\nefgh\thgfa\n")
+    p = run("eval", "attn", "refs.tsv", "--json", cwd=wd)
+    d = json.loads(out(p))
+    assert d["sources"] == 2 and d["accuracy"] == 0.5
+    assert d["sequence_error_rate"] == 0.5
+    assert d["token_error_rate"] == pytest.approx(1 / 8)
+    human = out(run("eval", "attn", "refs.tsv", cwd=wd))
+    assert "sequence accuracy    50.00%" in human and "token error rate     12.50%" in human
+
+
+def test_info_describes_a_seq2seq_model(wd, attn) -> None:
+    d = json.loads(out(run("info", "attn", "--json", cwd=wd)))
+    assert d["task"] == "seq2seq"
+    assert d["seq2seq"]["attention"] == "general" and d["seq2seq"]["encoder"] == "bi"
+    assert d["seq2seq"]["enc_hidden"] == 64
+    assert "attention     general" in out(run("info", "attn", cwd=wd))
+
+
+def test_wrong_command_for_the_model_names_the_right_one(wd, attn) -> None:
+    (wd / "lm.txt").write_text("the cat sat on the mat.\n" * 300)
+    p = run("train", "lm.txt", "--steps", "2", "--hidden", "8", "--embed", "4", "--seq-len", "8",
+            "--batch-size", "4", "--out", "lm", "--quiet", cwd=wd)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    cases = [
+        (["translate", "lm"], "rnngen sample"),
+        (["sample", "attn"], "rnngen translate"),
+        (["score", "attn"], "rnngen translate"),
+    ]
+    for args, right in cases:
+        p = run(*args, stdin=b"abc\n", cwd=wd)
+        assert p.returncode == 2, err(p)
+        assert right in err(p) and "Traceback" not in err(p) and out(p) == ""
+        assert len(err(p).strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("abc\tcba\nabc cba\n", "bad.tsv:2: the line has no tab"),
+        ("abc\tc\tba\n", "bad.tsv:1: the line has 2 tabs"),
+        ("abc\tcba\n\tcba\n", "bad.tsv:2: the source is empty"),
+        ("abc\t  \n", "bad.tsv:1: the target is empty"),
+        ("\n\n", "bad.tsv: no source<TAB>target pairs"),
+    ],
+)
+def test_bad_pairs_are_refused_naming_file_and_line(tmp_path, content, problem) -> None:
+    (tmp_path / "bad.tsv").write_text(content)
+    p = run("train", "bad.tsv", "--task", "seq2seq", "--steps", "1", "--out", "r", cwd=tmp_path)
+    assert p.returncode == 1
+    assert problem in err(p) and "Traceback" not in err(p)
+    assert not (tmp_path / "r").exists()
+
+
+def test_translate_refuses_what_it_cannot_read(wd, attn) -> None:
+    p = run("translate", "attn", stdin=b"abc\nzz\xc3\xa9y\n", cwd=wd)
+    assert p.returncode == 1
+    assert "<stdin>:2: characters the model does not know: 'é'" in err(p)
+    assert out(p) == "cba\n"  # lines before the bad one were answered
+    (wd / "long.txt").write_text("ab\n" + "a" * 1000 + "\n")
+    p = run("translate", "attn", "long.txt", cwd=wd)
+    assert p.returncode == 1 and out(p) == ""  # a file is checked whole before any output
+    assert "long.txt:2: the source is 1,000 tokens long; this model reads at most 400" in err(p)
+
+
+def test_long_training_pairs_are_skipped_with_a_count(wd) -> None:
+    p = run("train", "train.tsv", "--task", "seq2seq", "--max-len", "6", "--steps", "2",
+            "--hidden", "8", "--embed", "4", "--out", "short", cwd=wd)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert "skipped" in err(p) and "training pairs longer than --max-len 6" in err(p)
+
+
+def test_seq2seq_options_need_the_task(wd) -> None:
+    p = run("train", "train.tsv", "--attention", "dot", "--steps", "1", cwd=wd)
+    assert p.returncode == 2 and "--attention applies to sequence-to-sequence models" in err(p)
+
+
+def test_resume_continues_bit_for_bit(wd) -> None:
+    small = ["--hidden", "16", "--embed", "8", "--batch-size", "16", "--threads", "1",
+             "--eval-every", "10", "--dropout", "0.2", "--teacher-forcing", "0.8",
+             "--quiet"]  # fmt: skip
+    args = ["train", "train.tsv", "--task", "seq2seq", *small]
+    assert (
+        run(*args, "--steps", "30", "--out", "whole", cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
+    )
+    assert (
+        run(*args, "--steps", "20", "--out", "part", cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
+    )
+    p = run("train", "--resume", "part", "--steps", "30", "--quiet", cwd=wd, env=OWN_BLAS_KERNELS)
+    assert p.returncode == 0, err(p)
+    from safetensors.numpy import load_file
+
+    a, b = load_file(wd / "whole" / "last.safetensors"), load_file(wd / "part" / "last.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_a_checkpoint_that_lies_is_refused(wd, attn) -> None:
+    data = (wd / "attn" / "best.safetensors").read_bytes()
+    cases = [
+        (lambda m: m["seq2seq"].__setitem__("src_vocab", 7), "seq2seq.src_vocab is 7"),
+        (lambda m: m["seq2seq"].__setitem__("attention", "dot"), "parameter att.W_a is not part"),
+        (lambda m: m["seq2seq"].__setitem__("enc_hidden", 10**9), "parameter enc.lstm0.W_ih has"),
+        (lambda m: m.__setitem__("task", "poem"), "task must be 'lm' or 'seq2seq'"),
+        (lambda m: m.pop("src_vocab"), "src_vocab is missing"),
+    ]
+    for i, (edit, problem) in enumerate(cases):
+        f = wd / f"lie{i}.safetensors"
+        f.write_bytes(with_meta(data, edit))
+        p = run("translate", str(f), stdin=b"abc\n", cwd=wd)
+        assert p.returncode != 0 and problem in err(p), (problem, err(p))
+        assert "Traceback" not in err(p)

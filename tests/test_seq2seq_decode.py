@@ -1,0 +1,119 @@
+"""``rnngen.kernels.decode`` through ``rnngen.generate.translate``: the search's step math against
+the model's training forward, greedy search against argmax, beam search's n-best, sampling's
+seeding, and scheduled sampling's guided greedy pass."""
+
+import numpy as np
+import pytest
+
+from rnngen.data.pair_batches import make_batch
+from rnngen.data.pairs import PairSet
+from rnngen.data.vocab import Vocab
+from rnngen.generate.translate import Translator, guided_greedy
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
+from rnngen.nn.seq2seq.model import Seq2SeqModel
+
+LETTERS = "abcdefg"
+
+
+def translator(cell: str, attention: str, L: int = 2, seed: int = 3) -> Translator:
+    """A random model, its weights scaled up so that its outputs vary and end."""
+    m = ModelConfig(cell=cell, vocab_size=len(LETTERS) + 1, embed=6, hidden=8, layers=L)
+    s = Seq2SeqConfig(attention=attention, src_vocab=len(LETTERS), max_len=12)
+    model = Seq2SeqModel(m, s.resolve_with("char", 8), np.float32)
+    model.init_weights(np.random.default_rng(seed))
+    model.params.flat *= 2.0
+    vocab = Vocab("char", list(LETTERS))
+    tr = Translator(model, vocab, vocab)
+    model.bos = tr.bos
+    model.output.b[tr.bos] += 2.0  # so that outputs end, at various lengths
+    return tr
+
+
+def sources(rng, n: int) -> list[np.ndarray]:
+    return [rng.integers(0, len(LETTERS), rng.integers(1, 9)).astype(np.int32) for _ in range(n)]
+
+
+def logprob(tr: Translator, src: np.ndarray, out: list[int]) -> float:
+    """The model's teacher-forced log-probability of ``out`` then </s> (training's forward)."""
+    pairs = PairSet([src], [np.array(out, np.int32)], [""])
+    batch = make_batch(pairs, np.arange(1), tr.bos)
+    return -float(tr.model.token_losses(batch).sum())
+
+
+CASES = [("lstm", "general"), ("gru", "additive"), ("rnn-tanh", "none"), ("lstm", "dot")]
+
+
+@pytest.mark.parametrize(("cell", "attention"), CASES)
+def test_scores_are_the_training_forward_log_probabilities(cell, attention, numerics_rng) -> None:
+    tr = translator(cell, attention)
+    srcs = sources(numerics_rng, 6)
+    found = tr.search_ids(srcs, beam=4, n_best=4, max_len=12)
+    checked = 0
+    for src, hyps in zip(srcs, found, strict=True):
+        assert 1 <= len(hyps) <= 4
+        for ids, score in hyps:
+            if len(ids) < 12:  # ended with </s>
+                np.testing.assert_allclose(score, logprob(tr, src, ids), rtol=2e-4, atol=2e-4)
+                checked += 1
+    assert checked >= 6
+
+
+@pytest.mark.parametrize(("cell", "attention"), CASES)
+def test_greedy_is_the_argmax_at_every_step_and_equals_beam_one(cell, attention,
+                                                               numerics_rng) -> None:  # fmt: skip
+    tr = translator(cell, attention)
+    srcs = sources(numerics_rng, 8)
+    greedy = tr.search_ids(srcs, beam=1, max_len=12)
+    for src, [(ids, _)] in zip(srcs, greedy, strict=True):
+        # teacher-force the greedy output: every step's argmax must be the token it chose
+        pairs = PairSet([src], [np.array(ids, np.int32)], [""])
+        batch = make_batch(pairs, np.arange(1), tr.bos)
+        model = tr.model
+        t = model._forward(batch, None)
+        logits = t.top @ model.output.W + model.output.b
+        want = [*ids, tr.bos] if len(ids) < 12 else ids
+        assert np.argmax(logits, axis=1)[: len(want)].tolist() == want
+    assert tr.search_ids(srcs, beam=1, max_len=12) == greedy  # deterministic
+    batched = tr.search_ids(srcs, beam=1, max_len=12)
+    one_by_one = [tr.search_ids([s], beam=1, max_len=12)[0] for s in srcs]
+    assert [h[0][0] for h in batched] == [h[0][0] for h in one_by_one]
+
+
+def test_beam_finds_no_worse_than_greedy_and_ranks_by_length_normalised_score(numerics_rng):
+    tr = translator("lstm", "general")
+    srcs = sources(numerics_rng, 10)
+    greedy = tr.search_ids(srcs, beam=1, max_len=12)
+    beam = tr.search_ids(srcs, beam=5, n_best=5, max_len=12)
+    for g, b in zip(greedy, beam, strict=True):
+        norms = [s / (len(ids) + 1) for ids, s in b]
+        assert norms == sorted(norms, reverse=True)
+        assert len({tuple(ids) for ids, _ in b}) == len(b)  # distinct hypotheses
+        g_norm = g[0][1] / (len(g[0][0]) + 1)
+        assert norms[0] >= g_norm - 1e-5
+
+
+def test_sampling_is_seeded(numerics_rng) -> None:
+    tr = translator("gru", "general")
+    srcs = sources(numerics_rng, 5)
+    a = tr.search_ids(srcs, temp=1.0, seed=1, max_len=12)
+    assert a == tr.search_ids(srcs, temp=1.0, seed=1, max_len=12)
+    assert a != tr.search_ids(srcs, temp=1.0, seed=2, max_len=12)
+
+
+def test_guided_greedy_keeps_or_guesses(numerics_rng) -> None:
+    tr = translator("lstm", "general")
+    srcs = sources(numerics_rng, 4)
+    tgts = [numerics_rng.integers(0, len(LETTERS), 6).astype(np.int32) for _ in srcs]
+    batch = make_batch(PairSet(srcs, tgts, [""] * 4), np.arange(4), tr.bos)
+    T, B = batch.tgt_in.shape
+    kept = guided_greedy(tr.model, batch, np.ones((T, B), np.bool_))
+    np.testing.assert_array_equal(kept, batch.tgt_in)
+    only_first = np.zeros((T, B), np.bool_)
+    only_first[0] = True
+    guessed = guided_greedy(tr.model, batch, only_first)
+    greedy = tr.search_ids(srcs, beam=1, max_len=T)
+    for b in range(B):  # row 0 is <s>; all after it guessed: the greedy decode, until </s>
+        ids = greedy[b][0][0]
+        n = min(len(ids), T - 1)
+        assert guessed[1 : n + 1, b].tolist() == ids[:n]

@@ -22,7 +22,8 @@ from rnngen.cli.train import train
 from rnngen.cli.translate import translate
 
 app = typer.Typer(
-    help="Train recurrent language models on text files, on a CPU, and sample text from them.",
+    help="Train recurrent networks on text on a CPU: language models that sample text, and "
+    "sequence-to-sequence models that translate lines.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,7 +51,8 @@ def _main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    """Train recurrent language models on text files, on a CPU, and sample text from them."""
+    """Train recurrent networks on text on a CPU: language models that sample text, and
+    sequence-to-sequence models that translate lines."""
     signal.signal(signal.SIGINT, _interrupted)
 
 

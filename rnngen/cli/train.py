@@ -6,6 +6,7 @@ to continue (``--resume``) or a model to start from (``--init-from``). The work 
 (``rnngen.train.run``); this module parses, shows progress, and turns Ctrl-C into a clean stop.
 """
 
+import dataclasses
 import json
 import signal
 import sys
@@ -20,7 +21,6 @@ from rich.markup import escape
 from rnngen.cli.errors import INTERRUPTED, user_errors
 from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
-from rnngen.errors import UsageError
 from rnngen.nn.config import ModelConfig
 from rnngen.train.config import TrainConfig
 
@@ -56,22 +56,21 @@ def train(
     shared: Shared,
 ) -> None:
     """Train a recurrent language model on text, keeping the best and last checkpoints."""
-    from rnngen.train.run import Inputs, new_trainer, resume_trainer
+    from rnngen.api import prepare_training
 
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
+    settings = {k: v for k, v in user_given.items() if k in _names(model, training)}
     with user_errors():
         shared.validate()
-        if resume is not None and init_from is not None:
-            raise UsageError("--resume and --init-from conflict: give one")
-        inputs = Inputs(paths, None if val_file is None else str(val_file), shared.encoding,
-                        shared.errors)  # fmt: skip
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        if resume is not None:  # the options given must be valid before they are compared
-            model.validate(resolved=False)
-            training.validate(resolved=False)
-            trainer = resume_trainer(resume, inputs, user_given, shared.threads, name_flag)
+        trainer = prepare_training(
+            paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
+            threads=shared.threads, encoding=shared.encoding, errors=shared.errors,
+            given=settings, flag=name_flag, notice=lambda m: info(m, quiet),
+        )  # fmt: skip
+        if resume is not None:
             done = trainer.done_reason()
             if done is not None:
                 info(done, quiet)
@@ -79,17 +78,19 @@ def train(
             epochs = trainer.step / trainer.stream.steps_per_epoch
             info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
                  quiet)  # fmt: skip
-        else:
-            trainer = new_trainer(model, training, inputs, out, force, shared.threads, init_from,
-                                  user_given, name_flag, lambda m: info(m, quiet))  # fmt: skip
     _run(trainer, quiet, shared.json_out)
+
+
+def _names(*settings) -> set[str]:
+    return {f.name for s in settings for f in dataclasses.fields(s)}
 
 
 def _run(trainer, quiet: bool, json_out: bool) -> None:
     """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
+    from rnngen.api import run_training
     from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
     from rnngen.train.run import resume_hint
-    from rnngen.warmup import warm_training_kernels
+    from rnngen.warmup import prepare_sampling, warm_training_kernels
 
     run_dir = trainer.out_dir
     with user_errors():
@@ -99,6 +100,9 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             warm_training_kernels(
                 trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0 or bool(m.dropout_input)
             )
+        # the first sample after this run starts warm: its kernel compiles meanwhile, in a
+        # process of the lowest priority (a no-op when it is cached already)
+        preparing = prepare_sampling(m.cell)
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:
@@ -106,9 +110,12 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
 
         try:
             with _graceful_stop(stop):
-                result = trainer.run(progress)
+                result = run_training(trainer, progress)
         finally:
             progress.close()
+        if preparing is not None and not result.interrupted:
+            with compiling_status(quiet, "preparing the sampler, first run only…"):
+                preparing.wait()
 
     if not quiet:
         val = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
@@ -117,10 +124,13 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             f"({fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "
             f"best val loss {val}"
         )
-        err.print(f"checkpoint: {escape(result.checkpoint)}")
+        err.print(f"checkpoint: {escape(str(result.checkpoint))}")
         err.print(f"sample it:  rnngen sample {escape(str(run_dir))}", style="dim")
     if json_out:
-        print(json.dumps(result.to_dict()), flush=True)
+        fields = dataclasses.asdict(result)
+        del fields["history"]
+        fields.update(checkpoint=str(result.checkpoint), run_dir=str(result.run_dir))
+        print(json.dumps(fields), flush=True)
     if result.interrupted:
         err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
                   f"{escape(str(run_dir))}; resume with:")  # fmt: skip

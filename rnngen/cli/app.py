@@ -16,6 +16,7 @@ from rnngen.cli.errors import INTERRUPTED
 from rnngen.cli.evaluate import evaluate
 from rnngen.cli.info import info
 from rnngen.cli.output import error
+from rnngen.cli.plot import plot
 from rnngen.cli.sample import sample
 from rnngen.cli.score import score
 from rnngen.cli.train import train
@@ -31,6 +32,7 @@ app.command("sample")(sample)
 app.command("eval")(evaluate)
 app.command("score")(score)
 app.command("info")(info)
+app.command("plot")(plot)
 app.add_typer(corpus_app, name="corpus")
 
 

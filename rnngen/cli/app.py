@@ -14,6 +14,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from rnngen.cli.corpus import corpus_app
 from rnngen.cli.errors import INTERRUPTED
 from rnngen.cli.evaluate import evaluate
+from rnngen.cli.heatmap import heatmap
 from rnngen.cli.info import info
 from rnngen.cli.output import error
 from rnngen.cli.plot import plot
@@ -33,6 +34,7 @@ app.command("eval")(evaluate)
 app.command("score")(score)
 app.command("info")(info)
 app.command("plot")(plot)
+app.command("heatmap")(heatmap)
 app.add_typer(corpus_app, name="corpus")
 
 

@@ -125,7 +125,9 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
     if resume is not None:
         model.validate(resolved=False)  # the options given must be valid before they are compared
         training.validate(resolved=False)
-        return resume_trainer(Path(resume), inputs, given, threads, flag)
+        # where a new run would go has no place in a resumed one: the run's own directory
+        where = {k: v for k, v in (("out", out), ("force", force or None)) if v is not None}
+        return resume_trainer(Path(resume), inputs, {**given, **where}, threads, flag)
     return new_trainer(model, training, inputs, None if out is None else Path(out), force,
                        threads, None if init_from is None else Path(init_from), given, flag,
                        notice)  # fmt: skip

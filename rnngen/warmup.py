@@ -70,9 +70,9 @@ def sampling_cached(cell: str) -> bool:
 def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
     """Compile the sampling kernel for ``cell`` into Numba's cache in a child process at the
     lowest CPU priority, so that the first ``rnngen sample`` after a training run starts warm
-    without slowing the training down: the child runs on what training leaves idle (evaluations,
-    checkpoint writes). None when the kernel is cached already. ``wait()`` on the child, if it
-    has not finished, compiles the rest at full speed once training is over."""
+    without slowing the training down: the child runs on what training leaves idle, and on
+    after the training ends if it must (a new session, so Ctrl-C in the terminal does not reach
+    it). None when the kernel is cached already."""
     import os
     import sys
 
@@ -87,6 +87,7 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
     try:
         return subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True,
                                 preexec_fn=lambda: os.nice(19))  # fmt: skip
     except OSError:  # no process to spare: the first sample compiles it instead
         return None

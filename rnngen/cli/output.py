@@ -64,10 +64,9 @@ def write(text: str) -> None:
 
 
 @contextmanager
-def compiling_status(quiet: bool, message: str | None = None) -> Iterator[None]:
-    """Show 'compiling kernels' (or ``message``) only if loading the kernels takes long (a cold
-    Numba cache)."""
-    message = message or "compiling kernels, first run only (about half a minute)…"
+def compiling_status(quiet: bool) -> Iterator[None]:
+    """Show 'compiling kernels' only if loading the kernels takes long (a cold Numba cache)."""
+    message = "compiling kernels, first run only (about half a minute)…"
     status = err.status(message, spinner="dots")
     shown = threading.Event()
 
@@ -88,5 +87,4 @@ def compiling_status(quiet: bool, message: str | None = None) -> Iterator[None]:
         if shown.is_set():
             if err.is_terminal:
                 status.stop()
-            info("kernels compiled and cached" if message.startswith("compiling") else "done",
-                 quiet)  # fmt: skip
+            info("kernels compiled and cached", quiet)

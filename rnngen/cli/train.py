@@ -101,8 +101,9 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
                 trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0 or bool(m.dropout_input)
             )
         # the first sample after this run starts warm: its kernel compiles meanwhile, in a
-        # process of the lowest priority (a no-op when it is cached already)
-        preparing = prepare_sampling(m.cell)
+        # process of the lowest priority that outlives this one if it must (nothing to do when
+        # the kernel is cached already)
+        prepare_sampling(m.cell)
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:
@@ -113,9 +114,6 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
                 result = run_training(trainer, progress)
         finally:
             progress.close()
-        if preparing is not None and not result.interrupted:
-            with compiling_status(quiet, "preparing the sampler, first run only…"):
-                preparing.wait()
 
     if not quiet:
         val = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"

@@ -28,13 +28,13 @@ _env.apply()  # before anything imports NumPy: see rnngen._env
 # ``from rnngen.train import checkpoint`` still finds the subpackage).
 import rnngen.train  # noqa: E402, F401
 from rnngen._version import __version__  # noqa: E402
-from rnngen.api import Run, TrainEvent, train  # noqa: E402, F811
+from rnngen.api import TrainEvent, train  # noqa: E402, F811
 from rnngen.errors import UsageError, UserError  # noqa: E402
 
 if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
-    from rnngen.model import Model, load
-    from rnngen.pictures.curves import plot_runs
+    from rnngen.model import Model, Run, load
+    from rnngen.pictures.draw import plot_runs
     from rnngen.train.evaluate import EvalResult
 
 __all__ = [
@@ -53,10 +53,11 @@ __all__ = [
 
 _LAZY = {
     "Model": "rnngen.model",
+    "Run": "rnngen.model",
     "load": "rnngen.model",
     "LineScore": "rnngen.generate.score",
     "EvalResult": "rnngen.train.evaluate",
-    "plot_runs": "rnngen.pictures.curves",
+    "plot_runs": "rnngen.pictures.draw",
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rnngen.errors import UsageError
 
 if TYPE_CHECKING:
-    from rnngen.model import Model
+    from rnngen.model import Run
     from rnngen.train.trainer import Trainer
 
 
@@ -34,29 +34,6 @@ class TrainEvent:
     elapsed: float | None = None
     message: str | None = None
     info: dict = field(default_factory=dict)
-
-
-@dataclass
-class Run:
-    """A finished (or interrupted) training run: its directory, best checkpoint and figures."""
-
-    run_dir: Path
-    checkpoint: Path
-    steps: int
-    train_loss: float
-    val_loss: float | None
-    best_val_loss: float | None
-    tokens_per_sec: float
-    seconds: float
-    epochs: float
-    interrupted: bool
-    history: list[dict]
-
-    def load(self, threads: int | None = None) -> "Model":
-        """The model this run trained (its best checkpoint)."""
-        from rnngen.model import load
-
-        return load(self.checkpoint, threads)
 
 
 class _Events:
@@ -133,7 +110,7 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
                        notice)  # fmt: skip
 
 
-def run_training(trainer: "Trainer", reporter: Any = None) -> Run:
+def run_training(trainer: "Trainer", reporter: Any = None) -> "Run":
     """Run a prepared trainer to its end (its kernels compiled or loaded first)."""
     from rnngen.warmup import warm_training_kernels
 
@@ -145,10 +122,9 @@ def run_training(trainer: "Trainer", reporter: Any = None) -> Run:
         if trainer.lock is not None:
             trainer.lock.release()
         raise
-    r = trainer.run(reporter)
-    return Run(Path(r.run_dir), Path(r.checkpoint), r.steps, r.train_loss, r.val_loss,
-               r.best_val_loss, r.tokens_per_sec, r.seconds, r.epochs, r.interrupted,
-               list(r.history))  # fmt: skip
+    from rnngen.model import Run
+
+    return Run(**vars(trainer.run(reporter)))
 
 
 def train(paths: list[str] | str | None = None, *, val_file: str | Path | None = None,
@@ -156,7 +132,7 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
           init_from: str | Path | None = None, threads: int | None = None,
           encoding: str = "utf-8", errors: str = "strict",
           progress: Callable[[TrainEvent], None] | None = None,
-          **settings: Any) -> Run:  # fmt: skip
+          **settings: Any) -> "Run":  # fmt: skip
     """Train a language model on ``paths`` (text files, directories, ``"-"`` for stdin), as
     ``rnngen train`` does, and return the ``Run``.
 

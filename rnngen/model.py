@@ -17,6 +17,7 @@ from rnngen.nn.config import ModelConfig
 from rnngen.train import checkpoint
 from rnngen.train.checkpoint import Checkpoint
 from rnngen.train.evaluate import EvalResult
+from rnngen.train.trainer import TrainResult
 
 SCORE_CHUNK = 4096  # lines scored at a time by ``score_chunks``
 
@@ -27,6 +28,17 @@ def load(path: str | Path | None = None, threads: int | None = None) -> "Model":
     CPU threads (None: rnngen's choice per task). Raises ``rnngen.UserError`` (its message names
     the file) when there is none or it cannot be read or trusted."""
     return Model(checkpoint.load(checkpoint.resolve(path)), threads)
+
+
+class Run(TrainResult):
+    """A finished (or interrupted) training run, as ``rnngen.train`` returns it: ``run_dir``,
+    ``checkpoint`` (its best, or its last without validation), ``steps``, ``train_loss``,
+    ``val_loss``, ``best_val_loss``, ``tokens_per_sec``, ``seconds``, ``epochs``,
+    ``interrupted``, ``history`` (the evaluations)."""
+
+    def load(self, threads: int | None = None) -> "Model":
+        """The model this run trained."""
+        return load(self.checkpoint, threads)
 
 
 class Model:

@@ -79,9 +79,7 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
     if sampling_cached(cell):
         return None
     code = f"from rnngen.warmup import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
-    import rnngen
-
-    here = os.path.dirname(os.path.dirname(os.path.abspath(rnngen.__file__)))  # this rnngen
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this rnngen
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     try:

@@ -5,6 +5,7 @@ through a callback, and a library that never prints."""
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from clitools import REPO, cli_env, err, repetitive_text, run
@@ -84,7 +85,8 @@ def test_train_reports_to_its_callback_and_prints_nothing(corpus_dir, capfd):
     assert events[0].info["vocab"] == len(set(repetitive_text()))
     evals = [e for e in events if e.kind == "eval"]
     assert evals[-1].step == 40 and evals[-1].val_loss == pytest.approx(r.history[-1]["val_loss"])
-    assert r.steps == 40 and r.checkpoint.is_file() and r.run_dir == corpus_dir / "runs" / "cb"
+    assert r.steps == 40 and Path(r.checkpoint).is_file()
+    assert r.run_dir == str(corpus_dir / "runs" / "cb")
     model = r.load()
     assert model.config.hidden == 32 and model.level == "char"
 

@@ -125,10 +125,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
         err.print(f"checkpoint: {escape(str(result.checkpoint))}")
         err.print(f"sample it:  rnngen sample {escape(str(run_dir))}", style="dim")
     if json_out:
-        fields = dataclasses.asdict(result)
-        del fields["history"]
-        fields.update(checkpoint=str(result.checkpoint), run_dir=str(result.run_dir))
-        print(json.dumps(fields), flush=True)
+        print(json.dumps(result.to_dict()), flush=True)
     if result.interrupted:
         err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
                   f"{escape(str(run_dir))}; resume with:")  # fmt: skip

@@ -1,7 +1,8 @@
 """Learning curves of training runs, from their checkpoints' histories: the validation loss at each
 evaluation, the training loss between evaluations (the trainer records its mean every tenth of an
-evaluation interval), the learning rate and the wall time. Reading them needs no NumPy; drawing
-them is ``rnngen.pictures.draw`` (matplotlib) or ``rnngen.pictures.terminal`` (plotext)."""
+evaluation interval), the learning rate and the wall time, read from the checkpoint's header
+alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
+``rnngen.pictures.terminal`` (plotext)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +67,3 @@ def read_curves(run: str | Path) -> Curves:
     if not c.val and not c.train:
         raise CheckpointError(f"{ck}: holds no training history to plot (no evaluation yet)")
     return c
-
-
-def plot_runs(runs: list[str | Path], out: str | Path) -> Path:
-    """Draw the learning curves of ``runs`` (run directories or checkpoints) into ``out``, a
-    ``.png`` or ``.svg`` file (matplotlib). Returns the path."""
-    from rnngen.pictures.draw import draw
-
-    return draw([read_curves(r) for r in runs], Path(out))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnngen.errors import UsageError
 from rnngen.files import atomic_write
-from rnngen.pictures.curves import Curves
+from rnngen.pictures.curves import Curves, read_curves
 
 FORMATS = (".png", ".svg")
 
@@ -81,3 +81,10 @@ def draw(runs: list[Curves], out: Path) -> Path:
     except OSError as e:
         raise UsageError(f"{out}: cannot write the picture ({e.strerror or e})") from None
     return out
+
+
+def plot_runs(runs: list[str | Path], out: str | Path) -> Path:
+    """Draw the learning curves of ``runs`` (run directories or checkpoints) into ``out``, a
+    ``.png`` or ``.svg`` file. Returns the path. Raises ``UserError`` naming a file that is not a
+    run, or a picture that cannot be written."""
+    return draw([read_curves(r) for r in runs], Path(out))

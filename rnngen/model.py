@@ -94,7 +94,7 @@ class Model:
         if cfg.num != 1:
             raise UserError("generate gives one text; use samples(num, ...) for more")
         if cfg.beam:
-            yield from self._beam(cfg)[0][0:1]
+            yield self._beam(cfg)[0][0]  # the best beam, whole
             return
         if cfg.batched:
             ids = self._sampling().encode_prime(prime)[0]

@@ -2,6 +2,7 @@
 right types, so the compile happens behind the "compiling kernels" notice and not mid-run."""
 
 import subprocess
+import threading
 
 import numpy as np
 
@@ -83,9 +84,11 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     try:
-        return subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True,
-                                preexec_fn=lambda: os.nice(19))  # fmt: skip
+        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True,
+                                 preexec_fn=lambda: os.nice(19))  # fmt: skip
     except OSError:  # no process to spare: the first sample compiles it instead
         return None
+    threading.Thread(target=child.wait, daemon=True).start()  # reaped when done: no zombie
+    return child

@@ -129,7 +129,11 @@ class Model:
         if self._batch is None:
             from rnngen.generate.batch import BatchGenerator
 
-            self._plan(1)
+            # small GEMMs, one per layer and token: one thread (on a busy machine a second BLAS
+            # thread that is descheduled stalls every step)
+            from rnngen.kernels.threads import apply, plan_threads
+
+            apply(plan_threads(self.threads or 1, 1))
             self._batch = BatchGenerator(self.checkpoint)
         return self._batch
 

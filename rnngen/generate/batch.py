@@ -46,6 +46,52 @@ def draw_rows(logits: np.ndarray, temp: float, top_k: int, top_p: float,
     return np.minimum((cum <= u[:, None]).sum(axis=1), V - 1)
 
 
+class Stepper:
+    """One step of the model over B rows, with everything that does not change from step to step
+    made once: layer 0's input product as a (V, G) table read by token (as the batch-1 sampler
+    does), each W_hh packed into the time loop's panels, the layers' tapes. Per step: one time-loop
+    call per layer (T = 1), the input products of the layers above and the output layer as GEMMs;
+    the same math as ``LanguageModel.logits``."""
+
+    def __init__(self, model: LanguageModel, B: int) -> None:
+        from rnngen.kernels.gemm import pack_panels
+
+        f32 = np.float32
+        self.model, self.B = model, B
+        layers = model.layers
+        self.table0 = np.ascontiguousarray(model.embedding.W @ layers[0].W_ih, f32)  # (V, G)
+        self.packed = [pack_panels(np.ascontiguousarray(layer.W_hh)) for layer in layers]
+        self.tapes = [layer.tape(1, B, f32) for layer in layers]
+        self.kernels = [layer.cell.kernels for layer in layers]  # made once: typing one costs
+        self.rows = np.arange(B, dtype=np.int64).reshape(1, B)
+        self.W_out = np.ascontiguousarray(model.output.W, f32)  # (H, V)
+        self.logits = np.empty((B, self.W_out.shape[1]), f32)
+
+    def __call__(self, tokens: np.ndarray, state: State) -> np.ndarray:
+        """Logits (B, V) after each row reads its token (B,); advances state."""
+        from rnngen.kernels import timeloop
+
+        m = self.model
+        below = None
+        for k, layer in enumerate(m.layers):
+            tape = self.tapes[k]
+            for s, s0 in zip(tape.states, state.layer(k), strict=True):
+                s[0] = s0
+            if k == 0:
+                xin, xrow = self.table0, tokens.astype(np.int64).reshape(1, -1)
+            else:
+                xin, xrow = tape.xp.reshape(self.B, -1), self.rows
+                np.dot(below, layer.W_ih, out=xin)
+            timeloop.forward_packed(self.kernels[k], xin, xrow, layer.bias, self.packed[k],
+                                    tape.states, tape.caches, 1)  # fmt: skip
+            for s, s0 in zip(tape.states, state.layer(k), strict=True):
+                s0[...] = s[1]
+            below = tape.states[0][1]  # (B, H)
+        np.dot(below, self.W_out, out=self.logits)
+        self.logits += m.output.b
+        return self.logits.copy()
+
+
 class BatchGenerator:
     """Generation over a batch of rows with the weights of one checkpoint (see the module
     docstring)."""
@@ -53,6 +99,7 @@ class BatchGenerator:
     def __init__(self, ckpt: Checkpoint) -> None:
         self.vocab = ckpt.vocab
         self.model: LanguageModel = ckpt.build_model(parts=1)
+        self._steppers: dict[int, Stepper] = {}
 
     def primed(self, prime_ids: np.ndarray, B: int) -> tuple[State, np.ndarray]:
         """(state (L, B, H), logits (B, V)) of B rows that have all read the prime."""
@@ -69,7 +116,12 @@ class BatchGenerator:
 
     def step(self, tokens: np.ndarray, state: State) -> np.ndarray:
         """Logits (B, V) after each row reads its token (B,); advances state."""
-        return self.model.logits(tokens.astype(np.int32).reshape(1, -1), state).copy()
+        B = len(tokens)
+        if B not in self._steppers:
+            if len(self._steppers) >= 4:
+                self._steppers.clear()
+            self._steppers[B] = Stepper(self.model, B)
+        return self._steppers[B](tokens, state)
 
     def guards(self, prime_ids: np.ndarray, B: int, controls: Controls) -> list | None:
         if not controls.active:

@@ -52,6 +52,12 @@ def forward(cell, xin, xrow, bias, W_hh, states, caches, parts: int) -> None:
         _forward_par(cell, xin, xrow, bias, W_hh, states, caches, parts)
 
 
+def forward_packed(cell, xin, xrow, bias, Wp, states, caches, parts: int) -> None:
+    """``forward`` with W_hh packed by the caller (``pack_panels``), once for many calls: a model
+    stepping one token at a time (``rnngen.generate.batch``) would otherwise pack it every step."""
+    _forward_par_packed(cell, xin, xrow, bias, Wp, states, caches, parts)
+
+
 def backward(cell, grads, dhs, W_hh, states, caches, sums, carry, dh, parts: int) -> None:
     """Backward over T steps of all B rows, in reverse order of the forward, split into ``parts``
     ranges run in parallel."""

@@ -25,7 +25,6 @@ try:  # the layout of rnngen/{nn,train,generate,data,kernels}
 
 except ImportError:  # the flat layout of commit f81c9d0
     from rnngen.config import ModelConfig, TrainConfig  # type: ignore[no-redef]
-    from rnngen.model import LanguageModel, State  # type: ignore[no-redef]
     from rnngen.optim import Adam  # type: ignore[no-redef]
     from rnngen.sample import SampleConfig, Sampler, default_threads  # type: ignore[no-redef]
     from rnngen.threads import apply as apply_threads  # type: ignore[no-redef]
@@ -33,6 +32,7 @@ except ImportError:  # the flat layout of commit f81c9d0
     from rnngen.vocab import Vocab  # type: ignore[no-redef]
 
     from rnngen import checkpoint  # type: ignore[no-redef]
+    from rnngen.model import LanguageModel, State  # type: ignore[no-redef]
 
     LAYOUT = "flat"
 

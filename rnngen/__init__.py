@@ -1,13 +1,70 @@
 """rnngen: recurrent networks that learn text and write it, on a laptop CPU.
 
-The command line is ``rnngen`` (``rnngen.cli``); the library's layers are ``rnngen.data``,
-``rnngen.nn``, ``rnngen.train`` and ``rnngen.generate``, over the kernels of ``rnngen.kernels``.
+The public Python API (the command line ``rnngen`` is a thin layer over it)::
+
+    import rnngen
+    run = rnngen.train(["corpus.txt"], hidden=256, minutes=2)   # rnngen train's options
+    model = rnngen.load(run.run_dir)                              # run directory or checkpoint
+    for piece in model.generate(prime="ROMEO:", temp=0.8, length=200, seed=7):
+        print(piece, end="")
+    model.samples(4, temp=0.8, length=100, seed=1)                # four texts, one batch
+    model.score(["a line", "another line"])                       # bits, bits/token, perplexity
+    model.evaluate("held-out text")                               # loss, bits/token, perplexity
+    rnngen.plot_runs([run.run_dir], "curves.png")                 # learning curves
+
+Every error a user can cause is a ``rnngen.UserError`` (``UsageError`` for a bad setting), with the
+message the command line prints. Nothing here prints; training reports progress to an optional
+callback. Importing rnngen is cheap: NumPy and Numba load with the first call that needs them.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from rnngen import _env
 
 _env.apply()  # before anything imports NumPy: see rnngen._env
 
+# The ``rnngen.train`` subpackage is imported first, so that the function ``train`` below, not the
+# subpackage, is the attribute ``rnngen.train`` (importing a submodule later does not reset it;
+# ``from rnngen.train import checkpoint`` still finds the subpackage).
+import rnngen.train  # noqa: E402, F401
 from rnngen._version import __version__  # noqa: E402
+from rnngen.api import TrainEvent, train  # noqa: E402, F811
+from rnngen.errors import UsageError, UserError  # noqa: E402
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from rnngen.generate.score import LineScore
+    from rnngen.model import Model, Run, load
+    from rnngen.pictures.draw import plot_runs
+    from rnngen.train.evaluate import EvalResult
+
+__all__ = [
+    "EvalResult",
+    "LineScore",
+    "Model",
+    "Run",
+    "TrainEvent",
+    "UsageError",
+    "UserError",
+    "__version__",
+    "load",
+    "plot_runs",
+    "train",
+]
+
+_LAZY = {
+    "Model": "rnngen.model",
+    "Run": "rnngen.model",
+    "load": "rnngen.model",
+    "LineScore": "rnngen.generate.score",
+    "EvalResult": "rnngen.train.evaluate",
+    "plot_runs": "rnngen.pictures.draw",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names whose modules load NumPy, imported at their first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnngen' has no attribute {name!r}")

@@ -1,6 +1,9 @@
 """Compile (or load from Numba's cache) the kernels a command will use, on a tiny model of the
 right types, so the compile happens behind the "compiling kernels" notice and not mid-run."""
 
+import subprocess
+import threading
+
 import numpy as np
 
 
@@ -51,6 +54,44 @@ def warm_sampling_kernels(cell: str = "lstm") -> None:
          f(ks.PANEL, np.float32), f(V, np.float32), np.ones(1, np.int64))  # fmt: skip
     ks.advance(c.kernels, np.zeros(1, np.int64), np.zeros(1, np.int64), state, *w, logits, 1.0, 0,
                1.0, 0)  # fmt: skip
+
+
+def sampling_cached(cell: str) -> bool:
+    """Whether Numba's cache holds the sampling kernel for ``cell`` (its index lists the compiled
+    signatures; the cell's kernels type is named ``Cell(<name>@...)`` in them)."""
+    from rnngen.kernels import sample as ks
+
+    try:
+        index = ks.advance._cache._cache_file._load_index()
+    except (OSError, AttributeError, EOFError, ValueError):
+        return False
+    return any(f"Cell({cell}@" in str(key) for key in index)
+
+
+def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
+    """Compile the sampling kernel for ``cell`` into Numba's cache in a child process at the
+    lowest CPU priority, so that the first ``rnngen sample`` after a training run starts warm
+    without slowing the training down: the child runs on what training leaves idle, and on
+    after the training ends if it must (a new session, so Ctrl-C in the terminal does not reach
+    it). None when the kernel is cached already."""
+    import os
+    import sys
+
+    if sampling_cached(cell):
+        return None
+    code = f"from rnngen.warmup import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this rnngen
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    try:
+        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True,
+                                 preexec_fn=lambda: os.nice(19))  # fmt: skip
+    except OSError:  # no process to spare: the first sample compiles it instead
+        return None
+    threading.Thread(target=child.wait, daemon=True).start()  # reaped when done: no zombie
+    return child
 
 
 def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "general",

@@ -89,5 +89,8 @@ def test_resolve_prefers_best_in_a_run_directory_and_finds_the_newest_run(tmp_pa
     checkpoint.save(_ckpt(), run / "best.safetensors")
     assert checkpoint.resolve(run) == run / "best.safetensors"
     assert checkpoint.resolve(None, cwd=tmp_path) == run / "best.safetensors"
+    # a run directory directly under the current one counts too (a run trained with --out a)
+    assert checkpoint.resolve(None, cwd=tmp_path / "runs") == run / "best.safetensors"
+    (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="none found"):
-        checkpoint.resolve(None, cwd=tmp_path / "runs")
+        checkpoint.resolve(None, cwd=tmp_path / "empty")

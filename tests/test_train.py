@@ -53,6 +53,8 @@ def test_same_seed_same_model_different_seed_different_model(tmp_path):
         assert ka.arrays[name].tobytes() == kb.arrays[name].tobytes(), name
     for h in ka.info["history"] + kb.info["history"]:
         assert h.pop("seconds") >= 0
+    for row in ka.info["curve"] + kb.info["curve"]:  # [step, loss, lr, seconds]
+        assert row.pop() >= 0
     assert ka.info == kb.info and ka.step == kb.step
 
 

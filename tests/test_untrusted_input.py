@@ -108,6 +108,8 @@ LIES = [
     ("a history entry with a string step", ("meta", lambda m: m["info"]["history"][0]
                                             .__setitem__("step", "ten")),
      "info.history[0].step must be a whole number >= 0 (got 'ten')"),
+    ("a learning curve with a row of text", ("meta", _meta(info__curve=[[10, 2.5, "fast", 1.0]])),
+     "info.curve must be a list of [step, loss, lr, seconds] (got [[10, 2.5, 'fast', 1.0]])"),
     ("a best loss that is text", ("meta", _meta(info__best_val_loss="low")),
      "info.best_val_loss must be a number (got 'low')"),
     ("a missing parameter", ("tensors", _drop_tensor("param/lstm1.W_hh")),

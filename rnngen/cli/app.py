@@ -14,8 +14,10 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from rnngen.cli.corpus import corpus_app
 from rnngen.cli.errors import INTERRUPTED
 from rnngen.cli.evaluate import evaluate
+from rnngen.cli.heatmap import heatmap
 from rnngen.cli.info import info
 from rnngen.cli.output import error
+from rnngen.cli.plot import plot
 from rnngen.cli.sample import sample
 from rnngen.cli.score import score
 from rnngen.cli.train import train
@@ -34,6 +36,8 @@ app.command("eval")(evaluate)
 app.command("translate")(translate)
 app.command("score")(score)
 app.command("info")(info)
+app.command("plot")(plot)
+app.command("heatmap")(heatmap)
 app.add_typer(corpus_app, name="corpus")
 
 

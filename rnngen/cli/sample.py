@@ -10,17 +10,23 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info, warn, write
 from rnngen.cli.params import Shared, settings_options
-from rnngen.errors import ConfigError
+from rnngen.errors import UsageError
 from rnngen.generate.config import SampleConfig
 
 
-@settings_options(SampleConfig, Shared.only("threads", "quiet"))
+@settings_options(SampleConfig, Shared.only("threads", "quiet", "encoding", "errors"))
 def sample(
     model: Annotated[
         Path | None,
-        typer.Argument(help="Checkpoint file or run directory (default: the newest under ./runs)."),
+        typer.Argument(
+            help="Checkpoint file or run directory (default: the newest under ./runs "
+            "or in a run directory here)."
+        ),  # fmt: skip
     ] = None,
-    num: Annotated[int, typer.Option(help="Number of samples, separated by a blank line.")] = 1,
+    prime_file: Annotated[
+        str | None,
+        typer.Option(help="Start from the text of this file ('-': stdin); printed first."),
+    ] = None,
     *,
     settings: SampleConfig,
     shared: Shared,
@@ -28,39 +34,36 @@ def sample(
     """Generate text from a trained model; it streams to stdout as it is generated."""
     import dataclasses
 
-    from rnngen.generate.sample import Sampler
-    from rnngen.train import checkpoint
-    from rnngen.warmup import warm_sampling_kernels
+    from rnngen.data.text import read_text
+    from rnngen.model import load
 
     quiet = shared.quiet
     with user_errors():
         settings.validate()
         shared.validate()
-        if num < 1:
-            raise ConfigError("num", f"must be at least 1 (got {num})")
-        path = checkpoint.resolve(model)
-        ckpt = checkpoint.load(path)
-        ckpt.require("lm", "rnngen sample")
-        sampler = Sampler(ckpt, threads=shared.threads)
-        _, unknown = sampler.encode_prime(settings.prime)
+        if prime_file is not None:
+            if settings.prime:
+                raise UsageError("--prime and --prime-file conflict: give one")
+            text, _ = read_text(prime_file, shared.encoding, shared.errors)
+            settings = dataclasses.replace(settings, prime=text)
+        m = load(model, shared.threads)
+        m.checkpoint.require("lm", "rnngen sample")
+        unknown = m.unknown_words(settings.prime)
         if model is None or Path(model).is_dir():
-            info(f"sampling from {path}", quiet)
+            info(f"sampling from {m.path}", quiet)
         if unknown:
             warn("prime words not in the vocabulary, read as <unk>: "
                  + ", ".join(repr(w) for w in unknown[:10]))  # fmt: skip
-        # no BLAS inside the sampling kernel: its threads are Numba's, set by the Sampler
         with compiling_status(quiet):
-            warm_sampling_kernels(ckpt.model_cfg.cell)
-        for i in range(num):
-            if i:
-                write("\n\n")
-            seed = None if settings.seed is None else settings.seed + i
-            last = "\n"
-            for piece in sampler.generate(dataclasses.replace(settings, seed=seed)):
-                write(piece)
-                last = piece[-1:] or last
-            if not last.endswith("\n") and sys.stdout.isatty():
-                write("\n")
+            m.warm("batch" if settings.batched else "sample")
+        options = dataclasses.asdict(settings)
+        del options["prime"], options["num"]
+        if settings.num == 1 and not settings.beam:
+            _stream(m.generate(settings.prime, **options))
+        else:
+            for i, text in enumerate(m.samples(settings.num, settings.prime, **options)):
+                write(("\n\n" if i else "") + text)
+            _end_line(text)
     if Path(sys.argv[0]).name == "rnngen":
         # The text is out and flushed. Skip the interpreter's teardown: with Numba's kernel
         # loaded it takes ~0.25 s, a quarter of this command's warm start-up. Only when this
@@ -68,3 +71,17 @@ def sample(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _stream(pieces) -> None:
+    last = "\n"
+    for piece in pieces:
+        write(piece)
+        last = piece[-1:] or last
+    _end_line(last)
+
+
+def _end_line(text: str) -> None:
+    """A newline after text that lacks one, on a terminal (a pipe gets the text as it is)."""
+    if not text.endswith("\n") and sys.stdout.isatty():
+        write("\n")

@@ -27,34 +27,32 @@ def score(
     the state the model starts texts in (after a line break), its line end included.
     """
     from rnngen.data.text import read_text
-    from rnngen.generate.score import MAX_BATCH, encode_lines, score_sequences
-    from rnngen.kernels.threads import apply, plan_threads
-    from rnngen.train import checkpoint
-    from rnngen.warmup import warm_training_kernels
+    from rnngen.generate.score import MAX_BATCH
+    from rnngen.model import load
 
     quiet = shared.quiet
     with user_errors():
         shared.validate()
-        ckpt = checkpoint.load(checkpoint.resolve(model))
-        ckpt.require("lm", "rnngen score")
+        m = load(model, shared.threads)
+        m.checkpoint.require("lm", "rnngen score")
         text, name = read_text(path, shared.encoding, shared.errors, allow_empty=True)
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()  # the text's final line break ends the last line; it is not a line
-        plan = plan_threads(shared.threads, MAX_BATCH)
-        apply(plan)
-        net = ckpt.build_model(parts=plan.parts)
         with compiling_status(quiet):
-            warm_training_kernels(plan.parts, ckpt.model_cfg.cell, optimizer=None, scoring=True)
+            m.warm("score", MAX_BATCH)
         # every line is read before any is scored: a bad line fails before any output
-        seqs, start, unknown = encode_lines(ckpt.vocab, lines, name)
-        if unknown and not quiet:
-            shown = ", ".join(repr(w) for w in unknown[:10]) + (", …" if len(unknown) > 10 else "")
-            warn(f"{len(unknown):,} word types not in the vocabulary are scored as <unk>: {shown}")
+        chunks = m.score_chunks(lines, name, CHUNK_LINES)
         t0 = time.perf_counter()
         total_bits, total_tokens = 0.0, 0
-        for a in range(0, len(lines), CHUNK_LINES):
-            scores = score_sequences(net, seqs[a : a + CHUNK_LINES], start)
+        for n, scores in enumerate(chunks):
+            a = n * CHUNK_LINES
+            if n == 0 and m.unknown and not quiet:
+                unknown = m.unknown
+                shown = ", ".join(repr(w) for w in unknown[:10]) + (", …" if len(unknown) > 10
+                                                                     else "")  # fmt: skip
+                warn(f"{len(unknown):,} word types not in the vocabulary are scored as <unk>: "
+                     f"{shown}")  # fmt: skip
             out = []
             for k, s in enumerate(scores):
                 line = lines[a + k]
@@ -70,7 +68,7 @@ def score(
                                f"{s.tokens}\t{line}")  # fmt: skip
             write("".join(o + "\n" for o in out))
     seconds = time.perf_counter() - t0
-    unit = "char" if ckpt.vocab.level == "char" else "token"
+    unit = "char" if m.level == "char" else "token"
     if total_tokens:
         mean = total_bits / total_tokens
         ppl = 2.0 ** min(mean, 1000.0)

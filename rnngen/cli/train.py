@@ -6,6 +6,7 @@ to continue (``--resume``) or a model to start from (``--init-from``). The work 
 (``rnngen.train.run``); this module parses, shows progress, and turns Ctrl-C into a clean stop.
 """
 
+import dataclasses
 import json
 import signal
 import sys
@@ -20,9 +21,8 @@ from rich.markup import escape
 from rnngen.cli.errors import INTERRUPTED, user_errors
 from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
-from rnngen.errors import UsageError
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.seq2seq.config import TASKS, Seq2SeqConfig
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.train.config import TrainConfig
 
 
@@ -69,31 +69,21 @@ def train(
 ) -> None:
     """Train a recurrent language model on text (or, with --task seq2seq, an encoder-decoder on
     source<TAB>target pairs), keeping the best and last checkpoints."""
-    from rnngen.train.run import Inputs, new_trainer, resume_trainer
+    from rnngen.api import prepare_training
 
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
+    settings = {k: v for k, v in user_given.items() if k in _names(model, training, seq2seq)}
     with user_errors():
         shared.validate()
-        if task not in TASKS:
-            raise UsageError(f"--task must be one of {', '.join(TASKS)} (got {task!r})")
-        own = [n for n in user_given if n in Seq2SeqConfig.__dataclass_fields__]
-        if task == "lm" and own and resume is None:
-            raise UsageError(f"{name_flag(own[0])} applies to sequence-to-sequence models: add "
-                             "--task seq2seq")  # fmt: skip
-        if task == "seq2seq" and init_from is not None:
-            raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
-                             "--resume")  # fmt: skip
-        if resume is not None and init_from is not None:
-            raise UsageError("--resume and --init-from conflict: give one")
-        inputs = Inputs(paths, None if val_file is None else str(val_file), shared.encoding,
-                        shared.errors)  # fmt: skip
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        if resume is not None:  # the options given must be valid before they are compared
-            model.validate(resolved=False)
-            training.validate(resolved=False)
-            trainer = resume_trainer(resume, inputs, user_given, shared.threads, name_flag)
+        trainer = prepare_training(
+            paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
+            threads=shared.threads, encoding=shared.encoding, errors=shared.errors,
+            given=settings, flag=name_flag, notice=lambda m: info(m, quiet), task=task,
+        )  # fmt: skip
+        if resume is not None:
             done = trainer.done_reason()
             if done is not None:
                 info(done, quiet)
@@ -101,25 +91,22 @@ def train(
             epochs = trainer.step / trainer.stream.steps_per_epoch
             info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
                  quiet)  # fmt: skip
-        elif task == "seq2seq":
-            from rnngen.train.seq2seq_run import new_seq2seq_trainer
-
-            trainer = new_seq2seq_trainer(model, seq2seq, training, inputs, out, force,
-                                          shared.threads)  # fmt: skip
-            if trainer.corpus.skipped:
-                info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
-                     f"{trainer.s2s.max_len}", quiet)  # fmt: skip
-        else:
-            trainer = new_trainer(model, training, inputs, out, force, shared.threads, init_from,
-                                  user_given, name_flag, lambda m: info(m, quiet))  # fmt: skip
+        elif getattr(trainer.corpus, "skipped", 0):
+            info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
+                 f"{trainer.s2s.max_len}", quiet)  # fmt: skip
     _run(trainer, quiet, shared.json_out)
+
+
+def _names(*settings) -> set[str]:
+    return {f.name for s in settings for f in dataclasses.fields(s)}
 
 
 def _run(trainer, quiet: bool, json_out: bool) -> None:
     """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
+    from rnngen.api import run_training
     from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
     from rnngen.train.run import resume_hint
-    from rnngen.warmup import warm_seq2seq_kernels, warm_training_kernels
+    from rnngen.warmup import prepare_sampling, warm_seq2seq_kernels, warm_training_kernels
 
     run_dir = trainer.out_dir
     with user_errors():
@@ -132,6 +119,11 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             s2s = getattr(trainer, "s2s", None)
             if s2s is not None:
                 warm_seq2seq_kernels(trainer.plan.parts, m.cell, s2s.attention, training=True)
+        if s2s is None:
+            # the first sample after this run starts warm: its kernel compiles meanwhile, in a
+            # process of the lowest priority that outlives this one if it must (nothing to do
+            # when the kernel is cached already)
+            prepare_sampling(m.cell)
         progress = TrainProgress(err, quiet)
 
         def stop() -> None:
@@ -139,7 +131,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
 
         try:
             with _graceful_stop(stop):
-                result = trainer.run(progress)
+                result = run_training(trainer, progress)
         finally:
             progress.close()
 
@@ -150,9 +142,9 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             f"({fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "
             f"best val loss {val}"
         )
-        err.print(f"checkpoint: {escape(result.checkpoint)}")
-        use = "translate" if getattr(trainer, "s2s", None) is not None else "sample"
-        err.print(f"{use} with: rnngen {use} {escape(str(run_dir))}", style="dim")
+        err.print(f"checkpoint: {escape(str(result.checkpoint))}")
+        use = "sample" if getattr(trainer, "s2s", None) is None else "translate"
+        err.print(f"{use} it:  rnngen {use} {escape(str(run_dir))}", style="dim")
     if json_out:
         print(json.dumps(result.to_dict()), flush=True)
     if result.interrupted:

@@ -30,18 +30,15 @@ def translate(
 ) -> None:
     """Turn each input line into an output line with a sequence-to-sequence model."""
     from rnngen.data.text import read_text
-    from rnngen.generate.translate import Translator
-    from rnngen.kernels.threads import apply, plan_threads
-    from rnngen.warmup import warm_seq2seq_kernels
+    from rnngen.model import load
 
     with user_errors():
         settings.validate()
         shared.validate()
-        ck = load_seq2seq(model)
-        plan = plan_threads(shared.threads, settings.batch_size)
-        apply(plan)
-        tr = Translator(ck.build_model(parts=plan.parts), ck.src_vocab, ck.vocab)
-        max_len = settings.max_len or ck.s2s.max_len
+        m = load(model, shared.threads)
+        m.checkpoint.require("seq2seq", "rnngen translate")
+        tr = m.translator(settings.batch_size)
+        max_len = settings.max_len or m.checkpoint.s2s.max_len
         if path == "-":
             lines: Iterator[tuple[str, str]] = _stdin_lines(shared.encoding, shared.errors)
             batches = _stdin_batches(lines, settings.batch_size)
@@ -57,7 +54,7 @@ def translate(
             batches = (numbered[a : a + settings.batch_size]
                        for a in range(0, len(numbered), settings.batch_size))  # fmt: skip
         with compiling_status(shared.quiet):
-            warm_seq2seq_kernels(plan.parts, ck.model_cfg.cell, ck.s2s.attention)
+            m.warm(settings.batch_size)
         unknown: dict[str, None] = {}
         for batch in batches:
             outs = _decode(tr, batch, settings, max_len, unknown)
@@ -65,15 +62,6 @@ def translate(
         if unknown:
             shown = ", ".join(repr(w) for w in list(unknown)[:10])
             warn(f"{len(unknown):,} source words not in the vocabulary were read as <unk>: {shown}")
-
-
-def load_seq2seq(model: Path):
-    """The checkpoint of ``model``, refused with the right command if it is a language model."""
-    from rnngen.train import checkpoint
-
-    ck = checkpoint.load(checkpoint.resolve(model))
-    ck.require("seq2seq", "rnngen translate")
-    return ck
 
 
 def _decode(tr, batch, settings: TranslateConfig, max_len: int, unknown: dict):

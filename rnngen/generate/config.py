@@ -17,10 +17,33 @@ class SampleConfig(Settings):
     prime: str = setting("", "Text to start from (printed first).")
     seed: int | None = setting(None, "Random seed (same seed, same text) [random].")
     stop: str | None = setting(None, "End a sample where this string appears (not printed).")
+    num: int = setting(1, "Number of samples, generated as one batch, separated by a blank line.",
+                       min=1, max=10_000)  # fmt: skip
+    repetition_penalty: float = setting(
+        1.0, "Divide the logits of words already in the text by R (CTRL); 1 = off. At char level "
+        "it applies where a word already written would end.", min=1)  # fmt: skip
+    no_repeat_ngram: int = setting(
+        0, "Never repeat a run of N words (char level: whitespace-separated words); 0 = off.",
+        min=0)  # fmt: skip
+    beam: int = setting(0, "Beam search with K beams: the most likely continuation (ignores "
+                        "--temp, --top-k, --top-p, --seed); 0 = sample.", min=0,
+                        max=1000)  # fmt: skip
 
     def check(self) -> None:
         if self.stop == "":
             raise ConfigError("stop", "must not be empty")
+        if self.beam and self.num > self.beam:
+            raise ConfigError("num", "must not exceed {beam}: beam search gives K continuations")
+
+    @property
+    def batched(self) -> bool:
+        """Whether this needs the batched generator rather than the batch-1 sampling kernel."""
+        return (
+            self.num > 1
+            or self.beam > 0
+            or self.repetition_penalty != 1.0
+            or (self.no_repeat_ngram > 0)
+        )
 
 
 @dataclass

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
-from rnngen.data.vocab import EOS, Vocab
+from rnngen.data.vocab import Vocab
 from rnngen.errors import PrimeError
 from rnngen.generate.config import SampleConfig
+from rnngen.generate.text import decoder_after, resolve_seed, start_ids, stream_text
 from rnngen.kernels import sample as ks
 from rnngen.kernels.threads import available_cores
 from rnngen.nn.cells import CELLS
@@ -191,35 +192,22 @@ class Sampler:
         ids, _ = self.encode_prime(cfg.prime)
         state = self.new_state()
         logits = self.b_out.copy()  # the zero state's prediction, if there is no start token
-        start = "\n" if self.vocab.level == "char" else EOS
-        if start in self.vocab.stoi:  # begin as after a line break, as the text would
-            ids = np.concatenate([[self.vocab.stoi[start]], ids]).astype(np.int64)
-        seed = cfg.seed if cfg.seed is not None else np.random.SeedSequence().entropy % 2**32
-        seed = int(seed) % 2**32
-        at_line_start = cfg.prime == "" or cfg.prime.endswith("\n")
-        decode = self.vocab.decoder()
-        decode.at_line_start = at_line_start
+        ids = start_ids(self.vocab, ids)
+        seed = resolve_seed(cfg.seed)
+        decode = decoder_after(self.vocab, cfg.prime)
         if cfg.prime:
             yield cfg.prime
-        pending = ""  # held back while it could be the start of the stop string
-        done, chunk = 0, 8
-        while done < cfg.length:
-            n = min(chunk, cfg.length - done)
-            out = np.empty(n, np.int64)
-            self._advance(ids, out, state, logits, cfg, seed)
-            ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
-            done += n
-            chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls
-            text = pending + decode(out)
-            if cfg.stop:
-                cut = text.find(cfg.stop)
-                if cut >= 0:
-                    if cut:
-                        yield text[:cut]
-                    return
-                keep = min(len(cfg.stop) - 1, len(text))
-                pending, text = (text[len(text) - keep :], text[: len(text) - keep])
-            if text:
-                yield text
-        if pending:
-            yield pending
+
+        def chunks() -> Iterator[np.ndarray]:
+            nonlocal ids, seed
+            done, chunk = 0, 8
+            while done < cfg.length:
+                n = min(chunk, cfg.length - done)
+                out = np.empty(n, np.int64)
+                self._advance(ids, out, state, logits, cfg, seed)
+                ids, seed = ids[:0], -1  # the prime is consumed and the generator seeded once
+                done += n
+                chunk = min(chunk * 2, 256)  # first text appears fast, then fewer calls
+                yield out
+
+        yield from stream_text(chunks(), decode, cfg.stop)

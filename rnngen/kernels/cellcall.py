@@ -74,9 +74,18 @@ def _type_of_key(key: str) -> CellKernelsType:
     return CellKernelsType(_KNOWN.get(key) or _Gone(key))  # type: ignore[arg-type]
 
 
+_TYPES: dict[int, tuple[CellKernels, CellKernelsType]] = {}
+
+
 @typeof_impl.register(CellKernels)
 def _typeof(val: CellKernels, c) -> CellKernelsType:
-    return CellKernelsType(val)
+    """Made once per kernels object: every jitted call types its arguments, and making the type
+    (Numba interns it by name only after building it) cost 15 us per call, which a model stepping
+    one token at a time pays per layer and token."""
+    known = _TYPES.get(id(val))
+    if known is None or known[0] is not val:
+        known = _TYPES[id(val)] = (val, CellKernelsType(val))
+    return known[1]
 
 
 register_model(CellKernelsType)(models.OpaqueModel)

@@ -53,6 +53,14 @@ def forward(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts: int) ->
         _forward_par(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts)
 
 
+def forward_packed(cell, xin, xrow, bias, Wp, states, caches, parts: int) -> None:
+    """``forward`` of all T steps of every row, with W_hh packed by the caller (``pack_panels``),
+    once for many calls: a model stepping one token at a time (``rnngen.generate.batch``) would
+    otherwise pack it every step."""
+    lengths = np.full(xrow.shape[1], xrow.shape[0], np.int64)
+    _forward_par_packed(cell, xin, xrow, bias, Wp, states, caches, lengths, parts)
+
+
 def backward(cell, grads, dhs, W_hh, states, caches, sums, carry, dh, lengths, parts: int) -> None:
     """Backward over T steps of all B rows, in reverse order of the forward, split into ``parts``
     ranges run in parallel."""

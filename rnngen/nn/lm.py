@@ -281,3 +281,12 @@ class LanguageModel:
         top = self._forward(ws, inputs, state, None).reshape(T * B, -1)
         logits = self.output.logits(top, ws.logits)
         return self.output.token_losses(logits, targets.reshape(-1)).reshape(T, B)
+
+    def logits(self, inputs: np.ndarray, state: State) -> np.ndarray:
+        """Next-token logits after every token of a (T, B) batch, (T*B, V), forward only, no
+        dropout; advances state. The array is the model's workspace: copy what must outlive the
+        next call. Used to generate many samples at once, by beam search and by the heatmap."""
+        T, B = inputs.shape
+        ws = self._workspace(T, B)
+        top = self._forward(ws, inputs, state, None).reshape(T * B, -1)
+        return self.output.logits(top, ws.logits)

@@ -344,6 +344,13 @@ _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer": ("a mapping", lambda v: isinstance(v, dict)),
     "schedule": ("a mapping", lambda v: isinstance(v, dict)),
     "history": ("a list", lambda v: isinstance(v, list)),
+    "curve": (
+        "a list of [step, loss, lr, seconds]",
+        lambda v: (
+            isinstance(v, list)
+            and all(isinstance(r, list) and len(r) == 4 and all(_is_num(x) for x in r) for r in v)
+        ),
+    ),  # fmt: skip
 }
 _HISTORY_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "step": ("a whole number >= 0", lambda v: _is_int(v) and v >= 0),
@@ -423,7 +430,8 @@ def _check_array(ck: Checkpoint, name: str, shape: tuple[int, ...], fail) -> Non
 
 def resolve(model: str | Path | None, cwd: Path | None = None) -> Path:
     """A checkpoint file from a file path, a run directory (its best checkpoint), or — with no
-    argument — the most recently written checkpoint under ``./runs`` or the current directory."""
+    argument — the most recently written checkpoint under ``./runs``, in a run directory directly
+    under the current directory (``--out mymodel``) or in the current directory itself."""
     if model is not None:
         p = Path(model)
         if p.is_dir():
@@ -438,11 +446,12 @@ def resolve(model: str | Path | None, cwd: Path | None = None) -> Path:
             raise CheckpointError(f"{p}: no such file")
         return p
     base = cwd or Path.cwd()
-    runs = [q for q in base.glob("runs/*/last" + SUFFIX)] + list(base.glob("*" + SUFFIX))
+    runs = [*base.glob("runs/*/last" + SUFFIX), *base.glob("*/last" + SUFFIX),
+            *base.glob("*" + SUFFIX)]  # fmt: skip
     if not runs:
         raise CheckpointError(
-            "no model given and none found under ./runs; train one with `rnngen train FILE` "
-            "or name a checkpoint: `rnngen sample MODEL`"
+            "no model given and none found under ./runs or in a run directory here; train one "
+            "with `rnngen train FILE` or name a checkpoint: `rnngen sample MODEL`"
         )
     newest = max(runs, key=lambda q: q.stat().st_mtime)
     if newest.name == "last" + SUFFIX and (newest.parent / ("best" + SUFFIX)).is_file():

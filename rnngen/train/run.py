@@ -285,10 +285,6 @@ def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
     reached its limits comes back unlocked, with ``done_reason`` saying so."""
     ck_path, run_dir = find_resumable(resume)
     ck = checkpoint.load(ck_path)
-    if ck.s2s is not None:
-        from rnngen.train.seq2seq_run import resume_seq2seq
-
-        return resume_seq2seq(ck, run_dir, inputs, given, threads, flag)
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",
                        flag)  # fmt: skip

@@ -111,6 +111,8 @@ class Trainer:
         self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
         self.step = 0
         self.history: list[dict] = []
+        self.curve: list[list[float]] = []  # [step, mean train loss since the last, lr, seconds]
+        self._curve_losses: list[float] = []
         self.best_val: float | None = None
         self._t0 = time.perf_counter()  # the run's start (history records seconds since)
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
@@ -226,6 +228,7 @@ class Trainer:
             if len(recent) > 100:
                 recent.pop(0)
             rep.step(self.step, loss, tokens_done / train_time, time.perf_counter() - t0)
+            self._record_curve(loss)
             if self.step % self.eval_every == 0:
                 val_loss = self._evaluate_and_save(rep, float(np.mean(recent)))
                 guard.want_capture()
@@ -252,6 +255,16 @@ class Trainer:
             interrupted=self.stop_requested,
             history=self.history,
         )
+
+    def _record_curve(self, loss: float) -> None:
+        """The training loss between evaluations, for learning curves: its mean over every
+        ``eval_every // 10`` steps (at least 10), with the learning rate and the wall time."""
+        self._curve_losses.append(loss)
+        if self.step % max(10, self.eval_every // 10) == 0:
+            mean = float(np.mean(self._curve_losses))
+            seconds = round(time.perf_counter() - self._t0, 2)
+            self.curve.append([self.step, round(mean, 5), self.lr, seconds])
+            self._curve_losses.clear()
 
     # ---- what a task does: a language model's here, a seq2seq model's in train/seq2seq.py ------
 
@@ -376,6 +389,7 @@ class Trainer:
         self.stream.pos = Position(ck.info["epoch"], ck.info["step_in_epoch"])
         self.step = self.saved_step = ck.step
         self.history = list(ck.info.get("history") or [])
+        self.curve = list(ck.info.get("curve") or [])
         self.best_val = ck.info.get("best_val_loss")
         self.recent[:] = ck.info.get("recent_losses") or []
         self.bad_evals = ck.info.get("bad_evals") or 0
@@ -422,6 +436,7 @@ class Trainer:
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
                 "history": self.history,
+                "curve": self.curve,
                 "recent_losses": self.recent,
             },
         )

@@ -1,0 +1,42 @@
+"""``rnngen heatmap``: a text as a model reads it, as one self-contained HTML page."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnngen.cli.errors import user_errors
+from rnngen.cli.output import compiling_status, info
+from rnngen.cli.params import Shared, settings_options
+
+MAX_TOKENS = 2000
+
+
+@settings_options(Shared.only("threads", "quiet", "encoding", "errors"))
+def heatmap(
+    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    path: Annotated[str, typer.Argument(help="Text to read; '-' reads stdin.")] = "-",
+    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML page to write.")] = Path(
+        "heatmap.html"
+    ),
+    max_tokens: Annotated[
+        int, typer.Option(min=1, max=20_000, help="Refuse texts longer than this (tokens).")
+    ] = MAX_TOKENS,
+    *,
+    shared: Shared,
+) -> None:
+    """Each token coloured by its surprisal, the model's top-5 predictions on hover, and any hidden
+    unit's activation, with the units that track quotes, brackets and position ranked."""
+    from rnngen.data.text import read_text
+    from rnngen.files import atomic_write
+    from rnngen.model import load
+
+    with user_errors():
+        shared.validate()
+        m = load(model, shared.threads)
+        text, name = read_text(path, shared.encoding, shared.errors)
+        with compiling_status(shared.quiet):
+            m.warm("batch")
+        page = m.heatmap(text, max_tokens, name)
+        atomic_write(out, page.encode("utf-8"))
+    info(f"wrote {out} ({len(page) / 1e6:.1f} MB)", shared.quiet)

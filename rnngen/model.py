@@ -1,0 +1,241 @@
+"""A trained model, from Python: ``rnngen.load(path)`` and what it can do (generate, score,
+evaluate, draw its heatmap). The command line's ``sample``, ``score``, ``eval`` and ``heatmap`` are
+thin calls of these methods.
+
+The kernels compile (or load from Numba's cache) at the first call that needs them; ``warm`` does
+it ahead of time. Nothing here prints.
+"""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnngen.errors import DataError, UserError
+from rnngen.generate.config import SampleConfig
+from rnngen.generate.score import LineScore
+from rnngen.nn.config import ModelConfig
+from rnngen.train import checkpoint
+from rnngen.train.checkpoint import Checkpoint
+from rnngen.train.evaluate import EvalResult
+
+if TYPE_CHECKING:
+    from rnngen.seq2seq_model import Seq2Seq
+from rnngen.train.trainer import TrainResult
+
+SCORE_CHUNK = 4096  # lines scored at a time by ``score_chunks``
+
+
+def load(path: str | Path | None = None, threads: int | None = None) -> "Model | Seq2Seq":
+    """The model in ``path``: a checkpoint file, or a run directory (its best checkpoint); None:
+    the newest under ``./runs`` or in a run directory under the current directory. ``threads``:
+    CPU threads (None: rnngen's choice per task). A language model comes back as a ``Model``, a
+    sequence-to-sequence model as a ``Seq2Seq`` (``translate``). Raises ``rnngen.UserError``
+    (its message names the file) when there is none or it cannot be read or trusted."""
+    ck = checkpoint.load(checkpoint.resolve(path))
+    if ck.s2s is not None:
+        from rnngen.seq2seq_model import Seq2Seq
+
+        return Seq2Seq(ck, threads)
+    return Model(ck, threads)
+
+
+class Run(TrainResult):
+    """A finished (or interrupted) training run, as ``rnngen.train`` returns it: ``run_dir``,
+    ``checkpoint`` (its best, or its last without validation), ``steps``, ``train_loss``,
+    ``val_loss``, ``best_val_loss``, ``tokens_per_sec``, ``seconds``, ``epochs``,
+    ``interrupted``, ``history`` (the evaluations)."""
+
+    def load(self, threads: int | None = None) -> "Model":
+        """The model this run trained."""
+        return load(self.checkpoint, threads)
+
+
+class Model:
+    """A trained language model. (A sequence-to-sequence model is a ``Seq2Seq``, with
+    ``translate``; ``load`` picks the class from the checkpoint.)"""
+
+    def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
+        self.checkpoint = ckpt
+        self.threads = threads
+        self._sampler = self._batch = None
+
+    # ---- what it is ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The checkpoint file."""
+        return self.checkpoint.path
+
+    @property
+    def config(self) -> ModelConfig:
+        """Cell, sizes, level and vocabulary size."""
+        return self.checkpoint.model_cfg
+
+    @property
+    def level(self) -> str:
+        """``"char"`` or ``"word"``."""
+        return self.checkpoint.vocab.level
+
+    @property
+    def history(self) -> list[dict]:
+        """Its training run's evaluations: step, train_loss, val_loss, lr, seconds."""
+        return list(self.checkpoint.info.get("history") or [])
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"<rnngen.Model {c.level} {c.cell} {c.layers}x{c.hidden}, vocabulary "
+                f"{c.vocab_size:,}, {self.path}>")  # fmt: skip
+
+    # ---- generating ---------------------------------------------------------------------------
+
+    def unknown_words(self, prime: str) -> list[str]:
+        """Words of ``prime`` the model will read as ``<unk>`` (word level). A prime with
+        characters a char-level model does not know raises ``PrimeError``."""
+        return self._sampling().encode_prime(prime)[1]
+
+    def generate(self, prime: str = "", **settings: Any) -> Iterator[str]:
+        """Yield ``prime``, then the generated text in pieces as it comes.
+
+        Settings (``rnngen sample``'s options): ``length`` (1000 tokens), ``temp`` (1.0), ``top_k``,
+        ``top_p``, ``seed`` (same seed, same text), ``stop``, ``repetition_penalty``,
+        ``no_repeat_ngram``, ``beam`` (K beams: the most likely continuation, yielded whole)."""
+        cfg = SampleConfig(prime=prime, **settings).validate()
+        if cfg.num != 1:
+            raise UserError("generate gives one text; use samples(num, ...) for more")
+        if cfg.beam:
+            yield self._beam(cfg)[0][0]  # the best beam, whole
+            return
+        if cfg.batched:
+            ids = self._sampling().encode_prime(prime)[0]
+            yield from self._batched().stream(ids, cfg)
+            return
+        yield from self._sampling().generate(cfg)
+
+    def samples(self, num: int, prime: str = "", **settings: Any) -> list[str]:
+        """``num`` texts, each ``prime`` and its continuation, generated as one batch; sample i is
+        reproducible from ``seed`` (it draws from a generator seeded with seed and i). With
+        ``beam=K``: the ``num`` best of the K beams, best first. Settings as for ``generate``."""
+        cfg = SampleConfig(prime=prime, num=num, **settings).validate()
+        if cfg.beam:
+            return [text for text, _ in self._beam(cfg)]
+        ids = self._sampling().encode_prime(prime)[0]
+        return self._batched().samples(ids, cfg)
+
+    def _beam(self, cfg: SampleConfig) -> list[tuple[str, float]]:
+        from rnngen.generate.beam import beam_search
+
+        ids = self._sampling().encode_prime(cfg.prime)[0]
+        return beam_search(self._batched(), ids, cfg)
+
+    def _sampling(self):
+        if self._sampler is None:
+            from rnngen.generate.sample import Sampler
+
+            self._sampler = Sampler(self.checkpoint, threads=self.threads)
+        return self._sampler
+
+    def _batched(self):
+        if self._batch is None:
+            from rnngen.generate.batch import BatchGenerator
+
+            # small GEMMs, one per layer and token: one thread (on a busy machine a second BLAS
+            # thread that is descheduled stalls every step)
+            from rnngen.kernels.threads import apply, plan_threads
+
+            apply(plan_threads(self.threads or 1, 1))
+            self._batch = BatchGenerator(self.checkpoint)
+        return self._batch
+
+    # ---- scoring ------------------------------------------------------------------------------
+
+    def score(self, lines: Iterable[str]) -> list[LineScore]:
+        """Each line's surprisal on its own, from the state after a line break, its line end
+        included: ``.bits``, ``.tokens``, ``.bits_per_token``, ``.perplexity``."""
+        return [s for chunk in self.score_chunks(list(lines)) for s in chunk]
+
+    def score_chunks(self, lines: list[str], source: str = "the text",
+                     chunk: int = SCORE_CHUNK) -> Iterator[list[LineScore]]:  # fmt: skip
+        """``score`` in chunks of ``chunk`` lines, every line read (and checked: a character the
+        model does not know raises ``DataError`` naming ``source`` and the line) before any is
+        scored. ``unknown`` then holds the words read as ``<unk>``."""
+        from rnngen.generate.score import MAX_BATCH, encode_lines, score_sequences
+
+        seqs, start, self.unknown = encode_lines(self.checkpoint.vocab, lines, source)
+        net = self._net(MAX_BATCH)
+        self.warm("score", MAX_BATCH)
+        for a in range(0, len(lines), chunk):
+            yield score_sequences(net, seqs[a : a + chunk], start)
+
+    def evaluate(self, text: str, batch_size: int = 16, seq_len: int = 64,
+                 source: str = "the text") -> EvalResult:  # fmt: skip
+        """Loss on ``text``, every token after the first scored with the state carried across
+        windows of ``batch_size`` x ``seq_len``: ``.loss`` (nats per token),
+        ``.bits_per_token``, ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types
+        read as ``<unk>``."""
+        from rnngen.data.batches import eval_shape
+        from rnngen.nn.memory import FLOAT, activation_floats, check_fits
+        from rnngen.train.config import EvalConfig
+        from rnngen.train.evaluate import evaluate
+
+        EvalConfig(batch_size=batch_size, seq_len=seq_len).validate()
+        vocab = self.checkpoint.vocab
+        self.unknown = vocab.unknown(text)
+        if self.unknown and vocab.level == "char":
+            shown = ", ".join(repr(ch) for ch in self.unknown[:20])
+            raise DataError(f"{source}: has characters the model does not know: {shown}")
+        tokens = vocab.encode(text)
+        if len(tokens) < 2:
+            raise DataError(f"{source}: needs at least two tokens to score")
+        B, T = eval_shape(len(tokens), batch_size, seq_len)
+        check_fits(FLOAT * activation_floats(self.config, T, B),
+                   f"evaluating in batches of {B} x {T}",
+                   "use a smaller --batch-size or --seq-len")  # fmt: skip
+        net = self._net(B)
+        self.warm("eval", B)
+        return evaluate(net, tokens, batch_size, seq_len)
+
+    def _plan(self, batch: int) -> int:
+        from rnngen.kernels.threads import apply, plan_threads
+
+        plan = plan_threads(self.threads, batch)
+        apply(plan)
+        return plan.parts
+
+    def _net(self, batch: int):
+        return self.checkpoint.build_model(parts=self._plan(batch))
+
+    # ---- pictures -----------------------------------------------------------------------------
+
+    def heatmap(self, text: str, max_tokens: int = 2000, source: str = "the text") -> str:
+        """A self-contained HTML page of ``text`` as the model reads it: each token coloured by
+        its surprisal, the top-5 predictions on hover, and a picker recolouring the text by any
+        hidden unit, with the units that best track quotes, brackets and position ranked."""
+        from rnngen.pictures.heatmap import heatmap_page
+
+        self.warm("batch")
+        return heatmap_page(self._batched(), text, max_tokens, source, self.path)
+
+    # ---- sequence to sequence (a slot for the seq2seq models) -----------------------------------
+
+    def translate(self, lines: Iterable[str], beam: int = 5) -> list[str]:
+        """Sequence-to-sequence models only (``rnngen.load`` gives them as ``Seq2Seq``)."""
+        self.checkpoint.require("seq2seq", "translate")
+        return []
+
+    # ---- kernels ------------------------------------------------------------------------------
+
+    def warm(self, task: str = "sample", batch: int = 1) -> None:
+        """Compile (or load from the cache) the kernels of ``task`` now: ``"sample"`` (one
+        sample), ``"batch"`` (many samples, beam search, the controls, the heatmap),
+        ``"score"`` or ``"eval"`` (in batches of ``batch`` rows)."""
+        from rnngen.warmup import warm_sampling_kernels, warm_training_kernels
+
+        cell = self.config.cell
+        if task == "sample":
+            warm_sampling_kernels(cell)
+        elif task in ("eval", "score"):
+            warm_training_kernels(self._plan(batch), cell, None, scoring=task == "score")
+        elif task == "batch":
+            warm_training_kernels(1, cell, None)
+        else:
+            raise ValueError(f"unknown task {task!r}")

@@ -1,0 +1,69 @@
+"""Learning curves of training runs, from their checkpoints' histories: the validation loss at each
+evaluation, the training loss between evaluations (the trainer records its mean every tenth of an
+evaluation interval), the learning rate and the wall time, read from the checkpoint's header
+alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
+``rnngen.pictures.terminal`` (plotext)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnngen.errors import CheckpointError
+from rnngen.train import checkpoint
+
+
+@dataclass
+class Curves:
+    """One run's curves. Each point is (step, minutes, value)."""
+
+    name: str
+    path: Path
+    val: list[tuple[int, float, float]] = field(default_factory=list)
+    train: list[tuple[int, float, float]] = field(default_factory=list)
+    lr: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @property
+    def best(self) -> tuple[int, float, float] | None:
+        """The evaluation with the lowest validation loss (the best checkpoint)."""
+        return min(self.val, key=lambda p: p[2]) if self.val else None
+
+    def rows(self) -> list[tuple[str, str, int, float, float]]:
+        """(run, series, step, minutes, value), every point, for text output."""
+        return [(self.name, series, s, m, v) for series, pts in
+                (("val_loss", self.val), ("train_loss", self.train), ("lr", self.lr))
+                for s, m, v in pts]  # fmt: skip
+
+
+def read_curves(run: str | Path) -> Curves:
+    """The curves of a run directory (its last checkpoint, which holds the whole history) or of a
+    checkpoint file. Raises CheckpointError naming the file."""
+    p = Path(run)
+    if p.is_dir():
+        ck = next((p / (n + checkpoint.SUFFIX) for n in ("last", "best")
+                   if (p / (n + checkpoint.SUFFIX)).is_file()), None)  # fmt: skip
+        if ck is None:
+            raise CheckpointError(f"{p}: no checkpoint in this directory")
+        name = p.name
+    else:
+        ck, name = p, (p.parent.name or p.stem)
+    info = checkpoint.read_header(ck).get("info") or {}
+    history, curve = info.get("history") or [], info.get("curve") or []
+    if not isinstance(history, list) or not isinstance(curve, list):
+        raise CheckpointError(f"{ck}: info.history is not a list")
+    c = Curves(name, ck)
+    try:
+        for h in history:
+            m = float(h.get("seconds") or 0.0) / 60.0
+            if h.get("val_loss") is not None:
+                c.val.append((int(h["step"]), m, float(h["val_loss"])))
+            if not curve and h.get("train_loss") is not None:  # runs from before the curve
+                c.train.append((int(h["step"]), m, float(h["train_loss"])))
+            if not curve and h.get("lr") is not None:
+                c.lr.append((int(h["step"]), m, float(h["lr"])))
+        for step, loss, lr, seconds in curve:
+            c.train.append((int(step), float(seconds) / 60.0, float(loss)))
+            c.lr.append((int(step), float(seconds) / 60.0, float(lr)))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise CheckpointError(f"{ck}: info.history or info.curve is malformed") from None
+    if not c.val and not c.train:
+        raise CheckpointError(f"{ck}: holds no training history to plot (no evaluation yet)")
+    return c

@@ -1,0 +1,104 @@
+"""A trained sequence-to-sequence model, as the Python API hands it out (``rnngen.load`` picks
+this class for a seq2seq checkpoint, ``rnngen.model.Model`` for a language model)."""
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rnngen.errors import DataError
+from rnngen.train.checkpoint import Checkpoint
+
+
+class Seq2Seq:
+    """Turns source lines into target lines: ``translate``; ``evaluate`` against references."""
+
+    def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
+        ckpt.require("seq2seq", "translate")
+        self.checkpoint, self.threads = ckpt, threads
+        self._tr = None
+        self._parts = 1
+
+    @property
+    def path(self) -> Path | None:
+        return self.checkpoint.path
+
+    @property
+    def history(self) -> list[dict]:
+        return list(self.checkpoint.info.get("history") or [])
+
+    def __repr__(self) -> str:
+        m, s = self.checkpoint.model_cfg, self.checkpoint.s2s
+        return (f"<rnngen seq2seq model {self.path}: {m.cell} x{m.layers} H{m.hidden}, "
+                f"{s.encoder} encoder, {s.attention} attention>")  # fmt: skip
+
+    def translator(self, batch: int = 32):
+        """The ``rnngen.generate.translate.Translator`` of this model, threads planned for
+        ``batch`` inputs at a time."""
+        from rnngen.generate.translate import Translator
+        from rnngen.kernels.threads import apply, plan_threads
+
+        plan = plan_threads(self.threads, batch)
+        apply(plan)
+        if self._tr is None or self._parts != plan.parts:
+            ck = self.checkpoint
+            self._tr = Translator(ck.build_model(parts=plan.parts), ck.src_vocab, ck.vocab)
+            self._parts = plan.parts
+        return self._tr
+
+    def warm(self, batch: int = 32) -> None:
+        """Compile (or load from the cache) the kernels translation and evaluation use."""
+        from rnngen.warmup import warm_seq2seq_kernels
+
+        ck = self.checkpoint
+        warm_seq2seq_kernels(self.translator(batch).model.parts, ck.model_cfg.cell,
+                             ck.s2s.attention)  # fmt: skip
+
+    def translate_lines(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
+                        max_len: int | None = None, temp: float = 0.0, seed: int = 0,
+                        batch_size: int = 32) -> Iterator[Any]:  # fmt: skip
+        """``Translation``s of (line, where) pairs, in order, a batch at a time."""
+        tr = self.translator(batch_size)
+        yield from tr.translate(lines, beam, n_best, max_len or self.checkpoint.s2s.max_len,
+                                temp, seed, batch_size)  # fmt: skip
+
+    def translate(self, lines: Iterable[str] | str, beam: int = 5, n_best: int = 1,
+                  max_len: int | None = None, temp: float = 0.0, seed: int = 0,
+                  batch_size: int = 32) -> list[str] | list[list[tuple[str, float]]]:  # fmt: skip
+        """The best output of each line (``n_best`` > 1: the n best (output, log-probability)
+        of each). Beam search of width ``beam`` (1: greedy), or sampling at ``temp`` > 0.
+        Raises ``rnngen.UserError`` for a line it cannot read."""
+        if isinstance(lines, str):
+            lines = [lines]
+        numbered = ((line, f"line {n}") for n, line in enumerate(lines, 1))
+        out = []
+        for t in self.translate_lines(numbered, beam, n_best, max_len, temp, seed, batch_size):
+            if n_best > 1:
+                out.append([(h.text, h.logprob) for h in t.outputs])
+            else:
+                out.append(t.outputs[0].text if t.outputs else "")
+        return out
+
+    def evaluate(self, pairs: str | Path, beam: int = 5, batch_size: int = 32,
+                 encoding: str = "utf-8", errors: str = "strict"):  # fmt: skip
+        """Teacher-forced loss, then sequence accuracy and token error rate of the decoded
+        outputs (``rnngen.generate.seq2seq_eval.Seq2SeqScores``) on a source<TAB>target file."""
+        from rnngen.data.pairs import encode_pairs, read_pairs
+        from rnngen.generate.seq2seq_eval import evaluate_pairs
+
+        ck = self.checkpoint
+        s2s = ck.s2s
+        found = read_pairs([str(pairs)], s2s.src_level, s2s.tgt_level, encoding, errors)[0]
+        encoded = encode_pairs(found, ck.src_vocab, ck.vocab)
+        tr = self.translator(batch_size)
+        longest = max(len(s) for s in encoded.src)
+        tr.max_src = max(tr.max_src, longest)  # evaluation reads every source it is given
+        return evaluate_pairs(tr, encoded, beam, batch_size, s2s.max_len * 2)
+
+    def generate(self, *args: Any, **kwargs: Any) -> None:
+        self.checkpoint.require("lm", "generate")
+
+    def score(self, *args: Any, **kwargs: Any) -> None:
+        self.checkpoint.require("lm", "score")
+
+
+__all__ = ["Seq2Seq", "DataError"]

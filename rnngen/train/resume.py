@@ -1,0 +1,20 @@
+"""``--resume``: continue a run of either kind, the language model's (``rnngen.train.run``) or the
+sequence-to-sequence model's (``rnngen.train.seq2seq_run``), as its checkpoint says."""
+
+from pathlib import Path
+from typing import Any
+
+from rnngen.errors import flag_name
+from rnngen.train import checkpoint
+from rnngen.train.run import Flag, Inputs, find_resumable, resume_trainer
+from rnngen.train.seq2seq_run import resume_seq2seq
+from rnngen.train.trainer import Trainer
+
+
+def resume_run(resume: Path, inputs: Inputs, given: dict[str, Any], threads: int | None = None,
+               flag: Flag = flag_name) -> Trainer:  # fmt: skip
+    """A trainer that continues the run ``resume`` (a run directory or a checkpoint)."""
+    ck_path, run_dir = find_resumable(resume)
+    if checkpoint.read_header(ck_path).get("task") == "seq2seq":
+        return resume_seq2seq(checkpoint.load(ck_path), run_dir, inputs, given, threads, flag)
+    return resume_trainer(resume, inputs, given, threads, flag)

@@ -11,6 +11,8 @@ The public Python API (the command line ``rnngen`` is a thin layer over it)::
     model.score(["a line", "another line"])                       # bits, bits/token, perplexity
     model.evaluate("held-out text")                               # loss, bits/token, perplexity
     rnngen.plot_runs([run.run_dir], "curves.png")                 # learning curves
+    g2p = rnngen.train(["words.tsv"], task="seq2seq", tgt_level="word")  # source<TAB>target
+    rnngen.load(g2p.run_dir).translate(["ghoti"], beam=5)         # a Seq2Seq: lines to lines
 
 Every error a user can cause is a ``rnngen.UserError`` (``UsageError`` for a bad setting), with the
 message the command line prints. Nothing here prints; training reports progress to an optional
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
     from rnngen.model import Model, Run, load
     from rnngen.pictures.draw import plot_runs
+    from rnngen.seq2seq_model import Seq2Seq
     from rnngen.train.evaluate import EvalResult
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "LineScore",
     "Model",
     "Run",
+    "Seq2Seq",
     "TrainEvent",
     "UsageError",
     "UserError",
@@ -58,6 +62,7 @@ _LAZY = {
     "LineScore": "rnngen.generate.score",
     "EvalResult": "rnngen.train.evaluate",
     "plot_runs": "rnngen.pictures.draw",
+    "Seq2Seq": "rnngen.seq2seq_model",
 }
 
 

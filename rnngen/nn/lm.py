@@ -23,7 +23,7 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.dropout import Dropout
 from rnngen.nn.embedding import Embedding, TokenInput
 from rnngen.nn.output import Output
-from rnngen.nn.params import FlatParams
+from rnngen.nn.params import FlatParams, init_params
 from rnngen.nn.recurrent import CellState, RecurrentLayer, Scratch, Tape
 
 
@@ -150,16 +150,10 @@ class LanguageModel:
         """``scale``: every parameter uniform(-scale, scale), as the classic recipes specify.
         Otherwise PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for the layers and the output, N(0, 1) for
         an untied embedding, then each cell's own bias adjustment (the LSTM's forget gate)."""
+        normal = set() if self.cfg.tie else {self.embedding.name}
+        init_params(self.params, rng, self.cfg.hidden, scale, normal)
         if scale is not None:
-            for view in self.params.views.values():
-                view[...] = rng.uniform(-scale, scale, view.shape)
             return
-        k = 1.0 / np.sqrt(self.cfg.hidden)
-        for name, view in self.params.views.items():
-            if name == self.embedding.name and not self.cfg.tie:
-                view[...] = rng.normal(0.0, 1.0, view.shape)
-            else:
-                view[...] = rng.uniform(-k, k, view.shape)
         for layer in self.layers:
             layer.init_biases()
 

@@ -38,6 +38,21 @@ class FlatParams:
         return self.flat[a : a + n * len(names)].reshape(len(names), n)
 
 
+def init_params(params: FlatParams, rng: np.random.Generator, H: int, scale: float | None,
+                normal: set[str]) -> None:  # fmt: skip
+    """Every parameter uniform(-scale, scale) when ``scale`` is given (the classic recipes);
+    otherwise PyTorch's U(-1/sqrt(H), 1/sqrt(H)), and N(0, 1) for the names in ``normal`` (untied
+    embeddings). Bias adjustments of the cells come after, from the layers."""
+    k = 1.0 / np.sqrt(H)
+    for name, view in params.views.items():
+        if scale is not None:
+            view[...] = rng.uniform(-scale, scale, view.shape)
+        elif name in normal:
+            view[...] = rng.normal(0.0, 1.0, view.shape)
+        else:
+            view[...] = rng.uniform(-k, k, view.shape)
+
+
 class NamedArrays:
     """Parameters held by name (a checkpoint's), seen as ``FlatParams`` are by the layers that
     bind them: an array by name, and vectors stacked into rows (a copy here)."""

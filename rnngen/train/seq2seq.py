@@ -75,6 +75,7 @@ class Seq2SeqTrainer(Trainer):
         self.model.bos = bos
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed
+        self.state = None  # nothing carried from batch to batch
         self._init_run_state()
 
     @property
@@ -119,25 +120,6 @@ class Seq2SeqTrainer(Trainer):
         return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size)
 
     # ---- state -----------------------------------------------------------------------------------
-
-    def _capture(self) -> dict:
-        return {
-            "params": self.model.params.flat.copy(),
-            "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
-            "opt_info": self.opt.state_info(),
-            "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
-            "step": self.step,
-            "recent": list(self.recent),
-        }
-
-    def _restore_capture(self, cap: dict) -> None:
-        from rnngen.data.batches import Position
-
-        self.model.params.flat[...] = cap["params"]
-        self.opt.load_state(cap["opt"], cap["opt_info"])
-        self.stream.pos = Position(*cap["pos"])
-        self.step = cap["step"]
-        self.recent[:] = cap["recent"]
 
     def restore(self, ck: "checkpoint.Checkpoint") -> None:
         self._restore_common(ck)

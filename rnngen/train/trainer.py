@@ -361,7 +361,7 @@ class Trainer:
             "params": self.model.params.flat.copy(),
             "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
             "opt_info": self.opt.state_info(),
-            "state": self.state.copy(),
+            "state": None if self.state is None else self.state.copy(),
             "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
             "step": self.step,
             "recent": list(self.recent),
@@ -370,7 +370,8 @@ class Trainer:
     def _restore_capture(self, cap: dict) -> None:
         self.model.params.flat[...] = cap["params"]
         self.opt.load_state(cap["opt"], cap["opt_info"])
-        self.state.assign(cap["state"])
+        if cap["state"] is not None:
+            self.state.assign(cap["state"])
         self.stream.pos = Position(*cap["pos"])
         self.step = cap["step"]
         self.recent[:] = cap["recent"]

@@ -26,7 +26,7 @@ from rnngen.nn.dropout import Dropout
 from rnngen.nn.embedding import Embedding
 from rnngen.nn.lm import input_dropout
 from rnngen.nn.output import Output
-from rnngen.nn.params import FlatParams
+from rnngen.nn.params import FlatParams, init_params
 from rnngen.nn.recurrent import RecurrentLayer, Scratch
 from rnngen.nn.seq2seq.attention import Attention, AttentionTape
 from rnngen.nn.seq2seq.bridge import Bridge
@@ -128,16 +128,10 @@ class Seq2SeqModel:
     def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
         """As the language model's: uniform(-scale, scale) when given, else U(-1/sqrt(H),
         1/sqrt(H)), N(0, 1) embeddings (untied), then each cell's bias adjustment."""
+        normal = {self.src_embed.name} | (set() if self.cfg.tie else {self.tgt_embed.name})
+        init_params(self.params, rng, self.cfg.hidden, scale, normal)
         if scale is not None:
-            for view in self.params.views.values():
-                view[...] = rng.uniform(-scale, scale, view.shape)
             return
-        k = 1.0 / np.sqrt(self.cfg.hidden)
-        for name, view in self.params.views.items():
-            if name.endswith(".embed") and not (self.cfg.tie and name == "tgt.embed"):
-                view[...] = rng.normal(0.0, 1.0, view.shape)
-            else:
-                view[...] = rng.uniform(-k, k, view.shape)
         self.encoder.init_biases()
         for layer in self.decoder:
             layer.init_biases()

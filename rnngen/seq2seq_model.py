@@ -88,7 +88,7 @@ class Seq2Seq:
         ck = self.checkpoint
         s2s = ck.s2s
         found = read_pairs([str(pairs)], s2s.src_level, s2s.tgt_level, encoding, errors)[0]
-        encoded = encode_pairs(found, ck.src_vocab, ck.vocab)
+        encoded = encode_pairs(found, ck.src_vocab, ck.vocab, references=True)
         tr = self.translator(batch_size)
         longest = max(len(s) for s in encoded.src)
         tr.max_src = max(tr.max_src, longest)  # evaluation reads every source it is given

@@ -38,6 +38,7 @@ def test_info_describes_them_as_before(name, work):
     got, want = json.loads(out(p)), dict(EXPECTED["models"][name]["info"])
     for d in (got, want):
         d.pop("path")
+    assert got.pop("task") == "lm"  # new since: the kind of model
     # the training settings as today's rnngen has them: an unused field is gone
     want["train"] = {k: v for k, v in want["train"].items() if k != "extra"}
     assert got == want

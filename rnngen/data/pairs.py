@@ -46,8 +46,8 @@ def parse_pairs(text: str, name: str, src_level: str, tgt_level: str) -> list[Pa
             raise DataError(f"{where}: the line {what}; each line is source<TAB>target")
         src, tgt = line.split("\t")
         s, t = tokens(src, src_level), tokens(tgt, tgt_level)
-        if not s or not t:
-            side = "source" if not s else "target"
+        if not src.strip() or not tgt.strip():
+            side = "source" if not src.strip() else "target"
             raise DataError(f"{where}: the {side} is empty; each line is source<TAB>target")
         pairs.append(Pair(s, t, where, src))
     return pairs
@@ -151,16 +151,24 @@ class PairSet:
         return sum(len(t) + 1 for t in self.tgt)
 
 
-def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> PairSet:
-    """Raises DataError at the first pair with a character its vocabulary lacks."""
+def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
+                 references: bool = False) -> PairSet:  # fmt: skip
+    """Raises DataError at the first pair with a character its vocabulary lacks. With
+    ``references`` (targets to compare outputs with, not to train on), a target's unknown
+    characters are encoded as -1, which no output equals."""
     src, tgt = [], []
     for p in pairs:
         for vocab, toks, side in ((src_vocab, p.src, "source"), (tgt_vocab, p.tgt, "target")):
             missing = unknown(vocab, toks) if vocab.level == "char" else []
+            if missing and references and side == "target":
+                continue
             if missing:
                 shown = ", ".join(repr(c) for c in missing[:5])
                 raise DataError(f"{p.where}: the {side} has characters the model does not know: "
                                 f"{shown}")  # fmt: skip
         src.append(encode(src_vocab, p.src))
-        tgt.append(encode(tgt_vocab, p.tgt))
+        if references and tgt_vocab.level == "char":
+            tgt.append(np.array([tgt_vocab.stoi.get(c, -1) for c in p.tgt], np.int32))
+        else:
+            tgt.append(encode(tgt_vocab, p.tgt))
     return PairSet(src, tgt, [p.source for p in pairs])

@@ -48,7 +48,14 @@ class Seq2SeqScores:
 
 
 def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple[float, int]:
+    """Mean cross-entropy per target token of the pairs whose targets the model can write (a
+    reference with a character it does not know has no loss; it still counts in the rates)."""
     model, bos = translator.model, boundary(translator.tgt_vocab)
+    keep = [i for i, t in enumerate(pairs.tgt) if len(t) == 0 or t.min() >= 0]
+    if not keep:
+        return float("nan"), 0
+    pairs = PairSet([pairs.src[i] for i in keep], [pairs.tgt[i] for i in keep],
+                    [pairs.sources[i] for i in keep])  # fmt: skip
     total, count = 0.0, 0
     for idx in sorted_batches(pairs, B):
         batch = make_batch(pairs, idx, bos)

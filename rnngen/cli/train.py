@@ -50,6 +50,10 @@ def train(
     init_from: Annotated[
         Path | None, typer.Option(help="Start from this model's weights (fine-tuning).")
     ] = None,
+    distributed: Annotated[
+        str,
+        typer.Option(help="auto: data-parallel over MPI when started by mpiexec or srun; off."),
+    ] = "auto",
     *,
     model: ModelConfig,
     training: TrainConfig,
@@ -62,6 +66,10 @@ def train(
     user_given, name_flag = given(ctx), flag_of(ctx)
     with user_errors():
         shared.validate()
+        group, threads = _group(distributed, shared.threads)
+    if not group.is_root:  # the root alone talks: progress, messages, errors, --json
+        err.quiet = quiet = True
+    with user_errors():
         if resume is not None and init_from is not None:
             raise UsageError("--resume and --init-from conflict: give one")
         inputs = Inputs(paths, None if val_file is None else str(val_file), shared.encoding,
@@ -71,7 +79,8 @@ def train(
         if resume is not None:  # the options given must be valid before they are compared
             model.validate(resolved=False)
             training.validate(resolved=False)
-            trainer = resume_trainer(resume, inputs, user_given, shared.threads, name_flag)
+            trainer = _setup(group, threads, lambda: resume_trainer(
+                resume, inputs, user_given, threads, name_flag, group))  # fmt: skip
             done = trainer.done_reason()
             if done is not None:
                 info(done, quiet)
@@ -80,9 +89,29 @@ def train(
             info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
                  quiet)  # fmt: skip
         else:
-            trainer = new_trainer(model, training, inputs, out, force, shared.threads, init_from,
-                                  user_given, name_flag, lambda m: info(m, quiet))  # fmt: skip
-    _run(trainer, quiet, shared.json_out)
+            trainer = _setup(group, threads, lambda: new_trainer(
+                model, training, inputs, out, force, threads, init_from, user_given, name_flag,
+                lambda m: info(m, quiet), group))  # fmt: skip
+    _run(trainer, quiet, shared.json_out and group.is_root)
+
+
+def _group(distributed: str, threads: int | None):
+    """(the processes training together, threads for this one: its share of the machine's
+    cores unless --threads says)."""
+    from rnngen.kernels.threads import available_cores
+    from rnngen.train.distributed import make_group, share_of_cores
+
+    group = make_group(distributed)
+    if threads is None and group.size > 1:
+        threads = share_of_cores(group, available_cores())
+    return group, threads
+
+
+def _setup(group, threads, build):
+    """The Trainer ``build`` makes, set up on every process; a failure is reported once."""
+    from rnngen.train.launch import setup
+
+    return setup(group, build, threads)
 
 
 def _run(trainer, quiet: bool, json_out: bool) -> None:

@@ -1,0 +1,71 @@
+"""Peak RSS and time to the first training step of `rnngen train` on a big corpus.
+
+Runs the installed command on CORPUS (the default model), reads its stderr log (non-TTY: the first
+step is logged at once), and records when the line `step 1 ` appears and the process's peak RSS
+(VmHWM) at that moment; then kills it, or with --to-end lets it run and records the whole run.
+
+    PYTHONPATH=. python bench/bench_bigcorpus.py /tmp/big100.txt --label after
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def vm_hwm_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--to-end", action="store_true", help="let the run finish (give --steps)")
+    ap.add_argument("--steps", type=int, default=1)
+    ap.add_argument("extra", nargs="*", help="more rnngen train options (after --)")
+    a = ap.parse_args()
+    out = tempfile.mkdtemp(prefix="bigcorpus-", dir=os.path.dirname(os.path.abspath(a.corpus)))
+    cmd = ["rnngen", "train", a.corpus, "--out", out, "--steps", str(a.steps), *a.extra]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    first = rss_first = None
+    log = []
+    for line in p.stderr:
+        log.append(line.rstrip())
+        if first is None and line.startswith("step 1 "):
+            first, rss_first = time.perf_counter() - t0, vm_hwm_mb(p.pid)
+            if not a.to_end:
+                p.send_signal(signal.SIGKILL)
+                break
+    peak = None
+    if a.to_end:
+        # the process is ending: read its peak before it is reaped
+        p.stdout.read()
+        peak = rss_first
+    p.wait()
+    total = time.perf_counter() - t0
+    if first is None:
+        print("\n".join(log[-20:]), file=sys.stderr)
+        raise SystemExit("no first step seen")
+    shutil.rmtree(out, ignore_errors=True)
+    size = os.path.getsize(a.corpus)
+    print(json.dumps({"label": a.label, "corpus": a.corpus, "bytes": size,
+                      "seconds_to_first_step": round(first, 2),
+                      "peak_rss_mb_at_first_step": round(rss_first, 1),
+                      "seconds_total": round(total, 2) if a.to_end else None,
+                      "peak_rss_mb": peak}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rnngen.data.stream import expand
 from rnngen.data.text import display_name
 from rnngen.data.tokenfile import (
     META,
@@ -38,7 +39,7 @@ from rnngen.errors import (
 from rnngen.nn.config import ModelConfig
 from rnngen.train import checkpoint
 from rnngen.train.config import STOP_LIMITS, TrainConfig
-from rnngen.train.distributed import Solo
+from rnngen.train.distributed import Solo, check_batch
 from rnngen.train.trainer import Trainer
 
 FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
@@ -257,9 +258,13 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
             dropout_input=(model.dropout_input if "dropout_input" in given
                            else base.model_cfg.dropout_input),
         )  # fmt: skip
+    check_batch(group or Solo(), train.batch_size)
+    expand(inputs.paths, inputs.encoding)  # the inputs exist, before a run directory is made
+    val_src = _val_source(inputs.val_file, inputs.encoding, inputs.errors)
+    if val_src is not None:
+        expand(val_src.paths, inputs.encoding)
     run_dir = out or default_run_dir(display_name(inputs.paths))
     refuse_existing(run_dir, force)
-    val_src = _val_source(inputs.val_file, inputs.encoding, inputs.errors)
     cleanup = _TokenFilesOnFailure(run_dir)
     probe_run_dir(run_dir)
     with cleanup:

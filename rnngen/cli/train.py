@@ -153,7 +153,8 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
     if result.interrupted:
         err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
                   f"{escape(str(run_dir))}; resume with:")  # fmt: skip
-        err.print(escape(resume_hint(run_dir, trainer.meta)))
+        launcher = f"mpiexec -n {trainer.group.size} " if trainer.group.size > 1 else ""
+        err.print(escape(launcher + resume_hint(run_dir, trainer.meta)))
         raise typer.Exit(INTERRUPTED)
 
 

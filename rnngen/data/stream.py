@@ -12,7 +12,7 @@ from pathlib import Path
 from rnngen.data.text import check_paths, looks_binary, text_files, undecodable
 from rnngen.errors import DataError
 
-CHUNK = 1 << 23  # bytes read at a time
+CHUNK = 1 << 22  # bytes read at a time
 
 
 def expand(paths: list[str], encoding: str) -> list[Path | str]:
@@ -43,8 +43,10 @@ def spool_stdin(target: Path) -> None:
         shutil.copyfileobj(sys.stdin.buffer, f, CHUNK)
 
 
-def file_pieces(path: Path, name: str, encoding: str, errors: str) -> Iterator[str]:
-    """One file's text in pieces, as ``decode_text`` would give it whole. Raises DataError."""
+def file_pieces(path: Path, name: str, encoding: str, errors: str,
+                chunk: int = CHUNK) -> Iterator[str]:  # fmt: skip
+    """One file's text in pieces (of ``chunk`` bytes read), as ``decode_text`` would give it
+    whole. Raises DataError."""
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     offset, first, held = 0, True, ""
     try:
@@ -54,7 +56,7 @@ def file_pieces(path: Path, name: str, encoding: str, errors: str) -> Iterator[s
     with f:
         while True:
             try:
-                raw = f.read(CHUNK)
+                raw = f.read(chunk)
             except OSError as e:
                 raise DataError(f"{name}: cannot read ({e.strerror or e})") from None
             final = not raw
@@ -87,12 +89,12 @@ def file_pieces(path: Path, name: str, encoding: str, errors: str) -> Iterator[s
 
 
 def text_pieces(files: list[Path | str], encoding: str, errors: str,
-                stdin_copy: Path | None = None) -> Iterator[str]:  # fmt: skip
+                stdin_copy: Path | None = None, chunk: int = CHUNK) -> Iterator[str]:  # fmt: skip
     """The joined text of ``files`` (from ``expand``) in pieces; '-' reads ``stdin_copy``."""
     for i, f in enumerate(files):
         path, name = (stdin_copy, "<stdin>") if f == "-" else (f, str(f))
         last = ""
-        for piece in file_pieces(path, name, encoding, errors):
+        for piece in file_pieces(path, name, encoding, errors, chunk):
             last = piece
             yield piece
         if i < len(files) - 1 and not last.endswith("\n"):

@@ -128,7 +128,7 @@ def _write_ids(f, pieces, encode: _Encoder, dtype: np.dtype, fp: Fingerprint) ->
     for piece in pieces:
         fp.update(piece)
         ids = encode(piece).astype(dtype, copy=False)
-        f.write(ids.tobytes())
+        f.write(memoryview(ids))
         n += len(ids)
     return n
 

@@ -9,7 +9,7 @@ the root) and every process exits with its status: no process is left waiting fo
 from collections.abc import Callable
 
 from rnngen.data.tokenfile import open_corpus
-from rnngen.errors import UserError
+from rnngen.errors import DataError, UserError
 from rnngen.nn.config import ModelConfig
 from rnngen.train.config import TrainConfig
 from rnngen.train.distributed import Solo
@@ -84,7 +84,12 @@ def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
     from rnngen.data.batches import Position
 
     run_dir = recipe["run_dir"]
-    corpus = open_corpus(run_dir)
+    try:
+        corpus = open_corpus(run_dir)
+    except DataError as e:
+        raise DataError(f"{e}; every process reads the run directory's token file, so the run "
+                        "directory must be on a file system all machines share"
+                        ) from None  # fmt: skip
     mcfg = ModelConfig.from_dict(recipe["model"])
     tcfg = TrainConfig.from_dict(recipe["train"])
     trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads, group=group)

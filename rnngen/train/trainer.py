@@ -258,6 +258,8 @@ class Trainer:
                 rep.saved(self._save("last", final_train))
         elif self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
             val_loss = self._evaluate_and_save(rep, final_train, final=True)
+        elif self.step > 0 and self.val_part is not None and self.corpus.val is not None:
+            self._score_whole(rep, final_train)  # the last step's evaluation scored the part
         elif self.saved_step != self.step:
             self._save("last", final_train)
         best = self.out_dir / ("best" + checkpoint.SUFFIX)
@@ -344,6 +346,14 @@ class Trainer:
         if c.batch_size * row_len >= len(val) - 1 - row_len:
             return None
         return sample_rows(val, c.batch_size, row_len)
+
+    def _score_whole(self, rep: Reporter, train_loss: float) -> None:
+        """At the end of a run whose last evaluation scored the part only: the whole split, into
+        that evaluation's record and the last checkpoint."""
+        whole = self.val_loss_whole = self._validate(rep, whole=True)
+        self.history[-1]["val_loss_whole"] = whole
+        rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
+        rep.saved(self._save("last", train_loss))
 
     def _val_tokens(self) -> int:
         if self.corpus.val is None:

@@ -215,7 +215,8 @@ class Trainer:
         val_loss: float | None = None
         self.val_loss_whole: float | None = None
         tokens_per_step = c.seq_len * c.batch_size
-        remove_stale_temps(self.out_dir)
+        if self.group.is_root:  # the writer: other machines do not see its processes
+            remove_stale_temps(self.out_dir)
         guard = DivergenceGuard(self._capture, self._restore_capture)
         baseline = math.log(len(self.corpus.vocab))
         while True:

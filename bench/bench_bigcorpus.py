@@ -38,16 +38,17 @@ def main() -> None:
     ap.add_argument("--to-end", action="store_true", help="let the run finish (give --steps)")
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("extra", nargs="*", help="more rnngen train options (after --)")
-    a = ap.parse_args()
+    a, extra = ap.parse_known_args()  # the rest: more rnngen train options
+    a.extra = extra
     out = tempfile.mkdtemp(prefix="bigcorpus-", dir=os.path.dirname(os.path.abspath(a.corpus)))
     cmd = ["rnngen", "train", a.corpus, "--out", out, "--steps", str(a.steps), *a.extra]
     if a.resume:
         first = subprocess.Popen(cmd + ["--eval-every", "1", "--steps", "100"], text=True,
-                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)  # fmt: skip
-        for line in first.stderr:
-            if line.startswith("step 1  train"):
-                break
+                                 stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
+        while not os.path.exists(os.path.join(out, "last.safetensors")):
+            if first.poll() is not None:
+                raise SystemExit("the first run ended before its first checkpoint")
+            time.sleep(0.1)
         first.kill()
         first.wait()
         cmd = ["rnngen", "train", "--resume", out, "--steps", "100"]
@@ -56,18 +57,18 @@ def main() -> None:
                          env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
     first = rss_first = None
     log = []
+    peak = None
     for line in p.stderr:
         log.append(line.rstrip())
+        if a.to_end:  # the peak so far, read while the process is alive
+            peak = vm_hwm_mb(p.pid)
         if first is None and re.match(r"step [\d,]+ \(", line):
             first, rss_first = time.perf_counter() - t0, vm_hwm_mb(p.pid)
             if not a.to_end:
                 p.send_signal(signal.SIGKILL)
                 break
-    peak = None
     if a.to_end:
-        # the process is ending: read its peak before it is reaped
         p.stdout.read()
-        peak = rss_first
     p.wait()
     total = time.perf_counter() - t0
     if first is None:
@@ -79,7 +80,8 @@ def main() -> None:
                       "seconds_to_first_step": round(first, 2),
                       "peak_rss_mb_at_first_step": round(rss_first, 1),
                       "seconds_total": round(total, 2) if a.to_end else None,
-                      "peak_rss_mb": peak}))  # fmt: skip
+                      "peak_rss_mb": None if peak is None else round(peak, 1),
+                      "steps": a.steps, "options": a.extra}))  # fmt: skip
 
 
 if __name__ == "__main__":

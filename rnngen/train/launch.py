@@ -36,6 +36,7 @@ def setup(group: Solo, build: Callable[[], Trainer], threads: int | None) -> Tra
             recipe = _recipe(trainer)
         except UserError as e:
             failure = e
+    group.wait_idle()  # the others sleep while the root reads and encodes the text
     sent = group.bcast(None if failure else recipe)
     if failure is None and not group.is_root and sent is not None:
         try:

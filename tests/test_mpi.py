@@ -193,3 +193,13 @@ def test_ctrl_c_stops_every_process_after_a_step_and_saves(workdir):
     stopped_at = int(e.split("interrupted at step ")[1].split(";")[0].replace(",", ""))
     info = run("info", "stopped/last.safetensors", "--json", cwd=workdir)
     assert json.loads(out(info))["steps"] == stopped_at
+
+
+def test_a_wall_time_schedule_follows_one_clock(workdir):
+    """Under --minutes, cosine's rate follows the fraction of time gone: every process takes the
+    root's, so the weights stay identical (before, each process read its own clock and the
+    weights check stopped the run at its first evaluation: 'the 2 processes' weights differ')."""
+    p = mpi(2, "train", "corpus.txt", *SMALL, "--minutes", "0.08", "--schedule", "cosine",
+            "--eval-every", "10", "--out", "cosine", "--json", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert "weights differ" not in err(p) and json.loads(out(p))["steps"] >= 10

@@ -61,9 +61,11 @@ class Solo:
         """The global mean loss; ``grads`` becomes the gradient of it, in place."""
         return loss
 
-    def agree(self, *flags: bool) -> tuple[bool, ...]:
-        """Each flag, true on every process when it is true on any."""
-        return flags
+    def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
+        """What every process does next step: each flag true when it is on any process, and the
+        root's fraction of the run done (a schedule that follows wall time must see one clock).
+        One small allreduce."""
+        return timed_out, stop, progress
 
     def sum_loss(self, total: float, count: int) -> tuple[float, int]:
         """A loss sum and a token count, summed over the processes."""
@@ -117,10 +119,10 @@ class MPIGroup(Solo):
         self.comm.Allreduce(self.MPI.IN_PLACE, self._pair[:1], op=self.MPI.SUM)
         return float(self._pair[0] / self.size)
 
-    def agree(self, *flags: bool) -> tuple[bool, ...]:
-        buf = np.array(flags, dtype=np.int32)
+    def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
+        buf = np.array([timed_out, stop, progress if self.is_root else -1.0], dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
-        return tuple(bool(f) for f in buf)
+        return bool(buf[0]), bool(buf[1]), float(buf[2])
 
     def sum_loss(self, total: float, count: int) -> tuple[float, int]:
         buf = np.array([total, count], dtype=np.float64)

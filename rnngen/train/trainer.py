@@ -223,13 +223,18 @@ class Trainer:
             if max_steps is not None and self.step >= max_steps:
                 break
             timed_out = deadline is not None and time.perf_counter() >= deadline
-            timed_out, self.stop_requested = self.group.agree(timed_out, self.stop_requested)
+            # every process stops at the same step, and a schedule that follows wall time
+            # (cosine under --minutes) follows the root's clock
+            progress = self._progress(t0, max_steps)
+            timed_out, self.stop_requested, progress = self.group.agree(
+                timed_out, self.stop_requested, progress
+            )
             if timed_out or self.stop_requested or self._out_of_patience():
                 break
             ts = time.perf_counter()
             guard.before_step(self.step)
             self.lr = self.schedule.rate(
-                self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
+                self.step, self.step / self.stream.steps_per_epoch, progress
             )
             x, y, new_epoch = self.stream.next()
             if new_epoch:

@@ -187,7 +187,7 @@ class _TokenFilesOnFailure:
 
 def resume_hint(run_dir: Path, meta: dict) -> str:
     """The command that continues ``run_dir``."""
-    if "-" in (meta.get("sources") or []):
+    if "-" in (meta.get("sources") or []) and read_meta(run_dir) is None:  # no token file
         return f"… | rnngen train - --resume {shlex.quote(str(run_dir))}  (the same text on stdin)"
     return f"rnngen train --resume {shlex.quote(str(run_dir))}"
 

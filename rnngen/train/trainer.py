@@ -225,11 +225,12 @@ class Trainer:
             timed_out = deadline is not None and time.perf_counter() >= deadline
             # every process stops at the same step, and a schedule that follows wall time
             # (cosine under --minutes) follows the root's clock
+            # (the flag a signal handler sets is only read here, never cleared: a Ctrl-C that
+            # lands while agree() returns is not lost)
             progress = self._progress(t0, max_steps)
-            timed_out, self.stop_requested, progress = self.group.agree(
-                timed_out, self.stop_requested, progress
-            )
-            if timed_out or self.stop_requested or self._out_of_patience():
+            timed_out, stop, progress = self.group.agree(timed_out, self.stop_requested, progress)
+            if timed_out or stop or self._out_of_patience():
+                self.stop_requested = stop  # the agreed way out, the same on every process
                 break
             ts = time.perf_counter()
             guard.before_step(self.step)

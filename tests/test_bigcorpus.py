@@ -174,3 +174,26 @@ def test_memory_does_not_grow_with_the_corpus(tmp_path):
         (tmp_path / "t.txt").write_bytes(line * n)
         peaks.append(_peak_rss_mb(["train", "t.txt", *args, "--out", f"r{n}"], tmp_path))
     assert peaks[1] - peaks[0] < 30, peaks
+
+
+def _rss_file_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"RssFile:\s+(\d+)", status).group(1)) / 1024
+
+
+def test_pages_read_are_let_go(tmp_path):
+    """Training lets go of the token file's pages at every evaluation, so a run's RSS does not
+    grow by the whole file as its rows advance through it."""
+    from rnngen.data.tokenfile import release_pages
+
+    (tmp_path / "t.txt").write_bytes(b"abcdefgh\n" * 3_000_000)  # 27 MB: 27 MB of 1-byte tokens
+    corpus, _ = encode_corpus(tmp_path / "run", "char", Source([str(tmp_path / "t.txt")]))
+    before = _rss_file_mb()
+    assert int(corpus.train.sum()) > 0 and int(corpus.val.sum()) > 0  # every page read
+    touched = _rss_file_mb()
+    release_pages(corpus.train, corpus.val)
+    after = _rss_file_mb()
+    assert touched - before > 20, (before, touched)
+    assert touched - after > 20, (touched, after)
+    ids = [corpus.vocab.stoi[c] for c in "abcdefgh\n"]
+    assert corpus.train[:9].tolist() == ids  # the data is still there after letting go

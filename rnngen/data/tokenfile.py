@@ -9,6 +9,7 @@ no copy, and the operating system's page cache holds one copy for all processes 
 """
 
 import json
+import mmap
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -246,3 +247,16 @@ def open_corpus(run_dir: Path, meta: dict | None = None) -> Corpus:
     if val is not None and len(val) < 2:
         val = None
     return Corpus(vocab, train, val, meta["name"], meta["fingerprint"])
+
+
+def release_pages(*arrays: np.ndarray | None) -> None:
+    """Let go of the token file's pages these arrays (views of its map) have touched: they leave
+    this process's RSS and stay in the page cache, to be mapped again at the next touch (a minor
+    fault). Training calls it at every evaluation, so a long run's RSS does not grow by the
+    whole token file as its rows advance through it. Arrays in memory are left alone."""
+    seen = set()
+    for a in arrays:
+        m = getattr(a, "_mmap", None)
+        if m is not None and id(m) not in seen and hasattr(mmap, "MADV_DONTNEED"):
+            seen.add(id(m))
+            m.madvise(mmap.MADV_DONTNEED)

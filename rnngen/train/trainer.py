@@ -13,6 +13,7 @@ import numpy as np
 
 from rnngen.data.batches import BatchStream, Position, sample_rows
 from rnngen.data.corpus import Corpus
+from rnngen.data.tokenfile import release_pages
 from rnngen.errors import CheckpointError, TrainingError
 from rnngen.files import remove_stale_temps
 from rnngen.kernels.threads import apply as apply_threads
@@ -300,6 +301,7 @@ class Trainer:
         improved = False
         previous_best = self.best_val
         self.group.check_same(self.model.params.flat)
+        release_pages(self.corpus.train, self.corpus.val)  # RSS stays flat over a long run
         whole = None
         if self.corpus.val is not None:
             val_loss = self._validate(rep, whole=self.val_part is None)

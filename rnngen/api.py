@@ -79,12 +79,13 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
                      threads: int | None = None, encoding: str = "utf-8", errors: str = "strict",
                      given: dict[str, Any] | None = None, flag: Callable[[str], str] | None = None,
                      notice: Callable[[str], None] | None = None,
-                     task: str = "lm") -> "Trainer":  # fmt: skip
+                     task: str = "lm", group: Any = None) -> "Trainer":  # fmt: skip
     """A Trainer ready to run (the run directory locked): a new run on ``paths`` with the
     settings ``given`` (name -> value), or the run ``resume`` continued, or a new run from
     ``init_from``'s weights. ``flag`` names settings in messages (the command line's flags);
     ``notice`` receives what the user should know (the vocabulary grown by ``init_from``).
-    ``task``: ``"lm"`` (a language model of text) or ``"seq2seq"`` (source<TAB>target pairs)."""
+    ``task``: ``"lm"`` (a language model of text) or ``"seq2seq"`` (source<TAB>target pairs).
+    ``group``: the processes training together (``rnngen.train.distributed``; None: this one)."""
     from rnngen.data.text import check_encoding
     from rnngen.errors import flag_name
     from rnngen.nn.config import ModelConfig
@@ -110,6 +111,10 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
     if task == "lm" and s and resume is None:
         raise UsageError(f"{flag(next(iter(s)))} applies to sequence-to-sequence models: add "
                          "--task seq2seq")  # fmt: skip
+    if task == "seq2seq" and group is not None and group.size > 1:
+        raise UsageError("seq2seq training runs in one process: data-parallel training over MPI "
+                         "is for language models so far; run it without mpiexec, or give "
+                         "--distributed off")  # fmt: skip
     if task == "seq2seq" and init_from is not None:
         raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
                          "--resume")  # fmt: skip
@@ -119,7 +124,7 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
         training.validate(resolved=False)
         # where a new run would go has no place in a resumed one: the run's own directory
         where = {k: v for k, v in (("out", out), ("force", force or None)) if v is not None}
-        return resume_run(Path(resume), inputs, {**given, **where}, threads, flag)
+        return resume_run(Path(resume), inputs, {**given, **where}, threads, flag, group)
     if task == "seq2seq":
         from rnngen.train.seq2seq_run import new_seq2seq_trainer
 
@@ -127,7 +132,7 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
                                    None if out is None else Path(out), force, threads)  # fmt: skip
     return new_trainer(model, training, inputs, None if out is None else Path(out), force,
                        threads, None if init_from is None else Path(init_from), given, flag,
-                       notice)  # fmt: skip
+                       notice, group)  # fmt: skip
 
 
 def run_training(trainer: "Trainer", reporter: Any = None) -> "Run":

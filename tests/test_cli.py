@@ -46,6 +46,8 @@ def test_train_prints_json_on_stdout_and_progress_on_stderr(trained):
     assert sorted(q.name for q in (workdir / "runs/small").iterdir()) == [
         "best.safetensors",
         "last.safetensors",
+        "tokens.bin",  # the corpus, encoded once (rnngen.data.tokenfile)
+        "tokens.json",
     ]
 
 

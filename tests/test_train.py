@@ -77,3 +77,31 @@ def test_evaluate_equals_one_long_sequence(tmp_path):
     # several rows lose a little context at row starts but score the same tokens
     res = evaluate(model, toks, 4, 16)
     assert res.tokens == 202 and abs(res.loss - ref) < 0.05 * ref
+
+
+@pytest.mark.parametrize("cuts", [(0, 2, 4), (0, 1, 3, 4), (0, 0, 4), (0, 3, 3, 4)])
+def test_evaluation_split_by_rows_adds_up_to_the_whole(tmp_path, cuts):
+    """What the processes of a data-parallel run score (their rows; the last also the tail that
+    continues the last row), summed, is what one process scores."""
+    trainer, _, corpus = _train(tmp_path, "split", steps=3)
+    toks = corpus.val[:203]  # 4 rows of 50 and a tail of 2
+    whole = evaluate(trainer.model, toks, 4, 16)
+    parts = [evaluate(trainer.model, toks, 4, 16, rows=(lo, hi))
+             for lo, hi in zip(cuts, cuts[1:], strict=False)]  # fmt: skip
+    assert sum(p.tokens for p in parts) == whole.tokens == 202
+    total = sum(p.loss * p.tokens for p in parts if p.tokens)
+    assert total / whole.tokens == pytest.approx(whole.loss, rel=1e-6)
+    assert all(math.isnan(p.loss) for p in parts if not p.tokens)
+
+
+def test_the_fixed_validation_part_split_by_rows_adds_up(tmp_path):
+    from rnngen.data.batches import sample_rows
+    from rnngen.train.evaluate import evaluate_rows
+
+    trainer, _, corpus = _train(tmp_path, "part", steps=3)
+    x, y = sample_rows(corpus.val, 4, 40)
+    whole = evaluate_rows(trainer.model, x, y, 16)
+    parts = [evaluate_rows(trainer.model, x, y, 16, rows=r) for r in ((0, 1), (1, 4))]
+    assert [p.tokens for p in parts] == [40, 120] and whole.tokens == 160
+    total = sum(p.loss * p.tokens for p in parts)
+    assert total / 160 == pytest.approx(whole.loss, rel=1e-6)

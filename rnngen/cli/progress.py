@@ -41,7 +41,13 @@ class TrainProgress:
             f"{meta['params']:,} parameters · vocabulary {meta['vocab']:,} · "
             f"{meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens · "
             f"{meta['steps_per_epoch']:,} steps/epoch · until {' or '.join(limit)} · "
-            f"{meta['threads']} threads",
+            f"{meta['threads']} threads"
+            + (f" x {meta['processes']} processes" if meta.get("processes", 1) > 1 else "")
+            + (
+                f" · periodic validation on a fixed {meta['val_part_tokens']:,} tokens"
+                if meta.get("val_part_tokens")
+                else ""
+            ),
             self.quiet,
         )
         if self.live:
@@ -94,6 +100,19 @@ class TrainProgress:
                 f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}  "
                 f"{fmt_rate(self.last[2])}{mark}"
             )
+
+    def evaluating(self, done: int, total: int) -> None:
+        """Progress through a validation pass: on the bar, or a log line every 30 s."""
+        if self.bar is not None:
+            self.bar.update(self.task, val=f"{100 * done / max(1, total):.0f}% scored")
+        elif not self.quiet and time.monotonic() - self.last_log > 30:
+            self.last_log = time.monotonic()
+            self.err.print(f"evaluating: {done:,} of {total:,} validation tokens")
+
+    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None:
+        if not self.quiet:
+            self.err.print(f"step {step:,}  val {val_loss:.4f} on the whole validation split "
+                           f"({tokens:,} tokens)")  # fmt: skip
 
     def saved(self, path: Path) -> None: ...
 

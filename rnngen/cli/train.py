@@ -61,6 +61,10 @@ def train(
             "each line's source into its target (lines are source<TAB>target)."
         ),
     ] = "lm",
+    distributed: Annotated[
+        str,
+        typer.Option(help="auto: data-parallel over MPI when started by mpiexec or srun; off."),
+    ] = "auto",
     *,
     model: ModelConfig,
     training: TrainConfig,
@@ -76,13 +80,17 @@ def train(
     settings = {k: v for k, v in user_given.items() if k in _names(model, training, seq2seq)}
     with user_errors():
         shared.validate()
+        group, threads = _group(distributed, shared.threads)
+    if not group.is_root:  # the root alone talks: progress, messages, errors, --json
+        err.quiet = quiet = True
+    with user_errors():
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        trainer = prepare_training(
+        trainer = _setup(group, threads, lambda: prepare_training(
             paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
-            threads=shared.threads, encoding=shared.encoding, errors=shared.errors,
-            given=settings, flag=name_flag, notice=lambda m: info(m, quiet), task=task,
-        )  # fmt: skip
+            threads=threads, encoding=shared.encoding, errors=shared.errors, given=settings,
+            flag=name_flag, notice=lambda m: info(m, quiet), task=task, group=group,
+        ))  # fmt: skip
         if resume is not None:
             done = trainer.done_reason()
             if done is not None:
@@ -94,7 +102,26 @@ def train(
         elif getattr(trainer.corpus, "skipped", 0):
             info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
                  f"{trainer.s2s.max_len}", quiet)  # fmt: skip
-    _run(trainer, quiet, shared.json_out)
+    _run(trainer, quiet, shared.json_out and group.is_root)
+
+
+def _group(distributed: str, threads: int | None):
+    """(the processes training together, threads for this one: its share of the machine's
+    cores unless --threads says)."""
+    from rnngen.kernels.threads import available_cores
+    from rnngen.train.distributed import make_group, share_of_cores
+
+    group = make_group(distributed)
+    if threads is None and group.size > 1:
+        threads = share_of_cores(group, available_cores())
+    return group, threads
+
+
+def _setup(group, threads, build):
+    """The Trainer ``build`` makes, set up on every process; a failure is reported once."""
+    from rnngen.train.launch import setup
+
+    return setup(group, build, threads)
 
 
 def _names(*settings) -> set[str]:
@@ -119,7 +146,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             s2s = getattr(trainer, "s2s", None)
             if s2s is not None:
                 warm_seq2seq_kernels(trainer.plan.parts, m.cell, s2s.attention, training=True)
-        if s2s is None:
+        if s2s is None and trainer.group.is_root:
             # the first sample after this run starts warm: its kernel compiles meanwhile, in a
             # process of the lowest priority that outlives this one if it must (nothing to do
             # when the kernel is cached already)
@@ -150,7 +177,8 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
     if result.interrupted:
         err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
                   f"{escape(str(run_dir))}; resume with:")  # fmt: skip
-        err.print(escape(resume_hint(run_dir, trainer.meta)))
+        launcher = f"mpiexec -n {trainer.group.size} " if trainer.group.size > 1 else ""
+        err.print(escape(launcher + resume_hint(run_dir, trainer.meta)))
         raise typer.Exit(INTERRUPTED)
 
 

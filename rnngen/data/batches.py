@@ -37,9 +37,10 @@ class BatchStream:
         if self.steps_per_epoch < 1:
             raise ValueError("too few tokens for one batch")
         n = row_len * batch_size
-        # (B, row_len) inputs and targets; batches are sliced then transposed to (T, B)
-        self.inputs = np.ascontiguousarray(tokens[:n].reshape(batch_size, row_len))
-        self.targets = np.ascontiguousarray(tokens[1 : n + 1].reshape(batch_size, row_len))
+        # (B, row_len) views of inputs and targets (of a token file's map: no copy); batches are
+        # sliced then transposed to (T, B) int32
+        self.inputs = tokens[:n].reshape(batch_size, row_len)
+        self.targets = tokens[1 : n + 1].reshape(batch_size, row_len)
         self.pos = Position()
 
     def next(self) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -48,8 +49,8 @@ class BatchStream:
             self.pos = Position(self.pos.epoch + 1, 0)
         new_epoch = self.pos.step_in_epoch == 0
         a = self.pos.step_in_epoch * self.T
-        x = np.ascontiguousarray(self.inputs[:, a : a + self.T].T)
-        y = np.ascontiguousarray(self.targets[:, a : a + self.T].T)
+        x = np.ascontiguousarray(self.inputs[:, a : a + self.T].T, dtype=np.int32)
+        y = np.ascontiguousarray(self.targets[:, a : a + self.T].T, dtype=np.int32)
         self.pos.step_in_epoch += 1
         return x, y, new_epoch
 
@@ -71,16 +72,32 @@ def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int):
     B, _ = eval_shape(len(tokens), batch_size, seq_len)
     row_len = n_pred // B
     n = row_len * B
-    inputs = tokens[:n].reshape(B, row_len)
-    targets = tokens[1 : n + 1].reshape(B, row_len)
-    for a in range(0, row_len, seq_len):
-        x = np.ascontiguousarray(inputs[:, a : a + seq_len].T)
-        y = np.ascontiguousarray(targets[:, a : a + seq_len].T)
-        yield x, y, None
+    yield from row_windows(tokens[:n].reshape(B, row_len), tokens[1 : n + 1].reshape(B, row_len),
+                           seq_len)  # fmt: skip
     if n < n_pred:
         rest_x = tokens[n:n_pred]
         rest_y = tokens[n + 1 : n_pred + 1]
         for a in range(0, len(rest_x), seq_len):
-            x = np.ascontiguousarray(rest_x[a : a + seq_len].reshape(-1, 1))
-            y = np.ascontiguousarray(rest_y[a : a + seq_len].reshape(-1, 1))
+            x = np.ascontiguousarray(rest_x[a : a + seq_len].reshape(-1, 1), dtype=np.int32)
+            y = np.ascontiguousarray(rest_y[a : a + seq_len].reshape(-1, 1), dtype=np.int32)
             yield x, y, B - 1
+
+
+def row_windows(inputs: np.ndarray, targets: np.ndarray, seq_len: int):
+    """Yield (inputs (T, B), targets (T, B), None): (B, L) rows of inputs and targets in windows
+    of ``seq_len`` columns, as int32."""
+    for a in range(0, inputs.shape[1], seq_len):
+        x = np.ascontiguousarray(inputs[:, a : a + seq_len].T, dtype=np.int32)
+        y = np.ascontiguousarray(targets[:, a : a + seq_len].T, dtype=np.int32)
+        yield x, y, None
+
+
+def sample_rows(tokens: np.ndarray, rows: int, row_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs (rows, row_len), targets (rows, row_len)): ``rows`` stretches of the tokens spread
+    evenly from the first token to the last, always the same ones for the same arguments (the
+    fixed part of the validation split that periodic evaluation scores)."""
+    span = len(tokens) - 1 - row_len  # the last start that leaves room for the targets
+    starts = [round(i * span / max(1, rows - 1)) for i in range(rows)]
+    x = np.stack([tokens[s : s + row_len] for s in starts])
+    y = np.stack([tokens[s + 1 : s + row_len + 1] for s in starts])
+    return x, y

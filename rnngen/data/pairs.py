@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen.data.text import _text_files, decode_text, fingerprint, read_text
+from rnngen.data.text import fingerprint, read_text, text_files
 from rnngen.data.vocab import EOS, UNK, Vocab
 from rnngen.errors import DataError
 
@@ -62,10 +62,10 @@ def read_pairs(paths: Iterable[str], src_level: str, tgt_level: str, encoding: s
     texts = []
     for path in paths:
         if path != "-" and Path(path).is_dir():
-            files = _text_files(Path(path), encoding)
+            files = text_files(Path(path), encoding)
             if not files:
                 raise DataError(f"{path}: no text files in this directory")
-            items = [(decode_text(raw, str(f), encoding, errors), str(f)) for f, raw in files]
+            items = [read_text(f, encoding, errors) for f in files]
         else:
             items = [read_text(path, encoding, errors)]
         for text, name in items:

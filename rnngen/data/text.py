@@ -57,25 +57,34 @@ def read_texts(paths: list[str], encoding: str = "utf-8", errors: str = "strict"
     and directories are skipped, and so are binary files (NUL bytes) and empty ones; a directory
     without any text file is an error. Raises DataError.
     """
-    if not paths:
-        raise DataError("no input: give a file, a directory or '-' for stdin")
-    if sum(str(p) == "-" for p in paths) > 1:
-        raise DataError("'-' (stdin) can be given only once")
+    check_paths(paths)
     parts: list[str] = []
     for path in paths:
         if str(path) != "-" and Path(path).is_dir():
-            files = _text_files(Path(path), encoding)
+            files = text_files(Path(path), encoding)
             if not files:
                 raise DataError(f"{path}: no text files in this directory")
-            for f, raw in files:
-                parts.append(decode_text(raw, str(f), encoding, errors))
+            for f in files:
+                parts.append(decode_text(_read_bytes(f), str(f), encoding, errors))
         else:
             parts.append(read_text(path, encoding, errors)[0])
     text = "".join(t if t.endswith("\n") or i == len(parts) - 1 else t + "\n"
                    for i, t in enumerate(parts))  # fmt: skip
+    return Text(text, display_name(paths), [str(p) for p in paths])
+
+
+def display_name(paths: list[str]) -> str:
+    """How messages name the inputs: the path, '<stdin>', or 'a.txt + 2 more'."""
     first = "<stdin>" if str(paths[0]) == "-" else str(paths[0])
-    name = first if len(paths) == 1 else f"{first} + {len(paths) - 1} more"
-    return Text(text, name, [str(p) for p in paths])
+    return first if len(paths) == 1 else f"{first} + {len(paths) - 1} more"
+
+
+def check_paths(paths: list[str]) -> None:
+    """Raise DataError when no path is given, or stdin more than once."""
+    if not paths:
+        raise DataError("no input: give a file, a directory or '-' for stdin")
+    if sum(str(p) == "-" for p in paths) > 1:
+        raise DataError("'-' (stdin) can be given only once")
 
 
 def _read_bytes(p: Path) -> bytes:
@@ -85,9 +94,9 @@ def _read_bytes(p: Path) -> bytes:
         raise DataError(f"{p}: cannot read ({e.strerror or e})") from None
 
 
-def _text_files(root: Path, encoding: str) -> list[tuple[Path, bytes]]:
-    """(path, bytes) of every non-hidden, non-empty, non-binary file below ``root``, sorted by
-    path (component by component: ``a/z.txt`` comes before ``b.txt``)."""
+def text_files(root: Path, encoding: str) -> list[Path]:
+    """Every non-hidden, non-empty, non-binary file below ``root``, sorted by path (component by
+    component: ``a/z.txt`` comes before ``b.txt``). Only each file's first 64 kB is read."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -95,13 +104,22 @@ def _text_files(root: Path, encoding: str) -> list[tuple[Path, bytes]]:
     found = []
     for f in sorted(files):
         if f.is_file():
-            raw = _read_bytes(f)
-            if raw and not _looks_binary(raw, encoding):
-                found.append((f, raw))
+            head = read_head(f)
+            if head and not looks_binary(head, encoding):
+                found.append(f)
     return found
 
 
-def _looks_binary(raw: bytes, encoding: str) -> bool:
+def read_head(p: Path, n: int = 65536) -> bytes:
+    """The first ``n`` bytes of a file. Raises DataError."""
+    try:
+        with open(p, "rb") as f:
+            return f.read(n)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror or e})") from None
+
+
+def looks_binary(raw: bytes, encoding: str) -> bool:
     """NUL bytes mean binary, except in the UTF-16/32 encodings, where they are ordinary."""
     wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     return not wide and b"\x00" in raw[:65536]
@@ -112,20 +130,23 @@ def decode_text(raw: bytes, name: str, encoding: str = "utf-8", errors: str = "s
     (with ``errors='replace'`` undecodable bytes become U+FFFD instead)."""
     if not raw:
         raise DataError(f"{name}: is empty")
-    if _looks_binary(raw, encoding):
+    if looks_binary(raw, encoding):
         raise DataError(f"{name}: looks like a binary file (it contains NUL bytes), not text")
     try:
         text = raw.decode(encoding, errors)
     except UnicodeDecodeError as e:
-        enc = codecs.lookup(encoding).name
-        what = "valid UTF-8" if enc == "utf-8" else f"valid {enc}"
-        raise DataError(
-            f"{name}: is not {what} (bad byte 0x{raw[e.start]:02x} at offset {e.start}); "
-            "give its --encoding, or --errors replace"
-        ) from None
+        raise undecodable(name, encoding, raw[e.start], e.start) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def undecodable(name: str, encoding: str, byte: int, offset: int) -> DataError:
+    """The error for a byte that does not decode, at ``offset`` of file ``name``."""
+    enc = codecs.lookup(encoding).name
+    what = "valid UTF-8" if enc == "utf-8" else f"valid {enc}"
+    return DataError(f"{name}: is not {what} (bad byte 0x{byte:02x} at offset {offset}); "
+                     "give its --encoding, or --errors replace")  # fmt: skip
 
 
 def fingerprint(text: str) -> str:

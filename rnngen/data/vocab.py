@@ -45,7 +45,14 @@ class Vocab:
         """Vocabulary of ``text``: sorted code points, or words by descending frequency."""
         if level == "char":
             return cls("char", sorted(set(text)))
-        counts = Counter(w for line in text.split("\n") for w in line.split())
+        return cls.from_counts(Counter(text.split()), max_vocab, min_count)
+
+    @classmethod
+    def from_counts(
+        cls, counts: Counter, max_vocab: int | None = None, min_count: int = 1
+    ) -> "Vocab":
+        """A word vocabulary from word counts: <eos>, <unk>, then words by descending count."""
+        counts = Counter(counts)
         counts.pop(EOS, None)
         counts.pop(UNK, None)
         words = sorted(counts, key=lambda w: (-counts[w], w))
@@ -104,9 +111,17 @@ class Vocab:
         the vocabulary stays within ``max_vocab``; the others will read as <unk>.
         """
         if self.level == "char":
-            new = sorted(set(text + (val_text or "")) - set(self.stoi))
+            return self.extended_with(set(text + (val_text or "")))
+        return self.extended_with(Counter(text.split()), max_vocab, min_count)
+
+    def extended_with(self, seen: set[str] | Counter, max_vocab: int | None = None,
+                      min_count: int = 1) -> tuple["Vocab", list[str]]:  # fmt: skip
+        """``extended`` from what the new text holds: its characters (a set), or its word counts
+        (a Counter)."""
+        if self.level == "char":
+            new = sorted(set(seen) - set(self.stoi))
         else:
-            counts = Counter(w for line in text.split("\n") for w in line.split())
+            counts = Counter(seen)
             for special in (EOS, UNK):
                 counts.pop(special, None)
             new = sorted(

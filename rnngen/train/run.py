@@ -17,8 +17,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rnngen.data.corpus import Corpus
-from rnngen.data.text import Text, fingerprint, read_text, read_texts
+from rnngen.data.stream import expand
+from rnngen.data.text import display_name
+from rnngen.data.tokenfile import (
+    META,
+    TOKENS,
+    Source,
+    TextChangedError,
+    encode_corpus,
+    open_corpus,
+    read_meta,
+)
 from rnngen.errors import (
     CheckpointError,
     ConfigError,
@@ -30,11 +39,13 @@ from rnngen.errors import (
 from rnngen.nn.config import ModelConfig
 from rnngen.train import checkpoint
 from rnngen.train.config import STOP_LIMITS, TrainConfig
+from rnngen.train.distributed import Solo, check_batch
 from rnngen.train.trainer import Trainer
 
 FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
 # options --resume takes besides the stop limits: they change how this session runs, not the run
-RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file"}
+RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file",
+               "distributed"}  # fmt: skip
 
 Flag = Callable[[str], str]  # a setting's name -> how the user wrote it (--hidden)
 
@@ -103,14 +114,19 @@ def _lock_holder(fd: int) -> str | None:
 def prepare_run_dir(run_dir: Path, force: bool) -> RunLock:
     """Refuse to overwrite a run unless ``force``; make sure the directory can be written, and
     lock it."""
+    refuse_existing(run_dir, force)
+    probe_run_dir(run_dir)
+    return RunLock(run_dir)
+
+
+def refuse_existing(run_dir: Path, force: bool) -> None:
+    """Raise TrainingError when ``run_dir`` holds a run's checkpoints, unless ``force``."""
     existing = sorted(run_dir.glob("*" + checkpoint.SUFFIX)) if run_dir.is_dir() else []
     if existing and not force:
         raise TrainingError(
             f"{run_dir}: already holds {existing[0].name}; choose another --out, add --force to "
             f"overwrite it, or continue it with --resume {run_dir}"
         )
-    probe_run_dir(run_dir)
-    return RunLock(run_dir)
 
 
 def probe_run_dir(run_dir: Path) -> None:
@@ -124,25 +140,54 @@ def probe_run_dir(run_dir: Path) -> None:
                             ) from None  # fmt: skip
 
 
-def inputs_meta(src: Text, val_path: str | None, val_text: str | None, encoding: str,
-                errors: str) -> dict:  # fmt: skip
+def inputs_meta(paths: list[str], val_path: str | None, val_fingerprint: str | None,
+                encoding: str, errors: str) -> dict:  # fmt: skip
     """What a run records about its inputs: absolute paths, decoding, validation fingerprint."""
 
     def where(p: str) -> str:
         return p if p == "-" else str(Path(p).resolve())
 
     return {
-        "sources": [where(p) for p in src.sources],
+        "sources": [where(p) for p in paths],
         "encoding": encoding,
         "errors": errors,
         "val_source": None if val_path is None else where(val_path),
-        "val_fingerprint": None if val_text is None else fingerprint(val_text),
+        "val_fingerprint": val_fingerprint,
     }
+
+
+def _val_source(val_file: str | None, encoding: str, errors: str) -> Source | None:
+    if val_file is None:
+        return None
+    if val_file != "-" and Path(val_file).is_dir():
+        raise DataError(f"{val_file}: is a directory, not a text file")
+    return Source([val_file], encoding, errors)
+
+
+class _TokenFilesOnFailure:
+    """Removes the token file written into a new run directory when the run is not set up after
+    all (and the directory, if it was made for the run and is left empty)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir, self.made = run_dir, not run_dir.exists()  # before it is made
+
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is None:
+            return
+        for name in (TOKENS, META):
+            (self.run_dir / name).unlink(missing_ok=True)
+        if self.made:
+            try:
+                self.run_dir.rmdir()
+            except OSError:
+                pass
 
 
 def resume_hint(run_dir: Path, meta: dict) -> str:
     """The command that continues ``run_dir``."""
-    if "-" in (meta.get("sources") or []):
+    if "-" in (meta.get("sources") or []) and read_meta(run_dir) is None:  # no token file
         return f"… | rnngen train - --resume {shlex.quote(str(run_dir))}  (the same text on stdin)"
     return f"rnngen train --resume {shlex.quote(str(run_dir))}"
 
@@ -187,8 +232,8 @@ def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None)
 def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Path | None = None,
                 force: bool = False, threads: int | None = None,
                 init_from: Path | None = None, given: dict[str, Any] | None = None,
-                flag: Flag = flag_name,
-                notice: Callable[[str], None] | None = None) -> Trainer:  # fmt: skip
+                flag: Flag = flag_name, notice: Callable[[str], None] | None = None,
+                group: Solo | None = None) -> Trainer:  # fmt: skip
     """A Trainer for a new run on ``inputs``, in ``out`` (default ``runs/NAME-TIME``), locked;
     with ``init_from``, starting from that model's weights and vocabulary (``given``: the
     settings the user gave, which must agree with the model's sizes)."""
@@ -199,12 +244,7 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
     check_settings(model, train, inputs.val_file)
     if not inputs.paths:
         raise UsageError("give the text to train on: files, directories, or '-' for stdin")
-    src = read_texts(inputs.paths, inputs.encoding, inputs.errors)
-    val_text = None
-    if inputs.val_file is not None:
-        val_text = read_text(inputs.val_file, inputs.encoding, inputs.errors)[0]
-    base = vocab = None
-    added: list[str] = []
+    base = None
     if init_from is not None:  # the model's vocabulary, grown for the new text
         base = checkpoint.load(checkpoint.resolve(init_from))
         stored = {k: v for k, v in base.model_cfg.to_dict().items() if k not in FINETUNE_FREE}
@@ -212,31 +252,42 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
                            str(init_from), flag)  # fmt: skip
         if problem:
             raise UsageError(f"{problem}; with --init-from the model's sizes come from the model")
-        vocab, added = base.vocab.extended(src.text, val_text, train.max_vocab, train.min_count)
         model = dataclasses.replace(
             base.model_cfg,
-            vocab_size=len(vocab),
             dropout=model.dropout if "dropout" in given else base.model_cfg.dropout,
             dropout_input=(model.dropout_input if "dropout_input" in given
                            else base.model_cfg.dropout_input),
         )  # fmt: skip
-    corpus = Corpus.from_text(
-        src.text, src.name, model.level, val_text=val_text,
-        val_frac=0.1 if train.val_frac is None else train.val_frac,
-        max_vocab=train.max_vocab, min_count=train.min_count, vocab=vocab,
-    )  # fmt: skip
-    if corpus.val is None:
-        raise DataError(f"{src.name}: too short to hold out a validation split; give --val-file")
-    model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
-    if inputs.val_file is None and train.val_frac is None:
-        train = dataclasses.replace(train, val_frac=0.1)
-    run_dir = out or default_run_dir(src.name)
-    trainer = Trainer(model, train, corpus, run_dir, threads=threads)  # checks sizes, memory
-    trainer.meta = inputs_meta(src, inputs.val_file, val_text, inputs.encoding, inputs.errors)
+    check_batch(group or Solo(), train.batch_size)
+    expand(inputs.paths, inputs.encoding)  # the inputs exist, before a run directory is made
+    val_src = _val_source(inputs.val_file, inputs.encoding, inputs.errors)
+    if val_src is not None:
+        expand(val_src.paths, inputs.encoding)
+    run_dir = out or default_run_dir(display_name(inputs.paths))
+    refuse_existing(run_dir, force)
+    cleanup = _TokenFilesOnFailure(run_dir)
+    probe_run_dir(run_dir)
+    with cleanup:
+        corpus, added = encode_corpus(
+            run_dir, model.level, Source(list(inputs.paths), inputs.encoding, inputs.errors),
+            val_src, val_frac=0.1 if train.val_frac is None else train.val_frac,
+            vocab=None if base is None else base.vocab, grow=base is not None,
+            max_vocab=train.max_vocab, min_count=train.min_count,
+        )  # fmt: skip
+        if corpus.val is None:
+            raise DataError(f"{corpus.name}: too short to hold out a validation split; give "
+                            "--val-file")  # fmt: skip
+        model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
+        if inputs.val_file is None and train.val_frac is None:
+            train = dataclasses.replace(train, val_frac=0.1)
+        trainer = Trainer(model, train, corpus, run_dir, threads=threads, group=group)
+    val_fp = read_meta(run_dir)["val_fingerprint"]
+    trainer.meta = inputs_meta(list(inputs.paths), inputs.val_file, val_fp, inputs.encoding,
+                               inputs.errors)  # fmt: skip
     if base is not None:
         trainer.load_weights(base.params)
         trainer.meta["init_from"] = str(base.path)
-    trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
+    trainer.lock = prepare_run_dir(run_dir, True)  # last: nothing after it can fail
     if base is not None and notice is not None:
         what = "characters" if base.vocab.level == "char" else "words"
         if added:
@@ -278,7 +329,8 @@ def resumed_limits(tcfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
 
 
 def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
-                   threads: int | None = None, flag: Flag = flag_name) -> Trainer:  # fmt: skip
+                   threads: int | None = None, flag: Flag = flag_name,
+                   group: Solo | None = None) -> Trainer:  # fmt: skip
     """A Trainer that continues the run ``resume`` where it stopped, on the same inputs, locked.
     ``given``: the options the user gave; only stop limits may change (they replace the stored
     ones), and anything else that disagrees with the run is a UsageError. A run that has already
@@ -296,35 +348,51 @@ def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
                                         "val_fingerprint")}  # fmt: skip
     enc = inputs.encoding if "encoding" in given else (meta["encoding"] or "utf-8")
     errs = inputs.errors if "errors" in given else (meta["errors"] or "strict")
-    paths = inputs.paths
-    if not paths:
-        paths = meta["sources"]
-        if not paths:
-            raise UsageError(f"{ck_path}: does not record its corpus; give the corpus paths with "
-                             "--resume")  # fmt: skip
-        if "-" in paths:
-            raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same text in "
-                             f"again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
-    src = read_texts(paths, enc, errs)
-    if fingerprint(src.text) != ck.info.get("fingerprint"):
-        raise DataError(
-            f"{src.name}: is not the text the run in {run_dir} was trained on (fingerprint "
-            f"{fingerprint(src.text)}, not {ck.info.get('fingerprint')}); to train on new text, "
-            f"start a new run with --init-from {run_dir}"
-        )
     val_path = inputs.val_file if inputs.val_file is not None else meta["val_source"]
-    val_text = None
-    if val_path is not None:
-        val_text = read_text(val_path, enc, errs)[0]
-        if fingerprint(val_text) != meta["val_fingerprint"]:
-            raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}")
-    tcfg = resumed_limits(ck.train_cfg, given)
-    name = ck.info.get("corpus") or src.name
-    corpus = Corpus.from_text(src.text, name, ck.vocab.level, val_text=val_text,
-                              val_frac=tcfg.val_frac or 0.0, vocab=ck.vocab)  # fmt: skip
-    trainer = Trainer(ck.model_cfg, tcfg, corpus, run_dir, threads=threads)
+    tcfg = ck.train_cfg
+    expect = (ck.info.get("fingerprint"), meta["val_fingerprint"] if val_path else None)
+    tokens = read_meta(run_dir)
+    if (
+        not inputs.paths
+        and inputs.val_file is None
+        and tokens is not None
+        and (tokens["fingerprint"], tokens["val_fingerprint"]) == expect
+        and tokens["vocab"] == ck.vocab.to_dict()
+        and tokens["val_frac"] == (None if val_path else tcfg.val_frac)
+    ):
+        corpus = open_corpus(run_dir, tokens)  # the run's own token file: no text read
+        paths = meta["sources"] or []
+    else:
+        paths = inputs.paths
+        if not paths:
+            paths = meta["sources"]
+            if not paths:
+                raise UsageError(f"{ck_path}: does not record its corpus; give the corpus paths "
+                                 "with --resume")  # fmt: skip
+            if "-" in paths:
+                raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same text "
+                                 f"in again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
+        src = Source(list(paths), enc, errs)
+        try:
+            corpus, _ = encode_corpus(run_dir, ck.vocab.level, src,
+                                      _val_source(val_path, enc, errs),
+                                      val_frac=tcfg.val_frac or 0.0, vocab=ck.vocab,
+                                      expect=expect)  # fmt: skip
+        except TextChangedError as e:
+            if e.args[0][0] != expect[0]:
+                found = f"fingerprint {e.args[0][0]}, " if e.args[0][0] else ""
+                raise DataError(
+                    f"{src.name}: is not the text the run in {run_dir} was trained on ({found}"
+                    f"not {expect[0]}); to train on new text, start a new run with --init-from "
+                    f"{run_dir}"
+                ) from None
+            raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}"
+                            ) from None  # fmt: skip
+    corpus.name = ck.info.get("corpus") or corpus.name
+    tcfg = resumed_limits(tcfg, given)
+    trainer = Trainer(ck.model_cfg, tcfg, corpus, run_dir, threads=threads, group=group)
     trainer.restore(ck)
-    trainer.meta = {**meta, **inputs_meta(src, val_path, val_text, enc, errs)}
+    trainer.meta = {**meta, **inputs_meta(list(paths), val_path, expect[1], enc, errs)}
     if ck.info.get("init_from"):
         trainer.meta["init_from"] = ck.info["init_from"]
     if trainer.done_reason() is not None:

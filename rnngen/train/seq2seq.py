@@ -26,6 +26,7 @@ from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
 from rnngen.train import checkpoint
 from rnngen.train.config import TrainConfig
+from rnngen.train.distributed import Solo
 from rnngen.train.trainer import Trainer
 
 
@@ -67,6 +68,8 @@ class Seq2SeqTrainer(Trainer):
         self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
         self.corpus, self.out_dir = corpus, out_dir
         B = train_cfg.batch_size
+        self.group = Solo()  # one process: seq2seq runs are not data-parallel yet
+        self.rows = (0, B)
         bos = boundary(corpus.vocab)
         self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
         self.plan = plan_threads(threads, B)
@@ -116,7 +119,13 @@ class Seq2SeqTrainer(Trainer):
         tgt_in = guided_greedy(self.model, batch, keep)
         return replace(batch, tgt_in=tgt_in)
 
-    def _validation_loss(self) -> float:
+    def _val_part(self) -> None:
+        return None  # validation pairs are few: all of them, every time
+
+    def _val_tokens(self) -> int:
+        return 0 if self.corpus.val is None else self.corpus.val.target_tokens
+
+    def _validate(self, rep, whole: bool) -> float:
         return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size)
 
     # ---- state -----------------------------------------------------------------------------------

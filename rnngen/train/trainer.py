@@ -11,23 +11,29 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen.data.batches import BatchStream, Position
+from rnngen.data.batches import BatchStream, Position, sample_rows
 from rnngen.data.corpus import Corpus
+from rnngen.data.tokenfile import release_pages
 from rnngen.errors import CheckpointError, TrainingError
 from rnngen.files import remove_stale_temps
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel
+from rnngen.nn.lm import LanguageModel, State
 from rnngen.nn.memory import check_fits, training_bytes
 from rnngen.train import checkpoint
 from rnngen.train.config import MOMENTS, TrainConfig
-from rnngen.train.evaluate import evaluate
+from rnngen.train.distributed import Solo, check_batch
+from rnngen.train.evaluate import EvalResult, evaluate, evaluate_rows
 from rnngen.train.guard import DivergenceGuard, diverged
 from rnngen.train.optim import make_optimizer
 from rnngen.train.schedule import DEFAULT_DECAY, Schedule
 
 DEFAULT_EPOCHS = 10
+# periodic evaluation scores a fixed part of the validation split: a quarter of the tokens trained
+# on between evaluations (forward only, about a third of a training token's cost: ~8% of the time),
+# at least this many tokens; the whole split is scored once, at the end
+VAL_PART_MIN = 100_000
 
 
 class Reporter:
@@ -36,6 +42,8 @@ class Reporter:
     def start(self, info: dict) -> None: ...
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
     def evaluated(self, step: int, val_loss: float, best: bool) -> None: ...
+    def evaluating(self, done: int, total: int) -> None: ...
+    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None: ...
     def saved(self, path: Path) -> None: ...
     def warning(self, message: str) -> None: ...
 
@@ -52,6 +60,8 @@ class TrainResult:
     run_dir: str
     epochs: float
     interrupted: bool = False
+    val_loss_whole: float | None = None  # the whole validation split, scored at the end
+    val_tokens: int = 0  # tokens of the part scored periodically (val_loss, best_val_loss)
     history: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -72,10 +82,16 @@ class Trainer:
         corpus: Corpus,
         out_dir: Path,
         threads: int | None = None,
+        group: Solo | None = None,
     ) -> None:
         train_cfg = train_cfg.resolve()
         self.mcfg, self.tcfg, self.corpus, self.out_dir = model_cfg, train_cfg, corpus, out_dir
         T, B = train_cfg.seq_len, train_cfg.batch_size
+        # data-parallel: this process trains rows lo:hi of every batch (rnngen.train.distributed)
+        self.group = group or Solo()
+        check_batch(self.group, B)
+        self.rows = self.group.rows(B)
+        b = self.rows[1] - self.rows[0]
         need = T * B + 1
         if len(corpus.train) < need:
             raise TrainingError(
@@ -85,18 +101,18 @@ class Trainer:
         moments = len(MOMENTS[train_cfg.optimizer])
         m = model_cfg
         check_fits(
-            training_bytes(m, T, B, moments),
+            training_bytes(m, T, b, moments),
             f"training {m.layers} layers of {m.hidden} {m.cell} units (vocabulary "
             f"{m.vocab_size:,}) on batches of {B} x {T}",
             "use a smaller --hidden, --embed, --layers, --batch-size or --seq-len",
         )
         self.stream = BatchStream(corpus.train, B, T)
-        self.plan = plan_threads(threads, B)
+        self.plan = plan_threads(threads, b)
         apply_threads(self.plan)
         self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
-        self.model.dropout_seed = train_cfg.seed
-        self.state = self.model.new_state(B)
+        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
+        self.state = self.model.new_state(b)
         self._init_run_state()
 
     def _init_run_state(self) -> None:
@@ -122,6 +138,8 @@ class Trainer:
         self.save_failures = 0  # checkpoint writes failed in a row
         self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
         self.lock = None  # the run directory's lock (rnngen.train.run.RunLock), released by run()
+        self.restored_state: State | None = None  # all rows of a resumed run's carried state
+        self.val_part = self._val_part()  # (inputs, targets) scored periodically; None: the whole
 
     # ---- plan -----------------------------------------------------------------------------------
 
@@ -194,25 +212,36 @@ class Trainer:
             "run_dir": str(self.out_dir), "max_steps": max_steps,
             "seconds": None if c.minutes is None else c.minutes * 60,
             "params": self.model.params.size, "steps_per_epoch": self.stream.steps_per_epoch,
-            "threads": self.plan.threads, "parts": self.plan.parts, **self._data_info(),
+            "threads": self.plan.threads, "parts": self.plan.parts,
+            "processes": self.group.size,
+            "val_part_tokens": None if self.val_part is None else self.val_part[1].size,
+            **self._data_info(),
         })  # fmt: skip
         train_time, tokens_done = 0.0, 0
         recent = self.recent
         val_loss: float | None = None
-        remove_stale_temps(self.out_dir)
+        self.val_loss_whole: float | None = None
+        if self.group.is_root:  # the writer: other machines do not see its processes
+            remove_stale_temps(self.out_dir)
         guard = DivergenceGuard(self._capture, self._restore_capture)
         baseline = self._baseline()
         while True:
             if max_steps is not None and self.step >= max_steps:
                 break
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
-            if self.stop_requested or self._out_of_patience():
+            timed_out = deadline is not None and time.perf_counter() >= deadline
+            # every process stops at the same step, and a schedule that follows wall time
+            # (cosine under --minutes) follows the root's clock
+            # (the flag a signal handler sets is only read here, never cleared: a Ctrl-C that
+            # lands while agree() returns is not lost)
+            progress = self._progress(t0, max_steps)
+            timed_out, stop, progress = self.group.agree(timed_out, self.stop_requested, progress)
+            if timed_out or stop or self._out_of_patience():
+                self.stop_requested = stop  # the agreed way out, the same on every process
                 break
             ts = time.perf_counter()
             guard.before_step(self.step)
             self.lr = self.schedule.rate(
-                self.step, self.step / self.stream.steps_per_epoch, self._progress(t0, max_steps)
+                self.step, self.step / self.stream.steps_per_epoch, progress
             )
             loss, tokens = self._train_batch()
             why = diverged(loss, recent, baseline)
@@ -238,6 +267,8 @@ class Trainer:
                 rep.saved(self._save("last", final_train))
         elif self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
             val_loss = self._evaluate_and_save(rep, final_train, final=True)
+        elif self.step > 0 and self.val_part is not None and self.corpus.val is not None:
+            self._score_whole(rep, final_train)  # the last step's evaluation scored the part
         elif self.saved_step != self.step:
             self._save("last", final_train)
         best = self.out_dir / ("best" + checkpoint.SUFFIX)
@@ -253,6 +284,8 @@ class Trainer:
             run_dir=str(self.out_dir),
             epochs=self.step / self.stream.steps_per_epoch,
             interrupted=self.stop_requested,
+            val_loss_whole=self.val_loss_whole,
+            val_tokens=self._val_tokens(),
             history=self.history,
         )
 
@@ -282,11 +315,10 @@ class Trainer:
         x, y, new_epoch = self.stream.next()
         if new_epoch:
             self.state.reset()
+        x, y = self._own_rows(x), self._own_rows(y)
         loss = self.model.forward_backward(x, y, self.state, key=self.step)
-        return loss, x.size
-
-    def _validation_loss(self) -> float:
-        return evaluate(self.model, self.corpus.val, self.tcfg.batch_size, self.tcfg.seq_len).loss
+        loss = self.group.average(loss, self.model.grads.flat)
+        return loss, self.tcfg.seq_len * self.tcfg.batch_size  # the global batch's tokens
 
     def _evaluate_and_save(
         self, rep: Reporter, train_loss: float, final: bool = False
@@ -300,8 +332,17 @@ class Trainer:
         val_loss = None
         improved = False
         previous_best = self.best_val
+        self.group.check_same(self.model.params.flat)
+        release_pages(self.corpus.train, self.corpus.val)  # RSS stays flat over a long run
+        whole = None
         if self.corpus.val is not None:
-            val_loss = self._validation_loss()
+            val_loss = self._validate(rep, whole=self.val_part is None)
+            if final and self.val_part is not None:
+                whole = self._validate(rep, whole=True)
+                self.val_loss_whole = whole
+                rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
+            elif self.val_part is None:
+                self.val_loss_whole = val_loss
             improved = self.best_val is None or val_loss < self.best_val
             if improved:
                 self.best_val = val_loss
@@ -310,6 +351,10 @@ class Trainer:
         seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
                              "lr": self.lr, "seconds": seconds})  # fmt: skip
+        if val_loss is not None:
+            self.history[-1]["val_tokens"] = self._val_tokens()
+        if whole is not None:
+            self.history[-1]["val_loss_whole"] = whole
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved)
             if not final and self.schedule.evaluated(improved):
@@ -328,6 +373,59 @@ class Trainer:
         else:
             self.save_failures = 0
         return val_loss
+
+    # ---- evaluation: a fixed part of the validation split, the whole split at the end ----------
+
+    def _val_part(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fixed rows of the validation split scored periodically, or None when the whole
+        split is no bigger than such a part (then it is scored every time)."""
+        val, c = self.corpus.val, self.tcfg
+        if val is None:
+            return None
+        part = max(VAL_PART_MIN, self.eval_every * c.seq_len * c.batch_size // 4)
+        row_len = max(c.seq_len, part // c.batch_size)
+        if c.batch_size * row_len >= len(val) - 1 - row_len:
+            return None
+        return sample_rows(val, c.batch_size, row_len)
+
+    def _score_whole(self, rep: Reporter, train_loss: float) -> None:
+        """At the end of a run whose last evaluation scored the part only: the whole split, into
+        that evaluation's record and the last checkpoint."""
+        whole = self.val_loss_whole = self._validate(rep, whole=True)
+        self.history[-1]["val_loss_whole"] = whole
+        rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
+        rep.saved(self._save("last", train_loss))
+
+    def _val_tokens(self) -> int:
+        if self.corpus.val is None:
+            return 0
+        return len(self.corpus.val) - 1 if self.val_part is None else self.val_part[1].size
+
+    def _validate(self, rep: Reporter, whole: bool) -> float:
+        """The validation loss (of the whole split or of its fixed part), split across the
+        processes by rows and reduced."""
+        c = self.tcfg
+        if whole:
+            B = min(c.batch_size, len(self.corpus.val) - 1)
+            res = evaluate(self.model, self.corpus.val, c.batch_size, c.seq_len,
+                           rows=self.group.rows(B), progress=rep.evaluating)  # fmt: skip
+        else:
+            x, y = self.val_part
+            res = evaluate_rows(self.model, x, y, c.seq_len, rows=self.group.rows(len(x)),
+                                progress=rep.evaluating)  # fmt: skip
+        total, count = self.group.sum_loss(res.loss * res.tokens if res.tokens else 0.0,
+                                           res.tokens)  # fmt: skip
+        return EvalResult(total / count, count).loss
+
+    def own_rows_of(self, state: State) -> State:
+        """This process's rows of a carried state of all B rows."""
+        lo, hi = self.rows
+        return State(state.names, tuple(a[:, lo:hi] for a in state.arrays))
+
+    def _own_rows(self, a: np.ndarray) -> np.ndarray:
+        """This process's rows of a (T, B) batch."""
+        lo, hi = self.rows
+        return a if (lo, hi) == (0, a.shape[1]) else np.ascontiguousarray(a[:, lo:hi])
 
     def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:
         """Roll back to the last good state and halve the learning rate; after repeated
@@ -380,7 +478,8 @@ class Trainer:
         """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
         carried state, history. The corpus and configs must be the run's own."""
         self._restore_common(ck)
-        self.state.assign(ck.state())
+        self.restored_state = ck.state()  # all B rows; this process continues its own
+        self.state.assign(self.own_rows_of(self.restored_state))
 
     def _restore_common(self, ck: "checkpoint.Checkpoint") -> None:
         ck.check_training_state()
@@ -410,20 +509,29 @@ class Trainer:
                 raise CheckpointError(f"parameter {name} is missing or mis-shaped")
             view[tuple(slice(0, n) for n in src.shape)] = src
 
-    def _checkpoint(self, info: dict) -> "checkpoint.Checkpoint":
+    def _checkpoint(self, info: dict, state: dict[str, np.ndarray]) -> "checkpoint.Checkpoint":
+        """The checkpoint of this run now, with ``info`` and the carried state of all rows."""
         return checkpoint.Checkpoint(
             model_cfg=self.mcfg,
             train_cfg=self.tcfg,
             vocab=self.corpus.vocab,
             params=dict(self.model.params.views),
             step=self.step,
-            arrays={**self.opt.state_arrays(), **self.state.tensors()},
+            arrays={**self.opt.state_arrays(), **state},
             info=info,
         )
 
     def _save(self, name: str, train_loss: float) -> Path:
+        """Write a checkpoint (the root process alone, with the carried state of all rows)."""
+        state = {} if self.state is None else self.group.gather_rows(self.state.tensors())
+        path = self.group.root_only(lambda: self._write(name, train_loss, state))
+        if name == "last":
+            self.saved_step = self.step
+        return path or self.out_dir / (name + checkpoint.SUFFIX)
+
+    def _write(self, name: str, train_loss: float, state: dict[str, np.ndarray]) -> Path:
         ck = self._checkpoint(
-            info={
+            {
                 **self.meta,
                 "corpus": self.corpus.name,
                 "fingerprint": self.corpus.fingerprint,
@@ -440,8 +548,6 @@ class Trainer:
                 "curve": self.curve,
                 "recent_losses": self.recent,
             },
+            state,
         )
-        path = checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))
-        if name == "last":
-            self.saved_step = self.step
-        return path
+        return checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))

@@ -1,0 +1,208 @@
+"""Data-parallel training over MPI (mpi4py): who does what when ``rnngen train`` runs as N
+processes.
+
+The global batch of B rows is cut into N equal contiguous row groups, one per process. Each process
+runs the model on its rows; one allreduce of the flat gradient buffer per step (summed, divided by
+N) gives every process the gradient of the global mean loss, so clipping and the optimizer, run
+identically everywhere, keep the weights identical (``check_same`` verifies it cheaply at every
+evaluation). Evaluation is split by rows and its sums reduced. Rank 0 alone writes checkpoints and
+talks to the user; the checkpoint holds the carried state of all B rows (gathered), so a resumed run
+may use another N that divides B.
+
+Nothing here knows about language models beyond "a flat gradient buffer, a loss, a carried state
+of (L, B, H) arrays": a sequence-to-sequence trainer can use the same ``Group``.
+
+``Solo`` is the one-process group (every method a no-op), so the training loop has one code path.
+"""
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from rnngen.errors import TrainingError, UsageError, UserError
+
+R = TypeVar("R")
+
+# environment variables that MPI launchers set in every process they start: (size, rank)
+_LAUNCHERS = (
+    ("PMI_SIZE", "PMI_RANK"),  # MPICH's hydra, Intel MPI, Slurm's PMI-2
+    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),  # Open MPI
+    ("PMIX_SIZE", "PMIX_RANK"),  # PMIx launchers
+    ("MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"),  # MVAPICH
+)
+
+
+def launched_size() -> int:
+    """How many processes an MPI launcher started (1 when not started by one)."""
+    for size, _rank in _LAUNCHERS:
+        value = os.environ.get(size, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+class Solo:
+    """One process: the whole batch, nothing to exchange."""
+
+    size, rank, local_size = 1, 0, 1
+    is_root = True
+
+    def rows(self, B: int) -> tuple[int, int]:
+        """This process's row range of a batch of B rows (B divisible by size for training;
+        evaluation's batch may leave some processes fewer rows, or none)."""
+        lo = (B * self.rank) // self.size
+        return lo, (B * (self.rank + 1)) // self.size
+
+    def average(self, loss: float, grads: np.ndarray) -> float:
+        """The global mean loss; ``grads`` becomes the gradient of it, in place."""
+        return loss
+
+    def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
+        """What every process does next step: each flag true when it is on any process, and the
+        root's fraction of the run done (a schedule that follows wall time must see one clock).
+        One small allreduce."""
+        return timed_out, stop, progress
+
+    def sum_loss(self, total: float, count: int) -> tuple[float, int]:
+        """A loss sum and a token count, summed over the processes."""
+        return total, count
+
+    def gather_rows(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """(L, b, H) arrays of this process's rows -> (L, B, H) arrays of all rows, on the root
+        (None elsewhere)."""
+        return arrays
+
+    def bcast(self, obj: R) -> R:
+        """The root's ``obj`` on every process."""
+        return obj
+
+    def allgather(self, obj: R) -> list[R]:
+        """Every process's ``obj``, by rank, on every process."""
+        return [obj]
+
+    def root_only(self, fn: Callable[[], R]) -> R | None:
+        """Run ``fn`` on the root; a ``UserError`` it raises is raised on every process (so all
+        take the same path). The others get None."""
+        return fn()
+
+    def check_same(self, params: np.ndarray) -> None:
+        """Raise TrainingError when the processes' parameters differ."""
+
+    def barrier(self) -> None: ...
+
+    def wait_idle(self) -> None:
+        """A barrier that sleeps while it waits (MPI's own spins a core): for the processes
+        that wait while the root prepares a run (encoding a 1 GB text takes half a minute)."""
+
+
+class MPIGroup(Solo):
+    """The processes of ``MPI.COMM_WORLD``."""
+
+    def __init__(self) -> None:
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD
+        self.size, self.rank = self.comm.Get_size(), self.comm.Get_rank()
+        self.is_root = self.rank == 0
+        self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+        self._pair = np.zeros(2, np.float64)
+
+    def average(self, loss: float, grads: np.ndarray) -> float:
+        self.comm.Allreduce(self.MPI.IN_PLACE, grads, op=self.MPI.SUM)
+        grads *= grads.dtype.type(1.0 / self.size)
+        self._pair[0] = loss
+        self.comm.Allreduce(self.MPI.IN_PLACE, self._pair[:1], op=self.MPI.SUM)
+        return float(self._pair[0] / self.size)
+
+    def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
+        buf = np.array([timed_out, stop, progress if self.is_root else -1.0], dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
+        return bool(buf[0]), bool(buf[1]), float(buf[2])
+
+    def sum_loss(self, total: float, count: int) -> tuple[float, int]:
+        buf = np.array([total, count], dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        return float(buf[0]), int(buf[1])
+
+    def gather_rows(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        out = {}
+        for name, a in arrays.items():
+            parts = self.comm.gather(np.ascontiguousarray(a), root=0)
+            if self.is_root:
+                out[name] = np.concatenate(parts, axis=1)
+        return out if self.is_root else None
+
+    def bcast(self, obj: R) -> R:
+        return self.comm.bcast(obj, root=0)
+
+    def allgather(self, obj: R) -> list[R]:
+        return self.comm.allgather(obj)
+
+    def root_only(self, fn: Callable[[], R]) -> R | None:
+        result, failure = None, None
+        if self.is_root:
+            try:
+                result = fn()
+            except UserError as e:
+                failure = e
+        failure = self.bcast(failure)
+        if failure is not None:
+            raise failure
+        return result
+
+    def check_same(self, params: np.ndarray) -> None:
+        digest = hashlib.blake2b(np.ascontiguousarray(params).data, digest_size=16).hexdigest()
+        digests = self.comm.allgather(digest)
+        if len(set(digests)) > 1:
+            odd = [r for r, d in enumerate(digests) if d != digests[0]]
+            raise TrainingError(
+                f"the {self.size} processes' weights differ (ranks {odd} disagree with rank 0): "
+                "the processes are not running the same rnngen, NumPy or BLAS, or a process is "
+                "faulty; stop and resume from the last checkpoint"
+            )
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def wait_idle(self) -> None:
+        request = self.comm.Ibarrier()
+        while not request.Test():
+            time.sleep(0.01)
+
+
+def make_group(mode: str) -> Solo:
+    """The group this process belongs to: ``mode`` 'auto' (MPI when an MPI launcher started more
+    than one process) or 'off'. Raises UsageError when MPI is wanted but mpi4py is missing."""
+    if mode not in ("auto", "off"):
+        raise UsageError(f"--distributed must be 'auto' or 'off', not {mode!r}")
+    n = launched_size()
+    if mode == "off" or n <= 1:
+        return Solo()
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            f"started by an MPI launcher as {n} processes, but mpi4py is not installed: "
+            "python3 -m pip install 'rnngen[mpi]', or give --distributed off"
+        ) from None
+    return MPIGroup()
+
+
+def check_batch(group: Solo, batch_size: int) -> None:
+    """Raise UsageError when the processes cannot share the batch's rows equally."""
+    if batch_size % group.size:
+        raise UsageError(
+            f"--batch-size {batch_size} cannot be split among {group.size} processes: give a "
+            f"batch size divisible by {group.size} (each process trains batch-size / "
+            f"{group.size} rows)"
+        )
+
+
+def share_of_cores(group: Solo, cores: int) -> int:
+    """Threads per process by default: this machine's cores shared among its processes."""
+    return max(1, cores // max(1, group.local_size))

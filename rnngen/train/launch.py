@@ -1,0 +1,106 @@
+"""Setting up a data-parallel run: the root process prepares the run (reads and encodes the text
+into the run's token file, checks the options, takes the run directory's lock) and the others
+follow from what it sends them, mapping the same token file.
+
+A failure anywhere during set-up is reported once (by the root, naming the process when it was not
+the root) and every process exits with its status: no process is left waiting for the others.
+"""
+
+from collections.abc import Callable
+
+from rnngen.data.tokenfile import open_corpus
+from rnngen.errors import DataError, UserError
+from rnngen.nn.config import ModelConfig
+from rnngen.train.config import TrainConfig
+from rnngen.train.distributed import Solo
+from rnngen.train.trainer import Trainer
+
+
+class SetupError(UserError):
+    """Set-up failed on some process (the message names it, when not the root)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def setup(group: Solo, build: Callable[[], Trainer], threads: int | None) -> Trainer:
+    """The root's ``build()``; on the other processes, a Trainer in the same state, for their
+    rows. Raises SetupError on every process when any failed."""
+    if group.size == 1:
+        return build()
+    trainer, failure, recipe = None, None, None
+    if group.is_root:
+        try:
+            trainer = build()
+            recipe = _recipe(trainer)
+        except UserError as e:
+            failure = e
+    group.wait_idle()  # the others sleep while the root reads and encodes the text
+    sent = group.bcast(None if failure else recipe)
+    if failure is None and not group.is_root and sent is not None:
+        try:
+            trainer = _follow(sent, group, threads)
+        except UserError as e:
+            failure = e
+    _raise_first(group, failure)
+    return trainer
+
+
+def _raise_first(group: Solo, failure: UserError | None) -> None:
+    """Raise SetupError everywhere when any process failed: the root reports the first."""
+    outcomes = group.allgather(None if failure is None else (str(failure), failure.exit_code))
+    for rank, outcome in enumerate(outcomes):
+        if outcome is not None:
+            message, code = outcome
+            if rank:
+                message = f"process {rank} of {group.size}: {message}"
+            raise SetupError(message, code)
+
+
+def _recipe(trainer: Trainer) -> dict:
+    """What the other processes need to build the same Trainer: settings, where the token file
+    is, and the whole training state (weights, optimizer, schedule, position, all rows of the
+    carried state, history)."""
+    return {
+        "model": trainer.mcfg.to_dict(),
+        "train": trainer.tcfg.to_dict(),
+        "run_dir": trainer.out_dir,
+        "meta": trainer.meta,
+        "params": trainer.model.params.flat,
+        "opt": trainer.opt.state_arrays(),
+        "opt_info": trainer.opt.state_info(),
+        "schedule": trainer.schedule.state(),
+        "state": trainer.restored_state,  # all rows (None: zeros)
+        "pos": (trainer.stream.pos.epoch, trainer.stream.pos.step_in_epoch),
+        "scalars": {k: getattr(trainer, k) for k in _SCALARS},
+    }
+
+
+_SCALARS = ("step", "saved_step", "history", "best_val", "recent", "bad_evals", "lr",
+            "seconds_before")  # fmt: skip
+
+
+def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
+    from rnngen.data.batches import Position
+
+    run_dir = recipe["run_dir"]
+    try:
+        corpus = open_corpus(run_dir)
+    except DataError as e:
+        raise DataError(f"{e}; every process reads the run directory's token file, so the run "
+                        "directory must be on a file system all machines share"
+                        ) from None  # fmt: skip
+    mcfg = ModelConfig.from_dict(recipe["model"])
+    tcfg = TrainConfig.from_dict(recipe["train"])
+    trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads, group=group)
+    trainer.meta = recipe["meta"]
+    trainer.model.params.flat[...] = recipe["params"]
+    trainer.opt.load_state(recipe["opt"], recipe["opt_info"])
+    trainer.schedule.load_state(recipe["schedule"])
+    if recipe["state"] is not None:
+        trainer.state.assign(trainer.own_rows_of(recipe["state"]))
+    trainer.stream.pos = Position(*recipe["pos"])
+    for k, v in recipe["scalars"].items():
+        setattr(trainer, k, v)
+    return trainer

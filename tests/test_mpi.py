@@ -1,0 +1,205 @@
+"""Data-parallel training over MPI, for real: ``mpiexec -n 2`` (MPICH's hydra, from the ``mpich``
+wheel) starting the installed ``rnngen`` command twice on this machine, over loopback."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+from safetensors.numpy import load_file
+
+# a small model and batch, 20 steps: seconds per run
+SMALL = ["--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16", "--seed", "5",
+         "--lr", "0.01"]  # fmt: skip
+
+
+def mpiexec_exe() -> str:
+    """MPICH's mpiexec, installed beside the interpreter by the ``mpich`` wheel."""
+    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        cand = Path(scripts) / "mpiexec"
+        if cand.exists():
+            return str(cand)
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise RuntimeError("mpiexec is not installed: pip install -e '.[test]' (mpich, mpi4py)")
+
+
+def mpi(n: int, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``mpiexec -n N rnngen ARGS``."""
+    return subprocess.run([mpiexec_exe(), "-n", str(n), rnngen_exe(), *args], cwd=cwd,
+                          capture_output=True, env=cli_env(), timeout=timeout,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mpi")
+    (d / "corpus.txt").write_text(repetitive_text(600))
+    return d
+
+
+def params(path: Path) -> dict[str, np.ndarray]:
+    return {k: v for k, v in load_file(path).items() if k.startswith(("param/", "state."))}
+
+
+def history(path: Path) -> list[dict]:
+    from rnngen.train.checkpoint import load
+
+    return load(path).info["history"]
+
+
+def test_two_processes_train_what_one_process_trains(workdir):
+    common = ["train", "corpus.txt", *SMALL, "--steps", "20", "--eval-every", "5", "--json"]
+    one = run(*common, "--out", "one", "--threads", "1", cwd=workdir)
+    assert one.returncode == 0, err(one)
+    two = [mpi(2, *common, "--out", f"two{i}", cwd=workdir) for i in (1, 2)]
+    for p in two:
+        assert p.returncode == 0, err(p)
+        assert len(out(p).strip().splitlines()) == 1  # rank 0 alone prints --json
+        assert json.loads(out(p))["steps"] == 20
+        assert err(p).count("run directory:") == 1  # ... and the log
+        assert "1 threads x 2 processes" in err(p)  # each process its share of the 2 cores
+    a = params(workdir / "one/last.safetensors")
+    b = params(workdir / "two1/last.safetensors")
+    c = params(workdir / "two2/last.safetensors")
+    assert a.keys() == b.keys() and b["state.h"].shape[1] == 8  # the state of all 8 rows
+    for k in a:
+        x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+        assert np.linalg.norm(x - y) <= 1e-5 * np.linalg.norm(x), k
+        assert np.array_equal(b[k], c[k]), k  # two runs with N = 2: identical bit for bit
+    h1, h2 = history(workdir / "one/last.safetensors"), history(workdir / "two1/last.safetensors")
+    assert [h["step"] for h in h1] == [h["step"] for h in h2] == [5, 10, 15, 20]
+    for e1, e2 in zip(h1, h2, strict=True):
+        assert round(e1["train_loss"], 4) == round(e2["train_loss"], 4)
+        assert round(e1["val_loss"], 4) == round(e2["val_loss"], 4)
+    assert history(workdir / "two2/last.safetensors") == [
+        {**h, "seconds": h3["seconds"]}
+        for h, h3 in zip(h2, history(workdir / "two2/last.safetensors"), strict=True)
+    ]
+
+
+def test_resume_with_the_same_or_another_process_count(workdir):
+    common = ["train", "corpus.txt", *SMALL, "--eval-every", "5"]
+    full = mpi(2, *common, "--steps", "20", "--out", "full", cwd=workdir)
+    assert full.returncode == 0, err(full)
+    for n, name in ((2, "same"), (1, "other")):
+        first = mpi(2, *common, "--steps", "10", "--out", name, cwd=workdir)
+        assert first.returncode == 0, err(first)
+        extra = ["--threads", "1"] if n == 1 else []
+        more = mpi(n, "train", "--resume", name, "--steps", "20", *extra, cwd=workdir)
+        assert more.returncode == 0, err(more)
+        a = params(workdir / "full/last.safetensors")
+        b = params(workdir / name / "last.safetensors")
+        for k in a:
+            if n == 2:
+                assert np.array_equal(a[k], b[k]), k  # exactly the uninterrupted run
+            else:
+                x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+                assert np.linalg.norm(x - y) <= 1e-5 * np.linalg.norm(x), k
+
+
+def test_usage_and_input_errors_are_reported_once(workdir):
+    p = mpi(2, "train", "corpus.txt", *SMALL, "--batch-size", "7", "--out", "odd", cwd=workdir)
+    assert p.returncode == 2
+    assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give a "
+                              "batch size divisible by 2 (each process trains batch-size / 2 "
+                              "rows)")  # fmt: skip
+    p = mpi(2, "train", "missing.txt", "--steps", "2", cwd=workdir)
+    assert p.returncode == 1 and err(p).strip() == "error: missing.txt: no such file"
+    assert not (workdir / "runs").exists()
+
+
+def test_distributed_off_trains_each_process_alone(workdir):
+    args = ["train", "corpus.txt", *SMALL, "--steps", "3", "--distributed", "off", "--json"]
+    p = subprocess.run([mpiexec_exe(), "-n", "1", rnngen_exe(), *args, "--out", "a", ":",
+                        "-n", "1", rnngen_exe(), *args, "--out", "b"], cwd=workdir,
+                       capture_output=True, env=cli_env(), timeout=300)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    runs = [json.loads(line) for line in out(p).strip().splitlines()]
+    assert sorted(r["run_dir"] for r in runs) == ["a", "b"]  # two runs, each its own
+    assert "processes" not in err(p)
+
+
+def _start(workdir: Path, out_dir: str) -> subprocess.Popen:
+    args = ["train", "corpus.txt", *SMALL, "--steps", "100000", "--eval-every", "3",
+            "--out", out_dir]  # fmt: skip
+    return subprocess.Popen([mpiexec_exe(), "-n", "2", rnngen_exe(), *args], cwd=workdir,
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+
+
+def _wait_for_checkpoint(workdir: Path, out_dir: str, p: subprocess.Popen) -> None:
+    t0 = time.monotonic()
+    while not (workdir / out_dir / "last.safetensors").exists():
+        assert p.poll() is None, p.stderr.read().decode()
+        assert time.monotonic() - t0 < 120
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
+def _ranks(p: subprocess.Popen) -> list[int]:
+    """The rnngen processes mpiexec started (children of its proxy)."""
+    found = []
+    for proxy in subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
+                                text=True).stdout.split():  # fmt: skip
+        found += [int(x) for x in subprocess.run(["pgrep", "-P", proxy], capture_output=True,
+                                                 text=True).stdout.split()]  # fmt: skip
+    return found
+
+
+def test_a_killed_process_ends_the_run_and_the_checkpoint_survives(workdir):
+    p = _start(workdir, "killed")
+    try:
+        _wait_for_checkpoint(workdir, "killed", p)
+        ranks = _ranks(p)
+        assert len(ranks) == 2
+        os.kill(ranks[-1], signal.SIGKILL)
+        t0 = time.monotonic()
+        p.wait(timeout=30)  # no hang: the others exit too
+        assert time.monotonic() - t0 < 30 and p.returncode != 0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+    info = run("info", "killed/last.safetensors", "--json", cwd=workdir)
+    assert info.returncode == 0, err(info)
+    step = json.loads(out(info))["steps"]
+    more = mpi(2, "train", "--resume", "killed", "--steps", str(step + 3), cwd=workdir)
+    assert more.returncode == 0, err(more)
+    assert f"resuming killed at step {step:,}" in err(more)
+
+
+def test_ctrl_c_stops_every_process_after_a_step_and_saves(workdir):
+    p = _start(workdir, "stopped")
+    try:
+        _wait_for_checkpoint(workdir, "stopped", p)
+        p.send_signal(signal.SIGINT)  # Ctrl-C on mpiexec
+        _, e = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    e = e.decode()
+    assert p.returncode == 130, e
+    assert e.count("interrupted at step") == 1, e  # rank 0 alone speaks
+    stopped_at = int(e.split("interrupted at step ")[1].split(";")[0].replace(",", ""))
+    info = run("info", "stopped/last.safetensors", "--json", cwd=workdir)
+    assert json.loads(out(info))["steps"] == stopped_at, e
+
+
+def test_a_wall_time_schedule_follows_one_clock(workdir):
+    """Under --minutes, cosine's rate follows the fraction of time gone: every process takes the
+    root's, so the weights stay identical (before, each process read its own clock and the
+    weights check stopped the run at its first evaluation: 'the 2 processes' weights differ')."""
+    p = mpi(2, "train", "corpus.txt", *SMALL, "--minutes", "0.08", "--schedule", "cosine",
+            "--eval-every", "10", "--out", "cosine", "--json", cwd=workdir)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert "weights differ" not in err(p) and json.loads(out(p))["steps"] >= 10

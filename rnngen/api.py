@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class TrainEvent:
     """What ``rnngen.train`` tells its ``progress`` callback. ``kind``: ``"start"`` (``info``
     holds the sizes and limits), ``"step"`` (after every step), ``"eval"`` (after an evaluation:
-    ``val_loss``, ``best``), ``"warning"`` (``message``)."""
+    ``val_loss``, ``best``), ``"eval_whole"`` (at the end, the whole validation split scored when
+    the evaluations scored a fixed part of it: ``val_loss``), ``"warning"`` (``message``)."""
 
     kind: str
     step: int = 0
@@ -50,6 +51,11 @@ class _Events:
 
     def evaluated(self, step: int, val_loss: float, best: bool) -> None:
         self.cb(TrainEvent("eval", step, val_loss=val_loss, best=best))
+
+    def evaluating(self, done: int, total: int) -> None: ...
+
+    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None:
+        self.cb(TrainEvent("eval_whole", step, val_loss=val_loss))
 
     def saved(self, path: Path) -> None: ...
 

@@ -133,7 +133,7 @@ class Seq2SeqTrainer(Trainer):
     def restore(self, ck: "checkpoint.Checkpoint") -> None:
         self._restore_common(ck)
 
-    def _checkpoint(self, info: dict) -> "checkpoint.Checkpoint":
+    def _checkpoint(self, info: dict, state: dict) -> "checkpoint.Checkpoint":
         return checkpoint.Checkpoint(
             model_cfg=self.mcfg, train_cfg=self.tcfg, vocab=self.corpus.vocab,
             params=dict(self.model.params.views), step=self.step,

@@ -57,11 +57,27 @@ def translate(
             m.warm(settings.batch_size)
         unknown: dict[str, None] = {}
         for batch in batches:
-            outs = _decode(tr, batch, settings, max_len, unknown)
+            readable, bad = _readable(tr, batch)
+            outs = _decode(tr, readable, settings, max_len, unknown)
             write("".join(_format(src, hyps, settings, shared.json_out) for src, hyps in outs))
+            if bad is not None:  # the lines before it are answered, then the error
+                raise bad
         if unknown:
             shown = ", ".join(repr(w) for w in list(unknown)[:10])
             warn(f"{len(unknown):,} source words not in the vocabulary were read as <unk>: {shown}")
+
+
+def _readable(tr, batch):
+    """(the lines of ``batch`` before the first one the model cannot read, that line's error)."""
+    from rnngen.errors import DataError
+
+    for i, (line, where) in enumerate(batch):
+        if line.strip():
+            try:
+                tr.encode_source(line, where)
+            except DataError as e:
+                return batch[:i], e
+    return batch, None
 
 
 def _decode(tr, batch, settings: TranslateConfig, max_len: int, unknown: dict):

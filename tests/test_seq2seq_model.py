@@ -108,9 +108,11 @@ def test_reversal_is_its_own_inverse() -> None:
     np.testing.assert_array_equal(grid[:, 2] // 4, [3, 2, 1, 0])
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["embedded", "table"])
 @pytest.mark.parametrize("case", CASES)
-def test_loss_matches_reference(case: Case, numerics_rng) -> None:
+def test_loss_matches_reference(case: Case, table: bool, numerics_rng) -> None:
     model, pairs = make(case, numerics_rng)
+    model.token_table = table
     batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
     want = ref_loss(model, case, pairs)
     got = model.forward_backward(batch)
@@ -118,11 +120,13 @@ def test_loss_matches_reference(case: Case, numerics_rng) -> None:
     np.testing.assert_allclose(model.loss_sum(batch) / batch.tokens, want, rtol=1e-10)
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["embedded", "table"])
 @pytest.mark.parametrize("case", CASES)
-def test_gradients_match_finite_differences(case: Case, numerics_rng) -> None:
+def test_gradients_match_finite_differences(case: Case, table: bool, numerics_rng) -> None:
     """Every parameter's gradient against central differences of the model's own loss and of
-    the reference's."""
+    the reference's; layer 0 reading embedded inputs, or its (V, G) table by token."""
     model, pairs = make(case, numerics_rng)
+    model.token_table = table
     batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
     model.forward_backward(batch)
     analytic = {n: g.copy() for n, g in model.grads.views.items()}
@@ -138,10 +142,12 @@ def test_gradients_match_finite_differences(case: Case, numerics_rng) -> None:
     assert max(np.abs(g).max() for g in analytic.values()) > 1e-3  # not vacuous
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["embedded", "table"])
 @pytest.mark.parametrize("case", [CASES[0], CASES[4]])
-def test_padded_batch_equals_pairs_one_by_one(case: Case, numerics_rng) -> None:
+def test_padded_batch_equals_pairs_one_by_one(case: Case, table: bool, numerics_rng) -> None:
     """Loss and every gradient of a padded batch = the token-weighted sum of each pair's alone."""
     model, pairs = make(case, numerics_rng)
+    model.token_table = table
     batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
     loss = model.forward_backward(batch)
     whole = model.grads.flat.copy()

@@ -16,6 +16,7 @@ import numpy as np
 
 from rnngen.nn.cells.base import Cell
 from rnngen.nn.dropout import Dropout
+from rnngen.nn.embedding import TokenInput
 from rnngen.nn.recurrent import RecurrentLayer, Scratch, Tape
 
 
@@ -82,20 +83,22 @@ class Encoder:
 
     # ---- forward and backward --------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, src_len: np.ndarray, drop: tuple[int, int] | None,
+    def forward(self, x: np.ndarray | TokenInput, src_len: np.ndarray,
+                drop: tuple[int, int] | None,
                 ) -> tuple[EncoderTape, list[tuple[np.ndarray, ...]]]:  # fmt: skip
-        """x (S, B, E) embedded source, read up to src_len[b]; ``drop`` (seed, key) switches
-        dropout on (on every layer's input). Returns the tape (its outputs[-1] (S, B, He) are the
-        encoder's outputs) and each layer's final states, (B, He) per state vector (both
-        directions' concatenated)."""
+        """x (S, B, E) embedded source, or its tokens (a ``TokenInput``: layer 0 reads its
+        (V, G) table by token, when no dropout sits on its input), read up to src_len[b];
+        ``drop`` (seed, key) switches dropout on (on every layer's input). Returns the tape (its
+        outputs[-1] (S, B, He) are the encoder's outputs) and each layer's final states, (B, He)
+        per state vector (both directions' concatenated)."""
         S, B = x.shape[0], x.shape[1]
-        dt = x.dtype
+        dt = x.weight.dtype if isinstance(x, TokenInput) else x.dtype
         tape = EncoderTape(src_len, reversal(src_len, S), [], [], [], [], [], [])
         finals = []
         inp = x
         for k in range(self.L):
             mask = None
-            if drop is not None and self.drops[k].rate > 0:
+            if drop is not None and self.drops[k].rate > 0 and not isinstance(inp, TokenInput):
                 mask = np.empty_like(inp)
                 dropped = np.empty_like(inp)
                 self.drops[k].forward(inp, dropped, mask, drop[0], drop[1])
@@ -110,7 +113,10 @@ class Encoder:
             tape.fwd.append(ftape)
             if self.bi:
                 r = self.bwd[k]
-                rin = inp.reshape(S * B, -1)[tape.rev].reshape(inp.shape)
+                if isinstance(inp, TokenInput):  # the reversed tokens, through the same table
+                    rin = TokenInput(inp.tokens[tape.rev].reshape(S, B), inp.weight, inp.grad)
+                else:
+                    rin = inp.reshape(S * B, -1)[tape.rev].reshape(inp.shape)
                 rtape = r.tape(S, B, dt)
                 rstate = tuple(np.zeros((B, self.h), dt) for _ in self.cell.state)
                 rout = r.forward(rin, rstate, rtape, src_len)
@@ -128,21 +134,23 @@ class Encoder:
         return tape, finals
 
     def backward(self, tape: EncoderTape, dout: np.ndarray,
-                 dfinals: list[tuple[np.ndarray, ...]] | None) -> np.ndarray:  # fmt: skip
+                 dfinals: list[tuple[np.ndarray, ...]] | None) -> np.ndarray | None:  # fmt: skip
         """dout (S, B, He): the gradient w.r.t. the top layer's outputs (zero at padding);
         dfinals: w.r.t. each layer's final states (None: zero). Writes the layers' parameter
-        gradients; returns the gradient w.r.t. the embedded source (S, B, E). In reverse order of
-        the forward."""
+        gradients; returns the gradient w.r.t. the embedded source (S, B, E), or None when layer
+        0 read tokens (it added to the embedding's gradient itself). In reverse order of the
+        forward."""
         S, B = dout.shape[0], dout.shape[1]
         dt = dout.dtype
         h = self.h
         dy = dout
         for k in range(self.L - 1, -1, -1):
             inp = tape.inputs[k]
-            D = inp.shape[2]
+            tokens = isinstance(inp, TokenInput)  # the layer adds to the embedding's gradient
+            D = 0 if tokens else inp.shape[2]
             dfin = None if dfinals is None else dfinals[k]
             scratch = Scratch(self.cell, S, B, h, dt)
-            dx = np.empty((S * B, D), dt)
+            dx = None if tokens else np.empty((S * B, D), dt)
             dyf = np.ascontiguousarray(dy[:, :, :h])
             f_state = None if dfin is None else tuple(np.ascontiguousarray(a[:, :h]) for a in dfin)
             self.fwd[k].backward(tape.fwd[k], dyf, dx, scratch, f_state)
@@ -150,9 +158,12 @@ class Encoder:
                 dyr = dy[:, :, h:].reshape(S * B, h)[tape.rev].reshape(S, B, h)
                 r_state = None if dfin is None else tuple(np.ascontiguousarray(a[:, h:])
                                                           for a in dfin)  # fmt: skip
-                dxr = np.empty((S * B, D), dt)
+                dxr = None if tokens else np.empty((S * B, D), dt)
                 self.bwd[k].backward(tape.bwd[k], dyr, dxr, scratch, r_state)
-                dx += dxr[tape.rev]
+                if not tokens:
+                    dx += dxr[tape.rev]
+            if tokens:
+                return None
             dx = dx.reshape(S, B, D)
             if tape.masks[k] is not None:
                 self.drops[k].backward(dx, tape.masks[k])

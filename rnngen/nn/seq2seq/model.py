@@ -23,7 +23,7 @@ import numpy as np
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.dropout import Dropout
-from rnngen.nn.embedding import Embedding
+from rnngen.nn.embedding import Embedding, TokenInput
 from rnngen.nn.lm import input_dropout
 from rnngen.nn.output import Output
 from rnngen.nn.params import FlatParams, init_params
@@ -86,10 +86,10 @@ class Tapes:
     """One forward's record for its backward."""
 
     batch: Batch
-    src_x: np.ndarray  # (S, B, E) embedded source
+    src_x: np.ndarray | TokenInput  # (S, B, E) embedded source, or its tokens
     enc: EncoderTape
     finals: list
-    dec_x: np.ndarray  # (T, B, E) embedded decoder inputs, after dropout
+    dec_x: np.ndarray | TokenInput  # (T, B, E) embedded decoder inputs (after dropout) or tokens
     dec_mask: np.ndarray | None
     dec_tapes: list
     dec_inputs: list  # per layer its input (after dropout)
@@ -124,6 +124,7 @@ class Seq2SeqModel:
         for part in _flat(parts_):
             part.bind(self.params, self.grads)
         self.dropout_seed = 0
+        self.token_table: bool | None = None  # layer 0 by table lookup: None decides by size
 
     def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
         """As the language model's: uniform(-scale, scale) when given, else U(-1/sqrt(H),
@@ -144,10 +145,23 @@ class Seq2SeqModel:
         emb.forward(tokens, x)
         return x.reshape(T, B, emb.E)
 
+    def _by_table(self, emb: Embedding, tokens: np.ndarray, rate: float) -> bool:
+        """Whether a first layer reads its (V, G) table embed @ W_ih by token instead of the
+        embedded inputs: with no dropout on them, and a vocabulary small next to the batch (as
+        the language model decides)."""
+        if rate > 0:
+            return False
+        if self.token_table is not None:
+            return self.token_table
+        return 2 * emb.V <= tokens.size
+
     def encode(self, src: np.ndarray, src_len: np.ndarray, drop=None):
         """The encoder's tape, its outputs batch-major (B, S, He), and the decoder's initial
         states (per layer, (B, H) per state vector)."""
-        src_x = self._embed(self.src_embed, src)
+        if self._by_table(self.src_embed, src, self.encoder.drops[0].rate):
+            src_x = self.src_embed.as_input(src)
+        else:
+            src_x = self._embed(self.src_embed, src)
         enc_tape, finals = self.encoder.forward(src_x, src_len, drop)
         enc = np.ascontiguousarray(enc_tape.outputs[-1].transpose(1, 0, 2))
         return src_x, enc_tape, finals, enc, self.bridge.forward(finals)
@@ -156,7 +170,10 @@ class Seq2SeqModel:
         drop = None if key is None else (self.dropout_seed, key)
         src_x, enc_tape, finals, enc, init = self.encode(batch.src, batch.src_len, drop)
         T, B = batch.tgt_in.shape
-        dec_x = self._embed(self.tgt_embed, batch.tgt_in)
+        if self._by_table(self.tgt_embed, batch.tgt_in, self.drop_dec_in.rate):
+            dec_x = self.tgt_embed.as_input(batch.tgt_in)
+        else:
+            dec_x = self._embed(self.tgt_embed, batch.tgt_in)
         dec_mask = None
         if drop is not None and self.drop_dec_in.rate > 0:
             dec_mask = np.empty_like(dec_x)
@@ -229,19 +246,24 @@ class Seq2SeqModel:
         dinit = [None] * len(self.decoder)
         for k in range(len(self.decoder) - 1, -1, -1):
             layer = self.decoder[k]
-            dx = np.empty((T * B, layer.D), self.dtype)
+            by_table = k == 0 and isinstance(t.dec_x, TokenInput)  # it adds to the embedding's
+            dx = None if by_table else np.empty((T * B, layer.D), self.dtype)
             d0 = layer.backward(t.dec_tapes[k], dy, dx, scratch)
             dinit[k] = tuple(a.copy() for a in d0)  # scratch is the next layer's
+            if by_table:
+                break
             dy = dx.reshape(T, B, layer.D)
             if k > 0 and t.dec_masks[k - 1] is not None:
                 self.drops[k - 1].backward(dy, t.dec_masks[k - 1])
-        if t.dec_mask is not None:
-            self.drop_dec_in.backward(dy, t.dec_mask)
-        self.tgt_embed.backward(batch.tgt_in, dy.reshape(T * B, -1))
+        if not isinstance(t.dec_x, TokenInput):
+            if t.dec_mask is not None:
+                self.drop_dec_in.backward(dy, t.dec_mask)
+            self.tgt_embed.backward(batch.tgt_in, dy.reshape(T * B, -1))
 
         dfinals = self.bridge.backward(t.finals, dinit)
         dsrc = self.encoder.backward(t.enc, np.ascontiguousarray(denc.transpose(1, 0, 2)),
                                      dfinals)  # fmt: skip
-        S = batch.src.shape[0]
-        self.src_embed.backward(batch.src, dsrc.reshape(S * B, -1))
+        if dsrc is not None:  # else layer 0 read tokens and added to the embedding's gradient
+            S = batch.src.shape[0]
+            self.src_embed.backward(batch.src, dsrc.reshape(S * B, -1))
         return loss / N

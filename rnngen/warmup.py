@@ -99,6 +99,7 @@ def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "gener
     """Touch the kernels a sequence-to-sequence model uses for ``cell`` and ``attention``: the
     encoder's and decoder's time loops, attention, the search (and with ``training`` the
     backward, dropout and scheduled sampling's greedy pass), on a tiny model."""
+    from rnngen.data.vocab import Vocab
     from rnngen.generate.translate import Translator, guided_greedy
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.seq2seq.config import Seq2SeqConfig
@@ -109,16 +110,11 @@ def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "gener
     s = Seq2SeqConfig(attention=attention, src_vocab=4).resolve_with("char", 4)
     model = Seq2SeqModel(m, s, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
-    model.bos = 4
     z = np.zeros((2, 2), np.int64)
     batch = Batch(z, np.array([2, 1]), z, z, np.array([2, 1]))
     model.loss_sum(batch)
     if training:
         model.forward_backward(batch, key=0)
         guided_greedy(model, batch, np.ones((2, 2), np.bool_))
-    tr = Translator.__new__(Translator)
-    from rnngen.generate.translate import Weights
-
-    tr.model, tr.w, tr.bos = model, Weights(model), 4
-    tr.src_vocab = tr.tgt_vocab = None
-    tr.search_ids([np.zeros(2, np.int32)], 2, 1, 3)
+    letters = Vocab("char", list("abcd"))  # the boundary is id 4: V = 5
+    Translator(model, letters, letters).search_ids([np.zeros(2, np.int32)], 2, 1, 3)

@@ -25,7 +25,6 @@ def translator(cell: str, attention: str, L: int = 2, seed: int = 3) -> Translat
     model.params.flat *= 2.0
     vocab = Vocab("char", list(LETTERS))
     tr = Translator(model, vocab, vocab)
-    model.bos = tr.bos
     model.output.b[tr.bos] += 2.0  # so that outputs end, at various lengths
     return tr
 

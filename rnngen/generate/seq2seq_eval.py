@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from rnngen.data.pair_batches import make_batch, sorted_batches
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.generate.translate import Translator
 
@@ -50,18 +49,15 @@ class Seq2SeqScores:
 def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple[float, int]:
     """Mean cross-entropy per target token of the pairs whose targets the model can write (a
     reference with a character it does not know has no loss; it still counts in the rates)."""
-    model, bos = translator.model, boundary(translator.tgt_vocab)
+    from rnngen.train.seq2seq import validation_loss
+
     keep = [i for i, t in enumerate(pairs.tgt) if len(t) == 0 or t.min() >= 0]
     if not keep:
         return float("nan"), 0
     pairs = PairSet([pairs.src[i] for i in keep], [pairs.tgt[i] for i in keep],
                     [pairs.sources[i] for i in keep])  # fmt: skip
-    total, count = 0.0, 0
-    for idx in sorted_batches(pairs, B):
-        batch = make_batch(pairs, idx, bos)
-        total += model.loss_sum(batch)
-        count += batch.tokens
-    return total / count, count
+    bos = boundary(translator.tgt_vocab)
+    return validation_loss(translator.model, pairs, B, bos), pairs.target_tokens
 
 
 def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,

@@ -122,15 +122,7 @@ class Translator:
                  for r in range(count[n])] for n in range(N)]  # fmt: skip
 
     def _encode(self, batch: Batch):
-        """(enc (N, S, He), keys, init (N, L, ns, H)) of a batch of sources."""
-        m = self.model
-        _, _, _, enc, init = m.encode(batch.src, batch.src_len)
-        keys = m.attention.keys(enc)
-        if keys is None:
-            keys = enc
-        init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init],
-                                                 axis=1))  # fmt: skip
-        return enc, np.ascontiguousarray(keys), init_arr
+        return decoder_inputs(self.model, batch)
 
     def translate(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
                   max_len: int = 100, temp: float = 0.0, seed: int = 0,
@@ -152,15 +144,25 @@ class Translator:
             yield Translation(line, h)
 
 
+def decoder_inputs(m: Seq2SeqModel, batch: Batch):
+    """(enc (N, S, He), keys, init (N, L, ns, H)): what the search kernels read of a batch of
+    sources, from the encoder's forward."""
+    _, _, _, enc, init = m.encode(batch.src, batch.src_len)
+    keys = m.attention.keys(enc)
+    if keys is None:
+        keys = enc
+    init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init],
+                                             axis=1))  # fmt: skip
+    return enc, np.ascontiguousarray(keys), init_arr
+
+
 def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.ndarray:
     """Scheduled sampling's decoder inputs (T, B): the batch's where ``keep``, else the model's
     greedy guess at that step given the inputs chosen before it."""
     from rnngen.kernels.decode import guided
 
     w = Weights(model)
-    t = Translator.__new__(Translator)
-    t.model, t.w = model, w
-    enc, keys, init = t._encode(batch)
+    enc, keys, init = decoder_inputs(model, batch)
     out = np.empty_like(batch.tgt_in)
     guided(w.cell.kernels, w.scratch, batch.tgt_in, keep, w.table0, w.W_ih, w.W_hh,
            w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.W_c, w.W_out, w.b_out,

@@ -199,13 +199,7 @@ def _checked(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> Checkpoi
     legacy = meta["format_version"] < 2
     model_cfg = _settings(path, meta, "model", ModelConfig, None)
     train_cfg = _settings(path, meta, "train", TrainConfig, _legacy_train if legacy else None)
-    vocab_d = meta.get("vocab")
-    if not isinstance(vocab_d, dict):
-        raise fail("vocab", "is missing: a checkpoint holds its vocabulary")
-    try:
-        vocab = Vocab.from_dict(vocab_d)
-    except (KeyError, TypeError, ValueError) as e:
-        raise fail("vocab", f"is not a vocabulary ({e})") from None
+    vocab = _vocab(meta, "vocab", "its vocabulary", fail)
     task = meta.get("task", "lm")
     if task not in ("lm", "seq2seq"):
         raise fail("task", f"must be 'lm' or 'seq2seq' (got {_short(task)})")
@@ -232,6 +226,17 @@ def _checked(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> Checkpoi
     return Checkpoint(model_cfg, train_cfg, vocab, params, step, arrays, info, path, s2s, src_vocab)
 
 
+def _vocab(meta: dict, key: str, what: str, fail) -> Vocab:
+    """The vocabulary stored under ``key``, checked."""
+    d = meta.get(key)
+    if not isinstance(d, dict):
+        raise fail(key, f"is missing: a checkpoint holds {what}")
+    try:
+        return Vocab.from_dict(d)
+    except (KeyError, TypeError, ValueError) as e:
+        raise fail(key, f"is not a vocabulary ({e})") from None
+
+
 def _seq2seq_parts(path: Path, meta: dict, m: ModelConfig, vocab: Vocab, fail) -> tuple:
     """A seq2seq checkpoint's settings and source vocabulary, checked against each other."""
     from rnngen.data.pairs import target_size
@@ -241,13 +246,7 @@ def _seq2seq_parts(path: Path, meta: dict, m: ModelConfig, vocab: Vocab, fail) -
         s2s.check_with(m.hidden)
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e.render(lambda n: f'seq2seq.{n}')}") from None
-    d = meta.get("src_vocab")
-    if not isinstance(d, dict):
-        raise fail("src_vocab", "is missing: a seq2seq checkpoint holds its source vocabulary")
-    try:
-        src_vocab = Vocab.from_dict(d)
-    except (KeyError, TypeError, ValueError) as e:
-        raise fail("src_vocab", f"is not a vocabulary ({e})") from None
+    src_vocab = _vocab(meta, "src_vocab", "its source vocabulary", fail)
     for v, level, size, what in (
         (src_vocab, s2s.src_level, s2s.src_vocab, "seq2seq.src_vocab"),
         (vocab, s2s.tgt_level, m.vocab_size, "model.vocab_size"),

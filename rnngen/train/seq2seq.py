@@ -41,21 +41,18 @@ class PairCorpus:
     name: str
     fingerprint: str
     skipped: int = 0  # training pairs longer than max_len, left out
+    val_fingerprint: str | None = None  # of the --val-file, when one was given
 
 
-def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int) -> float:
-    """Mean teacher-forced cross-entropy (nats) per target token of every pair."""
-    bos = boundary_of(model)
+def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
+    """Mean teacher-forced cross-entropy (nats) per target token of every pair (``bos``: the
+    target vocabulary's boundary id)."""
     total, count = 0.0, 0
     for idx in sorted_batches(pairs, B):
         batch = make_batch(pairs, idx, bos)
         total += model.loss_sum(batch)
         count += batch.tokens
     return total / count
-
-
-def boundary_of(model: Seq2SeqModel) -> int:
-    return model.bos
 
 
 class Seq2SeqTrainer(Trainer):
@@ -75,7 +72,6 @@ class Seq2SeqTrainer(Trainer):
         self.plan = plan_threads(threads, B)
         apply_threads(self.plan)
         self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)
-        self.model.bos = bos
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed
         self.state = None  # nothing carried from batch to batch
@@ -126,7 +122,7 @@ class Seq2SeqTrainer(Trainer):
         return 0 if self.corpus.val is None else self.corpus.val.target_tokens
 
     def _validate(self, rep, whole: bool) -> float:
-        return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size)
+        return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size, self.stream.bos)
 
     # ---- state -----------------------------------------------------------------------------------
 

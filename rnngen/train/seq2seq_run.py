@@ -3,12 +3,10 @@ vocabularies, hold out validation pairs, and hand a locked ``Seq2SeqTrainer`` ba
 model's counterparts are in ``rnngen.train.run``)."""
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
-from rnngen.data.text import fingerprint
 from rnngen.data.vocab import Vocab
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
@@ -17,17 +15,17 @@ from rnngen.train import checkpoint
 from rnngen.train.config import STOP_LIMITS, TrainConfig
 from rnngen.train.run import (
     RESUME_FREE,
+    Flag,
     Inputs,
     RunLock,
     conflict,
     default_run_dir,
+    inputs_meta,
     prepare_run_dir,
     probe_run_dir,
     resumed_limits,
 )
 from rnngen.train.seq2seq import PairCorpus, Seq2SeqTrainer
-
-Flag = Callable[[str], str]
 
 
 def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
@@ -45,10 +43,10 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
     """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them."""
     pairs, name, fp = read_pairs(inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding,
                                  inputs.errors)  # fmt: skip
-    val = None
+    val = val_fp = None
     if inputs.val_file is not None:
-        val = read_pairs([inputs.val_file], s2s.src_level, s2s.tgt_level, inputs.encoding,
-                         inputs.errors)[0]  # fmt: skip
+        val, _, val_fp = read_pairs([inputs.val_file], s2s.src_level, s2s.tgt_level,
+                                    inputs.encoding, inputs.errors)  # fmt: skip
     train, val, skipped = _split(pairs, val, val_frac, s2s.max_len)
     if not train:
         raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
@@ -59,25 +57,7 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
     src_vocab, tgt_vocab = vocabs
     return PairCorpus(src_vocab, tgt_vocab, encode_pairs(train, src_vocab, tgt_vocab),
                       encode_pairs(val, src_vocab, tgt_vocab) if val else None, name, fp,
-                      skipped)  # fmt: skip
-
-
-def inputs_record(inputs: Inputs, val_fp: str | None) -> dict:
-    def where(p: str) -> str:
-        return p if p == "-" else str(Path(p).resolve())
-
-    return {"sources": [where(p) for p in inputs.paths], "encoding": inputs.encoding,
-            "errors": inputs.errors,
-            "val_source": None if inputs.val_file is None else where(inputs.val_file),
-            "val_fingerprint": val_fp}  # fmt: skip
-
-
-def _val_fingerprint(inputs: Inputs) -> str | None:
-    if inputs.val_file is None:
-        return None
-    from rnngen.data.text import read_text
-
-    return fingerprint(read_text(inputs.val_file, inputs.encoding, inputs.errors)[0])
+                      skipped, val_fp)  # fmt: skip
 
 
 def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
@@ -110,7 +90,8 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
         train = dataclasses.replace(train, val_frac=frac)
     run_dir = out or default_run_dir(corpus.name)
     trainer = Seq2SeqTrainer(model, s2s, train, corpus, run_dir, threads=threads)
-    trainer.meta = inputs_record(inputs, _val_fingerprint(inputs))
+    trainer.meta = inputs_meta(inputs.paths, inputs.val_file, corpus.val_fingerprint,
+                               inputs.encoding, inputs.errors)  # fmt: skip
     trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
     return trainer
 
@@ -143,12 +124,12 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     if corpus.fingerprint != info.get("fingerprint"):
         raise DataError(f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
                         "to train on new pairs, start a new run")  # fmt: skip
-    val_fp = _val_fingerprint(again)
+    val_fp = corpus.val_fingerprint
     if val_fp != info.get("val_fingerprint"):
         raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")
     trainer = Seq2SeqTrainer(ck.model_cfg, ck.s2s, tcfg, corpus, run_dir, threads=threads)
     trainer.restore(ck)
-    trainer.meta = inputs_record(again, val_fp)
+    trainer.meta = inputs_meta(again.paths, again.val_file, val_fp, enc, errs)
     if trainer.done_reason() is not None:
         return trainer
     probe_run_dir(run_dir)

@@ -17,17 +17,17 @@ MINUTES="${1:-60}"
 DIR="${G2P_DIR:-/tmp/g2p}"
 RESULT="${G2P_RESULT:-$here/results/g2p.json}"
 
-# the model and optimiser: the lead tunes these
-CELL=lstm
-LAYERS=2
-HIDDEN=256
-EMBED=128
-DROPOUT=0.2
-BATCH=64
-OPTIMIZER=adam
-LR=2e-3
-SCHEDULE=cosine    # annealed to zero along the --minutes budget
-BEAM=5
+# the model and optimiser (the recipe measured in README; each can be overridden, e.g. G2P_HIDDEN=256)
+CELL="${G2P_CELL:-lstm}"
+LAYERS="${G2P_LAYERS:-2}"
+HIDDEN="${G2P_HIDDEN:-384}"
+EMBED="${G2P_EMBED:-128}"
+DROPOUT="${G2P_DROPOUT:-0.3}"
+BATCH="${G2P_BATCH:-64}"
+OPTIMIZER="${G2P_OPTIMIZER:-adam}"
+LR="${G2P_LR:-2e-3}"
+SCHEDULE="${G2P_SCHEDULE:-cosine}"    # annealed to zero along the --minutes budget
+BEAM="${G2P_BEAM:-5}"
 EXTRA=(${G2P_EXTRA:-})  # more train flags, e.g. G2P_EXTRA="--attention dot --encoder uni"
 
 export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"

@@ -10,6 +10,7 @@ boundary token, read as <s> before the first target token and predicted as </s> 
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -145,9 +146,10 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.src)
 
-    @property
+    @cached_property
     def target_tokens(self) -> int:
-        """Tokens the decoder predicts, each target's </s> included."""
+        """Tokens the decoder predicts, each target's </s> included (counted once: the trainer
+        asks at every step)."""
         return sum(len(t) + 1 for t in self.tgt)
 
 

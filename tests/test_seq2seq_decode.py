@@ -116,3 +116,52 @@ def test_guided_greedy_keeps_or_guesses(numerics_rng) -> None:
         ids = greedy[b][0][0]
         n = min(len(ids), T - 1)
         assert guessed[1 : n + 1, b].tolist() == ids[:n]
+
+
+def test_float64_search_matches_float32(numerics_rng) -> None:
+    """The plain-loop path (float64) and the micro-kernel path (float32) find the same outputs
+    with the same scores, and beam hypotheses (several rows per product) as well as greedy."""
+    tr32 = translator("lstm", "general")
+    m = tr32.model
+    m64 = Seq2SeqModel(m.cfg, m.s2s, np.float64)
+    m64.params.flat[...] = m.params.flat
+    tr64 = Translator(m64, tr32.src_vocab, tr32.tgt_vocab)
+    srcs = sources(numerics_rng, 6)
+    for beam in (1, 4):
+        a = tr32.search_ids(srcs, beam=beam, n_best=beam, max_len=12)
+        b = tr64.search_ids(srcs, beam=beam, n_best=beam, max_len=12)
+        assert [[ids for ids, _ in h] for h in a] == [[ids for ids, _ in h] for h in b]
+        np.testing.assert_allclose([s for h in a for _, s in h], [s for h in b for _, s in h],
+                                   rtol=1e-4, atol=1e-4)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cell", "encoder", "L", "enc_hidden", "attention", "dtype"),
+    [("lstm", "bi", 2, None, "general", np.float32), ("gru", "uni", 1, 5, "additive", np.float32),
+     ("rnn-tanh", "bi", 3, 3, "dot", np.float64), ("lstm", "uni", 2, None, "none", np.float64)],
+)  # fmt: skip
+def test_inference_encoder_equals_the_training_encoder(cell, encoder, L, enc_hidden, attention,
+                                                      dtype, numerics_rng) -> None:  # fmt: skip
+    """``decoder_inputs`` (one jitted call per batch, no tapes) gives the training forward's
+    encoder outputs, attention keys and bridged initial states, on ragged sources."""
+    from rnngen.generate.translate import decoder_inputs
+
+    H = 8 if attention != "dot" or encoder == "uni" else 6
+    m = ModelConfig(cell=cell, vocab_size=len(LETTERS) + 1, embed=6, hidden=H, layers=L)
+    s = Seq2SeqConfig(attention=attention, encoder=encoder, enc_hidden=enc_hidden,
+                      src_vocab=len(LETTERS), max_len=12)  # fmt: skip
+    model = Seq2SeqModel(m, s.resolve_with("char", H), dtype)
+    model.init_weights(numerics_rng)
+    srcs = sources(numerics_rng, 5)
+    batch = make_batch(PairSet(srcs, [np.zeros(1, np.int32)] * 5, [""] * 5), np.arange(5), 7)
+    _, _, _, enc_ref, init_ref = model.encode(batch.src, batch.src_len)
+    enc, keys, init = decoder_inputs(model, batch)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    real = np.arange(batch.src.shape[0])[None, :] < batch.src_len[:, None]  # (N, S)
+    np.testing.assert_allclose(enc[real], enc_ref[real], rtol=tol, atol=tol)
+    keys_ref = model.attention.keys(enc_ref)
+    if keys_ref is not None:
+        np.testing.assert_allclose(keys[real], keys_ref[real], rtol=tol, atol=tol)
+    for k in range(L):
+        for v, a in enumerate(init_ref[k]):
+            np.testing.assert_allclose(init[:, k, v], a, rtol=tol, atol=tol)

@@ -35,27 +35,47 @@ class Translation:
 
 
 class Weights:
-    """The decoder's weights as ``rnngen.kernels.decode`` reads them."""
+    """The decoder's weights as ``rnngen.kernels.decode`` reads them: layer 0's table, the other
+    products packed into 64-column panels (``rnngen.kernels.gemm.pack_panels``), once."""
 
     def __init__(self, model: Seq2SeqModel) -> None:
+        from rnngen.kernels.gemm import pack_panels
+
         dec, dt = model.decoder, model.dtype
-        L, H, G = len(dec), dec[0].H, dec[0].G
+        H = dec[0].H
         self.cell = dec[0].cell
         self.scratch = self.cell.scratch * H
+        self.f32 = dt == np.float32
         self.table0 = np.ascontiguousarray(model.tgt_embed.W @ dec[0].W_ih)  # (V, G)
-        self.W_ih = np.zeros((max(L - 1, 0), H, G), dt)
-        for k in range(1, L):
-            self.W_ih[k - 1] = dec[k].W_ih
-        self.W_hh = np.ascontiguousarray(np.stack([d.W_hh for d in dec]))
+        self.P_ih = np.stack([pack_panels(np.ascontiguousarray(d.W_ih)) for d in dec[1:]]
+                             or [pack_panels(np.zeros((H, 1), dt))])  # fmt: skip
+        self.P_hh = np.stack([pack_panels(np.ascontiguousarray(d.W_hh)) for d in dec])
         self.bias = np.ascontiguousarray(np.stack([d.bias for d in dec]))
-        self.W_out = np.ascontiguousarray(model.output.W)
+        self.P_out = pack_panels(np.ascontiguousarray(model.output.W))
         self.b_out = model.output.b
         att = model.attention
         self.kind = KINDS[att.kind]
         p = att.p if att.kind != "none" else {}
-        self.W_c = p.get("att.W_c", np.zeros((1, 1), dt))
+        self.P_c = pack_panels(p.get("att.W_c", np.zeros((1, 1), dt)))
         self.W_q = p.get("att.W_q", np.zeros((1, 1), dt))
         self.v = p.get("att.v", np.zeros(1, dt))
+        self._encoder(model, pack_panels)
+
+    def _encoder(self, model: Seq2SeqModel, pack_panels) -> None:
+        """The encoder's weights as ``rnngen.kernels.encode`` reads them, and the keys'."""
+        enc, dt = model.encoder, model.dtype
+        dirs = [enc.fwd] + ([enc.bwd] if enc.bi else [])
+        emb = model.src_embed.W
+        pack = lambda W: pack_panels(np.ascontiguousarray(W))  # noqa: E731
+        self.enc_tables = np.stack([np.ascontiguousarray(emb @ d[0].W_ih) for d in dirs])
+        none = [np.stack([pack(np.zeros((enc.width, 1), dt))] * len(dirs))]  # L = 1
+        self.enc_P_ih = np.stack([np.stack([pack(d[k].W_ih) for d in dirs])
+                                  for k in range(1, enc.L)] or none)  # fmt: skip
+        self.enc_P_hh = np.stack([np.stack([pack(d[k].W_hh) for d in dirs]) for k in range(enc.L)])
+        self.enc_bias = np.stack([np.stack([d[k].bias for d in dirs]) for k in range(enc.L)])
+        W_key = {"general": "att.W_a", "additive": "att.W_k"}.get(model.attention.kind)
+        self.key_width = 0 if W_key is None else model.attention.p[W_key].shape[1]
+        self.P_key = pack(model.attention.p[W_key] if W_key else np.zeros((1, 1), dt))
 
 
 class Translator:
@@ -115,14 +135,14 @@ class Translator:
         scores = np.zeros((N, n_best), np.float64)
         count = np.zeros(N, np.int64)
         w = self.w
-        search(w.cell.kernels, w.scratch, K, n_best, max_len, self.bos, float(temp), int(seed),
-               w.table0, w.W_ih, w.W_hh, w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q,
-               w.v, w.W_c, w.W_out, w.b_out, toks, lens, scores, count)  # fmt: skip
+        search(w.cell.kernels, w.scratch, w.f32, K, n_best, max_len, self.bos, float(temp),
+               int(seed), w.table0, w.P_ih, w.P_hh, w.bias, init, enc, batch.src_len, keys, w.kind,
+               w.W_q, w.v, w.P_c, w.P_out, w.b_out, toks, lens, scores, count)  # fmt: skip
         return [[(toks[n, r, : lens[n, r]].tolist(), float(scores[n, r]))
                  for r in range(count[n])] for n in range(N)]  # fmt: skip
 
     def _encode(self, batch: Batch):
-        return decoder_inputs(self.model, batch)
+        return decoder_inputs(self.model, batch, self.w)
 
     def translate(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
                   max_len: int = 100, temp: float = 0.0, seed: int = 0,
@@ -144,16 +164,26 @@ class Translator:
             yield Translation(line, h)
 
 
-def decoder_inputs(m: Seq2SeqModel, batch: Batch):
+def decoder_inputs(m: Seq2SeqModel, batch: Batch, w: Weights | None = None):
     """(enc (N, S, He), keys, init (N, L, ns, H)): what the search kernels read of a batch of
-    sources, from the encoder's forward."""
-    _, _, _, enc, init = m.encode(batch.src, batch.src_len)
-    keys = m.attention.keys(enc)
-    if keys is None:
-        keys = enc
+    sources, from the encoder at inference (``rnngen.kernels.encode``) and the bridge. ``w``:
+    the model's ``Weights`` (made here if not given)."""
+    from rnngen.kernels.encode import encode
+
+    w = Weights(m) if w is None else w
+    S, N = batch.src.shape
+    L, ns, He = m.encoder.L, len(m.encoder.cell.state), m.encoder.width
+    enc = np.empty((N, S, He), m.dtype)
+    finals = np.empty((N, L, ns, He), m.dtype)
+    keys = np.empty((N, S, w.P_key.shape[0] * w.P_key.shape[2] if w.key_width else 1), m.dtype)
+    encode(w.cell.kernels, m.encoder.cell.scratch * m.encoder.h, w.f32, batch.src,
+           batch.src_len, w.enc_tables, w.enc_P_ih, w.enc_P_hh, w.enc_bias, w.key_width > 0,
+           w.P_key, enc, finals, keys)  # fmt: skip
+    init = m.bridge.forward([tuple(finals[:, k, v] for v in range(ns)) for k in range(L)])
     init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init],
                                              axis=1))  # fmt: skip
-    return enc, np.ascontiguousarray(keys), init_arr
+    keys = np.ascontiguousarray(keys[:, :, : w.key_width]) if w.key_width else enc
+    return enc, keys, init_arr
 
 
 def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.ndarray:
@@ -162,9 +192,9 @@ def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.nda
     from rnngen.kernels.decode import guided
 
     w = Weights(model)
-    enc, keys, init = decoder_inputs(model, batch)
+    enc, keys, init = decoder_inputs(model, batch, w)
     out = np.empty_like(batch.tgt_in)
-    guided(w.cell.kernels, w.scratch, batch.tgt_in, keep, w.table0, w.W_ih, w.W_hh,
-           w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.W_c, w.W_out, w.b_out,
+    guided(w.cell.kernels, w.scratch, w.f32, batch.tgt_in, keep, w.table0, w.P_ih, w.P_hh,
+           w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.P_c, w.P_out, w.b_out,
            out)  # fmt: skip
     return out

@@ -1,12 +1,15 @@
 """Decoding a sequence-to-sequence model: beam search, greedy search (beam 1) and sampling, and
 the greedy pass of scheduled sampling, over a batch of inputs with no Python per token.
 
-One decoder step of one hypothesis (``_step``): layer 0's input product is a row of
-table0 = embed @ W_ih0 (V, G); each layer's recurrent product and the cell's own step
+One decoder step of the R live hypotheses of one input (``_advance``): layer 0's input product is
+a row of table0 = embed @ W_ih0 (V, G) per hypothesis; each layer's input and recurrent products
+are one small GEMM over the R hypotheses' rows (``matmul_packed``: the packed-panel kernel of
+``rnngen.kernels.gemm`` in float32), then the cell's own step per hypothesis
 (``rnngen.kernels.cellcall.cell_step``, the math training runs); attention over the input's
-encoder
-outputs; the attentional vector; log-softmax of the output layer. The inputs of a batch are
-independent and run in parallel (``prange``), each with its own buffers.
+encoder outputs; the attentional vector and the output layer, again one GEMM over the R rows;
+log-softmax. At batch 1 a step is bound by streaming the weights from cache, so the K hypotheses
+of a beam read each weight once per step, not K times. The inputs of a batch are independent and
+run in parallel (``prange``), each with its own buffers.
 
 Beam search keeps K live hypotheses per input. Each step extends every live one by each of its K
 best tokens; of those K*K candidates, in order of total log-probability, one that ends with </s>
@@ -15,20 +18,22 @@ back-pointer). The search ends when K hypotheses have finished or at ``max_len``
 then finish as they are); finished hypotheses are ranked by log-probability per token (length
 normalisation). With K = 1 this is greedy search: the argmax token at every step.
 
-Arguments (N inputs, L layers, H units, G = gates * H, V target tokens, S source positions):
+Arguments (N inputs, L layers, H units, G = gates * H, V target tokens, S source positions;
+"packed": ``rnngen.kernels.gemm.pack_panels``, (panels, rows, 64), in every dtype):
 
     cell     the cell's ``CellKernels``
+    f32      the arrays are float32: the micro-kernel runs (else plain loops over the panels)
     table0   (V, G)        embed @ W_ih of layer 0
-    W_ih     (L-1, H, G)   input weights of layers 1..L-1 (first axis 0 when L = 1)
-    W_hh     (L, H, G)     recurrent weights
+    P_ih     (max(L-1, 1), NG, H, 64)  input weights of layers 1..L-1, packed
+    P_hh     (L, NG, H, 64)            recurrent weights, packed
     bias     (L, nb, G)    the cell's bias vectors
     init     (N, L, ns, H) the decoder's initial states (ns: the cell's state vectors)
     enc      (N, S, He)    encoder outputs; src_len (N,)
     keys     (N, S, A)     what the scores read: enc @ W_a (general), enc (dot), enc @ W_k
     kind     0 none, 1 general or dot (score = h . key), 2 additive (v . tanh(h @ W_q + key))
     W_q      (H, A), v (A,)   additive only (else any shape)
-    W_c      (He + H, H)   attentional vector tanh([c; h] @ W_c) (kind > 0)
-    W_out    (H, V), b_out (V,)
+    P_c      (NH, He + H, 64) attentional vector tanh([c; h] @ W_c), packed (kind > 0)
+    P_out    (NV, H, 64), b_out (V,)  the output layer, packed
 """
 
 import numpy as np
@@ -36,6 +41,7 @@ from numba import njit, prange
 
 from rnngen.kernels import JIT, JIT_PAR
 from rnngen.kernels.cellcall import cell_step
+from rnngen.kernels.gemm import matmul_packed, padded
 from rnngen.kernels.mathfn import exp, tanh
 
 
@@ -51,82 +57,108 @@ def _matvec(x, W, out):
 
 
 @njit(**JIT)
-def _step(cell, tok, state, n, table0, W_ih, W_hh, bias, enc, src_len, keys, kind, W_q, v, W_c,
-          W_out, b_out, bufs, logp):  # fmt: skip
-    """One decoder step of one hypothesis of input n: reads token ``tok``, updates state
-    (L, ns, H) in place, writes logp (V,) = the log-softmax of the next token's logits.
-    bufs: (xg (G), rec (G), scratch, ch (He + H), scores (S), q (A), att (H))."""
+def _advance(cell, f32, R, toks, states, n, table0, P_ih, P_hh, bias, enc, src_len, keys, kind,
+             W_q, v, P_c, P_out, b_out, bufs, logp):  # fmt: skip
+    """One decoder step of the R hypotheses of input n: hypothesis r reads token toks[r] and
+    updates states[r] (L, ns, H) in place; logp[r, :V] = the log-softmax of its next token's
+    logits. bufs: (xg (K, Gp), rec (K, Gp), scratch, ch (K, He + H), scores (S), q (A),
+    att (K, Hp))."""
     xg, rec, scratch, ch, scores, q, att = bufs
-    L, H = W_hh.shape[0], W_hh.shape[1]
-    for j in range(xg.shape[0]):
-        xg[j] = table0[tok, j]
+    L, ns, H = states.shape[1], states.shape[2], states.shape[3]
+    V = b_out.shape[0]
+    sl = L * ns * H  # flat stride between hypotheses in states
+    for r in range(R):
+        for j in range(table0.shape[1]):
+            xg[r, j] = table0[toks[r], j]
     for k in range(L):
-        if k > 0:
-            _matvec(state[k - 1, 0], W_ih[k - 1], xg)
-        _matvec(state[k, 0], W_hh[k], rec)
-        cell_step(cell, xg, rec, bias[k], state[k], 0, H, scratch)
-    h = state[L - 1, 0]
+        if k > 0:  # h_t of layer k-1 (updated) @ W_ih
+            matmul_packed(f32, states, (k - 1) * ns * H, sl, R, P_ih[k - 1], xg)
+        matmul_packed(f32, states, k * ns * H, sl, R, P_hh[k], rec)  # h_{t-1} of layer k @ W_hh
+        for r in range(R):
+            cell_step(cell, xg[r], rec[r], bias[k], states[r, k], 0, H, scratch)
     if kind == 0:
-        for j in range(H):
-            att[j] = h[j]
+        for r in range(R):
+            for j in range(H):
+                att[r, j] = states[r, L - 1, 0, j]
     else:
         S = src_len[n]
         He = enc.shape[2]
-        if kind == 2:
-            _matvec(h, W_q, q)
+        for r in range(R):
+            h = states[r, L - 1, 0]
+            if kind == 2:
+                _matvec(h, W_q, q)
+            m = -np.inf
+            for s in range(S):
+                key = keys[n, s]
+                acc = 0.0
+                if kind == 1:
+                    for j in range(key.shape[0]):
+                        acc += h[j] * key[j]
+                else:
+                    for j in range(key.shape[0]):
+                        acc += v[j] * tanh(q[j] + key[j])
+                scores[s] = acc
+                m = max(m, acc)
+            total = 0.0
+            for s in range(S):
+                scores[s] = exp(scores[s] - m)
+                total += scores[s]
+            c = ch[r]
+            c[:He] = 0.0
+            for s in range(S):
+                p = scores[s] / total
+                e = enc[n, s]
+                for j in range(He):
+                    c[j] += p * e[j]
+            for j in range(H):
+                c[He + j] = h[j]
+        matmul_packed(f32, ch, 0, ch.shape[1], R, P_c, att)
+        for r in range(R):
+            for j in range(H):
+                att[r, j] = tanh(att[r, j])
+    matmul_packed(f32, att, 0, att.shape[1], R, P_out, logp)
+    for r in range(R):
+        lp = logp[r]
         m = -np.inf
-        for s in range(S):
-            key = keys[n, s]
-            acc = 0.0
-            if kind == 1:
-                for j in range(key.shape[0]):
-                    acc += h[j] * key[j]
-            else:
-                for j in range(key.shape[0]):
-                    acc += v[j] * tanh(q[j] + key[j])
-            scores[s] = acc
-            m = max(m, acc)
+        for j in range(V):
+            lp[j] += b_out[j]
+            m = max(m, lp[j])
         total = 0.0
-        for s in range(S):
-            scores[s] = exp(scores[s] - m)
-            total += scores[s]
-        ch[:He] = 0.0
-        for s in range(S):
-            p = scores[s] / total
-            e = enc[n, s]
-            for j in range(He):
-                ch[j] += p * e[j]
-        for j in range(H):
-            ch[He + j] = h[j]
-        _matvec(ch, W_c, att)
-        for j in range(H):
-            att[j] = tanh(att[j])
-    _matvec(att, W_out, logp)
-    m = -np.inf
-    for j in range(logp.shape[0]):
-        logp[j] += b_out[j]
-        m = max(m, logp[j])
-    total = 0.0
-    for j in range(logp.shape[0]):
-        total += np.exp(np.float64(logp[j] - m))
-    lse = m + np.float32(np.log(total))
-    for j in range(logp.shape[0]):
-        logp[j] -= lse
+        for j in range(V):
+            total += np.exp(np.float64(lp[j] - m))
+        lse = m + np.float32(np.log(total))
+        for j in range(V):
+            lp[j] -= lse
 
 
 @njit(**JIT)
-def _bufs(cell_scratch, G, He, H, S, A, like):
-    """_step's working arrays, of like's dtype."""
+def _bufs(K, cell_scratch, G, He, H, S, A, like):
+    """_advance's working arrays for K hypotheses, of like's dtype."""
     dt = like.dtype
     return (
-        np.empty(G, dt),
-        np.empty(G, dt),
+        np.zeros((K, padded(G)), dt),
+        np.zeros((K, padded(G)), dt),
         np.empty(cell_scratch, dt),
-        np.empty(He + H, dt),
+        np.zeros((K, He + H), dt),
         np.empty(max(S, 1), dt),
         np.empty(max(A, 1), dt),
-        np.empty(H, dt),
+        np.zeros((K, padded(H)), dt),
     )
+
+
+@njit(**JIT)
+def _top(lp, V, K, picked, best):
+    """best[:K] = the K largest of lp[:V], largest first (the lower index first among equals,
+    as a stable sort); picked (V,) bool scratch."""
+    for j in range(V):
+        picked[j] = False
+    for i in range(K):
+        b, m = -1, -np.inf
+        for j in range(V):
+            if not picked[j] and (b < 0 or lp[j] > m):
+                b, m = j, lp[j]
+        best[i] = b
+        picked[b] = True
 
 
 @njit(**JIT)
@@ -142,8 +174,8 @@ def _uniform(seed, n, t):
 
 
 @njit(**JIT_PAR)
-def search(cell, cell_scratch, K, n_best, max_len, bos, temp, seed, table0, W_ih, W_hh, bias,
-           init, enc, src_len, keys, kind, W_q, v, W_c, W_out, b_out, out_tokens, out_len,
+def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0, P_ih, P_hh,
+           bias, init, enc, src_len, keys, kind, W_q, v, P_c, P_out, b_out, out_tokens, out_len,
            out_score, out_count):  # fmt: skip
     """Beam search with K beams (greedy when K = 1; sampling at temperature ``temp`` > 0, K = 1)
     for each of the N inputs. Out: out_tokens (N, n_best, max_len) int32 (without </s>),
@@ -151,19 +183,23 @@ def search(cell, cell_scratch, K, n_best, max_len, bos, temp, seed, table0, W_ih
     out_count (N,) how many were found (<= n_best)."""
     N = init.shape[0]
     L, ns, H = init.shape[1], init.shape[2], init.shape[3]
-    V, G = W_out.shape[1], W_hh.shape[2]
+    V, G = b_out.shape[0], table0.shape[1]
     S, He, A = enc.shape[1], enc.shape[2], q_width(kind, W_q)
+    K = min(K, V)
     for n in prange(N):
-        bufs = _bufs(cell_scratch, G, He, H, S, A, table0)
+        bufs = _bufs(K, cell_scratch, G, He, H, S, A, table0)
         states = np.empty((K, L, ns, H), table0.dtype)
         nxt = np.empty((K, L, ns, H), table0.dtype)
         for k in range(K):
             states[k] = init[n]
         toks = np.zeros((K, max_len), np.int32)
         ntoks = np.zeros((K, max_len), np.int32)
+        last = np.full(K, bos, np.int64)
         score = np.zeros(K, np.float64)
         nscore = np.zeros(K, np.float64)
-        logp = np.empty((K, V), table0.dtype)
+        logp = np.empty((K, padded(V)), table0.dtype)
+        picked = np.zeros(V, np.bool_)
+        best = np.empty(K, np.int64)
         fin_toks = np.zeros((2 * K, max_len), np.int32)
         fin_len = np.zeros(2 * K, np.int64)
         fin_score = np.zeros(2 * K, np.float64)
@@ -173,11 +209,10 @@ def search(cell, cell_scratch, K, n_best, max_len, bos, temp, seed, table0, W_ih
         cand_from = np.empty(K * K, np.int64)
         cand_tok = np.empty(K * K, np.int64)
         for t in range(max_len):
+            _advance(cell, f32, live, last, states, n, table0, P_ih, P_hh, bias, enc, src_len,
+                     keys, kind, W_q, v, P_c, P_out, b_out, bufs, logp)  # fmt: skip
             nc = 0
             for k in range(live):
-                tok = bos if t == 0 else toks[k, t - 1]
-                _step(cell, tok, states[k], n, table0, W_ih, W_hh, bias, enc, src_len, keys,
-                      kind, W_q, v, W_c, W_out, b_out, bufs, logp[k])  # fmt: skip
                 if temp > 0.0:  # sampling: one candidate, drawn
                     u = _uniform(seed, n, t)
                     m = -np.inf
@@ -195,7 +230,7 @@ def search(cell, cell_scratch, K, n_best, max_len, bos, temp, seed, table0, W_ih
                     cand_score[nc], cand_from[nc], cand_tok[nc] = score[k] + logp[k, pick], k, pick
                     nc += 1
                     continue
-                best = np.argsort(-logp[k])[:K]
+                _top(logp[k], V, K, picked, best)
                 for j in best:
                     cand_score[nc], cand_from[nc], cand_tok[nc] = score[k] + logp[k, j], k, j
                     nc += 1
@@ -224,6 +259,7 @@ def search(cell, cell_scratch, K, n_best, max_len, bos, temp, seed, table0, W_ih
             for k in range(live):
                 states[k] = nxt[k]
                 toks[k, : t + 1] = ntoks[k, : t + 1]
+                last[k] = toks[k, t]
                 score[k] = nscore[k]
             if t == max_len - 1:  # out of length: the live ones end here
                 for k in range(live):
@@ -252,19 +288,22 @@ def q_width(kind, W_q):
 
 
 @njit(**JIT_PAR)
-def guided(cell, cell_scratch, tgt_in, keep, table0, W_ih, W_hh, bias, init, enc, src_len,
-           keys, kind, W_q, v, W_c, W_out, b_out, out):  # fmt: skip
+def guided(cell, cell_scratch, f32, tgt_in, keep, table0, P_ih, P_hh, bias, init, enc, src_len,
+           keys, kind, W_q, v, P_c, P_out, b_out, out):  # fmt: skip
     """Scheduled sampling's decoder inputs: out (T, B) = tgt_in where keep, else the greedy
     guess of the step before, given the inputs chosen before it (row 0 is kept)."""
     T, B = tgt_in.shape
-    H, V, G = init.shape[3], W_out.shape[1], W_hh.shape[2]
+    H, V, G = init.shape[3], b_out.shape[0], table0.shape[1]
     S, He, A = enc.shape[1], enc.shape[2], q_width(kind, W_q)
     for b in prange(B):
-        bufs = _bufs(cell_scratch, G, He, H, S, A, table0)
-        state = init[b].copy()
-        logp = np.empty(V, table0.dtype)
+        bufs = _bufs(1, cell_scratch, G, He, H, S, A, table0)
+        state = np.empty((1, init.shape[1], init.shape[2], H), table0.dtype)
+        state[0] = init[b]
+        logp = np.empty((1, padded(V)), table0.dtype)
+        tok = np.empty(1, np.int64)
         out[0, b] = tgt_in[0, b]
         for t in range(T - 1):
-            _step(cell, out[t, b], state, b, table0, W_ih, W_hh, bias, enc, src_len, keys, kind,
-                  W_q, v, W_c, W_out, b_out, bufs, logp)  # fmt: skip
-            out[t + 1, b] = tgt_in[t + 1, b] if keep[t + 1, b] else np.argmax(logp)
+            tok[0] = out[t, b]
+            _advance(cell, f32, 1, tok, state, b, table0, P_ih, P_hh, bias, enc, src_len, keys,
+                     kind, W_q, v, P_c, P_out, b_out, bufs, logp)  # fmt: skip
+            out[t + 1, b] = tgt_in[t + 1, b] if keep[t + 1, b] else np.argmax(logp[0, :V])

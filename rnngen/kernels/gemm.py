@@ -160,6 +160,37 @@ def gemm_panels(A, aoff, lda, M, Wp, C, ldc):
 
 
 # ---------------------------------------------------------------------------------------------
+# a few rows at a time, in any dtype (inference: the hypotheses of a beam, one source's steps)
+
+
+@njit(**JIT)
+def padded(n):
+    """Columns of a product with n columns through packed panels."""
+    return (n + PANEL - 1) // PANEL * PANEL
+
+
+@njit(**JIT)
+def matmul_packed(f32, A, aoff, lda, R, Wp, C):
+    """C[:R, :64*NP] = the R rows of A (flat element offsets aoff + r*lda, K values each) @ the
+    packed Wp (NP, K, 64); C (>= R, >= 64*NP) C-contiguous. ``f32``: the arrays are float32 and
+    the micro-kernel runs (``gemm_panels``); else plain loops (float64: the checking path)."""
+    if f32:
+        gemm_panels(A, aoff, lda, R, Wp, C, C.shape[1])
+        return
+    NP, K = Wp.shape[0], Wp.shape[1]
+    a = A.reshape(-1)
+    for r in range(R):
+        c = C[r]
+        c[: NP * PANEL] = 0.0
+        for p in range(NP):
+            for k in range(K):
+                x = a[aoff + r * lda + k]
+                row = Wp[p, k]
+                for j in range(PANEL):
+                    c[p * PANEL + j] += x * row[j]
+
+
+# ---------------------------------------------------------------------------------------------
 # which path a time loop takes
 
 

@@ -180,6 +180,22 @@ def test_long_training_pairs_are_skipped_with_a_count(wd) -> None:
     assert "skipped" in err(p) and "training pairs longer than --max-len 6" in err(p)
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--hidden", "200000"], "of 200000 lstm units"),
+     (["--max-len", "10000000"], "up to 10000000 tokens")],
+)  # fmt: skip
+def test_sizes_that_cannot_fit_are_refused_before_allocating(wd, args, fragment) -> None:
+    p = run("train", "train.tsv", "--task", "seq2seq", *args, "--steps", "1", "--out", "huge",
+            cwd=wd)  # fmt: skip
+    e = err(p)
+    assert p.returncode == 2, e
+    assert "training a seq2seq model of 2 layers" in e and fragment in e, e
+    assert "of memory, and this machine has" in e and "--max-len" in e
+    assert len(e.strip().splitlines()) == 1 and "Traceback" not in e
+    assert not (wd / "huge").exists()
+
+
 def test_seq2seq_options_need_the_task(wd) -> None:
     p = run("train", "train.tsv", "--attention", "dot", "--steps", "1", cwd=wd)
     assert p.returncode == 2 and "--attention applies to sequence-to-sequence models" in err(p)

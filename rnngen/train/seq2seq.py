@@ -22,10 +22,11 @@ from rnngen.data.vocab import Vocab
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
+from rnngen.nn.memory import FLOAT, activation_floats, check_fits
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel, param_shapes
 from rnngen.train import checkpoint
-from rnngen.train.config import TrainConfig
+from rnngen.train.config import MOMENTS, TrainConfig
 from rnngen.train.distributed import Solo
 from rnngen.train.trainer import Trainer
 
@@ -42,6 +43,20 @@ class PairCorpus:
     fingerprint: str
     skipped: int = 0  # training pairs longer than max_len, left out
     val_fingerprint: str | None = None  # of the --val-file, when one was given
+
+
+def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 2) -> int:
+    """Training's footprint, counted as the language model's (``rnngen.nn.memory``): weights,
+    gradients, optimizer buffers and the divergence guard's copies, and the activations of one
+    batch of the longest pairs it takes (--max-len): the decoder, each encoder direction, and
+    attention's (B, T, S) arrays (additive: its tanh terms, H per score)."""
+    P = sum(math.prod(shape) for shape in param_shapes(cfg, s2s).values())
+    T = s2s.max_len + 1
+    dirs = 2 if s2s.encoder == "bi" else 1
+    enc = replace(cfg, hidden=s2s.enc_hidden, vocab_size=1)
+    att = B * T * T * (cfg.hidden + 3 if s2s.attention == "additive" else 3)
+    act = activation_floats(cfg, T, B) + dirs * activation_floats(enc, T, B) + att
+    return FLOAT * (P * (2 + moments) + 2 * P * (1 + moments) + act)
 
 
 def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
@@ -69,6 +84,14 @@ class Seq2SeqTrainer(Trainer):
         self.rows = (0, B)
         bos = boundary(corpus.vocab)
         self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
+        m = model_cfg
+        check_fits(
+            training_bytes(m, s2s, B, len(MOMENTS[train_cfg.optimizer])),
+            f"training a seq2seq model of {m.layers} layers of {m.hidden} {m.cell} units "
+            f"(vocabularies {s2s.src_vocab:,} and {m.vocab_size:,}) on batches of {B} pairs of "
+            f"up to {s2s.max_len} tokens",
+            "use a smaller --hidden, --embed, --layers, --batch-size or --max-len",
+        )
         self.plan = plan_threads(threads, B)
         apply_threads(self.plan)
         self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)

@@ -34,48 +34,51 @@ class Translation:
     outputs: list[Hypothesis]  # best first
 
 
+def _pack(W: np.ndarray) -> np.ndarray:
+    """W (K, N) in 64-column panels (``rnngen.kernels.gemm.pack_panels``)."""
+    from rnngen.kernels.gemm import pack_panels
+
+    return pack_panels(np.ascontiguousarray(W))
+
+
 class Weights:
     """The decoder's weights as ``rnngen.kernels.decode`` reads them: layer 0's table, the other
     products packed into 64-column panels (``rnngen.kernels.gemm.pack_panels``), once."""
 
     def __init__(self, model: Seq2SeqModel) -> None:
-        from rnngen.kernels.gemm import pack_panels
-
         dec, dt = model.decoder, model.dtype
         H = dec[0].H
         self.cell = dec[0].cell
         self.scratch = self.cell.scratch * H
         self.f32 = dt == np.float32
         self.table0 = np.ascontiguousarray(model.tgt_embed.W @ dec[0].W_ih)  # (V, G)
-        self.P_ih = np.stack([pack_panels(np.ascontiguousarray(d.W_ih)) for d in dec[1:]]
-                             or [pack_panels(np.zeros((H, 1), dt))])  # fmt: skip
-        self.P_hh = np.stack([pack_panels(np.ascontiguousarray(d.W_hh)) for d in dec])
+        self.P_ih = np.stack([_pack(d.W_ih) for d in dec[1:]] or [_pack(np.zeros((H, 1), dt))])
+        self.P_hh = np.stack([_pack(d.W_hh) for d in dec])
         self.bias = np.ascontiguousarray(np.stack([d.bias for d in dec]))
-        self.P_out = pack_panels(np.ascontiguousarray(model.output.W))
+        self.P_out = _pack(model.output.W)
         self.b_out = model.output.b
         att = model.attention
         self.kind = KINDS[att.kind]
         p = att.p if att.kind != "none" else {}
-        self.P_c = pack_panels(p.get("att.W_c", np.zeros((1, 1), dt)))
+        self.P_c = _pack(p.get("att.W_c", np.zeros((1, 1), dt)))
         self.W_q = p.get("att.W_q", np.zeros((1, 1), dt))
         self.v = p.get("att.v", np.zeros(1, dt))
-        self._encoder(model, pack_panels)
+        self._encoder(model)
 
-    def _encoder(self, model: Seq2SeqModel, pack_panels) -> None:
+    def _encoder(self, model: Seq2SeqModel) -> None:
         """The encoder's weights as ``rnngen.kernels.encode`` reads them, and the keys'."""
         enc, dt = model.encoder, model.dtype
         dirs = [enc.fwd] + ([enc.bwd] if enc.bi else [])
         emb = model.src_embed.W
-        pack = lambda W: pack_panels(np.ascontiguousarray(W))  # noqa: E731
         self.enc_tables = np.stack([np.ascontiguousarray(emb @ d[0].W_ih) for d in dirs])
-        none = [np.stack([pack(np.zeros((enc.width, 1), dt))] * len(dirs))]  # L = 1
-        self.enc_P_ih = np.stack([np.stack([pack(d[k].W_ih) for d in dirs])
+        none = [np.stack([_pack(np.zeros((enc.width, 1), dt))] * len(dirs))]  # L = 1
+        self.enc_P_ih = np.stack([np.stack([_pack(d[k].W_ih) for d in dirs])
                                   for k in range(1, enc.L)] or none)  # fmt: skip
-        self.enc_P_hh = np.stack([np.stack([pack(d[k].W_hh) for d in dirs]) for k in range(enc.L)])
+        self.enc_P_hh = np.stack([np.stack([_pack(d[k].W_hh) for d in dirs]) for k in range(enc.L)])
         self.enc_bias = np.stack([np.stack([d[k].bias for d in dirs]) for k in range(enc.L)])
         W_key = {"general": "att.W_a", "additive": "att.W_k"}.get(model.attention.kind)
         self.key_width = 0 if W_key is None else model.attention.p[W_key].shape[1]
-        self.P_key = pack(model.attention.p[W_key] if W_key else np.zeros((1, 1), dt))
+        self.P_key = _pack(model.attention.p[W_key] if W_key else np.zeros((1, 1), dt))
 
 
 class Translator:

@@ -34,8 +34,14 @@ def activation_floats(cfg: ModelConfig, T: int, B: int) -> int:
 def training_bytes(cfg: ModelConfig, T: int, B: int, moments: int = 2) -> int:
     """Training's footprint: weights, gradients and ``moments`` optimizer buffers, the two copies
     the divergence guard keeps, and the activations of one batch."""
-    P = parameter_count(cfg)
-    return FLOAT * (P * (2 + moments) + 2 * P * (1 + moments) + activation_floats(cfg, T, B))
+    return footprint(parameter_count(cfg), activation_floats(cfg, T, B), moments)
+
+
+def footprint(params: int, activations: int, moments: int = 2) -> int:
+    """Bytes of training any model of ``params`` parameters: weights, gradients and ``moments``
+    optimizer buffers, the two copies the divergence guard keeps, and ``activations`` floats."""
+    P = params
+    return FLOAT * (P * (2 + moments) + 2 * P * (1 + moments) + activations)
 
 
 def available_memory() -> int | None:

@@ -22,7 +22,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.memory import FLOAT, activation_floats, check_fits
+from rnngen.nn.memory import activation_floats, check_fits, footprint
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel, param_shapes
 from rnngen.train import checkpoint
@@ -56,7 +56,7 @@ def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 
     enc = replace(cfg, hidden=s2s.enc_hidden, vocab_size=1)
     att = B * T * T * (cfg.hidden + 3 if s2s.attention == "additive" else 3)
     act = activation_floats(cfg, T, B) + dirs * activation_floats(enc, T, B) + att
-    return FLOAT * (P * (2 + moments) + 2 * P * (1 + moments) + act)
+    return footprint(P, act, moments)
 
 
 def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:

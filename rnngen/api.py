@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 class TrainEvent:
     """What ``rnngen.train`` tells its ``progress`` callback. ``kind``: ``"start"`` (``info``
     holds the sizes and limits), ``"step"`` (after every step), ``"eval"`` (after an evaluation:
-    ``val_loss``, ``best``), ``"eval_whole"`` (at the end, the whole validation split scored when
-    the evaluations scored a fixed part of it: ``val_loss``), ``"warning"`` (``message``)."""
+    ``val_loss``, ``best``, and a seq2seq run's ``val_error`` when it keeps its best by the
+    greedy sequence error rate), ``"eval_whole"`` (at the end, the whole validation split scored
+    when the evaluations scored a fixed part of it: ``val_loss``), ``"warning"`` (``message``)."""
 
     kind: str
     step: int = 0
     loss: float | None = None
     val_loss: float | None = None
+    val_error: float | None = None
     best: bool = False
     tokens_per_sec: float | None = None
     elapsed: float | None = None
@@ -49,8 +51,9 @@ class _Events:
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None:
         self.cb(TrainEvent("step", step, loss, tokens_per_sec=tokens_per_sec, elapsed=elapsed))
 
-    def evaluated(self, step: int, val_loss: float, best: bool) -> None:
-        self.cb(TrainEvent("eval", step, val_loss=val_loss, best=best))
+    def evaluated(self, step: int, val_loss: float, best: bool,
+                  val_error: float | None = None) -> None:  # fmt: skip
+        self.cb(TrainEvent("eval", step, val_loss=val_loss, best=best, val_error=val_error))
 
     def evaluating(self, done: int, total: int) -> None: ...
 

@@ -102,6 +102,18 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.nda
     return float(loss), dz
 
 
+def smoothed_xent(logits: np.ndarray, targets: np.ndarray, eps: float) -> tuple[float, np.ndarray]:
+    """Label-smoothed cross-entropy summed over rows of logits (N, V): -sum_v q_v log p_v with
+    q = (1 - eps) onehot(target) + eps / V; returns (objective, dlogits = p - q)."""
+    z = np.asarray(logits, np.float64)
+    N, V = z.shape
+    logp = z - z.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    q = np.full((N, V), eps / V)
+    q[np.arange(N), targets] += 1.0 - eps
+    return float(-(q * logp).sum()), np.exp(logp) - q
+
+
 def embedding_backward(V: int, dout: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """(V, E) gradient of the table: rows of dout (N, E) summed per token id."""
     dtable = np.zeros((V, dout.shape[1]))

@@ -38,8 +38,10 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str, tie: bool,
-              src: list[int], tgt_in: list[int], tgt_out: list[int]) -> float:  # fmt: skip
-    """Summed cross-entropy (nats) of one pair."""
+              src: list[int], tgt_in: list[int], tgt_out: list[int],
+              smoothing: float = 0.0) -> float:  # fmt: skip
+    """Summed cross-entropy (nats) of one pair; with ``smoothing`` eps, label-smoothed: each
+    token's loss is -(1 - eps) log p_target - eps mean_v log p_v."""
     P = {k: np.asarray(v, np.float64) for k, v in P.items()}
     nstate = 2 if cell == "lstm" else 1
     x = P["src.embed"][src]  # (S, E)
@@ -84,5 +86,6 @@ def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str,
             c = p @ enc
             a = np.tanh(np.concatenate([c, h]) @ P["att.W_c"])
         logits = a @ W_out + P["out.b"]
-        loss -= np.log(softmax(logits)[target])
+        logp = np.log(softmax(logits))
+        loss -= (1.0 - smoothing) * logp[target] + smoothing * logp.mean()
     return float(loss)

@@ -251,7 +251,7 @@ def test_softmax_xent_matches_reference(N, V, scale, parts, numerics_rng) -> Non
     z, y = make_logits(N, V, numerics_rng)
     want_loss, want_grad = ref.softmax_xent(z, y)
     logits = z.copy()
-    loss = softmax_xent(logits, y, scale, parts)
+    loss = softmax_xent(logits, y, scale, 0.0, parts)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(logits, scale * want_grad, rtol=1e-12, atol=1e-15)
     # the loss is -log softmax(z)[y], written the obvious way
@@ -268,19 +268,54 @@ def test_softmax_xent_loss_is_forward_only(N, V, dtype, numerics_rng) -> None:
     loss = softmax_xent_loss(z, y)
     np.testing.assert_array_equal(z, before)
     rtol = 1e-6 if dtype == np.float32 else 1e-12  # float32 sums may be reordered (reassoc)
-    np.testing.assert_allclose(loss, softmax_xent(z.copy(), y, dtype(1.0), 2), rtol=rtol, atol=0)
+    plain = softmax_xent(z.copy(), y, dtype(1.0), dtype(0.0), 2)
+    np.testing.assert_allclose(loss, plain, rtol=rtol, atol=0)
 
 
 @pytest.mark.parametrize(("N", "V"), XENT_SHAPES)
 def test_softmax_xent_gradient_matches_finite_differences(N, V, numerics_rng) -> None:
     z, y = make_logits(N, V, numerics_rng)
     grad = z.copy()
-    softmax_xent(grad, y, 1.0, 2)
+    softmax_xent(grad, y, 1.0, 0.0, 2)
     idx = ref.sample_indices(z.size, numerics_rng, FD_LIMIT)
     numeric = ref.numerical_grad(lambda: softmax_xent_loss(z, y), z, idx)
     if V > 1:
         assert np.abs(grad).max() > 0.01
     np.testing.assert_allclose(grad.reshape(-1)[idx], numeric, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize(("N", "V"), XENT_SHAPES)
+@pytest.mark.parametrize("eps", [0.1, 0.5])
+def test_label_smoothing_matches_reference(N, V, eps, numerics_rng) -> None:
+    """The smoothed gradient is scale (softmax - q), q = (1 - eps) onehot + eps / V; the kernel
+    still returns the plain cross-entropy; the forward-only loss is the smoothed objective,
+    -sum q log p, and the gradient matches its central differences."""
+    z, y = make_logits(N, V, numerics_rng)
+    want, want_grad = ref.smoothed_xent(z, y, eps)
+    plain, _ = ref.softmax_xent(z, y)
+    logits = z.copy()
+    loss = softmax_xent(logits, y, 0.25, eps, 2)
+    np.testing.assert_allclose(loss, plain, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(logits, 0.25 * want_grad, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(softmax_xent_loss(z, y, eps), want, rtol=1e-12, atol=1e-14)
+    if V > 1:  # smoothing changes the objective unless every label is the only one
+        assert abs(want - plain) > 1e-3
+    grad = z.copy()
+    softmax_xent(grad, y, 1.0, eps, 1)
+    idx = ref.sample_indices(z.size, numerics_rng, FD_LIMIT)
+    numeric = ref.numerical_grad(lambda: softmax_xent_loss(z, y, eps), z, idx)
+    np.testing.assert_allclose(grad.reshape(-1)[idx], numeric, rtol=RTOL, atol=ATOL)
+
+
+def test_label_smoothing_float32_agrees_with_float64(numerics_rng) -> None:
+    z64, y = make_logits(32, 50, numerics_rng, 3.0)
+    z32 = z64.astype(np.float32)
+    g64, g32 = z32.astype(np.float64), z32.copy()
+    softmax_xent(g64, y, 1.0 / 32, 0.1, 2)
+    softmax_xent(g32, y, np.float32(1.0 / 32), np.float32(0.1), 2)
+    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-8)
+    s64 = softmax_xent_loss(z32.astype(np.float64), y, 0.1)
+    np.testing.assert_allclose(softmax_xent_loss(z32, y, 0.1), s64, rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -292,7 +327,7 @@ def test_softmax_xent_huge_logits_stay_finite(dtype) -> None:
     np.testing.assert_allclose(want_loss, 1e4 + 1e4 - 5.0 + np.log(2.0), rtol=1e-12)
     loss_only = softmax_xent_loss(z, y)
     logits = z.copy()
-    loss = softmax_xent(logits, y, dtype(1.0), 1)
+    loss = softmax_xent(logits, y, dtype(1.0), dtype(0.0), 1)
     assert np.isfinite(loss) and np.isfinite(loss_only) and np.all(np.isfinite(logits))
     np.testing.assert_allclose([loss, loss_only], want_loss, rtol=1e-6)
     np.testing.assert_allclose(logits, want_grad, rtol=1e-6, atol=1e-6)
@@ -302,7 +337,7 @@ def test_softmax_xent_nan_logit_gives_nan_loss() -> None:
     for dtype in (np.float32, np.float64):
         z = dtype([[0.0, np.nan, 1.0], [0.0, 1.0, 2.0]])
         assert np.isnan(softmax_xent_loss(z, np.array([0, 2])))
-        assert np.isnan(softmax_xent(z.copy(), np.array([0, 2]), dtype(1.0), 2))
+        assert np.isnan(softmax_xent(z.copy(), np.array([0, 2]), dtype(1.0), dtype(0.0), 2))
 
 
 @pytest.mark.parametrize(("N", "V", "std"), [(64, 50, 3.0), (32, 200, 8.0), (8, 3, 0.5)])
@@ -312,8 +347,8 @@ def test_softmax_xent_float32_agrees_with_float64(N, V, std, numerics_rng) -> No
     z64 = z32.astype(np.float64)  # the same numbers in both precisions
     scale = 1.0 / N
     g64, g32 = z64.copy(), z32.copy()
-    loss64 = softmax_xent(g64, y, scale, 2)
-    loss32 = softmax_xent(g32, y, np.float32(scale), 2)
+    loss64 = softmax_xent(g64, y, scale, 0.0, 2)
+    loss32 = softmax_xent(g32, y, np.float32(scale), np.float32(0.0), 2)
     assert g32.dtype == np.float32
     np.testing.assert_allclose(loss32, loss64, rtol=1e-5)
     np.testing.assert_allclose(softmax_xent_loss(z32, y), loss64, rtol=1e-5)

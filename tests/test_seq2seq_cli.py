@@ -124,7 +124,7 @@ def test_info_describes_a_seq2seq_model(wd, attn) -> None:
     assert d["task"] == "seq2seq"
     assert d["seq2seq"]["attention"] == "general" and d["seq2seq"]["encoder"] == "bi"
     assert d["seq2seq"]["enc_hidden"] == 64
-    assert "attention     general" in out(run("info", "attn", cwd=wd))
+    assert "attention      general" in out(run("info", "attn", cwd=wd))
 
 
 def test_wrong_command_for_the_model_names_the_right_one(wd, attn) -> None:
@@ -201,25 +201,51 @@ def test_seq2seq_options_need_the_task(wd) -> None:
     assert p.returncode == 2 and "--attention applies to sequence-to-sequence models" in err(p)
 
 
-def test_resume_continues_bit_for_bit(wd) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [["--teacher-forcing", "0.8"], ["--best-by", "error", "--label-smoothing", "0.1"]],
+    ids=["scheduled-sampling", "best-by-error-smoothed"],
+)  # fmt: skip
+def test_resume_continues_bit_for_bit(wd, extra) -> None:
     small = ["--hidden", "16", "--embed", "8", "--batch-size", "16", "--threads", "1",
-             "--eval-every", "10", "--dropout", "0.2", "--teacher-forcing", "0.8",
-             "--quiet"]  # fmt: skip
+             "--eval-every", "10", "--dropout", "0.2", *extra, "--quiet"]  # fmt: skip
     args = ["train", "train.tsv", "--task", "seq2seq", *small]
-    assert (
-        run(*args, "--steps", "30", "--out", "whole", cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
-    )
-    assert (
-        run(*args, "--steps", "20", "--out", "part", cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
-    )
-    p = run("train", "--resume", "part", "--steps", "30", "--quiet", cwd=wd, env=OWN_BLAS_KERNELS)
+    whole, part = f"whole{len(extra)}", f"part{len(extra)}"
+    assert run(*args, "--steps", "30", "--out", whole, cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
+    assert run(*args, "--steps", "20", "--out", part, cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
+    p = run("train", "--resume", part, "--steps", "30", "--quiet", cwd=wd, env=OWN_BLAS_KERNELS)
     assert p.returncode == 0, err(p)
     from safetensors.numpy import load_file
 
-    a, b = load_file(wd / "whole" / "last.safetensors"), load_file(wd / "part" / "last.safetensors")
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for name in ("last", "best"):
+        a = load_file(wd / whole / f"{name}.safetensors")
+        b = load_file(wd / part / f"{name}.safetensors")
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}: {k}")
+
+
+def test_best_by_error_keeps_the_checkpoint_greedy_decoding_gets_most_right(wd) -> None:
+    """--best-by error: every evaluation records the validation sources' greedy sequence error;
+    the best checkpoint is the evaluation with the lowest (ties: lower loss), and that error is
+    what `rnngen eval --beam 1` measures on the same file."""
+    args = ["train", "train.tsv", "--task", "seq2seq", "--val-file", "test.tsv", "--best-by",
+            "error", "--label-smoothing", "0.1", "--steps", "240", "--eval-every", "60", *MODEL,
+            "--out", "byerror", "--json"]  # fmt: skip
+    p = run(*args, cwd=wd)
+    assert p.returncode == 0, err(p)
+    res = json.loads(out(p))
+    assert "error" in err(p) and "sequence error" in err(p)  # the evaluation lines, the summary
+    info = json.loads(out(run("info", "byerror/last.safetensors", "--json", cwd=wd)))
+    evals = [h for h in info["history"] if h.get("val_loss") is not None]
+    assert len(evals) == 4 and all(0 <= h["val_error"] <= 1 for h in evals)
+    best = min(evals, key=lambda h: (h["val_error"], h["val_loss"]))
+    assert res["best_val_error"] == best["val_error"] and res["best_val_loss"] == best["val_loss"]
+    assert evals[0]["val_error"] > evals[-1]["val_error"]  # it learns
+    best_info = json.loads(out(run("info", "byerror/best.safetensors", "--json", cwd=wd)))
+    assert best_info["steps"] == best["step"] and best_info["best_val_error"] == best["val_error"]
+    scores = accuracy(wd, "byerror/best.safetensors")
+    assert scores["sequence_error_rate"] == pytest.approx(best["val_error"], abs=1e-12)
 
 
 def test_a_checkpoint_that_lies_is_refused(wd, attn) -> None:

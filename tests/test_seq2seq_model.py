@@ -91,11 +91,11 @@ def batch_of(pairs, rng: np.random.Generator, Vs: int, Vt: int) -> Batch:
     return Batch(src.astype(np.int64), lens, tin.astype(np.int64), tout.astype(np.int64), tl)
 
 
-def ref_loss(model: Seq2SeqModel, case: Case, pairs) -> float:
+def ref_loss(model: Seq2SeqModel, case: Case, pairs, smoothing: float = 0.0) -> float:
     prefix = CELLS[case.cell].prefix
     P = dict(model.params.views)
     total = sum(refs.pair_loss(P, case.cell, prefix, case.L, case.encoder == "bi",
-                               case.attention, case.tie, *p) for p in pairs)  # fmt: skip
+                               case.attention, case.tie, *p, smoothing) for p in pairs)  # fmt: skip
     return total / sum(len(p[2]) for p in pairs)
 
 
@@ -140,6 +140,33 @@ def test_gradients_match_finite_differences(case: Case, table: bool, numerics_rn
         np.testing.assert_allclose(got, own, rtol=1e-5, atol=1e-8, err_msg=name)
         np.testing.assert_allclose(got, theirs, rtol=1e-5, atol=1e-8, err_msg=name)
     assert max(np.abs(g).max() for g in analytic.values()) > 1e-3  # not vacuous
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[6]])
+def test_label_smoothing_gradients_match_finite_differences(case: Case, numerics_rng) -> None:
+    """With label smoothing the gradient is the smoothed objective's (central differences of the
+    model's ``loss_sum(batch, eps)`` and of the reference's), while the loss forward_backward
+    returns stays the plain cross-entropy."""
+    eps = 0.2
+    model, pairs = make(case, numerics_rng)
+    model.label_smoothing = eps
+    batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
+    N = batch.tokens
+    np.testing.assert_allclose(model.forward_backward(batch), ref_loss(model, case, pairs),
+                               rtol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(model.loss_sum(batch, eps) / N, ref_loss(model, case, pairs, eps),
+                               rtol=1e-10)  # fmt: skip
+    analytic = {n: g.copy() for n, g in model.grads.views.items()}
+    model.label_smoothing = 0.0
+    model.forward_backward(batch)
+    assert not np.allclose(model.grads.views["out.b"], analytic["out.b"])  # smoothing counts
+    for name, x in model.params.views.items():
+        idx = ref.sample_indices(x.size, numerics_rng, 20)
+        own = ref.numerical_grad(lambda: model.loss_sum(batch, eps) / N, x, idx)
+        theirs = ref.numerical_grad(lambda: ref_loss(model, case, pairs, eps), x, idx)
+        got = analytic[name].reshape(-1)[idx]
+        np.testing.assert_allclose(got, own, rtol=1e-5, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(got, theirs, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("table", [False, True], ids=["embedded", "table"])

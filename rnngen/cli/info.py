@@ -54,7 +54,8 @@ def describe(ck, path: Path) -> dict:
         "train": t.to_dict(),
         "task": ck.task,
         **({} if ck.s2s is None else {"seq2seq": ck.s2s.to_dict(),
-                                      "src_vocab_size": len(ck.src_vocab)}),
+                                      "src_vocab_size": len(ck.src_vocab),
+                                      "best_val_error": i.get("best_val_error")}),
     }  # fmt: skip
 
 
@@ -72,13 +73,22 @@ def _human(d: dict) -> str:
     if d["best_val_loss"] is not None:
         at = f" at step {d['best_step']:,}" if d["best_step"] is not None else ""
         rows.append(("best val loss", f"{d['best_val_loss']:.4f} nats/token{at}"))
-    text = "".join(f"{k:<14}{v}\n" for k, v in rows)
+    if d.get("best_val_error") is not None:
+        rows.append(("best val error", f"{100 * d['best_val_error']:.2f}% of sources (greedy)"))
+    text = "".join(f"{k:<15}{v}\n" for k, v in rows)
     if d["history"]:
-        text += f"{'history':<14}{'step':>8}  {'train':>8}  {'val':>8}\n"
+        errors = any(h.get("val_error") is not None for h in d["history"])
+        text += f"{'history':<15}{'step':>8}  {'train':>8}  {'val':>8}"
+        text += f"  {'error':>7}\n" if errors else "\n"
         for h in d["history"]:
             val = h.get("val_loss")
             train = h.get("train_loss")
-            text += f"{'':<14}{h['step']:>8,}  {_num(train):>8}  {_num(val):>8}\n"
+            text += f"{'':<15}{h['step']:>8,}  {_num(train):>8}  {_num(val):>8}"
+            if errors:
+                e = h.get("val_error")
+                text += f"  {100 * e:>6.2f}%\n" if isinstance(e, int | float) else f"  {'–':>7}\n"
+            else:
+                text += "\n"
     return text
 
 

@@ -90,14 +90,16 @@ class TrainProgress:
             pct = 100 * self._fraction(step, elapsed)
             self.err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {fmt_rate(rate)}")
 
-    def evaluated(self, step: int, val_loss: float, best: bool) -> None:
+    def evaluated(self, step: int, val_loss: float, best: bool,
+                  val_error: float | None = None) -> None:  # fmt: skip
         self.val = f"{val_loss:.3f}"
+        error = "" if val_error is None else f"  error {100 * val_error:.2f}%"
         if self.bar is not None:
             self.bar.update(self.task, val=self.val)
         if not self.quiet:
             mark = "  [green]best[/]" if best else ""
             self.err.print(
-                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}  "
+                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}{error}  "
                 f"{fmt_rate(self.last[2])}{mark}"
             )
 

@@ -164,6 +164,8 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
 
     if not quiet:
         val = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
+        if result.best_val_error is not None:
+            val += f" (sequence error {100 * result.best_val_error:.2f}%)"
         err.print(
             f"[bold]done[/]: {result.steps:,} steps in {result.seconds:.0f} s "
             f"({fmt_rate(result.tokens_per_sec)}), train loss {result.train_loss:.4f}, "

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from rnngen.data.pair_batches import make_batch, sorted_batches
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.generate.translate import Translator
+from rnngen.nn.seq2seq.model import Seq2SeqModel
 
 
 @dataclass
@@ -46,11 +48,20 @@ class Seq2SeqScores:
                 "token_error_rate": self.token_error_rate}  # fmt: skip
 
 
+def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
+    """Mean teacher-forced cross-entropy (nats) per target token of every pair (``bos``: the
+    target vocabulary's boundary id)."""
+    total, count = 0.0, 0
+    for idx in sorted_batches(pairs, B):
+        batch = make_batch(pairs, idx, bos)
+        total += model.loss_sum(batch)
+        count += batch.tokens
+    return total / count
+
+
 def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple[float, int]:
     """Mean cross-entropy per target token of the pairs whose targets the model can write (a
     reference with a character it does not know has no loss; it still counts in the rates)."""
-    from rnngen.train.seq2seq import validation_loss
-
     keep = [i for i, t in enumerate(pairs.tgt) if len(t) == 0 or t.min() >= 0]
     if not keep:
         return float("nan"), 0
@@ -65,6 +76,13 @@ def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int
     """Loss, sequence accuracy and token error rate of ``pairs`` (encoded with the translator's
     vocabularies)."""
     loss, tokens = teacher_forced_loss(translator, pairs, B)
+    return Seq2SeqScores(loss, tokens, *decoded_counts(translator, pairs, beam, B, max_len))
+
+
+def decoded_counts(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,
+                   max_len: int = 100) -> tuple[int, int, int, int]:  # fmt: skip
+    """Each distinct source of ``pairs`` decoded (``beam`` 1: greedy) and scored against its
+    references: (sources, correct, token edits against the closest, that reference's tokens)."""
     refs: dict[str, list[list[int]]] = {}
     first: dict[str, int] = {}
     for i, (src, tgt) in enumerate(zip(pairs.sources, pairs.tgt, strict=True)):
@@ -74,11 +92,11 @@ def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int
     correct = edits = ref_tokens = 0
     for a in range(0, len(order), B):
         chunk = order[a : a + B]
-        outs = translator.search([pairs.src[first[s]] for s in chunk], beam, 1, max_len)
+        outs = translator.search_ids([pairs.src[first[s]] for s in chunk], beam, 1, max_len)
         for s, hyps in zip(chunk, outs, strict=True):
-            out = hyps[0].tokens if hyps else []
+            out = hyps[0][0] if hyps else []
             dist, ref = min((Levenshtein.distance(out, r), r) for r in refs[s])
             correct += dist == 0
             edits += dist
             ref_tokens += len(ref)
-    return Seq2SeqScores(loss, tokens, len(order), correct, edits, ref_tokens)
+    return len(order), correct, edits, ref_tokens

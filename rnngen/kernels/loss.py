@@ -33,28 +33,35 @@ def embedding_backward(dtable, dout, tokens, parts):
 
 
 @njit(**JIT_PAR)
-def softmax_xent(logits, targets, scale, parts):
+def softmax_xent(logits, targets, scale, smoothing, parts):
     """Cross-entropy of softmax(logits) against targets, and its gradient, in one pass.
 
-    logits  (N, V)  in: logits; out: scale * (softmax - onehot), the gradient of scale * sum loss
-    targets (N,)    int token ids
-    Returns the summed loss in nats (float64 accumulators, so long sums stay exact). The rows are
-    split into ``parts`` ranges run in parallel (at word level the exps cost as much as a GEMM);
-    the sum is the same for the same ``parts``.
+    logits    (N, V)  in: logits; out: scale * (softmax - q), the gradient of scale * the summed
+                      objective, where q = (1 - smoothing) onehot(target) + smoothing / V
+    targets   (N,)    int token ids
+    smoothing         label smoothing eps in [0, 1): the objective of a row is
+                      (1 - eps) (-log p_y) + eps mean_v (-log p_v) (Szegedy et al. 2016); 0: plain
+    Returns the summed plain cross-entropy -log p_y in nats (what is reported and compared with
+    validation; float64 accumulators, so long sums stay exact). The rows are split into ``parts``
+    ranges run in parallel (at word level the exps cost as much as a GEMM); the sum is the same
+    for the same ``parts``.
     """
     N = logits.shape[0]
     parts = max(1, min(parts, N))
     totals = np.zeros(parts)
     for p in prange(parts):
-        totals[p] = _softmax_xent_rows(logits, targets, scale, p * N // parts, (p + 1) * N // parts)
+        n0, n1 = p * N // parts, (p + 1) * N // parts
+        totals[p] = _softmax_xent_rows(logits, targets, scale, smoothing, n0, n1)
     return totals.sum()
 
 
 @njit(**JIT)
-def _softmax_xent_rows(logits, targets, scale, n0, n1):
+def _softmax_xent_rows(logits, targets, scale, smoothing, n0, n1):
     """``softmax_xent`` over rows n0:n1; returns their summed loss."""
     V = logits.shape[1]
     total = 0.0
+    spread = logits.dtype.type(scale * smoothing / V)  # what every entry's target share takes off
+    hit = logits.dtype.type(scale * (1.0 - smoothing))
     for n in range(n0, n1):
         z = logits[n]
         m = z[0]
@@ -69,9 +76,14 @@ def _softmax_xent_rows(logits, targets, scale, n0, n1):
             s += e
         total += np.log(s) - zy  # -log p_y = log sum_v e^(z_v - m) - (z_y - m)
         k = scale / s
-        for v in range(V):
-            z[v] *= k
-        z[y] -= scale
+        if smoothing == 0.0:
+            for v in range(V):
+                z[v] *= k
+            z[y] -= scale
+        else:
+            for v in range(V):
+                z[v] = z[v] * k - spread
+            z[y] -= hit
     return total
 
 
@@ -88,11 +100,21 @@ def _row_xent(z, y):
 
 
 @njit(**JIT)
-def softmax_xent_loss(logits, targets):
-    """Summed cross-entropy of softmax(logits) (N, V) against targets (N,); logits untouched."""
+def softmax_xent_loss(logits, targets, smoothing=0.0):
+    """Summed cross-entropy of softmax(logits) (N, V) against targets (N,); logits untouched.
+    With ``smoothing`` eps > 0, the label-smoothed objective whose gradient ``softmax_xent``
+    writes: (1 - eps) (-log p_y) + eps mean_v (-log p_v) per row."""
     total = 0.0
+    V = logits.shape[1]
     for n in range(logits.shape[0]):
-        total += _row_xent(logits[n], targets[n])
+        z = logits[n]
+        nll = _row_xent(z, targets[n])
+        if smoothing != 0.0:
+            mean = 0.0  # mean_v (-log p_v) = -log p_y + z_y - mean_v z_v
+            for v in range(V):
+                mean += z[v]
+            nll = nll + smoothing * (z[targets[n]] - mean / V)
+        total += nll
     return total
 
 

@@ -39,12 +39,14 @@ class Output:
         return out
 
     def loss_backward(self, x: np.ndarray, logits: np.ndarray, targets: np.ndarray,
-                      dx: np.ndarray) -> float:  # fmt: skip
-        """The mean cross-entropy's gradient, for a mean over N = len(targets) tokens: the
-        parameters' (the embedding's written, not added to, when tied) and dx (N, H). ``logits``
-        (N, V) are overwritten by their gradient. Returns the summed loss in nats."""
+                      dx: np.ndarray, smoothing: float = 0.0) -> float:  # fmt: skip
+        """The mean cross-entropy's gradient (label-smoothed by ``smoothing``), for a mean over
+        N = len(targets) tokens: the parameters' (the embedding's written, not added to, when
+        tied) and dx (N, H). ``logits`` (N, V) are overwritten by their gradient. Returns the
+        summed plain cross-entropy in nats."""
         N = targets.shape[0]
-        loss = softmax_xent(logits, targets, logits.dtype.type(1.0 / N), self.parts)
+        dt = logits.dtype.type
+        loss = softmax_xent(logits, targets, dt(1.0 / N), dt(smoothing), self.parts)
         dlogits = logits
         if self.tied:
             np.dot(dlogits.T, x, out=self.tied.dW)
@@ -55,9 +57,10 @@ class Output:
         return loss
 
     @staticmethod
-    def loss(logits: np.ndarray, targets: np.ndarray) -> float:
-        """Summed cross-entropy (nats) of logits (N, V) against targets (N,); logits untouched."""
-        return softmax_xent_loss(logits, targets)
+    def loss(logits: np.ndarray, targets: np.ndarray, smoothing: float = 0.0) -> float:
+        """Summed cross-entropy (nats) of logits (N, V) against targets (N,), label-smoothed by
+        ``smoothing`` (the objective ``loss_backward`` differentiates); logits untouched."""
+        return softmax_xent_loss(logits, targets, smoothing)
 
     @staticmethod
     def token_losses(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -327,6 +327,7 @@ _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "lr": ("a finite number >= 0", lambda v: _is_num(v) and math.isfinite(v) and v >= 0),
     "train_loss": ("a number", _is_num),
     "best_val_loss": ("a number", _is_num),
+    "best_val_error": ("a number in [0, 1]", lambda v: _is_num(v) and 0 <= v <= 1),
     "sources": (
         "a list of strings",
         lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
@@ -355,6 +356,7 @@ _HISTORY_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "step": ("a whole number >= 0", lambda v: _is_int(v) and v >= 0),
     "train_loss": ("a number", _is_num),
     "val_loss": ("a number", _is_num),
+    "val_error": ("a number in [0, 1]", lambda v: _is_num(v) and 0 <= v <= 1),
     "lr": ("a number", _is_num),
     "seconds": ("a number", _is_num),
 }

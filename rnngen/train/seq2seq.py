@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen.data.pair_batches import PairBatches, make_batch, sorted_batches
+from rnngen.data.pair_batches import PairBatches
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.data.vocab import Vocab
+from rnngen.generate.seq2seq_eval import decoded_counts, validation_loss
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
@@ -59,17 +60,6 @@ def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 
     return footprint(P, act, moments)
 
 
-def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
-    """Mean teacher-forced cross-entropy (nats) per target token of every pair (``bos``: the
-    target vocabulary's boundary id)."""
-    total, count = 0.0, 0
-    for idx in sorted_batches(pairs, B):
-        batch = make_batch(pairs, idx, bos)
-        total += model.loss_sum(batch)
-        count += batch.tokens
-    return total / count
-
-
 class Seq2SeqTrainer(Trainer):
     """Trains a ``Seq2SeqModel`` on a ``PairCorpus``; checkpoints as the language model's."""
 
@@ -97,7 +87,9 @@ class Seq2SeqTrainer(Trainer):
         self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed
+        self.model.label_smoothing = s2s.label_smoothing
         self.state = None  # nothing carried from batch to batch
+        self.val_error: float | None = None  # the latest evaluation's, when selecting by it
         self._init_run_state()
 
     @property
@@ -146,6 +138,31 @@ class Seq2SeqTrainer(Trainer):
 
     def _validate(self, rep, whole: bool) -> float:
         return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size, self.stream.bos)
+
+    def _improved(self, val_loss: float) -> bool:
+        """By loss, or (``best_by`` error) by the validation sources' greedy sequence error rate,
+        ties broken by loss."""
+        if self.s2s.best_by == "loss":
+            return super()._improved(val_loss)
+        error = self.val_error = self._greedy_error()
+        best = (self.best_error, self.best_val)
+        improved = best[0] is None or (error, val_loss) < best
+        if improved:
+            self.best_error, self.best_val = error, val_loss
+        return improved
+
+    def _greedy_error(self) -> float:
+        """The share of distinct validation sources whose greedy output matches none of their
+        references."""
+        from rnngen.generate.translate import Translator
+
+        translator = Translator(self.model, self.corpus.src_vocab, self.corpus.vocab)
+        B, longest = self.tcfg.batch_size, self.s2s.max_len + 1
+        sources, correct, _, _ = decoded_counts(translator, self.corpus.val, 1, B, longest)
+        return 1.0 - correct / sources
+
+    def _val_metrics(self) -> dict:
+        return {} if self.val_error is None else {"val_error": self.val_error}
 
     # ---- state -----------------------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ class Reporter:
 
     def start(self, info: dict) -> None: ...
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
-    def evaluated(self, step: int, val_loss: float, best: bool) -> None: ...
+    def evaluated(self, step: int, val_loss: float, best: bool,
+                  val_error: float | None = None) -> None: ...  # fmt: skip
     def evaluating(self, done: int, total: int) -> None: ...
     def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None: ...
     def saved(self, path: Path) -> None: ...
@@ -62,6 +63,7 @@ class TrainResult:
     interrupted: bool = False
     val_loss_whole: float | None = None  # the whole validation split, scored at the end
     val_tokens: int = 0  # tokens of the part scored periodically (val_loss, best_val_loss)
+    best_val_error: float | None = None  # seq2seq, kept best by it: the best's sequence error
     history: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -129,7 +131,8 @@ class Trainer:
         self.history: list[dict] = []
         self.curve: list[list[float]] = []  # [step, mean train loss since the last, lr, seconds]
         self._curve_losses: list[float] = []
-        self.best_val: float | None = None
+        self.best_val: float | None = None  # the validation loss of the best checkpoint
+        self.best_error: float | None = None  # and its sequence error rate, when selected by it
         self._t0 = time.perf_counter()  # the run's start (history records seconds since)
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
         self.recent: list[float] = []  # the last 100 training losses
@@ -286,6 +289,7 @@ class Trainer:
             interrupted=self.stop_requested,
             val_loss_whole=self.val_loss_whole,
             val_tokens=self._val_tokens(),
+            best_val_error=self.best_error,
             history=self.history,
         )
 
@@ -331,7 +335,7 @@ class Trainer:
         """
         val_loss = None
         improved = False
-        previous_best = self.best_val
+        previous_best = self.best_val, self.best_error
         self.group.check_same(self.model.params.flat)
         release_pages(self.corpus.train, self.corpus.val)  # RSS stays flat over a long run
         whole = None
@@ -343,9 +347,7 @@ class Trainer:
                 rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
             elif self.val_part is None:
                 self.val_loss_whole = val_loss
-            improved = self.best_val is None or val_loss < self.best_val
-            if improved:
-                self.best_val = val_loss
+            improved = self._improved(val_loss)
             if not final:  # only evaluations every eval_every steps count for patience/plateau
                 self.bad_evals = 0 if improved else self.bad_evals + 1
         seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
@@ -353,10 +355,11 @@ class Trainer:
                              "lr": self.lr, "seconds": seconds})  # fmt: skip
         if val_loss is not None:
             self.history[-1]["val_tokens"] = self._val_tokens()
+            self.history[-1].update(self._val_metrics())
         if whole is not None:
             self.history[-1]["val_loss_whole"] = whole
         if val_loss is not None:
-            rep.evaluated(self.step, val_loss, improved)
+            rep.evaluated(self.step, val_loss, improved, **self._val_metrics())
             if not final and self.schedule.evaluated(improved):
                 rep.warning(f"validation loss did not improve: learning rate now "
                             f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
@@ -365,7 +368,7 @@ class Trainer:
             if improved or self.corpus.val is None:
                 self._save("best", train_loss)
         except CheckpointError as e:
-            self.best_val = previous_best  # the best file still holds the previous best
+            self.best_val, self.best_error = previous_best  # the best file still holds it
             self.save_failures += 1
             if final or self.save_failures >= 3:
                 raise
@@ -373,6 +376,18 @@ class Trainer:
         else:
             self.save_failures = 0
         return val_loss
+
+    def _improved(self, val_loss: float) -> bool:
+        """Whether this evaluation is the best so far (then it is recorded as the best): by
+        validation loss here; a task may select by another measure (``_val_metrics``)."""
+        improved = self.best_val is None or val_loss < self.best_val
+        if improved:
+            self.best_val = val_loss
+        return improved
+
+    def _val_metrics(self) -> dict:
+        """More measures of the latest evaluation, for its record in the history."""
+        return {}
 
     # ---- evaluation: a fixed part of the validation split, the whole split at the end ----------
 
@@ -491,6 +506,7 @@ class Trainer:
         self.history = list(ck.info.get("history") or [])
         self.curve = list(ck.info.get("curve") or [])
         self.best_val = ck.info.get("best_val_loss")
+        self.best_error = ck.info.get("best_val_error")
         self.recent[:] = ck.info.get("recent_losses") or []
         self.bad_evals = ck.info.get("bad_evals") or 0
         self.lr = float(ck.info.get("lr") or self.lr)
@@ -544,6 +560,7 @@ class Trainer:
                 "lr": self.lr,
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
+                **({} if self.best_error is None else {"best_val_error": self.best_error}),
                 "history": self.history,
                 "curve": self.curve,
                 "recent_losses": self.recent,

@@ -12,6 +12,7 @@ from rnngen.options import Settings, setting
 ATTENTIONS = ("general", "dot", "additive", "none")
 ENCODERS = ("bi", "uni")
 TASKS = ("lm", "seq2seq")
+SELECTIONS = ("loss", "error")
 
 
 @dataclass
@@ -32,6 +33,13 @@ class Seq2SeqConfig(Settings):
     teacher_forcing: float = setting(1.0, "Probability that a decoder input is the true previous "
                                      "token; below 1, else the model's own previous guess "
                                      "(scheduled sampling).", min=0, max=1)  # fmt: skip
+    label_smoothing: float = setting(0.0, "Label smoothing eps: train towards 1 - eps on the true "
+                                     "token and eps spread over the vocabulary (validation "
+                                     "loss stays plain cross-entropy).", min=0,
+                                     below=1)  # fmt: skip
+    best_by: str = setting("loss", "Keep as best (and count --patience and plateau by) the "
+                           "validation 'loss', or the 'error': the share of validation sources "
+                           "greedy decoding gets wrong.", choices=SELECTIONS)  # fmt: skip
     max_len: int = setting(100, "Longest source or target in tokens; longer training pairs are "
                            "skipped with a warning.", min=1)  # fmt: skip
     src_vocab: int = setting(0, "Source vocabulary size, from the pairs.", min=0, cli=False)

@@ -124,6 +124,7 @@ class Seq2SeqModel:
         for part in _flat(parts_):
             part.bind(self.params, self.grads)
         self.dropout_seed = 0
+        self.label_smoothing = 0.0  # training's: forward_backward's objective (see loss_sum)
         self.token_table: bool | None = None  # layer 0 by table lookup: None decides by size
 
     def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
@@ -208,11 +209,13 @@ class Seq2SeqModel:
     def _targets(self, t: Tapes) -> np.ndarray:
         return t.batch.tgt_out.T.reshape(-1)[t.real]  # batch-major, as ``real``
 
-    def loss_sum(self, batch: Batch) -> float:
-        """Summed cross-entropy (nats) of the batch's target tokens, teacher-forced, no dropout."""
+    def loss_sum(self, batch: Batch, smoothing: float = 0.0) -> float:
+        """Summed cross-entropy (nats) of the batch's target tokens, teacher-forced, no dropout;
+        label-smoothed by ``smoothing`` (the objective training differentiates) when given."""
         t = self._forward(batch, None)
         logits = np.empty((t.top.shape[0], self.output.V), self.dtype)
-        return self.output.loss(self.output.logits(t.top, logits), self._targets(t))
+        logits = self.output.logits(t.top, logits)
+        return self.output.loss(logits, self._targets(t), smoothing)
 
     def token_losses(self, batch: Batch) -> np.ndarray:
         """Cross-entropy (nats) of every real target token, (N,) float64, batch-major order."""
@@ -223,8 +226,9 @@ class Seq2SeqModel:
     # ---- forward and backward --------------------------------------------------------------------
 
     def forward_backward(self, batch: Batch, key: int | None = None) -> float:
-        """Mean cross-entropy (nats) per real target token; writes self.grads. ``key`` (the
-        step in training) switches dropout on and picks its masks."""
+        """Mean cross-entropy (nats) per real target token; writes self.grads, the gradient of
+        the mean objective: the cross-entropy, label-smoothed by ``self.label_smoothing``. ``key``
+        (the step in training) switches dropout on and picks its masks."""
         t = self._forward(batch, key)
         T, B = batch.tgt_in.shape
         N, H = t.top.shape
@@ -233,7 +237,8 @@ class Seq2SeqModel:
         self.tgt_embed.dW[...] = 0.0  # the output (when tied) writes it, the layers below add
         self.src_embed.dW[...] = 0.0
         dtop = np.empty((N, H), self.dtype)
-        loss = self.output.loss_backward(t.top, logits, self._targets(t), dtop)
+        loss = self.output.loss_backward(t.top, logits, self._targets(t), dtop,
+                                         self.label_smoothing)  # fmt: skip
         if t.att_mask is not None:
             self.drop_att.backward(dtop, t.att_mask)
         datt = np.zeros((B * T, H), self.dtype)

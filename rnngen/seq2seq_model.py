@@ -1,22 +1,40 @@
 """A trained sequence-to-sequence model, as the Python API hands it out (``rnngen.load`` picks
 this class for a seq2seq checkpoint, ``rnngen.model.Model`` for a language model)."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnngen.errors import DataError
+from rnngen.errors import DataError, UsageError
+from rnngen.train import checkpoint
 from rnngen.train.checkpoint import Checkpoint
 
 
 class Seq2Seq:
     """Turns source lines into target lines: ``translate``; ``evaluate`` against references."""
 
-    def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
+    def __init__(self, ckpt: Checkpoint, threads: int | None = None,
+                 ensemble: Sequence[Checkpoint] = ()) -> None:  # fmt: skip
         ckpt.require("seq2seq", "translate")
         self.checkpoint, self.threads = ckpt, threads
+        self.members = list(ensemble)  # more models that decode together with this one
         self._tr = None
         self._parts = 1
+
+    def ensemble(self, *others: "str | Path | Seq2Seq") -> "Seq2Seq":
+        """This model and ``others`` (checkpoint files, run directories or loaded models) as one
+        ensemble: translation and evaluation use the log of their mean probability at every
+        step. The models need the same vocabularies and the same decoder shape (cell, layers,
+        hidden units, encoder width, attention family); raises ``rnngen.UserError`` naming the
+        one that differs."""
+        cks = [o.checkpoint if isinstance(o, Seq2Seq) else checkpoint.load(checkpoint.resolve(o))
+               for o in others]  # fmt: skip
+        for ck in cks:
+            ck.require("seq2seq", "an ensemble")
+            problem = _mismatch(self.checkpoint, ck)
+            if problem is not None:
+                raise UsageError(f"{ck.path}: cannot decode together with {self.path}: {problem}")
+        return Seq2Seq(self.checkpoint, self.threads, [*self.members, *cks])
 
     @property
     def path(self) -> Path | None:
@@ -28,8 +46,9 @@ class Seq2Seq:
 
     def __repr__(self) -> str:
         m, s = self.checkpoint.model_cfg, self.checkpoint.s2s
+        more = f", in an ensemble of {1 + len(self.members)}" if self.members else ""
         return (f"<rnngen seq2seq model {self.path}: {m.cell} x{m.layers} H{m.hidden}, "
-                f"{s.encoder} encoder, {s.attention} attention>")  # fmt: skip
+                f"{s.encoder} encoder, {s.attention} attention{more}>")  # fmt: skip
 
     def translator(self, batch: int = 32):
         """The ``rnngen.generate.translate.Translator`` of this model, threads planned for
@@ -41,7 +60,8 @@ class Seq2Seq:
         apply(plan)
         if self._tr is None or self._parts != plan.parts:
             ck = self.checkpoint
-            self._tr = Translator(ck.build_model(parts=plan.parts), ck.src_vocab, ck.vocab)
+            others = [m.build_model(parts=plan.parts) for m in self.members]
+            self._tr = Translator(ck.build_model(parts=plan.parts), ck.src_vocab, ck.vocab, others)
             self._parts = plan.parts
         return self._tr
 
@@ -99,6 +119,16 @@ class Seq2Seq:
 
     def score(self, *args: Any, **kwargs: Any) -> None:
         self.checkpoint.require("lm", "score")
+
+
+def _mismatch(a: Checkpoint, b: Checkpoint) -> str | None:
+    """What keeps b's model from decoding together with a's (None: nothing)."""
+    from rnngen.generate.translate import ensemble_mismatch
+
+    for what, x, y in (("source", a.src_vocab, b.src_vocab), ("target", a.vocab, b.vocab)):
+        if x.level != y.level or x.itos != y.itos:
+            return f"the {what} vocabularies differ"
+    return ensemble_mismatch(a.model_cfg, a.s2s, b.model_cfg, b.s2s)
 
 
 __all__ = ["Seq2Seq", "DataError"]

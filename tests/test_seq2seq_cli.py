@@ -265,6 +265,40 @@ def test_a_checkpoint_that_lies_is_refused(wd, attn) -> None:
         assert "Traceback" not in err(p)
 
 
+def test_an_ensemble_decodes_and_scores_together(wd, attn) -> None:
+    """--ensemble: a model with itself decodes and scores as the model alone; a model of another
+    shape is refused in one line that names it and what differs."""
+    alone = accuracy(wd, "attn")
+    p = run("eval", "attn", "test.tsv", "--beam", "1", "--json", "--ensemble", "attn", cwd=wd)
+    assert p.returncode == 0, err(p)
+    both = json.loads(out(p))
+    assert both["accuracy"] == alone["accuracy"] and both["sources"] == alone["sources"]
+    assert both["loss"] == pytest.approx(alone["loss"], rel=1e-9)
+    p = run("translate", "attn", "--ensemble", "attn", "--ensemble", "attn/last.safetensors",
+            stdin=b"abcde\nqrst\n", cwd=wd)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert out(p).splitlines() == ["edcba", "tsrq"]
+    base = ["train", "train.tsv", "--task", "seq2seq", "--steps", "2", "--quiet"]
+    for name, extra in [("tiny", ["--layers", "1", "--hidden", "16", "--embed", "8"]),
+                        ("additive", [*MODEL, "--attention", "additive"])]:  # fmt: skip
+        p = run(*base, *extra, "--out", name, cwd=wd)
+        assert p.returncode == 0, err(p)
+    (wd / "upper.tsv").write_text(reversals(200, 3).upper())
+    p = run("train", "upper.tsv", *base[2:], *MODEL, "--out", "upper", cwd=wd)
+    assert p.returncode == 0, err(p)
+    for other, what in [("tiny", "hidden units: 16"), ("additive", "attention: additive"),
+                        ("upper", "the source vocabularies differ")]:  # fmt: skip
+        p = run("translate", "attn", "--ensemble", other, stdin=b"abc\n", cwd=wd)
+        assert p.returncode == 2 and what in err(p) and other in err(p), err(p)
+        assert "Traceback" not in err(p) and out(p) == ""
+    import rnngen  # the same from Python
+
+    pair = rnngen.load(wd / "attn").ensemble(wd / "attn" / "last.safetensors")
+    assert "ensemble of 2" in repr(pair) and pair.translate(["abcde"], beam=3) == ["edcba"]
+    with pytest.raises(rnngen.UserError, match="hidden units: 16"):
+        rnngen.load(wd / "attn").ensemble(wd / "tiny")
+
+
 def test_the_python_api_trains_translates_and_evaluates(wd, attn) -> None:
     import rnngen
 

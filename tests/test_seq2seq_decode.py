@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnngen.data.pair_batches import make_batch
-from rnngen.data.pairs import PairSet
+from rnngen.data.pairs import PairSet, boundary
 from rnngen.data.vocab import Vocab
 from rnngen.generate.translate import Translator, guided_greedy
 from rnngen.nn.config import ModelConfig
@@ -24,9 +24,8 @@ def translator(cell: str, attention: str, L: int = 2, seed: int = 3) -> Translat
     model.init_weights(np.random.default_rng(seed))
     model.params.flat *= 2.0
     vocab = Vocab("char", list(LETTERS))
-    tr = Translator(model, vocab, vocab)
-    model.output.b[tr.bos] += 2.0  # so that outputs end, at various lengths
-    return tr
+    model.output.b[boundary(vocab)] += 2.0  # so that outputs end, at various lengths
+    return Translator(model, vocab, vocab)  # (it reads the weights once, here)
 
 
 def sources(rng, n: int) -> list[np.ndarray]:
@@ -35,9 +34,13 @@ def sources(rng, n: int) -> list[np.ndarray]:
 
 def logprob(tr: Translator, src: np.ndarray, out: list[int]) -> float:
     """The model's teacher-forced log-probability of ``out`` then </s> (training's forward)."""
+    return float(token_logprobs(tr.model, tr.bos, src, out).sum())
+
+
+def token_logprobs(model: Seq2SeqModel, bos: int, src: np.ndarray, out: list[int]) -> np.ndarray:
+    """log p(y_t | y_<t, src) of each token of ``out`` then </s>, by training's forward."""
     pairs = PairSet([src], [np.array(out, np.int32)], [""])
-    batch = make_batch(pairs, np.arange(1), tr.bos)
-    return -float(tr.model.token_losses(batch).sum())
+    return -model.token_losses(make_batch(pairs, np.arange(1), bos))
 
 
 CASES = [("lstm", "general"), ("gru", "additive"), ("rnn-tanh", "none"), ("lstm", "dot")]
@@ -165,3 +168,49 @@ def test_inference_encoder_equals_the_training_encoder(cell, encoder, L, enc_hid
     for k in range(L):
         for v, a in enumerate(init_ref[k]):
             np.testing.assert_allclose(init[:, k, v], a, rtol=tol, atol=tol)
+
+
+def test_an_ensemble_of_one_model_twice_is_that_model(numerics_rng) -> None:
+    tr = translator("lstm", "general")
+    twice = Translator(tr.model, tr.src_vocab, tr.tgt_vocab, [tr.model])
+    srcs = sources(numerics_rng, 6)
+    for beam in (1, 4):
+        alone = tr.search_ids(srcs, beam=beam, n_best=beam, max_len=12)
+        assert twice.search_ids(srcs, beam=beam, n_best=beam, max_len=12) == alone
+
+
+@pytest.mark.parametrize(("cell", "attention"), [("lstm", "general"), ("gru", "additive")])
+def test_an_ensemble_scores_its_models_mean_probability(cell, attention, numerics_rng) -> None:
+    """Each finished hypothesis scores sum_t log (p_a(y_t) + p_b(y_t)) / 2, from the two models'
+    own teacher-forced forwards; the ensemble finds outputs neither model finds alone."""
+    a, b = translator(cell, attention, seed=3), translator(cell, attention, seed=4)
+    ens = Translator(a.model, a.src_vocab, a.tgt_vocab, [b.model])
+    srcs = sources(numerics_rng, 8)
+    found = ens.search_ids(srcs, beam=4, n_best=4, max_len=12)
+    checked = 0
+    for src, hyps in zip(srcs, found, strict=True):
+        for ids, score in hyps:
+            if len(ids) < 12:  # ended with </s>
+                la = token_logprobs(a.model, a.bos, src, ids)
+                lb = token_logprobs(b.model, b.bos, src, ids)
+                want = float(np.sum(np.logaddexp(la, lb) - np.log(2.0)))
+                np.testing.assert_allclose(score, want, rtol=2e-4, atol=2e-4)
+                checked += 1
+    assert checked >= 8
+
+    def outputs(found):
+        return [[ids for ids, _ in h] for h in found]
+
+    for alone in (a, b):
+        assert outputs(found) != outputs(alone.search_ids(srcs, beam=4, n_best=4, max_len=12))
+
+
+def test_models_of_different_shapes_cannot_decode_together() -> None:
+    a = translator("lstm", "general")
+    for other, what in [(translator("gru", "general"), "decoder cell"),
+                        (translator("lstm", "additive"), "attention"),
+                        (translator("lstm", "general", L=1), "layers")]:  # fmt: skip
+        with pytest.raises(ValueError, match=what):
+            Translator(a.model, a.src_vocab, a.tgt_vocab, [other.model])
+    dot = translator("lstm", "dot")  # general and dot both score h . key: they can
+    Translator(a.model, a.src_vocab, a.tgt_vocab, [dot.model])

@@ -9,6 +9,7 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, warn, write
 from rnngen.cli.params import Shared, settings_options
+from rnngen.errors import UsageError
 from rnngen.train.config import EvalConfig
 
 
@@ -19,6 +20,13 @@ def evaluate(
     beam: Annotated[
         int, typer.Option(help="Seq2seq models: beam width of the decoded outputs.", min=1)
     ] = 5,
+    ensemble: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Seq2seq models: another model (of the same vocabularies and shape) "
+            "that decodes and scores together with MODEL. Repeat it for more."
+        ),
+    ] = None,
     *,
     settings: EvalConfig,
     shared: Shared,
@@ -34,7 +42,11 @@ def evaluate(
         shared.validate()
         m = load(model, shared.threads)
         if m.checkpoint.s2s is not None:
+            if ensemble:
+                m = m.ensemble(*ensemble)
             return _evaluate_seq2seq(m, path, beam, settings, shared)
+        if ensemble:
+            raise UsageError(f"{m.path}: --ensemble is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
             m.warm("eval", settings.batch_size)

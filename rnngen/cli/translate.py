@@ -24,6 +24,14 @@ from rnngen.generate.config import TranslateConfig
 def translate(
     model: Annotated[Path, typer.Argument(help="Seq2seq checkpoint file or run directory.")],
     path: Annotated[str, typer.Argument(help="Source lines; '-' or nothing reads stdin.")] = "-",
+    ensemble: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Another model (of the same vocabularies and shape) to decode "
+            "together with MODEL: each step takes their mean probability. Repeat "
+            "it for more."
+        ),
+    ] = None,
     *,
     settings: TranslateConfig,
     shared: Shared,
@@ -37,6 +45,8 @@ def translate(
         shared.validate()
         m = load(model, shared.threads)
         m.checkpoint.require("seq2seq", "rnngen translate")
+        if ensemble:
+            m = m.ensemble(*ensemble)
         tr = m.translator(settings.batch_size)
         max_len = settings.max_len or m.checkpoint.s2s.max_len
         if path == "-":

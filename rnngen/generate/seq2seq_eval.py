@@ -8,7 +8,9 @@ rate, summed over sources then divided)."""
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
+from scipy.special import logsumexp
 
 from rnngen.data.pair_batches import make_batch, sorted_batches
 from rnngen.data.pairs import PairSet, boundary
@@ -68,7 +70,22 @@ def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple
     pairs = PairSet([pairs.src[i] for i in keep], [pairs.tgt[i] for i in keep],
                     [pairs.sources[i] for i in keep])  # fmt: skip
     bos = boundary(translator.tgt_vocab)
-    return validation_loss(translator.model, pairs, B, bos), pairs.target_tokens
+    if len(translator.models) == 1:
+        return validation_loss(translator.model, pairs, B, bos), pairs.target_tokens
+    return ensemble_loss(translator.models, pairs, B, bos), pairs.target_tokens
+
+
+def ensemble_loss(models: list[Seq2SeqModel], pairs: PairSet, B: int, bos: int) -> float:
+    """Mean cross-entropy per target token of an ensemble, -log (1/M) sum_m p_m(y), the
+    probability its search extends by: each model's per-token losses, combined token by
+    token."""
+    total, count = 0.0, 0
+    for idx in sorted_batches(pairs, B):
+        batch = make_batch(pairs, idx, bos)
+        losses = np.stack([m.token_losses(batch) for m in models])  # (M, N)
+        total -= float(np.sum(logsumexp(-losses, axis=0) - np.log(len(models))))
+        count += batch.tokens
+    return total / count
 
 
 def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,

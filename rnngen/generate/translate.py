@@ -5,7 +5,8 @@ greedy search (K = 1) or sampling (``temp`` > 0).
 
 ``Translator`` holds the decoder's weights in the layout the kernel reads, computed once: layer 0's
 table embed @ W_ih (V, G), the other layers' weights stacked, the output layer (the embedding's
-transpose when tied)."""
+transpose when tied). Given more models of the same shape (``ensemble``), it decodes with all of
+them together: each step extends a hypothesis by the log of their mean probability."""
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from rnngen.data.pair_batches import make_batch
 from rnngen.data.pairs import PairSet, boundary, decode, encode, tokens, unknown
 from rnngen.data.vocab import Vocab
 from rnngen.errors import DataError
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
 
 KINDS = {"none": 0, "general": 1, "dot": 1, "additive": 2}
@@ -81,13 +84,46 @@ class Weights:
         self.P_key = _pack(model.attention.p[W_key] if W_key else np.zeros((1, 1), dt))
 
 
-class Translator:
-    """A seq2seq model ready to translate; vocabularies from its checkpoint."""
+# what the search kernel reads of each model, stacked along a first axis over an ensemble's models
+_STACKED = ("table0", "P_ih", "P_hh", "bias", "W_q", "v", "P_c", "P_out", "b_out")
 
-    def __init__(self, model: Seq2SeqModel, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+
+def ensemble_mismatch(ma: ModelConfig, sa: Seq2SeqConfig, mb: ModelConfig,
+                      sb: Seq2SeqConfig) -> str | None:  # fmt: skip
+    """Why the model of settings (mb, sb) cannot decode together with the model of (ma, sa)
+    (None: it can): what differs of the shape the search kernel needs shared."""
+    facts = [
+        ("decoder cell", ma.cell, mb.cell),
+        ("layers", ma.layers, mb.layers),
+        ("hidden units", ma.hidden, mb.hidden),
+        ("encoder output width", sa.enc_width, sb.enc_width),
+        ("attention", sa.attention, sb.attention),
+        ("target vocabulary size", ma.vocab_size, mb.vocab_size),
+    ]
+    for what, x, y in facts:
+        if x != y and (what != "attention" or KINDS[x] != KINDS[y]):
+            return f"{what}: {y} against the first model's {x}"
+    return None
+
+
+class Translator:
+    """A seq2seq model (or an ensemble of models of one shape and the same vocabularies) ready to
+    translate; vocabularies from its checkpoint."""
+
+    def __init__(self, model: Seq2SeqModel, src_vocab: Vocab, tgt_vocab: Vocab,
+                 ensemble: Iterable[Seq2SeqModel] = ()) -> None:  # fmt: skip
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        self.models = [model, *ensemble]
+        for other in self.models[1:]:
+            problem = ensemble_mismatch(model.cfg, model.s2s, other.cfg, other.s2s)
+            if problem is None and other.dtype != model.dtype:
+                problem = f"precision: {other.dtype} against the first model's {model.dtype}"
+            if problem is not None:
+                raise ValueError(f"a model cannot join this ensemble: {problem}")
         self.bos = boundary(tgt_vocab)
-        self.w = Weights(model)
+        self.ws = [Weights(m) for m in self.models]
+        self.w = self.ws[0]
+        self.stacked = {k: np.stack([getattr(w, k) for w in self.ws]) for k in _STACKED}
         self.max_src = 4 * model.s2s.max_len  # what it reads at most (4x its training limit)
 
     def encode_source(self, line: str, where: str) -> np.ndarray:
@@ -131,21 +167,20 @@ class Translator:
         K = 1 if temp > 0 else max(beam, n_best)
         pairs = PairSet(list(srcs), [np.zeros(0, np.int32)] * len(srcs), [""] * len(srcs))
         batch = make_batch(pairs, np.arange(len(srcs)), self.bos)
-        enc, keys, init = self._encode(batch)
+        inputs = [decoder_inputs(m, batch, w) for m, w in zip(self.models, self.ws, strict=True)]
+        enc, keys, init = (np.stack(a) for a in zip(*inputs, strict=True))
         N = len(srcs)
         toks = np.zeros((N, n_best, max_len), np.int32)
         lens = np.zeros((N, n_best), np.int64)
         scores = np.zeros((N, n_best), np.float64)
         count = np.zeros(N, np.int64)
-        w = self.w
+        w, a = self.w, self.stacked
         search(w.cell.kernels, w.scratch, w.f32, K, n_best, max_len, self.bos, float(temp),
-               int(seed), w.table0, w.P_ih, w.P_hh, w.bias, init, enc, batch.src_len, keys, w.kind,
-               w.W_q, w.v, w.P_c, w.P_out, w.b_out, toks, lens, scores, count)  # fmt: skip
+               int(seed), a["table0"], a["P_ih"], a["P_hh"], a["bias"], init, enc, batch.src_len,
+               keys, w.kind, a["W_q"], a["v"], a["P_c"], a["P_out"], a["b_out"], toks, lens,
+               scores, count)  # fmt: skip
         return [[(toks[n, r, : lens[n, r]].tolist(), float(scores[n, r]))
                  for r in range(count[n])] for n in range(N)]  # fmt: skip
-
-    def _encode(self, batch: Batch):
-        return decoder_inputs(self.model, batch, self.w)
 
     def translate(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
                   max_len: int = 100, temp: float = 0.0, seed: int = 0,

@@ -18,6 +18,12 @@ back-pointer). The search ends when K hypotheses have finished or at ``max_len``
 then finish as they are); finished hypotheses are ranked by log-probability per token (length
 normalisation). With K = 1 this is greedy search: the argmax token at every step.
 
+``search`` runs an ensemble of M models of one shape (the same vocabularies, decoder cell, layers
+and units, encoder width and attention family): every array of a model below comes stacked along
+a first axis of M, each model keeps its own states for every hypothesis, and a hypothesis
+extends by the log of the models' mean probability, log (1/M) sum_m p_m(y) (as fairseq's
+ensembles). M = 1 is the single model, its log-probabilities unchanged.
+
 Arguments (N inputs, L layers, H units, G = gates * H, V target tokens, S source positions;
 "packed": ``rnngen.kernels.gemm.pack_panels``, (panels, rows, 64), in every dtype):
 
@@ -173,31 +179,51 @@ def _uniform(seed, n, t):
     return np.float64(z >> np.uint64(11)) / 9007199254740992.0
 
 
+@njit(**JIT)
+def _mean_prob(logps, M, R, V, logp):
+    """logp[r, :V] = log (1/M) sum_m exp(logps[m, r, :V]), in float64 (M = 1: a copy)."""
+    for r in range(R):
+        for j in range(V):
+            if M == 1:
+                logp[r, j] = logps[0, r, j]
+                continue
+            m = -np.inf
+            for i in range(M):
+                m = max(m, np.float64(logps[i, r, j]))
+            total = 0.0
+            for i in range(M):
+                total += np.exp(np.float64(logps[i, r, j]) - m)
+            logp[r, j] = m + np.log(total / M)
+
+
 @njit(**JIT_PAR)
 def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0, P_ih, P_hh,
            bias, init, enc, src_len, keys, kind, W_q, v, P_c, P_out, b_out, out_tokens, out_len,
            out_score, out_count):  # fmt: skip
     """Beam search with K beams (greedy when K = 1; sampling at temperature ``temp`` > 0, K = 1)
-    for each of the N inputs. Out: out_tokens (N, n_best, max_len) int32 (without </s>),
-    out_len (N, n_best), out_score (N, n_best) float64 total log-probability (with </s>),
-    out_count (N,) how many were found (<= n_best)."""
-    N = init.shape[0]
-    L, ns, H = init.shape[1], init.shape[2], init.shape[3]
-    V, G = b_out.shape[0], table0.shape[1]
-    S, He, A = enc.shape[1], enc.shape[2], q_width(kind, W_q)
+    for each of the N inputs, by an ensemble of M models (the model arrays stacked along a first
+    axis of M: table0 (M, V, G), init (M, N, L, ns, H), enc (M, N, S, He), ...). Out: out_tokens
+    (N, n_best, max_len) int32 (without </s>), out_len (N, n_best), out_score (N, n_best)
+    float64 total log-probability (with </s>), out_count (N,) how many were found (<= n_best)."""
+    M, N = init.shape[0], init.shape[1]
+    L, ns, H = init.shape[2], init.shape[3], init.shape[4]
+    V, G = b_out.shape[1], table0.shape[2]
+    S, He, A = enc.shape[2], enc.shape[3], q_width(kind, W_q[0])
     K = min(K, V)
     for n in prange(N):
         bufs = _bufs(K, cell_scratch, G, He, H, S, A, table0)
-        states = np.empty((K, L, ns, H), table0.dtype)
-        nxt = np.empty((K, L, ns, H), table0.dtype)
-        for k in range(K):
-            states[k] = init[n]
+        states = np.empty((M, K, L, ns, H), table0.dtype)
+        nxt = np.empty((M, K, L, ns, H), table0.dtype)
+        for i in range(M):
+            for k in range(K):
+                states[i, k] = init[i, n]
         toks = np.zeros((K, max_len), np.int32)
         ntoks = np.zeros((K, max_len), np.int32)
         last = np.full(K, bos, np.int64)
         score = np.zeros(K, np.float64)
         nscore = np.zeros(K, np.float64)
-        logp = np.empty((K, padded(V)), table0.dtype)
+        logps = np.empty((M, K, padded(V)), table0.dtype)
+        logp = np.empty((K, V), np.float64)
         picked = np.zeros(V, np.bool_)
         best = np.empty(K, np.int64)
         fin_toks = np.zeros((2 * K, max_len), np.int32)
@@ -209,8 +235,11 @@ def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0,
         cand_from = np.empty(K * K, np.int64)
         cand_tok = np.empty(K * K, np.int64)
         for t in range(max_len):
-            _advance(cell, f32, live, last, states, n, table0, P_ih, P_hh, bias, enc, src_len,
-                     keys, kind, W_q, v, P_c, P_out, b_out, bufs, logp)  # fmt: skip
+            for i in range(M):
+                _advance(cell, f32, live, last, states[i], n, table0[i], P_ih[i], P_hh[i],
+                         bias[i], enc[i], src_len, keys[i], kind, W_q[i], v[i], P_c[i],
+                         P_out[i], b_out[i], bufs, logps[i])  # fmt: skip
+            _mean_prob(logps, M, live, V, logp)
             nc = 0
             for k in range(live):
                 if temp > 0.0:  # sampling: one candidate, drawn
@@ -249,7 +278,8 @@ def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0,
                     ntoks[nlive, :t] = toks[k, :t]
                     ntoks[nlive, t] = tok
                     nscore[nlive] = cand_score[i]
-                    nxt[nlive] = states[k]
+                    for e in range(M):
+                        nxt[e, nlive] = states[e, k]
                     nlive += 1
                 if nfin >= K:
                     break
@@ -257,7 +287,8 @@ def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0,
                 break
             live = nlive
             for k in range(live):
-                states[k] = nxt[k]
+                for e in range(M):
+                    states[e, k] = nxt[e, k]
                 toks[k, : t + 1] = ntoks[k, : t + 1]
                 last[k] = toks[k, t]
                 score[k] = nscore[k]

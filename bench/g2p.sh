@@ -29,6 +29,10 @@ LR="${G2P_LR:-2e-3}"
 SCHEDULE="${G2P_SCHEDULE:-cosine}"    # annealed to zero along the --minutes budget
 BEAM="${G2P_BEAM:-5}"
 EXTRA=(${G2P_EXTRA:-})  # more train flags, e.g. G2P_EXTRA="--attention dot --encoder uni"
+# runs of the same shape to decode together with this one at test time (an ensemble), e.g.
+# G2P_ENSEMBLE="/tmp/g2p_seed1/run /tmp/g2p_seed2/run"
+ENSEMBLE=()
+for r in ${G2P_ENSEMBLE:-}; do ENSEMBLE+=(--ensemble "$r"); done
 
 export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
 rnngen() { python3 -m rnngen "$@"; }
@@ -44,10 +48,11 @@ echo "rnngen ${train[*]}" | tee "$DIR/command.txt" >&2
 start=$(date +%s.%N)
 rnngen "${train[@]}" > "$DIR/train.json"
 end=$(date +%s.%N)
-rnngen eval "$DIR/run" "$DIR/test.tsv" --beam "$BEAM" --json > "$DIR/test.json"
+rnngen eval "$DIR/run" "$DIR/test.tsv" --beam "$BEAM" ${ENSEMBLE[@]+"${ENSEMBLE[@]}"} --json \
+  > "$DIR/test.json"
 rnngen info "$DIR/run" --json > "$DIR/info.json"
 python3 - "$DIR" "$start" "$end" "$RESULT" "$MINUTES" "$BEAM" <<'PY'
-import json, sys
+import json, os, sys
 d, start, end, dest, minutes, beam = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:]
 train, test, info = (json.load(open(f"{d}/{n}.json")) for n in ("train", "test", "info"))
 command = open(f"{d}/command.txt").read().strip()
@@ -58,16 +63,20 @@ def pick(obj, *names):  # the first of these keys that eval's JSON has
 wer = pick(test, "wer", "word_error_rate", "sequence_error_rate")
 per = pick(test, "per", "phoneme_error_rate", "token_error_rate")
 curve = [{"minutes": round(h["seconds"] / 60, 2), "step": h["step"], "train_loss": h.get("train_loss"),
-          "val_loss": h.get("val_loss"), "lr": h.get("lr")} for h in info.get("history") or []]
-res = {"command": command, "minutes_budget": float(minutes), "beam": int(beam), "command_wall_seconds": round(end - start, 1),
+          "val_loss": h.get("val_loss"), "val_error": h.get("val_error"), "lr": h.get("lr")}
+         for h in info.get("history") or []]
+res = {"command": command, "minutes_budget": float(minutes), "beam": int(beam),
+       "ensemble": os.environ.get("G2P_ENSEMBLE", "").split(),
+       "command_wall_seconds": round(end - start, 1),
        "wer": wer, "per": per, "train": train, "test": test, "model": info.get("model"),
        "train_config": info.get("train"), "curve": curve}
 json.dump(res, open(dest, "w"), indent=1)
 fmt = lambda x: f"{x:.4f}" if isinstance(x, (int, float)) else "-"
-print(f"{'minutes':>8} {'step':>8} {'train':>8} {'val':>8} {'lr':>9}")
+print(f"{'minutes':>8} {'step':>8} {'train':>8} {'val':>8} {'error':>8} {'lr':>9}")
 for c in curve:
     lr = f"{c['lr']:.2e}" if isinstance(c["lr"], (int, float)) else "-"
-    print(f"{c['minutes']:8.2f} {c['step']:8d} {fmt(c['train_loss']):>8} {fmt(c['val_loss']):>8} {lr:>9}")
+    print(f"{c['minutes']:8.2f} {c['step']:8d} {fmt(c['train_loss']):>8} {fmt(c['val_loss']):>8} "
+          f"{fmt(c['val_error']):>8} {lr:>9}")
 # a rate in [0, 1] (or already a percentage, if eval writes one)
 pct = lambda x: f"{100 * x if x <= 1 else x:.2f}%" if isinstance(x, (int, float)) else "? (see test.json)"
 print(f"test (beam {beam}): WER {pct(wer)}  PER {pct(per)}  training command "

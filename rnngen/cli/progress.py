@@ -4,6 +4,7 @@ Everything here writes to the console it is given (stderr): stdout stays data.
 """
 
 import time
+from collections import deque
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,7 @@ class TrainProgress:
         self.seconds: float | None = None
         self.last_log = 0.0
         self.last = (0, 0.0, 0.0)
+        self.recent: deque[float] = deque(maxlen=100)  # as the trainer's train loss: a mean
 
     def start(self, meta: dict) -> None:
         self.max_steps, self.seconds = meta["max_steps"], meta["seconds"]
@@ -75,6 +77,7 @@ class TrainProgress:
 
     def step(self, step: int, loss: float, rate: float, elapsed: float) -> None:
         self.last = (step, loss, rate)
+        self.recent.append(loss)
         if self.bar is not None:
             total = f"/{self.max_steps:,}" if self.max_steps else ""
             self.bar.update(
@@ -99,7 +102,8 @@ class TrainProgress:
         if not self.quiet:
             mark = "  [green]best[/]" if best else ""
             self.err.print(
-                f"step {step:,}  train {self.last[1]:.4f}  val {val_loss:.4f}{error}  "
+                f"step {step:,}  train {sum(self.recent) / max(1, len(self.recent)):.4f}  "
+                f"val {val_loss:.4f}{error}  "
                 f"{fmt_rate(self.last[2])}{mark}"
             )
 

@@ -22,7 +22,10 @@ CELL="${G2P_CELL:-lstm}"
 LAYERS="${G2P_LAYERS:-2}"
 HIDDEN="${G2P_HIDDEN:-384}"
 EMBED="${G2P_EMBED:-128}"
-DROPOUT="${G2P_DROPOUT:-0.3}"
+DROPOUT="${G2P_DROPOUT:-0.4}"
+SMOOTHING="${G2P_LABEL_SMOOTHING:-0.1}"
+BEST_BY="${G2P_BEST_BY:-error}"       # the best checkpoint by validation greedy error (or loss)
+EVAL_EVERY="${G2P_EVAL_EVERY:-2000}"  # steps; each evaluation also decodes the 6,210 valid words
 BATCH="${G2P_BATCH:-64}"
 OPTIMIZER="${G2P_OPTIMIZER:-adam}"
 LR="${G2P_LR:-2e-3}"
@@ -41,7 +44,8 @@ mkdir -p "$DIR" "$here/results"
 python3 "$here/g2p_split.py" "$DIR"
 train=(train "$DIR/train.tsv" --task seq2seq --src-level char --tgt-level word
   --val-file "$DIR/valid.tsv" --cell "$CELL" --layers "$LAYERS" --hidden "$HIDDEN"
-  --embed "$EMBED" --dropout "$DROPOUT" --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR"
+  --embed "$EMBED" --dropout "$DROPOUT" --label-smoothing "$SMOOTHING" --best-by "$BEST_BY"
+  --eval-every "$EVAL_EVERY" --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR"
   --schedule "$SCHEDULE" --minutes "$MINUTES" --out "$DIR/run" --force --json
   ${EXTRA[@]+"${EXTRA[@]}"})
 echo "rnngen ${train[*]}" | tee "$DIR/command.txt" >&2

@@ -361,7 +361,8 @@ class Trainer:
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved, **self._val_metrics())
             if not final and self.schedule.evaluated(improved):
-                rep.warning(f"validation loss did not improve: learning rate now "
+                what = "loss" if self.best_error is None else "error"
+                rep.warning(f"validation {what} did not improve: learning rate now "
                             f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
         try:
             rep.saved(self._save("last", train_loss))

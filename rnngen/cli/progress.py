@@ -95,7 +95,7 @@ class TrainProgress:
 
     def evaluated(self, step: int, val_loss: float, best: bool,
                   val_error: float | None = None) -> None:  # fmt: skip
-        self.val = f"{val_loss:.3f}"
+        self.val = f"{val_loss:.3f}" + ("" if val_error is None else f" {100 * val_error:.1f}%")
         error = "" if val_error is None else f"  error {100 * val_error:.2f}%"
         if self.bar is not None:
             self.bar.update(self.task, val=self.val)

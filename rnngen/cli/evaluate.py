@@ -23,8 +23,9 @@ def evaluate(
     ensemble: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="MODEL",
             help="Seq2seq models: another model (of the same vocabularies and shape) "
-            "that decodes and scores together with MODEL. Repeat it for more."
+            "that decodes and scores together with MODEL. Repeat it for more.",
         ),
     ] = None,
     *,

@@ -27,9 +27,10 @@ def translate(
     ensemble: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="MODEL",
             help="Another model (of the same vocabularies and shape) to decode "
             "together with MODEL: each step takes their mean probability. Repeat "
-            "it for more."
+            "it for more.",
         ),
     ] = None,
     *,

@@ -81,14 +81,9 @@ def _human(d: dict) -> str:
         text += f"{'history':<15}{'step':>8}  {'train':>8}  {'val':>8}"
         text += f"  {'error':>7}\n" if errors else "\n"
         for h in d["history"]:
-            val = h.get("val_loss")
-            train = h.get("train_loss")
-            text += f"{'':<15}{h['step']:>8,}  {_num(train):>8}  {_num(val):>8}"
-            if errors:
-                e = h.get("val_error")
-                text += f"  {100 * e:>6.2f}%\n" if isinstance(e, int | float) else f"  {'–':>7}\n"
-            else:
-                text += "\n"
+            text += f"{'':<15}{h['step']:>8,}  {_num(h.get('train_loss')):>8}  "
+            text += f"{_num(h.get('val_loss')):>8}"
+            text += f"  {_pct(h.get('val_error')):>7}\n" if errors else "\n"
     return text
 
 
@@ -104,6 +99,10 @@ def _seq2seq_rows(d: dict) -> list[tuple[str, str]]:
         ("source", f"{s['src_level']}, vocabulary {d['src_vocab_size']:,}"),
         ("target", f"{s['tgt_level']}, vocabulary {d['model']['vocab_size']:,} with </s>"),
     ]
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.2f}%" if isinstance(x, int | float) else "–"
 
 
 def _num(x) -> str:

@@ -88,6 +88,11 @@ class Weights:
 _STACKED = ("table0", "P_ih", "P_hh", "bias", "W_q", "v", "P_c", "P_out", "b_out")
 
 
+def _stack(arrays) -> np.ndarray:
+    """The arrays of an ensemble's models along a new first axis: a view of a single one."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+
+
 def ensemble_mismatch(ma: ModelConfig, sa: Seq2SeqConfig, mb: ModelConfig,
                       sb: Seq2SeqConfig) -> str | None:  # fmt: skip
     """Why the model of settings (mb, sb) cannot decode together with the model of (ma, sa)
@@ -123,7 +128,7 @@ class Translator:
         self.bos = boundary(tgt_vocab)
         self.ws = [Weights(m) for m in self.models]
         self.w = self.ws[0]
-        self.stacked = {k: np.stack([getattr(w, k) for w in self.ws]) for k in _STACKED}
+        self.stacked = {k: _stack([getattr(w, k) for w in self.ws]) for k in _STACKED}
         self.max_src = 4 * model.s2s.max_len  # what it reads at most (4x its training limit)
 
     def encode_source(self, line: str, where: str) -> np.ndarray:
@@ -168,7 +173,7 @@ class Translator:
         pairs = PairSet(list(srcs), [np.zeros(0, np.int32)] * len(srcs), [""] * len(srcs))
         batch = make_batch(pairs, np.arange(len(srcs)), self.bos)
         inputs = [decoder_inputs(m, batch, w) for m, w in zip(self.models, self.ws, strict=True)]
-        enc, keys, init = (np.stack(a) for a in zip(*inputs, strict=True))
+        enc, keys, init = (_stack(a) for a in zip(*inputs, strict=True))
         N = len(srcs)
         toks = np.zeros((N, n_best, max_len), np.int32)
         lens = np.zeros((N, n_best), np.int64)

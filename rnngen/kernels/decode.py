@@ -182,11 +182,13 @@ def _uniform(seed, n, t):
 @njit(**JIT)
 def _mean_prob(logps, M, R, V, logp):
     """logp[r, :V] = log (1/M) sum_m exp(logps[m, r, :V]), in float64 (M = 1: a copy)."""
+    if M == 1:
+        for r in range(R):
+            for j in range(V):
+                logp[r, j] = logps[0, r, j]
+        return
     for r in range(R):
         for j in range(V):
-            if M == 1:
-                logp[r, j] = logps[0, r, j]
-                continue
             m = -np.inf
             for i in range(M):
                 m = max(m, np.float64(logps[i, r, j]))

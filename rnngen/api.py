@@ -120,10 +120,6 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
     if task == "lm" and s and resume is None:
         raise UsageError(f"{flag(next(iter(s)))} applies to sequence-to-sequence models: add "
                          "--task seq2seq")  # fmt: skip
-    if task == "seq2seq" and group is not None and group.size > 1:
-        raise UsageError("seq2seq training runs in one process: data-parallel training over MPI "
-                         "is for language models so far; run it without mpiexec, or give "
-                         "--distributed off")  # fmt: skip
     if task == "seq2seq" and init_from is not None:
         raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
                          "--resume")  # fmt: skip
@@ -138,7 +134,8 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
         from rnngen.train.seq2seq_run import new_seq2seq_trainer
 
         return new_seq2seq_trainer(model, Seq2SeqConfig(**s), training, inputs,
-                                   None if out is None else Path(out), force, threads)  # fmt: skip
+                                   None if out is None else Path(out), force, threads,
+                                   group)  # fmt: skip
     return new_trainer(model, training, inputs, None if out is None else Path(out), force,
                        threads, None if init_from is None else Path(init_from), given, flag,
                        notice, group)  # fmt: skip

@@ -56,6 +56,27 @@ def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: di
     )
 
 
+def mpiexec_exe() -> str:
+    """MPICH's mpiexec, installed beside the interpreter by the ``mpich`` wheel."""
+    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        cand = Path(scripts) / "mpiexec"
+        if cand.exists():
+            return str(cand)
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise RuntimeError("mpiexec is not installed: pip install -e '.[test]' (mpich, mpi4py)")
+
+
+def mpi(n: int, *args: str, cwd: Path, timeout: float = 300,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """``mpiexec -n N rnngen ARGS`` (``stdin``: what mpiexec passes to rank 0's stdin)."""
+    feed = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
+    return subprocess.run([mpiexec_exe(), "-n", str(n), rnngen_exe(), *args], cwd=cwd,
+                          capture_output=True, env=cli_env(), timeout=timeout,
+                          **feed)  # fmt: skip
+
+
 def out(p: subprocess.CompletedProcess) -> str:
     return p.stdout.decode("utf-8")
 

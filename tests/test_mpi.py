@@ -3,41 +3,19 @@ wheel) starting the installed ``rnngen`` command twice on this machine, over loo
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import sysconfig
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+from clitools import cli_env, err, mpi, mpiexec_exe, out, repetitive_text, rnngen_exe, run
 from safetensors.numpy import load_file
 
 # a small model and batch, 20 steps: seconds per run
 SMALL = ["--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16", "--seed", "5",
          "--lr", "0.01"]  # fmt: skip
-
-
-def mpiexec_exe() -> str:
-    """MPICH's mpiexec, installed beside the interpreter by the ``mpich`` wheel."""
-    for scripts in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        cand = Path(scripts) / "mpiexec"
-        if cand.exists():
-            return str(cand)
-    found = shutil.which("mpiexec")
-    if found:
-        return found
-    raise RuntimeError("mpiexec is not installed: pip install -e '.[test]' (mpich, mpi4py)")
-
-
-def mpi(n: int, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``mpiexec -n N rnngen ARGS``."""
-    return subprocess.run([mpiexec_exe(), "-n", str(n), rnngen_exe(), *args], cwd=cwd,
-                          capture_output=True, env=cli_env(), timeout=timeout,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

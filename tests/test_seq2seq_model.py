@@ -13,6 +13,7 @@ import pytest
 import reference as ref
 import reference_seq2seq as refs
 
+from rnngen.data.pair_batches import rows_of
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
@@ -187,6 +188,26 @@ def test_padded_batch_equals_pairs_one_by_one(case: Case, table: bool, numerics_
     N = batch.tokens
     np.testing.assert_allclose(loss, total / N, rtol=1e-12)
     np.testing.assert_allclose(whole, acc / N, rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[4]])
+def test_row_groups_scaled_by_the_whole_batch_add_up_to_it(case: Case, numerics_rng) -> None:
+    """Data-parallel training's split: each process's rows (``rows_of``, padded to their own
+    longest) with ``per`` = the whole batch's tokens; their losses and gradients summed are the
+    whole batch's."""
+    model, pairs = make(case, numerics_rng)
+    batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
+    loss = model.forward_backward(batch)
+    whole = model.grads.flat.copy()
+    B, N = len(pairs), batch.tokens
+    total, acc = 0.0, np.zeros_like(whole)
+    for lo, hi in ((0, 1), (1, B)):
+        part = rows_of(batch, lo, hi)
+        assert part.src.shape[0] == part.src_len.max() and part.tgt_in.shape[1] == hi - lo
+        total += model.forward_backward(part, per=N)
+        acc += model.grads.flat
+    np.testing.assert_allclose(total, loss, rtol=1e-12)
+    np.testing.assert_allclose(acc, whole, rtol=1e-9, atol=1e-13)
 
 
 def test_float32_agrees_with_float64(numerics_rng) -> None:

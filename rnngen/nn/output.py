@@ -39,12 +39,13 @@ class Output:
         return out
 
     def loss_backward(self, x: np.ndarray, logits: np.ndarray, targets: np.ndarray,
-                      dx: np.ndarray, smoothing: float = 0.0) -> float:  # fmt: skip
+                      dx: np.ndarray, smoothing: float = 0.0,
+                      per: int | None = None) -> float:  # fmt: skip
         """The mean cross-entropy's gradient (label-smoothed by ``smoothing``), for a mean over
-        N = len(targets) tokens: the parameters' (the embedding's written, not added to, when
-        tied) and dx (N, H). ``logits`` (N, V) are overwritten by their gradient. Returns the
-        summed plain cross-entropy in nats."""
-        N = targets.shape[0]
+        ``per`` tokens (default N = len(targets)): the parameters' (the embedding's written, not
+        added to, when tied) and dx (N, H). ``logits`` (N, V) are overwritten by their gradient.
+        Returns the summed plain cross-entropy in nats."""
+        N = targets.shape[0] if per is None else per
         dt = logits.dtype.type
         loss = softmax_xent(logits, targets, dt(1.0 / N), dt(smoothing), self.parts)
         dlogits = logits

@@ -10,7 +10,9 @@ talks to the user; the checkpoint holds the carried state of all B rows (gathere
 may use another N that divides B.
 
 Nothing here knows about language models beyond "a flat gradient buffer, a loss, a carried state
-of (L, B, H) arrays": a sequence-to-sequence trainer can use the same ``Group``.
+of (L, B, H) arrays": the sequence-to-sequence trainer uses the same group, with ``add_up`` (its
+processes' rows hold different numbers of target tokens, so each scales by the global count and
+the gradients are summed, not averaged).
 
 ``Solo`` is the one-process group (every method a no-op), so the training loop has one code path.
 """
@@ -67,9 +69,19 @@ class Solo:
         One small allreduce."""
         return timed_out, stop, progress
 
+    def add_up(self, loss: float, grads: np.ndarray) -> float:
+        """Each process's share of a mean (its tokens' loss over the global batch's tokens) ->
+        the global mean loss; ``grads`` becomes the sum of the processes', in place (the
+        gradient of the global mean when each process scaled by the global token count)."""
+        return loss
+
     def sum_loss(self, total: float, count: int) -> tuple[float, int]:
         """A loss sum and a token count, summed over the processes."""
         return total, count
+
+    def sums(self, *values: float) -> tuple[float, ...]:
+        """Each of ``values`` summed over the processes."""
+        return values
 
     def gather_rows(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """(L, b, H) arrays of this process's rows -> (L, B, H) arrays of all rows, on the root
@@ -124,10 +136,18 @@ class MPIGroup(Solo):
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
         return bool(buf[0]), bool(buf[1]), float(buf[2])
 
+    def add_up(self, loss: float, grads: np.ndarray) -> float:
+        self.comm.Allreduce(self.MPI.IN_PLACE, grads, op=self.MPI.SUM)
+        return self.sums(loss)[0]
+
     def sum_loss(self, total: float, count: int) -> tuple[float, int]:
-        buf = np.array([total, count], dtype=np.float64)
+        total, count = self.sums(total, count)
+        return total, int(count)
+
+    def sums(self, *values: float) -> tuple[float, ...]:
+        buf = np.array(values, dtype=np.float64)
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
-        return float(buf[0]), int(buf[1])
+        return tuple(float(v) for v in buf)
 
     def gather_rows(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         out = {}

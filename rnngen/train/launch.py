@@ -1,6 +1,7 @@
 """Setting up a data-parallel run: the root process prepares the run (reads and encodes the text
 into the run's token file, checks the options, takes the run directory's lock) and the others
-follow from what it sends them, mapping the same token file.
+follow from what it sends them, mapping the same token file (a sequence-to-sequence run's
+pairs, which are small, are sent whole).
 
 A failure anywhere during set-up is reported once (by the root, naming the process when it was not
 the root) and every process exits with its status: no process is left waiting for the others.
@@ -60,9 +61,14 @@ def _raise_first(group: Solo, failure: UserError | None) -> None:
 
 def _recipe(trainer: Trainer) -> dict:
     """What the other processes need to build the same Trainer: settings, where the token file
-    is, and the whole training state (weights, optimizer, schedule, position, all rows of the
-    carried state, history)."""
+    is (a seq2seq run's pairs themselves: they are small, and may have come from stdin), and the
+    whole training state (weights, optimizer, schedule, position, all rows of the carried state,
+    history)."""
+    s2s = getattr(trainer, "s2s", None)
     return {
+        "task": "lm" if s2s is None else "seq2seq",
+        "s2s": None if s2s is None else s2s.to_dict(),
+        "pairs": None if s2s is None else trainer.corpus,
         "model": trainer.mcfg.to_dict(),
         "train": trainer.tcfg.to_dict(),
         "run_dir": trainer.out_dir,
@@ -77,23 +83,30 @@ def _recipe(trainer: Trainer) -> dict:
     }
 
 
-_SCALARS = ("step", "saved_step", "history", "best_val", "recent", "bad_evals", "lr",
-            "seconds_before")  # fmt: skip
+_SCALARS = ("step", "saved_step", "history", "curve", "best_val", "best_error", "recent",
+            "bad_evals", "lr", "seconds_before")  # fmt: skip
 
 
 def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
     from rnngen.data.batches import Position
 
     run_dir = recipe["run_dir"]
-    try:
-        corpus = open_corpus(run_dir)
-    except DataError as e:
-        raise DataError(f"{e}; every process reads the run directory's token file, so the run "
-                        "directory must be on a file system all machines share"
-                        ) from None  # fmt: skip
     mcfg = ModelConfig.from_dict(recipe["model"])
     tcfg = TrainConfig.from_dict(recipe["train"])
-    trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads, group=group)
+    if recipe["task"] == "seq2seq":
+        from rnngen.nn.seq2seq.config import Seq2SeqConfig
+        from rnngen.train.seq2seq import Seq2SeqTrainer
+
+        s2s = Seq2SeqConfig.from_dict(recipe["s2s"])
+        trainer = Seq2SeqTrainer(mcfg, s2s, tcfg, recipe["pairs"], run_dir, threads, group)
+    else:
+        try:
+            corpus = open_corpus(run_dir)
+        except DataError as e:
+            raise DataError(f"{e}; every process reads the run directory's token file, so the "
+                            "run directory must be on a file system all machines share"
+                            ) from None  # fmt: skip
+        trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads, group=group)
     trainer.meta = recipe["meta"]
     trainer.model.params.flat[...] = recipe["params"]
     trainer.opt.load_state(recipe["opt"], recipe["opt_info"])

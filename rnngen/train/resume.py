@@ -4,7 +4,7 @@ sequence-to-sequence model's (``rnngen.train.seq2seq_run``), as its checkpoint s
 from pathlib import Path
 from typing import Any
 
-from rnngen.errors import UsageError, flag_name
+from rnngen.errors import flag_name
 from rnngen.train import checkpoint
 from rnngen.train.run import Flag, Inputs, find_resumable, resume_trainer
 from rnngen.train.seq2seq_run import resume_seq2seq
@@ -14,11 +14,9 @@ from rnngen.train.trainer import Trainer
 def resume_run(resume: Path, inputs: Inputs, given: dict[str, Any], threads: int | None = None,
                flag: Flag = flag_name, group: Any = None) -> Trainer:  # fmt: skip
     """A trainer that continues the run ``resume`` (a run directory or a checkpoint); ``group``:
-    the processes training together (a language model's run only)."""
+    the processes training together."""
     ck_path, run_dir = find_resumable(resume)
     if checkpoint.read_header(ck_path).get("task") == "seq2seq":
-        if group is not None and group.size > 1:
-            raise UsageError(f"{run_dir}: a seq2seq run resumes in one process (run it without "
-                             "mpiexec, or give --distributed off)")  # fmt: skip
-        return resume_seq2seq(checkpoint.load(ck_path), run_dir, inputs, given, threads, flag)
+        ck = checkpoint.load(ck_path)
+        return resume_seq2seq(ck, run_dir, inputs, given, threads, flag, group)
     return resume_trainer(resume, inputs, given, threads, flag, group)

@@ -8,6 +8,13 @@ decoder input after <s> is, with probability 1 - P, the model's own greedy guess
 instead of the true token (scheduled sampling, Bengio et al. 2015): a greedy pass of the model
 without gradients picks them, then the batch trains on those inputs. The coin flips are a
 generator seeded by (seed, step), so a resumed run flips the same coins.
+
+Data-parallel (MPI, ``rnngen.train.distributed``): each process takes contiguous rows of every
+batch (padded to their own longest). Their rows hold different numbers of target tokens, so each
+scales its gradient by the whole batch's count and the processes' gradients are summed
+(``add_up``): the gradient of the whole batch's mean, as one process computes it, up to the order
+of float sums. Validation shares out the batches of pairs, and the greedy decoding of
+``--best-by error`` the sources; their sums are reduced.
 """
 
 import math
@@ -16,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen.data.pair_batches import PairBatches
+from rnngen.data.pair_batches import PairBatches, rows_of
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.data.vocab import Vocab
-from rnngen.generate.seq2seq_eval import decoded_counts, validation_loss
+from rnngen.generate.seq2seq_eval import decoded_counts, validation_sums
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
@@ -28,7 +35,7 @@ from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel, param_shapes
 from rnngen.train import checkpoint
 from rnngen.train.config import MOMENTS, TrainConfig
-from rnngen.train.distributed import Solo
+from rnngen.train.distributed import Solo, check_batch
 from rnngen.train.trainer import Trainer
 
 
@@ -64,29 +71,32 @@ class Seq2SeqTrainer(Trainer):
     """Trains a ``Seq2SeqModel`` on a ``PairCorpus``; checkpoints as the language model's."""
 
     def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
-                 corpus: PairCorpus, out_dir: Path,
-                 threads: int | None = None) -> None:  # fmt: skip
+                 corpus: PairCorpus, out_dir: Path, threads: int | None = None,
+                 group: Solo | None = None) -> None:  # fmt: skip
         train_cfg = train_cfg.resolve()
         self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
         self.corpus, self.out_dir = corpus, out_dir
         B = train_cfg.batch_size
-        self.group = Solo()  # one process: seq2seq runs are not data-parallel yet
-        self.rows = (0, B)
+        # data-parallel: this process trains rows lo:hi of every batch (rnngen.train.distributed)
+        self.group = group or Solo()
+        check_batch(self.group, B)
+        self.rows = self.group.rows(B)
+        b = self.rows[1] - self.rows[0]
         bos = boundary(corpus.vocab)
         self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
         m = model_cfg
         check_fits(
-            training_bytes(m, s2s, B, len(MOMENTS[train_cfg.optimizer])),
+            training_bytes(m, s2s, b, len(MOMENTS[train_cfg.optimizer])),
             f"training a seq2seq model of {m.layers} layers of {m.hidden} {m.cell} units "
             f"(vocabularies {s2s.src_vocab:,} and {m.vocab_size:,}) on batches of {B} pairs of "
             f"up to {s2s.max_len} tokens",
             "use a smaller --hidden, --embed, --layers, --batch-size or --max-len",
         )
-        self.plan = plan_threads(threads, B)
+        self.plan = plan_threads(threads, b)
         apply_threads(self.plan)
         self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
-        self.model.dropout_seed = train_cfg.seed
+        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
         self.model.label_smoothing = s2s.label_smoothing
         self.state = None  # nothing carried from batch to batch
         self.val_error: float | None = None  # the latest evaluation's, when selecting by it
@@ -114,21 +124,35 @@ class Seq2SeqTrainer(Trainer):
         return math.log(self.mcfg.vocab_size)
 
     def _train_batch(self) -> tuple[float, int]:
+        """This process's rows of the next batch (all of it in one process), its loss and
+        gradient scaled by the whole batch's target tokens, added up over the processes."""
         batch, _ = self.stream.next()
-        if self.s2s.teacher_forcing < 1.0:
-            batch = self._scheduled(batch)
-        return self.model.forward_backward(batch, key=self.step), batch.tokens
+        keep = self._coins(batch) if self.s2s.teacher_forcing < 1.0 else None
+        lo, hi = self.group.rows(batch.src.shape[1])  # the last batch of an epoch may be short
+        loss = 0.0
+        if hi > lo:
+            own = rows_of(batch, lo, hi)
+            if keep is not None:
+                own = self._scheduled(own, keep[: own.tgt_in.shape[0], lo:hi])
+            loss = self.model.forward_backward(own, key=self.step, per=batch.tokens)
+        else:  # no rows here this step: nothing to add
+            self.model.grads.flat[...] = 0.0
+        return self.group.add_up(loss, self.model.grads.flat), batch.tokens
 
-    def _scheduled(self, batch: Batch) -> Batch:
-        """The batch with each decoder input after <s> replaced, with probability 1 - P, by the
-        model's greedy guess at that step given the inputs chosen before it."""
-        from rnngen.generate.translate import guided_greedy
-
+    def _coins(self, batch: Batch) -> np.ndarray:
+        """Scheduled sampling's (T, B) choices for the whole batch: True keeps the true
+        previous token (a function of (seed, step), so a resumed run flips the same coins)."""
         rng = np.random.default_rng([self.tcfg.seed, self.step, 7])
         keep = rng.random(batch.tgt_in.shape) < self.s2s.teacher_forcing
         keep[0] = True  # <s>
-        tgt_in = guided_greedy(self.model, batch, keep)
-        return replace(batch, tgt_in=tgt_in)
+        return keep
+
+    def _scheduled(self, batch: Batch, keep: np.ndarray) -> Batch:
+        """The batch with each decoder input after <s> where ``keep`` is False replaced by the
+        model's greedy guess at that step given the inputs chosen before it."""
+        from rnngen.generate.translate import guided_greedy
+
+        return replace(batch, tgt_in=guided_greedy(self.model, batch, keep))
 
     def _val_part(self) -> None:
         return None  # validation pairs are few: all of them, every time
@@ -137,7 +161,12 @@ class Seq2SeqTrainer(Trainer):
         return 0 if self.corpus.val is None else self.corpus.val.target_tokens
 
     def _validate(self, rep, whole: bool) -> float:
-        return validation_loss(self.model, self.corpus.val, self.tcfg.batch_size, self.stream.bos)
+        """Every validation pair's loss, the batches shared among the processes."""
+        g = self.group
+        total, count = validation_sums(self.model, self.corpus.val, self.tcfg.batch_size,
+                                       self.stream.bos, (g.rank, g.size))  # fmt: skip
+        total, count = g.sum_loss(total, count)
+        return total / count
 
     def _improved(self, val_loss: float) -> bool:
         """By loss, or (``best_by`` error) by the validation sources' greedy sequence error rate,
@@ -157,8 +186,9 @@ class Seq2SeqTrainer(Trainer):
         from rnngen.generate.translate import Translator
 
         translator = Translator(self.model, self.corpus.src_vocab, self.corpus.vocab)
-        B, longest = self.tcfg.batch_size, self.s2s.max_len + 1
-        sources, correct, _, _ = decoded_counts(translator, self.corpus.val, 1, B, longest)
+        B, longest, g = self.tcfg.batch_size, self.s2s.max_len + 1, self.group
+        counts = decoded_counts(translator, self.corpus.val, 1, B, longest, (g.rank, g.size))
+        sources, correct = g.sums(*counts[:2])
         return 1.0 - correct / sources
 
     def _val_metrics(self) -> dict:

@@ -13,6 +13,7 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.train import checkpoint
 from rnngen.train.config import STOP_LIMITS, TrainConfig
+from rnngen.train.distributed import Solo, check_batch
 from rnngen.train.run import (
     RESUME_FREE,
     Flag,
@@ -62,12 +63,14 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
 
 def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
                         inputs: Inputs, out: Path | None = None, force: bool = False,
-                        threads: int | None = None) -> Seq2SeqTrainer:  # fmt: skip
+                        threads: int | None = None,
+                        group: Solo | None = None) -> Seq2SeqTrainer:  # fmt: skip
     """A trainer for a new seq2seq run on ``inputs``, in ``out`` (default runs/NAME-TIME),
     locked."""
     model.validate(resolved=False)
     s2s.validate(resolved=False)
     train.validate(resolved=False)
+    check_batch(group or Solo(), train.batch_size)
     if train.val_frac is not None and inputs.val_file is not None:
         raise ConfigError("val_frac", "and --val-file conflict: give one of them")
     if not inputs.paths:
@@ -89,7 +92,7 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
     if inputs.val_file is None and train.val_frac is None:
         train = dataclasses.replace(train, val_frac=frac)
     run_dir = out or default_run_dir(corpus.name)
-    trainer = Seq2SeqTrainer(model, s2s, train, corpus, run_dir, threads=threads)
+    trainer = Seq2SeqTrainer(model, s2s, train, corpus, run_dir, threads, group)
     trainer.meta = inputs_meta(inputs.paths, inputs.val_file, corpus.val_fingerprint,
                                inputs.encoding, inputs.errors)  # fmt: skip
     trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
@@ -97,8 +100,8 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
 
 
 def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
-                   given: dict[str, Any], threads: int | None = None,
-                   flag: Flag = flag_name) -> Seq2SeqTrainer:  # fmt: skip
+                   given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
+                   group: Solo | None = None) -> Seq2SeqTrainer:  # fmt: skip
     """``rnngen.train.run.resume_trainer`` for a seq2seq run."""
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.s2s.to_dict(),
               "task": "seq2seq"}  # fmt: skip
@@ -127,7 +130,7 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     val_fp = corpus.val_fingerprint
     if val_fp != info.get("val_fingerprint"):
         raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")
-    trainer = Seq2SeqTrainer(ck.model_cfg, ck.s2s, tcfg, corpus, run_dir, threads=threads)
+    trainer = Seq2SeqTrainer(ck.model_cfg, ck.s2s, tcfg, corpus, run_dir, threads, group)
     trainer.restore(ck)
     trainer.meta = inputs_meta(again.paths, again.val_file, val_fp, enc, errs)
     if trainer.done_reason() is not None:

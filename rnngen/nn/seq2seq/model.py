@@ -225,10 +225,13 @@ class Seq2SeqModel:
 
     # ---- forward and backward --------------------------------------------------------------------
 
-    def forward_backward(self, batch: Batch, key: int | None = None) -> float:
+    def forward_backward(self, batch: Batch, key: int | None = None,
+                         per: int | None = None) -> float:  # fmt: skip
         """Mean cross-entropy (nats) per real target token; writes self.grads, the gradient of
         the mean objective: the cross-entropy, label-smoothed by ``self.label_smoothing``. ``key``
-        (the step in training) switches dropout on and picks its masks."""
+        (the step in training) switches dropout on and picks its masks. ``per``: the tokens the
+        mean is over (default the batch's; data-parallel training gives the global batch's, so
+        that the processes' results add up to its mean)."""
         t = self._forward(batch, key)
         T, B = batch.tgt_in.shape
         N, H = t.top.shape
@@ -237,8 +240,9 @@ class Seq2SeqModel:
         self.tgt_embed.dW[...] = 0.0  # the output (when tied) writes it, the layers below add
         self.src_embed.dW[...] = 0.0
         dtop = np.empty((N, H), self.dtype)
+        per = N if per is None else per
         loss = self.output.loss_backward(t.top, logits, self._targets(t), dtop,
-                                         self.label_smoothing)  # fmt: skip
+                                         self.label_smoothing, per)  # fmt: skip
         if t.att_mask is not None:
             self.drop_att.backward(dtop, t.att_mask)
         datt = np.zeros((B * T, H), self.dtype)
@@ -271,4 +275,4 @@ class Seq2SeqModel:
         if dsrc is not None:  # else layer 0 read tokens and added to the embedding's gradient
             S = batch.src.shape[0]
             self.src_embed.backward(batch.src, dsrc.reshape(S * B, -1))
-        return loss / N
+        return loss / per

@@ -1,0 +1,131 @@
+"""Data-parallel training of sequence-to-sequence models over MPI, for real: ``mpiexec -n 2``
+starting the installed ``rnngen`` command twice. The processes take contiguous rows of each batch
+of pairs; their rows hold different numbers of target tokens, so each scales its gradient by the
+whole batch's count and the gradients are summed."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from clitools import err, mpi, out, run
+from safetensors.numpy import load_file
+
+LETTERS = "abcdefghijklmnopqrst"
+# a small model, 20 steps: seconds per run; --best-by error decodes the validation sources too
+SMALL = ["--task", "seq2seq", "--tgt-level", "word", "--hidden", "32", "--embed", "16",
+         "--batch-size", "8", "--seed", "5", "--lr", "0.01", "--best-by", "error"]  # fmt: skip
+
+
+def reversals(n: int, seed: int) -> str:
+    r = random.Random(seed)
+    words = ("".join(r.choice(LETTERS) for _ in range(r.randint(3, 9))) for _ in range(n))
+    return "".join(f"{w}\t{' '.join(w[::-1])}\n" for w in words)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mpi_s2s")
+    (d / "pairs.tsv").write_text(reversals(600, 3))
+    (d / "small.tsv").write_text(reversals(17, 4))  # batches of 8, 8 and 1 pairs
+    (d / "valid.tsv").write_text(reversals(40, 5))
+    return d
+
+
+def params(path) -> dict[str, np.ndarray]:
+    return {k: v for k, v in load_file(path).items() if k.startswith("param/")}
+
+
+def close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    """The same weights up to the order of float sums."""
+    assert a.keys() == b.keys()
+    for k in a:
+        x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+        assert np.linalg.norm(x - y) <= 1e-5 * np.linalg.norm(x), k
+
+
+def history(path) -> list[dict]:
+    from rnngen.train.checkpoint import load
+
+    return load(path).info["history"]
+
+
+def test_two_processes_train_what_one_process_trains(workdir):
+    common = ["train", "pairs.tsv", *SMALL, "--steps", "20", "--eval-every", "5", "--json",
+              "--teacher-forcing", "0.8"]  # fmt: skip
+    one = run(*common, "--out", "one", "--threads", "1", cwd=workdir)
+    assert one.returncode == 0, err(one)
+    two = [mpi(2, *common, "--out", f"two{i}", cwd=workdir) for i in (1, 2)]
+    for p in two:
+        assert p.returncode == 0, err(p)
+        assert len(out(p).strip().splitlines()) == 1  # rank 0 alone prints --json
+        assert json.loads(out(p))["steps"] == 20
+        assert err(p).count("run directory:") == 1
+        assert "1 threads x 2 processes" in err(p)
+    a = params(workdir / "one/last.safetensors")
+    b = params(workdir / "two1/last.safetensors")
+    close(a, b)
+    c = params(workdir / "two2/last.safetensors")
+    assert all(np.array_equal(b[k], c[k]) for k in b)  # two runs with N = 2: bit for bit
+    h1, h2 = history(workdir / "one/last.safetensors"), history(workdir / "two1/last.safetensors")
+    assert [h["step"] for h in h1] == [h["step"] for h in h2] == [5, 10, 15, 20]
+    for e1, e2 in zip(h1, h2, strict=True):
+        assert round(e1["train_loss"], 4) == round(e2["train_loss"], 4)
+        assert round(e1["val_loss"], 4) == round(e2["val_loss"], 4)  # every pair, shared out
+        assert e1["val_error"] == e2["val_error"]  # every source decoded once, counts summed
+        assert e1["val_tokens"] == e2["val_tokens"]
+
+
+def test_a_short_last_batch_leaves_a_process_without_rows(workdir):
+    """17 pairs in batches of 8: the third batch's one pair goes to rank 0, rank 1 adds zeros."""
+    common = ["train", "small.tsv", "--val-file", "valid.tsv", *SMALL, "--epochs", "2",
+              "--json"]  # fmt: skip
+    one = run(*common, "--out", "short1", "--threads", "1", cwd=workdir)
+    two = mpi(2, *common, "--out", "short2", cwd=workdir)
+    for p in (one, two):
+        assert p.returncode == 0, err(p)
+        assert json.loads(out(p))["steps"] == 6
+    close(params(workdir / "short1/last.safetensors"), params(workdir / "short2/last.safetensors"))
+
+
+def test_pairs_from_stdin_reach_every_process(workdir):
+    """mpiexec gives rank 0 the stdin: the others get the pairs from it."""
+    data = (workdir / "pairs.tsv").read_bytes()
+    p = mpi(2, "train", "-", *SMALL, "--steps", "6", "--eval-every", "3", "--out", "piped",
+            "--json", cwd=workdir, stdin=data)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    assert json.loads(out(p))["steps"] == 6
+    file = mpi(2, "train", "pairs.tsv", *SMALL, "--steps", "6", "--eval-every", "3", "--out",
+               "filed", cwd=workdir)  # fmt: skip
+    assert file.returncode == 0, err(file)
+    a, b = params(workdir / "piped/last.safetensors"), params(workdir / "filed/last.safetensors")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_resume_with_the_same_or_another_process_count(workdir):
+    common = ["train", "pairs.tsv", *SMALL, "--eval-every", "5", "--dropout", "0.2",
+              "--label-smoothing", "0.1"]  # fmt: skip
+    full = mpi(2, *common, "--steps", "20", "--out", "full", cwd=workdir)
+    assert full.returncode == 0, err(full)
+    first = mpi(2, *common, "--steps", "10", "--out", "same", cwd=workdir)
+    assert first.returncode == 0, err(first)
+    more = mpi(2, "train", "--resume", "same", "--steps", "20", cwd=workdir)
+    assert more.returncode == 0, err(more)
+    a, b = params(workdir / "full/last.safetensors"), params(workdir / "same/last.safetensors")
+    assert all(np.array_equal(a[k], b[k]) for k in a)  # exactly the uninterrupted run
+    assert (
+        history(workdir / "full/last.safetensors")[-1]["val_error"]
+        == history(workdir / "same/last.safetensors")[-1]["val_error"]
+    )
+    alone = run("train", "--resume", "same", "--steps", "25", "--threads", "1", cwd=workdir)
+    assert alone.returncode == 0, err(alone)  # one process continues a run of two
+    assert "resuming same at step 20" in err(alone)
+
+
+def test_a_batch_the_processes_cannot_share_is_refused_once(workdir):
+    p = mpi(2, "train", "pairs.tsv", *SMALL, "--batch-size", "7", "--out", "odd", cwd=workdir)
+    assert p.returncode == 2
+    assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give a "
+                              "batch size divisible by 2 (each process trains batch-size / 2 "
+                              "rows)")  # fmt: skip
+    assert not (workdir / "odd").exists()

@@ -29,6 +29,7 @@ from rnngen.data.catalog import (
     STDLIB_CAP,
     CorpusError,
     UnknownCorpusError,
+    build_builtin,
     build_python_docs,
     build_python_stdlib,
     get_corpus,
@@ -155,9 +156,8 @@ def files_under(directory: Path) -> list[Path]:
 def test_catalog_is_well_formed() -> None:
     names = [c.name for c in load_catalog()]
     assert len(names) == len(set(names))
-    assert {"tinyshakespeare", "ptb", "ptb-char", "wikitext-2", "python-docs", "python-stdlib"} <= (
-        set(names)
-    )
+    assert {"tinyshakespeare", "ptb", "ptb-char", "wikitext-2", "python-docs", "python-stdlib",
+            "dates"} <= set(names)  # fmt: skip
     for corpus in load_catalog():
         assert corpus.license
         assert corpus.splits in ((), ("train", "valid", "test"))
@@ -228,6 +228,64 @@ def test_get_builtin_writes_file(tmp_path: Path) -> None:
     notices: list[str] = []
     get_corpus("python-docs", tmp_path / "docs.txt", notice=notices.append)
     assert notices and "up to date" in notices[0]
+
+
+def test_dates_builtin_pairs_every_form_with_its_iso_date() -> None:
+    """Each line is written<TAB>ISO date, and the written form denotes that date: its numbers,
+    month and weekday names agree with the date (checked by reading them back)."""
+    import datetime
+    import re
+
+    from rnngen.data.dates import FORMATS, MONTHS, WEEKDAYS, build_dates, ordinal, split_of, written
+
+    def forms(date):
+        return {written(date, f, c) for f in FORMATS for c in ("lower", "title", "upper")}
+
+    splits = build_dates()
+    assert {k: v.count("\n") for k, v in splits.items()} == {"train": 40_000, "valid": 1_000,
+                                                               "test": 1_000}  # fmt: skip
+    assert build_dates() == splits  # deterministic
+    seen: dict[str, set[str]] = {}
+    for name, text in splits.items():
+        targets = set()
+        for i, line in enumerate(text.splitlines()):
+            source, target = line.split("\t")
+            date = datetime.date.fromisoformat(target)
+            assert split_of(date) == name and date.isoformat() == target
+            low = source.lower()
+            words = set(re.findall("[a-z]+", low))
+            month = MONTHS[date.month - 1]
+            assert words <= {month, month[:3], "of", "the", "st", "nd", "rd", "th",
+                             WEEKDAYS[date.weekday()], WEEKDAYS[date.weekday()][:3]}  # fmt: skip
+            numbers = [int(n) for n in re.findall("[0-9]+", low)]
+            if numbers == [int(target.replace("-", ""))]:
+                continue  # 20010303
+            assert date.year in numbers and date.day in numbers
+            assert date.month in numbers or words & {month, month[:3]}
+            if i < 2_000:  # (the first 2,000 of each split: 66 forms each take time)
+                assert source in forms(date)
+            targets.add(target)
+        seen[name] = targets
+    assert not seen["train"] & seen["valid"] and not seen["train"] & seen["test"]
+    ordinals = "1st 2nd 3rd 4th 11th 12th 13th 21st 22nd 23rd 31st 111th".split()
+    assert [ordinal(int(o[:-2])) for o in ordinals] == ordinals
+    sat = datetime.date(2001, 3, 3)
+    assert written(sat, "{weekday}, the {od} of {month} {y}", "title") == (
+        "Saturday, the 3rd of March 2001")  # fmt: skip
+    assert written(sat, "the {od} of {month}, {y}", "title") == "The 3rd of March, 2001"
+    assert written(sat, "{dy} {d} {mon} {y}", "upper") == "SAT 3 MAR 2001"
+    assert written(sat, "{mm}/{dd}/{y}", "lower") == "03/03/2001"
+
+
+def test_get_dates_writes_its_splits_as_tsv(tmp_path: Path) -> None:
+    from rnngen.data.dates import build_dates
+
+    paths = get_corpus("dates", tmp_path / "dates")
+    assert [p.name for p in paths] == ["train.tsv", "valid.tsv", "test.tsv"]
+    for path, text in zip(paths, build_dates().values(), strict=True):
+        assert path.read_text(encoding="utf-8") == text
+    (one,) = get_corpus("dates:test", tmp_path)
+    assert one.name == "dates.test.tsv" and one.read_bytes() == paths[2].read_bytes()
 
 
 # --------------------------------------------------------------------------- library downloads
@@ -402,6 +460,11 @@ def test_cli_list_json(run) -> None:
     )
     assert by_name["ptb"]["splits"] == ["train", "valid", "test"]
     assert by_name["ptb"]["files"][1]["sha256"] == expected_sha("ptb", "valid")
+    dates = by_name["dates"]
+    assert dates["kind"] == "builtin" and dates["suffix"] == ".tsv"
+    assert [f["sha256"] for f in dates["files"]] == [
+        hashlib.sha256(build_builtin("dates", s)).hexdigest() for s in ("train", "valid", "test")
+    ]
 
 
 def test_cli_list_table(run) -> None:

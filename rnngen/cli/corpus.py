@@ -95,8 +95,9 @@ def _table(corpora: list[CatalogEntry]) -> Table:
 def _builtin_checksums(corpora: list[CatalogEntry]) -> str:
     lines = [f"built-in corpora, sha256 computed locally (Python {python_version()}):"]
     for corpus in corpora:
-        if corpus.builtin:
-            lines.append(f"  {corpus.name:<14} {corpus.files[0].sha256}")
+        for f in corpus.files if corpus.builtin else ():
+            name = corpus.name if f.split is None else f"{corpus.name}:{f.split}"
+            lines.append(f"  {name:<14} {f.sha256}")
     lines.append("download checksums: rnngen corpus list --json")
     return "\n".join(lines) + "\n"
 

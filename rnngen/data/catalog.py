@@ -95,6 +95,7 @@ class CatalogEntry:
     license_note: str
     source: str
     files: tuple[CorpusFile, ...]
+    suffix: str = ".txt"  # of the files written (".tsv" for a corpus of pairs)
 
     @property
     def builtin(self) -> bool:
@@ -184,6 +185,7 @@ def _parse_corpus(entry: dict[str, Any]) -> CatalogEntry:
         license_note=entry.get("license_note", ""),
         source=entry.get("source", ""),
         files=tuple(_parse_file(f) for f in entry["files"]),
+        suffix=entry.get("suffix", ".txt"),
     )
 
 
@@ -268,29 +270,46 @@ def build_python_stdlib(cap: int = STDLIB_CAP) -> str:
     return "".join(parts)
 
 
-_BUILDERS: dict[str, Callable[[], str]] = {
+@functools.cache
+def build_dates() -> dict[str, str]:
+    """Dates as people write them and their ISO 8601 form (``rnngen.data.dates``)."""
+    from rnngen.data import dates
+
+    return dates.build_dates()
+
+
+_BUILDERS: dict[str, Callable[[], str | dict[str, str]]] = {
     "python-docs": build_python_docs,
     "python-stdlib": build_python_stdlib,
+    "dates": build_dates,
 }
 
 
-def build_builtin(name: str) -> bytes:
-    """The UTF-8 bytes of built-in corpus ``name``, assembled locally."""
+def build_builtin(name: str, split: str | None = None) -> bytes:
+    """The UTF-8 bytes of built-in corpus ``name`` (of its ``split``, when it has splits),
+    assembled locally."""
     try:
         builder = _BUILDERS[name]
     except KeyError:
         raise UnknownCorpusError(f"no built-in corpus named {name!r}") from None
-    return builder().encode("utf-8")
+    text = builder()
+    if isinstance(text, dict):
+        if split not in text:
+            raise UnknownCorpusError(f"built-in corpus {name!r} has no split {split!r}")
+        text = text[split]
+    return text.encode("utf-8")
 
 
 def with_local_checksums(corpus: CatalogEntry) -> CatalogEntry:
     """``corpus`` with size and sha256 filled in; built-in corpora are built to compute them."""
     if not corpus.builtin:
         return corpus
-    data = build_builtin(corpus.name)
-    (only,) = corpus.files
-    local = dataclasses.replace(only, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    return dataclasses.replace(corpus, files=(local,))
+    files = []
+    for f in corpus.files:
+        data = build_builtin(corpus.name, f.split)
+        files.append(dataclasses.replace(f, size=len(data),
+                                         sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
+    return dataclasses.replace(corpus, files=tuple(files))
 
 
 def python_version() -> str:
@@ -490,29 +509,33 @@ def _targets(
         directory = dest if dest is not None else Path(corpus.name)
         if directory.exists() and not directory.is_dir():
             raise CorpusError(f"{directory} exists and is not a directory")
-        return [(f, directory / f"{f.split}.txt") for f in corpus.files]
+        return [(f, directory / f"{f.split}{corpus.suffix}") for f in corpus.files]
     entry = corpus.file(split)
-    default = Path(f"{corpus.name}.txt" if split is None else f"{corpus.name}.{split}.txt")
+    name = corpus.name if split is None else f"{corpus.name}.{split}"
+    default = Path(name + corpus.suffix)
     if dest is None:
         return [(entry, default)]
     return [(entry, dest / default.name if dest.is_dir() else dest)]
 
 
-def _get_builtin(corpus: CatalogEntry, target: Path, notice: NoticeFn | None) -> list[Path]:
-    data = build_builtin(corpus.name)
+def _get_builtin(corpus: CatalogEntry, plan: list[tuple[CorpusFile, Path]],
+                 notice: NoticeFn | None) -> list[Path]:  # fmt: skip
+    """Build and write each file of ``plan`` (each file whole, atomically)."""
+    created = _make_dirs(dict.fromkeys(target.parent for _, target in plan))
     try:
-        if target.is_file() and target.read_bytes() == data:
-            _say(notice, f"{target}: already up to date")
-            return [target]
-    except OSError:
-        pass
-    created = _make_dirs([target.parent])
-    try:
-        _atomic_write(target, data)
+        for entry, target in plan:
+            data = build_builtin(corpus.name, entry.split)
+            try:
+                if target.is_file() and target.read_bytes() == data:
+                    _say(notice, f"{target}: already up to date")
+                    continue
+            except OSError:
+                pass
+            _atomic_write(target, data)
     except BaseException:
         _remove_empty(created)
         raise
-    return [target]
+    return [target for _, target in plan]
 
 
 def _say(notice: NoticeFn | None, message: str) -> None:
@@ -568,7 +591,7 @@ def get_corpus(
     A single-file corpus, or one split, is written as a file (default ``./NAME.txt`` or
     ``./NAME.SPLIT.txt``; if ``dest`` is an existing directory, the file goes inside it). A corpus
     with splits is written as a directory (default ``./NAME/``) of ``train.txt``, ``valid.txt``
-    and ``test.txt``.
+    and ``test.txt``. A corpus of pairs (``dates``) is written as ``.tsv`` files.
 
     Downloads come from the upstream HTTPS URL, or from ``mirror`` (default: the
     ``RNNGEN_CORPUS_MIRROR`` environment variable), a base URL (http, https or file) or a local
@@ -583,5 +606,5 @@ def get_corpus(
     corpus, split = resolve(name)
     plan = _targets(corpus, split, dest)
     if corpus.builtin:
-        return _get_builtin(corpus, plan[0][1], notice)
+        return _get_builtin(corpus, plan, notice)
     return _download_all(plan, _mirror_base(mirror), progress, notice, timeout)

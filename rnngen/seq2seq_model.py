@@ -114,6 +114,21 @@ class Seq2Seq:
         tr.max_src = max(tr.max_src, longest)  # evaluation reads every source it is given
         return evaluate_pairs(tr, encoded, beam, batch_size, s2s.max_len * 2)
 
+    def heatmap(self, text: str, beam: int = 5, max_tokens: int = 2000,
+                source: str = "the text") -> str:  # fmt: skip
+        """A self-contained HTML page of the attention: each line of ``text`` (a source, or
+        source<TAB>target to mark the output right or wrong) decoded, with the weights each
+        output token gave the source tokens. Raises ``rnngen.UserError`` for a model without
+        attention or a line it cannot read."""
+        from rnngen.pictures.alignment import alignment_page
+
+        if self.members:
+            raise UsageError("an ensemble has one attention per model: draw each model alone")
+        self.warm()
+        tr = self.translator()
+        return alignment_page(tr, text, beam, self.checkpoint.s2s.max_len * 2, max_tokens,
+                              source, self.path)  # fmt: skip
+
     def generate(self, *args: Any, **kwargs: Any) -> None:
         self.checkpoint.require("lm", "generate")
 

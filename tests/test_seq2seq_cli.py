@@ -1,9 +1,11 @@
 """Sequence-to-sequence models through the installed command: training that learns (reversing
-random strings), translate as a filter and a coprocess, eval's error rates, info, resume, and the
-bad inputs of issue 12, each refused in one line that names the file and line."""
+random strings), translate as a filter and a coprocess, eval's error rates, info, resume, the
+attention page (``rnngen heatmap``, in a real headless Chromium), and the bad inputs of issue 12,
+each refused in one line that names the file and line."""
 
 import json
 import random
+import re
 import select
 import subprocess
 import time
@@ -316,3 +318,88 @@ def test_the_python_api_trains_translates_and_evaluates(wd, attn) -> None:
     run = rnngen.train([str(wd / "train.tsv")], task="seq2seq", steps=3, hidden=8, embed=4,
                        attention="additive", out=str(wd / "api"))  # fmt: skip
     assert run.steps == 3 and rnngen.load(run.run_dir).translate(["ab"], beam=2)[0] is not None
+
+
+def _page_data(html: str) -> dict:
+    blob = re.search(r'<script id="data" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(blob.group(1))
+
+
+def test_heatmap_draws_where_the_decoder_looked(wd, attn) -> None:
+    """The attention page: one grid per source line, each row the weights one output token gave
+    the source (summing to 1), the token probabilities adding up to the search's own score, and,
+    for a model that reverses, the weight of output i on source position n-1-i."""
+    words = ["abcdef", "qrst", "mnopqrstab", "hello"]
+    lines = [f"{w}\t{w[::-1]}" for w in words[:3]] + [f"{words[3]}\twrong"]
+    (wd / "show.tsv").write_text("\n".join(lines) + "\n")
+    p = run("heatmap", "attn", "show.tsv", "-o", "att.html", cwd=wd)
+    assert p.returncode == 0 and out(p) == "", err(p)
+    html = (wd / "att.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # self-contained
+    data = _page_data(html)
+    assert [line["source"] for line in data["lines"]] == [list(w) for w in words]
+    js = run("translate", "attn", "--json", stdin="".join(w + "\n" for w in words).encode(),
+             cwd=wd)  # fmt: skip
+    searched = [json.loads(r) for r in out(js).splitlines()]
+    on_diagonal = cells = 0
+    for line, found in zip(data["lines"], searched, strict=True):
+        assert line["text"] == found["outputs"][0]
+        assert line["output"] == [*found["outputs"][0], "</s>"]
+        assert line["logprob"] == pytest.approx(found["scores"][0], abs=2e-3)
+        W = np.array(line["weights"])
+        assert W.shape == (len(line["output"]), len(line["source"]))
+        np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=2e-3)
+        n = len(line["source"])
+        on_diagonal += sum(int(np.argmax(W[i]) == n - 1 - i) for i in range(n))
+        cells += n
+    assert on_diagonal >= 0.9 * cells, (on_diagonal, cells)
+    assert [line["correct"] for line in data["lines"]] == [True, True, True, False]
+    assert data["lines"][3]["references"] == ["wrong"]
+
+
+def test_heatmap_page_in_a_real_browser(wd, attn, tmp_path) -> None:
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    (wd / "two.tsv").write_text("abcd\tdcba\nmno\tnope\n")
+    p = run("heatmap", "attn", "two.tsv", "-o", "two.html", cwd=wd)
+    assert p.returncode == 0, err(p)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 900, "height": 500})
+            requests = []
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto((wd / "two.html").resolve().as_uri())
+            assert tab.locator(".card").count() == 2
+            assert tab.locator("td.c").count() == 5 * 4 + 4 * 3  # (output + </s>) x source
+            colours = tab.locator("td.c").evaluate_all("c => c.map(e => e.style.background)")
+            assert len(set(colours)) > 3
+            assert "1 of 2 match a reference" in tab.locator("#meta").inner_text()
+            tab.locator("td.c").first.hover()
+            tip = tab.locator("#tip")
+            assert tip.is_visible() and "looks at" in tip.inner_text()
+            tab.locator("#wrongOnly").check()
+            assert tab.locator(".card:visible").count() == 1  # the wrong one
+            shot = tmp_path / "shot.png"
+            tab.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert all(r.startswith("file://") for r in requests)
+    with Image.open(shot) as im:
+        assert len(im.convert("L").getcolors(1 << 16) or []) > 10  # not blank
+
+
+def test_heatmap_refuses_a_model_without_attention(wd) -> None:
+    p = run("train", "train.tsv", "--task", "seq2seq", "--attention", "none", "--steps", "2",
+            "--hidden", "8", "--embed", "4", "--out", "blind", "--quiet", cwd=wd)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    p = run("heatmap", "blind", "-", "-o", "blind.html", stdin=b"abc\n", cwd=wd)
+    assert p.returncode == 2 and "Traceback" not in err(p)
+    assert err(p).strip() == (
+        "error: <stdin>: this model has no attention (--attention none) to "
+        "show; its decoder sees the source through its initial state only"
+    )
+    assert not (wd / "blind.html").exists()
+    p = run("heatmap", "attn", "-", "-o", "bad.html", stdin=b"ab\tba\tx\n", cwd=wd)
+    assert p.returncode == 1 and "line 1: more than one tab" in err(p)

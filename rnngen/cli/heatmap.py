@@ -22,11 +22,16 @@ def heatmap(
     max_tokens: Annotated[
         int, typer.Option(min=1, max=20_000, help="Refuse texts longer than this (tokens).")
     ] = MAX_TOKENS,
+    beam: Annotated[
+        int, typer.Option(help="Seq2seq models: beam width of the outputs drawn.", min=1)
+    ] = 5,
     *,
     shared: Shared,
 ) -> None:
     """Each token coloured by its surprisal, the model's top-5 predictions on hover, and any hidden
-    unit's activation, with the units that track quotes, brackets and position ranked."""
+    unit's activation, with the units that track quotes, brackets and position ranked. For a
+    sequence-to-sequence model: each source line (or source<TAB>target) decoded, with the
+    attention of every output token over the source."""
     from rnngen.data.text import read_text
     from rnngen.files import atomic_write
     from rnngen.model import load
@@ -36,7 +41,13 @@ def heatmap(
         m = load(model, shared.threads)
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
-            m.warm("batch")
-        page = m.heatmap(text, max_tokens, name)
+            if m.checkpoint.s2s is not None:
+                m.warm()
+            else:
+                m.warm("batch")
+        if m.checkpoint.s2s is not None:
+            page = m.heatmap(text, beam, max_tokens, name)
+        else:
+            page = m.heatmap(text, max_tokens, name)
         atomic_write(out, page.encode("utf-8"))
     info(f"wrote {out} ({len(page) / 1e6:.1f} MB)", shared.quiet)

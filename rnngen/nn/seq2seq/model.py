@@ -223,6 +223,20 @@ class Seq2SeqModel:
         logits = np.empty((t.top.shape[0], self.output.V), self.dtype)
         return self.output.token_losses(self.output.logits(t.top, logits), self._targets(t))
 
+    def alignments(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """Teacher-forced, no dropout: the attention weights of every decoder step over the
+        source, (B, T, S) (each row sums to 1 over the real source positions; None for
+        ``attention none``), and the log-probability of every target token, (B, T) float64 (0
+        past each target's end). Fed a decoded output, this is how the decoder read the source
+        while it wrote it."""
+        t = self._forward(batch, None)
+        logits = np.empty((t.top.shape[0], self.output.V), self.dtype)
+        losses = self.output.token_losses(self.output.logits(t.top, logits), self._targets(t))
+        T, B = batch.tgt_in.shape
+        logp = np.zeros(B * T)
+        logp[t.real] = -losses
+        return t.att.probs, logp.reshape(B, T)
+
     # ---- forward and backward --------------------------------------------------------------------
 
     def forward_backward(self, batch: Batch, key: int | None = None,

@@ -37,8 +37,20 @@ EXTRA=(${G2P_EXTRA:-})  # more train flags, e.g. G2P_EXTRA="--attention dot --en
 ENSEMBLE=()
 for r in ${G2P_ENSEMBLE:-}; do ENSEMBLE+=(--ensemble "$r"); done
 
+# training processes: G2P_PROCESSES=2 trains data-parallel under mpiexec (pip install ".[mpi]"),
+# one thread each; on the 2-core machines it trains the G2P model 1.2x faster than 1 process with
+# 2 threads (README, "Grapheme-to-phoneme on CMUdict")
+PROCESSES="${G2P_PROCESSES:-1}"
+
 export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
 rnngen() { python3 -m rnngen "$@"; }
+launch() {  # the training command, under mpiexec when more than one process
+  if [ "$PROCESSES" -gt 1 ]; then
+    mpiexec -n "$PROCESSES" python3 -m rnngen "$@"
+  else
+    python3 -m rnngen "$@"
+  fi
+}
 
 mkdir -p "$DIR" "$here/results"
 python3 "$here/g2p_split.py" "$DIR"
@@ -48,9 +60,11 @@ train=(train "$DIR/train.tsv" --task seq2seq --src-level char --tgt-level word
   --eval-every "$EVAL_EVERY" --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR"
   --schedule "$SCHEDULE" --minutes "$MINUTES" --out "$DIR/run" --force --json
   ${EXTRA[@]+"${EXTRA[@]}"})
-echo "rnngen ${train[*]}" | tee "$DIR/command.txt" >&2
+prefix=""
+[ "$PROCESSES" -gt 1 ] && prefix="mpiexec -n $PROCESSES "
+echo "${prefix}rnngen ${train[*]}" | tee "$DIR/command.txt" >&2
 start=$(date +%s.%N)
-rnngen "${train[@]}" > "$DIR/train.json"
+launch "${train[@]}" > "$DIR/train.json"
 end=$(date +%s.%N)
 rnngen eval "$DIR/run" "$DIR/test.tsv" --beam "$BEAM" ${ENSEMBLE[@]+"${ENSEMBLE[@]}"} --json \
   > "$DIR/test.json"

@@ -77,6 +77,47 @@ def mpi(n: int, *args: str, cwd: Path, timeout: float = 300,
                           **feed)  # fmt: skip
 
 
+def one_and_two_processes(cwd: Path, common: list[str], steps: int) -> None:
+    """``rnngen COMMON`` (with --json) as run ``one`` in one process of 1 thread, then twice as
+    runs ``two1`` and ``two2`` under ``mpiexec -n 2``, each of which must speak once (rank 0)
+    and give each process its share of the 2 cores."""
+    one = run(*common, "--out", "one", "--threads", "1", cwd=cwd)
+    assert one.returncode == 0, err(one)
+    for i in (1, 2):
+        p = mpi(2, *common, "--out", f"two{i}", cwd=cwd)
+        assert p.returncode == 0, err(p)
+        assert len(out(p).strip().splitlines()) == 1  # rank 0 alone prints --json
+        assert json.loads(out(p))["steps"] == steps
+        assert err(p).count("run directory:") == 1  # ... and the log
+        assert "1 threads x 2 processes" in err(p)  # each process its share of the 2 cores
+
+
+def checkpoint_arrays(path: Path) -> dict:
+    """A checkpoint's parameters and carried state, by name, as stored."""
+    from safetensors.numpy import load_file
+
+    return {k: v for k, v in load_file(path).items() if k.startswith(("param/", "state."))}
+
+
+def history(path: Path) -> list[dict]:
+    """A checkpoint's record of its evaluations."""
+    from rnngen.train.checkpoint import load
+
+    return load(path).info["history"]
+
+
+def reversals(n: int, seed: int, longest: int = 12, spaced: bool = False) -> str:
+    """n lines ``word<TAB>drow``: random words of 3 to ``longest`` letters of a-t and their
+    reversal (``spaced``: one letter per target token, for --tgt-level word)."""
+    import random
+
+    r = random.Random(seed)
+    words = ("".join(r.choice("abcdefghijklmnopqrst") for _ in range(r.randint(3, longest)))
+             for _ in range(n))  # fmt: skip
+    sep = " " if spaced else ""
+    return "".join(f"{w}\t{sep.join(w[::-1])}\n" for w in words)
+
+
 def out(p: subprocess.CompletedProcess) -> str:
     return p.stdout.decode("utf-8")
 

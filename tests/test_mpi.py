@@ -10,8 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clitools import cli_env, err, mpi, mpiexec_exe, out, repetitive_text, rnngen_exe, run
-from safetensors.numpy import load_file
+from clitools import (
+    checkpoint_arrays,
+    cli_env,
+    err,
+    history,
+    mpi,
+    mpiexec_exe,
+    one_and_two_processes,
+    out,
+    repetitive_text,
+    rnngen_exe,
+    run,
+)
 
 # a small model and batch, 20 steps: seconds per run
 SMALL = ["--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16", "--seed", "5",
@@ -25,30 +36,12 @@ def workdir(tmp_path_factory):
     return d
 
 
-def params(path: Path) -> dict[str, np.ndarray]:
-    return {k: v for k, v in load_file(path).items() if k.startswith(("param/", "state."))}
-
-
-def history(path: Path) -> list[dict]:
-    from rnngen.train.checkpoint import load
-
-    return load(path).info["history"]
-
-
 def test_two_processes_train_what_one_process_trains(workdir):
     common = ["train", "corpus.txt", *SMALL, "--steps", "20", "--eval-every", "5", "--json"]
-    one = run(*common, "--out", "one", "--threads", "1", cwd=workdir)
-    assert one.returncode == 0, err(one)
-    two = [mpi(2, *common, "--out", f"two{i}", cwd=workdir) for i in (1, 2)]
-    for p in two:
-        assert p.returncode == 0, err(p)
-        assert len(out(p).strip().splitlines()) == 1  # rank 0 alone prints --json
-        assert json.loads(out(p))["steps"] == 20
-        assert err(p).count("run directory:") == 1  # ... and the log
-        assert "1 threads x 2 processes" in err(p)  # each process its share of the 2 cores
-    a = params(workdir / "one/last.safetensors")
-    b = params(workdir / "two1/last.safetensors")
-    c = params(workdir / "two2/last.safetensors")
+    one_and_two_processes(workdir, common, 20)
+    a = checkpoint_arrays(workdir / "one/last.safetensors")
+    b = checkpoint_arrays(workdir / "two1/last.safetensors")
+    c = checkpoint_arrays(workdir / "two2/last.safetensors")
     assert a.keys() == b.keys() and b["state.h"].shape[1] == 8  # the state of all 8 rows
     for k in a:
         x, y = a[k].astype(np.float64), b[k].astype(np.float64)
@@ -75,8 +68,8 @@ def test_resume_with_the_same_or_another_process_count(workdir):
         extra = ["--threads", "1"] if n == 1 else []
         more = mpi(n, "train", "--resume", name, "--steps", "20", *extra, cwd=workdir)
         assert more.returncode == 0, err(more)
-        a = params(workdir / "full/last.safetensors")
-        b = params(workdir / name / "last.safetensors")
+        a = checkpoint_arrays(workdir / "full/last.safetensors")
+        b = checkpoint_arrays(workdir / name / "last.safetensors")
         for k in a:
             if n == 2:
                 assert np.array_equal(a[k], b[k]), k  # exactly the uninterrupted run

@@ -4,36 +4,36 @@ of pairs; their rows hold different numbers of target tokens, so each scales its
 whole batch's count and the gradients are summed."""
 
 import json
-import random
 
 import numpy as np
 import pytest
-from clitools import err, mpi, out, run
-from safetensors.numpy import load_file
+from clitools import (
+    checkpoint_arrays,
+    err,
+    history,
+    mpi,
+    one_and_two_processes,
+    out,
+    reversals,
+    run,
+)
 
-LETTERS = "abcdefghijklmnopqrst"
 # a small model, 20 steps: seconds per run; --best-by error decodes the validation sources too
 SMALL = ["--task", "seq2seq", "--tgt-level", "word", "--hidden", "32", "--embed", "16",
          "--batch-size", "8", "--seed", "5", "--lr", "0.01", "--best-by", "error"]  # fmt: skip
 
 
-def reversals(n: int, seed: int) -> str:
-    r = random.Random(seed)
-    words = ("".join(r.choice(LETTERS) for _ in range(r.randint(3, 9))) for _ in range(n))
-    return "".join(f"{w}\t{' '.join(w[::-1])}\n" for w in words)
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("mpi_s2s")
-    (d / "pairs.tsv").write_text(reversals(600, 3))
-    (d / "small.tsv").write_text(reversals(17, 4))  # batches of 8, 8 and 1 pairs
-    (d / "valid.tsv").write_text(reversals(40, 5))
+    (d / "pairs.tsv").write_text(reversals(600, 3, 9, spaced=True))
+    (d / "small.tsv").write_text(reversals(17, 4, 9, spaced=True))  # batches of 8, 8 and 1 pairs
+    (d / "valid.tsv").write_text(reversals(40, 5, 9, spaced=True))
     return d
 
 
-def params(path) -> dict[str, np.ndarray]:
-    return {k: v for k, v in load_file(path).items() if k.startswith("param/")}
+def last(workdir, run: str) -> dict[str, np.ndarray]:
+    return checkpoint_arrays(workdir / run / "last.safetensors")
 
 
 def close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
@@ -44,28 +44,14 @@ def close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
         assert np.linalg.norm(x - y) <= 1e-5 * np.linalg.norm(x), k
 
 
-def history(path) -> list[dict]:
-    from rnngen.train.checkpoint import load
-
-    return load(path).info["history"]
-
-
 def test_two_processes_train_what_one_process_trains(workdir):
     common = ["train", "pairs.tsv", *SMALL, "--steps", "20", "--eval-every", "5", "--json",
               "--teacher-forcing", "0.8"]  # fmt: skip
-    one = run(*common, "--out", "one", "--threads", "1", cwd=workdir)
-    assert one.returncode == 0, err(one)
-    two = [mpi(2, *common, "--out", f"two{i}", cwd=workdir) for i in (1, 2)]
-    for p in two:
-        assert p.returncode == 0, err(p)
-        assert len(out(p).strip().splitlines()) == 1  # rank 0 alone prints --json
-        assert json.loads(out(p))["steps"] == 20
-        assert err(p).count("run directory:") == 1
-        assert "1 threads x 2 processes" in err(p)
-    a = params(workdir / "one/last.safetensors")
-    b = params(workdir / "two1/last.safetensors")
+    one_and_two_processes(workdir, common, 20)
+    a = last(workdir, "one")
+    b = last(workdir, "two1")
     close(a, b)
-    c = params(workdir / "two2/last.safetensors")
+    c = last(workdir, "two2")
     assert all(np.array_equal(b[k], c[k]) for k in b)  # two runs with N = 2: bit for bit
     h1, h2 = history(workdir / "one/last.safetensors"), history(workdir / "two1/last.safetensors")
     assert [h["step"] for h in h1] == [h["step"] for h in h2] == [5, 10, 15, 20]
@@ -85,7 +71,10 @@ def test_a_short_last_batch_leaves_a_process_without_rows(workdir):
     for p in (one, two):
         assert p.returncode == 0, err(p)
         assert json.loads(out(p))["steps"] == 6
-    close(params(workdir / "short1/last.safetensors"), params(workdir / "short2/last.safetensors"))
+    close(
+        last(workdir, "short1"),
+        last(workdir, "short2"),
+    )
 
 
 def test_pairs_from_stdin_reach_every_process(workdir):
@@ -98,7 +87,10 @@ def test_pairs_from_stdin_reach_every_process(workdir):
     file = mpi(2, "train", "pairs.tsv", *SMALL, "--steps", "6", "--eval-every", "3", "--out",
                "filed", cwd=workdir)  # fmt: skip
     assert file.returncode == 0, err(file)
-    a, b = params(workdir / "piped/last.safetensors"), params(workdir / "filed/last.safetensors")
+    a, b = (
+        last(workdir, "piped"),
+        last(workdir, "filed"),
+    )
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
@@ -111,7 +103,10 @@ def test_resume_with_the_same_or_another_process_count(workdir):
     assert first.returncode == 0, err(first)
     more = mpi(2, "train", "--resume", "same", "--steps", "20", cwd=workdir)
     assert more.returncode == 0, err(more)
-    a, b = params(workdir / "full/last.safetensors"), params(workdir / "same/last.safetensors")
+    a, b = (
+        last(workdir, "full"),
+        last(workdir, "same"),
+    )
     assert all(np.array_equal(a[k], b[k]) for k in a)  # exactly the uninterrupted run
     assert (
         history(workdir / "full/last.safetensors")[-1]["val_error"]

@@ -4,7 +4,6 @@ attention page (``rnngen heatmap``, in a real headless Chromium), and the bad in
 each refused in one line that names the file and line."""
 
 import json
-import random
 import re
 import select
 import subprocess
@@ -12,19 +11,12 @@ import time
 
 import numpy as np
 import pytest
-from clitools import OWN_BLAS_KERNELS, cli_env, err, out, rnngen_exe, run, with_meta
+from clitools import OWN_BLAS_KERNELS, cli_env, err, out, reversals, rnngen_exe, run, with_meta
 
-LETTERS = "abcdefghijklmnopqrst"
 STEPS = 900  # 99.7% with attention (measured; README "Sequence to sequence")
 MODEL = ["--hidden", "128", "--embed", "32", "--layers", "1", "--batch-size", "64",
          "--lr", "0.01", "--schedule", "cosine", "--clip", "1", "--seed", "1",
          "--threads", "2"]  # fmt: skip
-
-
-def reversals(n: int, seed: int) -> str:
-    r = random.Random(seed)
-    words = ("".join(r.choice(LETTERS) for _ in range(r.randint(3, 12))) for _ in range(n))
-    return "".join(f"{w}\t{w[::-1]}\n" for w in words)
 
 
 @pytest.fixture(scope="module")

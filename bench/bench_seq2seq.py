@@ -5,6 +5,7 @@
     python bench/bench_seq2seq.py --only torch --attention general,dot,additive,none \\
         --input-feed both --no-decode                      # what attention and input feeding cost
     python bench/bench_seq2seq.py --layers 1 --hidden 512 --embed 256 --batch-size 32
+    python bench/bench_seq2seq.py --rnngen-processes 2 --no-decode   # rnngen under mpiexec -n 2
     python bench/bench_seq2seq.py --quality 10 --input-feed both --threads 1 --clock cpu \
         --dropout 0.2                                      # time to quality, PyTorch
 
@@ -275,8 +276,12 @@ class Rnngen:
     """``rnngen`` as a user runs it (this checkout's, as ``python -m rnngen``, unless ``--rnngen``
     names another command)."""
 
-    def __init__(self, cmd: str | None, threads: int, sizes: dict, work: Path) -> None:
+    def __init__(self, cmd: str | None, threads: int, sizes: dict, work: Path,
+                 processes: int = 1) -> None:  # fmt: skip
         self.cmd = cmd.split() if cmd else [sys.executable, "-m", "rnngen"]
+        # training under mpiexec: the same cores as processes of threads / processes threads
+        self.launcher = ["mpiexec", "-n", str(processes)] if processes > 1 else []
+        self.train_threads = max(1, threads // processes)
         self.env = dict(os.environ)
         if not cmd:
             self.env["PYTHONPATH"] = os.pathsep.join(
@@ -284,9 +289,10 @@ class Rnngen:
             )
         self.threads, self.sizes, self.work = threads, sizes, work
 
-    def run(self, *args: str, input: str | None = None, check: bool = True):
-        r = subprocess.run([*self.cmd, *args], input=input, capture_output=True, text=True,
-                           env=self.env)  # fmt: skip
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            launcher: list[str] | None = None):  # fmt: skip
+        r = subprocess.run([*(launcher or []), *self.cmd, *args], input=input,
+                           capture_output=True, text=True, env=self.env)  # fmt: skip
         if check and r.returncode != 0:
             raise SystemExit(f"rnngen {args[0]} failed (exit {r.returncode}): "
                              f"{' '.join([*self.cmd, *args])}\n"
@@ -320,11 +326,11 @@ class Rnngen:
                 "--optimizer", "adam", "--lr", "0.002", "--clip", "5", "--dropout", "0",
                 "--steps", str(steps), "--json", "--out", str(out), "--force",
                 "--attention", attention, "--encoder", "bi", "--val-file", str(valid),
-                "--threads", str(self.threads), "--quiet"]  # fmt: skip
+                "--threads", str(self.train_threads), "--quiet"]  # fmt: skip
         if input_feed:
             args.append("--input-feed")
         t0 = time.perf_counter()
-        r = self.run(*args)
+        r = self.run(*args, launcher=self.launcher)
         wall = time.perf_counter() - t0
         try:
             res = json.loads(r.stdout)
@@ -475,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default=None, help="rnngen's runs (default: a temporary directory)")
     ap.add_argument("--rnngen", default=None, help="the rnngen command (default: this checkout's, "
                     "python -m rnngen)")  # fmt: skip
+    ap.add_argument("--rnngen-processes", type=int, default=1, metavar="N",
+                    help="rnngen trains under mpiexec -n N, threads/N threads each (default 1: "
+                    "one process of --threads threads); PyTorch keeps one process")  # fmt: skip
     ap.add_argument("--quality", type=float, metavar="MINUTES", help="PyTorch only: train each "
                     "variant MINUTES, report validation loss and greedy WER/PER")  # fmt: skip
     ap.add_argument("--dropout", type=float, default=0.0, help="--quality only")
@@ -554,7 +563,7 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
             engines = ["rnngen"]
     rn = None
     if "rnngen" in engines:
-        rn = Rnngen(args.rnngen, args.threads, sizes, work)
+        rn = Rnngen(args.rnngen, args.threads, sizes, work, args.rnngen_processes)
         rnngen_version = rn.check(any(f for _, f in variants))
     # a small validation file: rnngen evaluates it at the end of every round (not timed)
     valid = work / "valid-small.tsv"
@@ -566,7 +575,9 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
                    "--embed", str(sizes["E"]), "--batch-size", str(sizes["B"]))  # fmt: skip
     L, H, E, B = sizes["L"], sizes["H"], sizes["E"], sizes["B"]
     print(f"seq2seq on {kind} ({data_dir}): bi-LSTM encoder / LSTM decoder L{L} H{H} E{E} B{B}, "
-          f"Adam clip 5, {args.threads} threads per engine, {engines}", flush=True)  # fmt: skip
+          f"Adam clip 5, {args.threads} threads per engine, {engines}"
+          + (f" (rnngen trains as {args.rnngen_processes} processes)"
+             if args.rnngen_processes > 1 else ""), flush=True)  # fmt: skip
     results: dict = {}
     try:
         setup: dict = {}
@@ -645,6 +656,7 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
         "dropout",
         "tokens_counting": "target tokens: each target's tokens + 1 for </s>, no padding",
         "repeats": args.repeats,
+        "rnngen_training_processes": args.rnngen_processes,
         "seconds_per_segment": args.seconds,
         "variants": results,
     }

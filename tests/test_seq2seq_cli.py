@@ -195,6 +195,34 @@ def test_seq2seq_options_need_the_task(wd) -> None:
     assert p.returncode == 2 and "--attention applies to sequence-to-sequence models" in err(p)
 
 
+def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
+    """A word-level side keeps its words seen --min-count times, at most --max-vocab entries
+    (counted on the training pairs); the rest read as <unk>. Character sides refuse them."""
+    from rnngen.train.checkpoint import load, resolve
+
+    lines = ["a b c\tx y"] * 30 + ["a b d\tx z", "a e\tw y"] * 2 + ["q\tv"]
+    (wd / "words.tsv").write_text("\n".join(lines) + "\n")
+    (wd / "words-valid.tsv").write_text("a b c\tx y\nk\tk\n")
+    common = ["train", "words.tsv", "--val-file", "words-valid.tsv", "--task", "seq2seq",
+              "--level", "word", "--steps", "2", "--hidden", "8", "--embed", "4",
+              "--quiet"]  # fmt: skip
+    for extra, src, tgt in (
+        (["--min-count", "2"], ["a", "b", "c", "d", "e"], ["x", "y", "w", "z"]),
+        (["--max-vocab", "5"], ["a", "b", "c"], ["x", "y", "w"]),
+        ([], ["a", "b", "c", "d", "e", "k", "q"], ["x", "y", "w", "z", "k", "v"]),
+    ):
+        p = run(*common, *extra, "--out", "capped", "--force", cwd=wd)
+        assert p.returncode == 0, err(p)
+        ck = load(resolve(wd / "capped"))
+        assert ck.src_vocab.itos == ["<eos>", "<unk>", *src], extra
+        assert ck.vocab.itos == ["<eos>", "<unk>", *tgt], extra
+    p = run("train", "train.tsv", "--task", "seq2seq", "--max-vocab", "100", "--steps", "1",
+            cwd=wd)  # fmt: skip
+    assert p.returncode == 2 and err(p).strip() == (
+        "error: --max-vocab and --min-count apply to a word-level side only (--src-level or "
+        "--tgt-level word)")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "extra",
     [["--teacher-forcing", "0.8"], ["--best-by", "error", "--label-smoothing", "0.1"]],

@@ -8,6 +8,7 @@ boundary token, read as <s> before the first target token and predicted as </s> 
 """
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -89,17 +90,13 @@ def held_out(source: str, frac: float) -> bool:
 # ---- vocabularies -------------------------------------------------------------------------------
 
 
-def build_vocab(seqs: Iterable[list[str]], level: str) -> Vocab:
-    """Sorted characters, or words by descending frequency after <eos> and <unk>."""
+def build_vocab(seqs: Iterable[list[str]], level: str, max_vocab: int | None = None,
+                min_count: int = 1) -> Vocab:  # fmt: skip
+    """Sorted characters, or words by descending frequency after <eos> and <unk>: those seen at
+    least ``min_count`` times, at most ``max_vocab`` entries in all (the others read as <unk>)."""
     if level == "char":
         return Vocab("char", sorted({c for s in seqs for c in s}))
-    counts: dict[str, int] = {}
-    for s in seqs:
-        for w in s:
-            counts[w] = counts.get(w, 0) + 1
-    counts.pop(EOS, None)
-    counts.pop(UNK, None)
-    return Vocab("word", [EOS, UNK, *sorted(counts, key=lambda w: (-counts[w], w))])
+    return Vocab.from_counts(Counter(w for s in seqs for w in s), max_vocab, min_count)
 
 
 def boundary(vocab: Vocab) -> int:

@@ -40,8 +40,11 @@ def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
 
 
 def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
-                vocabs: tuple[Vocab, Vocab] | None = None) -> PairCorpus:  # fmt: skip
-    """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them."""
+                vocabs: tuple[Vocab, Vocab] | None = None, max_vocab: int | None = None,
+                min_count: int = 1) -> PairCorpus:  # fmt: skip
+    """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them
+    (a word-level side's capped by ``max_vocab`` and ``min_count``, counted on the training
+    pairs)."""
     pairs, name, fp = read_pairs(inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding,
                                  inputs.errors)  # fmt: skip
     val = val_fp = None
@@ -51,10 +54,14 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
     train, val, skipped = _split(pairs, val, val_frac, s2s.max_len)
     if not train:
         raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
-    if vocabs is None:  # every token of train and validation gets an id
-        both = train + val
-        vocabs = (build_vocab((p.src for p in both), s2s.src_level),
-                  build_vocab((p.tgt for p in both), s2s.tgt_level))  # fmt: skip
+    if vocabs is None:
+        # every token of train and validation gets an id, unless a cap leaves the rarer
+        # training words (and the validation words training lacks) to <unk>
+        capped = max_vocab is not None or min_count > 1
+        counted = train if capped else train + val
+        cap = (max_vocab, min_count)
+        vocabs = (build_vocab((p.src for p in counted), s2s.src_level, *cap),
+                  build_vocab((p.tgt for p in counted), s2s.tgt_level, *cap))  # fmt: skip
     src_vocab, tgt_vocab = vocabs
     return PairCorpus(src_vocab, tgt_vocab, encode_pairs(train, src_vocab, tgt_vocab),
                       encode_pairs(val, src_vocab, tgt_vocab) if val else None, name, fp,
@@ -82,8 +89,13 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
     s2s.check_with(model.hidden)
     if s2s.encoder == "bi" and model.hidden < 2 and s2s.enc_hidden is None:
         raise ConfigError("hidden", "must be at least 2 for a bidirectional encoder")
+    if "word" not in (s2s.src_level, s2s.tgt_level) and (
+        train.max_vocab is not None or train.min_count != 1
+    ):
+        raise ConfigError("max_vocab", "and {min_count} apply to a word-level side only "
+                          "(--src-level or --tgt-level word)")  # fmt: skip
     frac = 0.05 if train.val_frac is None else train.val_frac
-    corpus = pair_corpus(inputs, s2s, frac)
+    corpus = pair_corpus(inputs, s2s, frac, None, train.max_vocab, train.min_count)
     if corpus.val is None:
         raise DataError(f"{corpus.name}: too few pairs to hold out validation pairs; give "
                         "--val-file")  # fmt: skip

@@ -120,6 +120,9 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
     if task == "lm" and s and resume is None:
         raise UsageError(f"{flag(next(iter(s)))} applies to sequence-to-sequence models: add "
                          "--task seq2seq")  # fmt: skip
+    if task == "seq2seq" and "seq_len" in given:
+        raise UsageError(f"{flag('seq_len')} applies to language models: a sequence-to-sequence "
+                         "batch holds whole pairs (up to --max-len tokens each)")  # fmt: skip
     if task == "seq2seq" and init_from is not None:
         raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
                          "--resume")  # fmt: skip

@@ -190,9 +190,13 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating(wd, args, fragment)
     assert not (wd / "huge").exists()
 
 
-def test_seq2seq_options_need_the_task(wd) -> None:
+def test_options_of_the_other_task_are_refused(wd) -> None:
     p = run("train", "train.tsv", "--attention", "dot", "--steps", "1", cwd=wd)
     assert p.returncode == 2 and "--attention applies to sequence-to-sequence models" in err(p)
+    p = run("train", "train.tsv", "--task", "seq2seq", "--seq-len", "50", "--steps", "1", cwd=wd)
+    assert p.returncode == 2 and err(p).strip() == (
+        "error: --seq-len applies to language models: a sequence-to-sequence batch holds whole "
+        "pairs (up to --max-len tokens each)")  # fmt: skip
 
 
 def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:

@@ -7,7 +7,7 @@ import pty
 import subprocess
 
 import pytest
-from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run
+from clitools import cli_env, err, out, repetitive_text, reversals, rnngen_exe, run
 
 from rnngen.train import checkpoint
 
@@ -61,12 +61,12 @@ def test_plot_to_a_pipe_is_tsv_data(runs):
     assert all(float(r[3]) >= 0 for r in rows)
 
 
-def test_plot_on_a_terminal_draws_in_it(runs):
+def on_terminal(cwd, *args: str) -> tuple[int, str, bytes]:
+    """``rnngen ARGS`` with stdout a pseudo-terminal: (exit status, what it drew, stderr)."""
     master, slave = pty.openpty()
     env = {**cli_env(), "COLUMNS": "100", "LINES": "30"}
-    p = subprocess.Popen([rnngen_exe(), "plot", "fast", "slow"], cwd=runs, env=env,
-                         stdin=subprocess.DEVNULL, stdout=slave,
-                         stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen([rnngen_exe(), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                         stdout=slave, stderr=subprocess.PIPE)  # fmt: skip
     os.close(slave)
     _, stderr = p.communicate(timeout=120)
     data = b""
@@ -79,8 +79,12 @@ def test_plot_on_a_terminal_draws_in_it(runs):
             break
         data += chunk
     os.close(master)
-    text = data.decode()
-    assert p.returncode == 0, stderr
+    return p.returncode, data.decode(), stderr
+
+
+def test_plot_on_a_terminal_draws_in_it(runs):
+    code, text, stderr = on_terminal(runs, "plot", "fast", "slow")
+    assert code == 0, stderr
     assert "loss (nats/token) by step" in text and "learning rate" in text
     assert "fast val" in text and "slow train" in text
     assert sum("\u2800" <= ch <= "\u28ff" for ch in text) > 50  # braille dots: the lines
@@ -96,3 +100,32 @@ def test_plot_of_something_that_is_not_a_run_is_one_clear_line(runs):
     )
     p = run("plot", "fast", "-o", "curves.pdf", cwd=runs)
     assert p.returncode == 2 and "curves.pdf: the picture must be a .png or .svg file" in err(p)
+
+
+def test_a_seq2seq_run_kept_by_its_error_plots_the_error_and_stars_its_best(runs):
+    """--best-by error: the validation error is a series of its own (picture, terminal, TSV),
+    and the star marks the checkpoint kept as best, the lowest (error, loss), not the lowest
+    loss."""
+    from PIL import Image
+
+    from rnngen.pictures.curves import read_curves
+
+    (runs / "rev.tsv").write_text(reversals(400, 1))
+    p = run("train", "rev.tsv", "--task", "seq2seq", "--hidden", "32", "--embed", "8",
+            "--batch-size", "16", "--steps", "60", "--eval-every", "10", "--lr", "0.01",
+            "--best-by", "error", "--out", "s2s", cwd=runs)  # fmt: skip
+    assert p.returncode == 0, err(p)
+    best = checkpoint.load(runs / "s2s" / "best.safetensors")
+    c = read_curves(runs / "s2s")
+    assert [e[0] for e in c.error] == [v[0] for v in c.val] == [10, 20, 30, 40, 50, 60]
+    assert c.best[0] == best.step and c.best_error[2] == best.info["best_val_error"]
+    assert c.best == min(c.val, key=lambda v: (c.error[c.val.index(v)][2], v[2]))
+    rows = out(run("plot", "s2s", cwd=runs)).splitlines()
+    assert sum(r.split("\t")[1] == "val_error" for r in rows) == 6
+    p = run("plot", "s2s", "fast", "-o", "both.png", cwd=runs)
+    assert p.returncode == 0, err(p)
+    with Image.open(runs / "both.png") as im:
+        assert im.size[1] > 560  # three rows: loss, error, learning rate
+    code, text, stderr = on_terminal(runs, "plot", "s2s")
+    assert code == 0, stderr
+    assert "validation sequence error (%) by step" in text and "learning rate" in text

@@ -1,6 +1,7 @@
 """Learning curves of training runs, from their checkpoints' histories: the validation loss at each
-evaluation, the training loss between evaluations (the trainer records its mean every tenth of an
-evaluation interval), the learning rate and the wall time, read from the checkpoint's header
+evaluation (and, for a seq2seq run that keeps its best by it, the validation sources' greedy
+sequence error), the training loss between evaluations (the trainer records its mean every tenth
+of an evaluation interval), the learning rate and the wall time, read from the checkpoint's header
 alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
 ``rnngen.pictures.terminal`` (plotext)."""
 
@@ -20,16 +21,31 @@ class Curves:
     val: list[tuple[int, float, float]] = field(default_factory=list)
     train: list[tuple[int, float, float]] = field(default_factory=list)
     lr: list[tuple[int, float, float]] = field(default_factory=list)
+    error: list[tuple[int, float, float]] = field(default_factory=list)  # greedy, a fraction
 
     @property
     def best(self) -> tuple[int, float, float] | None:
-        """The evaluation with the lowest validation loss (the best checkpoint)."""
-        return min(self.val, key=lambda p: p[2]) if self.val else None
+        """The validation loss point of the best checkpoint: the lowest loss, or, for a run that
+        keeps its best by the validation error, the lowest (error, loss)."""
+        if not self.val:
+            return None
+        if not self.error:
+            return min(self.val, key=lambda p: p[2])
+        loss = {p[0]: p for p in self.val}
+        step = min((e[2], loss[e[0]][2], e[0]) for e in self.error if e[0] in loss)[2]
+        return loss[step]
+
+    @property
+    def best_error(self) -> tuple[int, float, float] | None:
+        """The error point of the best checkpoint (None for a run without errors)."""
+        best = self.best
+        return next((e for e in self.error if best and e[0] == best[0]), None)
 
     def rows(self) -> list[tuple[str, str, int, float, float]]:
         """(run, series, step, minutes, value), every point, for text output."""
         return [(self.name, series, s, m, v) for series, pts in
-                (("val_loss", self.val), ("train_loss", self.train), ("lr", self.lr))
+                (("val_loss", self.val), ("val_error", self.error), ("train_loss", self.train),
+                 ("lr", self.lr))
                 for s, m, v in pts]  # fmt: skip
 
 
@@ -55,6 +71,8 @@ def read_curves(run: str | Path) -> Curves:
             m = float(h.get("seconds") or 0.0) / 60.0
             if h.get("val_loss") is not None:
                 c.val.append((int(h["step"]), m, float(h["val_loss"])))
+            if h.get("val_error") is not None:
+                c.error.append((int(h["step"]), m, float(h["val_error"])))
             if not curve and h.get("train_loss") is not None:  # runs from before the curve
                 c.train.append((int(h["step"]), m, float(h["train_loss"])))
             if not curve and h.get("lr") is not None:

@@ -1,6 +1,7 @@
 """Learning curves drawn in the terminal with plotext (6.x; imported here only, by ``rnngen plot``
 without ``-o`` on a terminal): loss against steps for every run, validation and training, each
-best checkpoint marked, and the learning rate below, as two figures one above the other."""
+best checkpoint marked, the validation sequence error of seq2seq runs that keep their best by it,
+and the learning rate below, as figures one above the other."""
 
 from rnngen.pictures.curves import Curves
 
@@ -35,6 +36,14 @@ def render(runs: list[Curves], width: int, height: int, color: bool) -> str:
                    relative=True)  # fmt: skip
     fig.title("loss (nats/token) by step")
     top = fig.build().string(colorless=not color)
+    if any(run.error for run in runs):  # seq2seq runs that keep their best by it
+        fig.clear()
+        fig.plot_size(width, lr_rows + 3)
+        for run in runs:
+            if run.error:
+                line([(s, m, 100 * e) for s, m, e in run.error], None, marker="dot")
+        fig.title("validation sequence error (%) by step")
+        top += "\n" + fig.build().string(colorless=not color)
     fig.clear()
     fig.plot_size(width, lr_rows)
     for run in runs:

@@ -136,6 +136,14 @@ def test_wrong_command_for_the_model_names_the_right_one(wd, attn) -> None:
         assert p.returncode == 2, err(p)
         assert right in err(p) and "Traceback" not in err(p) and out(p) == ""
         assert len(err(p).strip().splitlines()) == 1
+    (wd / "one.tsv").write_text("abc\tcba\n")
+    other_kind = (
+        (["eval", "lm", "lm.txt", "--beam", "3"], "--beam is for sequence-to-"),
+        (["eval", "attn", "one.tsv", "--seq-len", "9"], "--seq-len is for language"),
+    )
+    for args, said in other_kind:
+        p = run(*args, cwd=wd)  # an option of the other kind of model: refused, not ignored
+        assert p.returncode == 2 and said in err(p) and out(p) == "", err(p)
 
 
 @pytest.mark.parametrize(

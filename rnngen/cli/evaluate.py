@@ -8,13 +8,14 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, warn, write
-from rnngen.cli.params import Shared, settings_options
+from rnngen.cli.params import Shared, given, settings_options
 from rnngen.errors import UsageError
 from rnngen.train.config import EvalConfig
 
 
 @settings_options(EvalConfig, Shared.only("threads", "json_out", "quiet", "encoding", "errors"))
 def evaluate(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
     path: Annotated[str, typer.Argument(help="Text file to score; '-' reads stdin.")],
     beam: Annotated[
@@ -43,11 +44,15 @@ def evaluate(
         shared.validate()
         m = load(model, shared.threads)
         if m.checkpoint.s2s is not None:
+            if "seq_len" in given(ctx):
+                raise UsageError(f"{m.path}: --seq-len is for language models; a sequence-to-"
+                                 "sequence model reads whole pairs")  # fmt: skip
             if ensemble:
                 m = m.ensemble(*ensemble)
             return _evaluate_seq2seq(m, path, beam, settings, shared)
-        if ensemble:
-            raise UsageError(f"{m.path}: --ensemble is for sequence-to-sequence models")
+        if ensemble or "beam" in given(ctx):
+            what = "--ensemble" if ensemble else "--beam"
+            raise UsageError(f"{m.path}: {what} is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
             m.warm("eval", settings.batch_size)

@@ -7,13 +7,15 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info
-from rnngen.cli.params import Shared, settings_options
+from rnngen.cli.params import Shared, given, settings_options
+from rnngen.errors import UsageError
 
 MAX_TOKENS = 2000
 
 
 @settings_options(Shared.only("threads", "quiet", "encoding", "errors"))
 def heatmap(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
     path: Annotated[str, typer.Argument(help="Text to read; '-' reads stdin.")] = "-",
     out: Annotated[Path, typer.Option("-o", "--out", help="The HTML page to write.")] = Path(
@@ -39,6 +41,8 @@ def heatmap(
     with user_errors():
         shared.validate()
         m = load(model, shared.threads)
+        if m.checkpoint.s2s is None and "beam" in given(ctx):
+            raise UsageError(f"{m.path}: --beam is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
             if m.checkpoint.s2s is not None:

@@ -41,15 +41,13 @@ def heatmap(
     with user_errors():
         shared.validate()
         m = load(model, shared.threads)
-        if m.checkpoint.s2s is None and "beam" in given(ctx):
+        seq2seq = m.checkpoint.s2s is not None
+        if not seq2seq and "beam" in given(ctx):
             raise UsageError(f"{m.path}: --beam is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
-            if m.checkpoint.s2s is not None:
-                m.warm()
-            else:
-                m.warm("batch")
-        if m.checkpoint.s2s is not None:
+            m.warm() if seq2seq else m.warm("batch")
+        if seq2seq:  # its attention, line by line
             page = m.heatmap(text, beam, max_tokens, name)
         else:
             page = m.heatmap(text, max_tokens, name)

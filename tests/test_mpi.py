@@ -20,6 +20,7 @@ from clitools import (
     one_and_two_processes,
     out,
     repetitive_text,
+    reversals,
     rnngen_exe,
     run,
 )
@@ -33,6 +34,7 @@ SMALL = ["--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "1
 def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("mpi")
     (d / "corpus.txt").write_text(repetitive_text(600))
+    (d / "pairs.tsv").write_text(reversals(200, 3))
     return d
 
 
@@ -79,11 +81,13 @@ def test_resume_with_the_same_or_another_process_count(workdir):
 
 
 def test_usage_and_input_errors_are_reported_once(workdir):
-    p = mpi(2, "train", "corpus.txt", *SMALL, "--batch-size", "7", "--out", "odd", cwd=workdir)
-    assert p.returncode == 2
-    assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give a "
-                              "batch size divisible by 2 (each process trains batch-size / 2 "
-                              "rows)")  # fmt: skip
+    for data in (["corpus.txt", *SMALL], ["pairs.tsv", "--task", "seq2seq"]):
+        p = mpi(2, "train", *data, "--batch-size", "7", "--out", "odd", cwd=workdir)
+        assert p.returncode == 2
+        assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give "
+                                  "a batch size divisible by 2 (each process trains batch-size / "
+                                  "2 rows)")  # fmt: skip
+        assert not (workdir / "odd").exists()
     p = mpi(2, "train", "missing.txt", "--steps", "2", cwd=workdir)
     assert p.returncode == 1 and err(p).strip() == "error: missing.txt: no such file"
     assert not (workdir / "runs").exists()

@@ -115,12 +115,3 @@ def test_resume_with_the_same_or_another_process_count(workdir):
     alone = run("train", "--resume", "same", "--steps", "25", "--threads", "1", cwd=workdir)
     assert alone.returncode == 0, err(alone)  # one process continues a run of two
     assert "resuming same at step 20" in err(alone)
-
-
-def test_a_batch_the_processes_cannot_share_is_refused_once(workdir):
-    p = mpi(2, "train", "pairs.tsv", *SMALL, "--batch-size", "7", "--out", "odd", cwd=workdir)
-    assert p.returncode == 2
-    assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give a "
-                              "batch size divisible by 2 (each process trains batch-size / 2 "
-                              "rows)")  # fmt: skip
-    assert not (workdir / "odd").exists()

@@ -46,7 +46,10 @@ def heatmap(
             raise UsageError(f"{m.path}: --beam is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
-            m.warm() if seq2seq else m.warm("batch")
+            if seq2seq:
+                m.warm()
+            else:
+                m.warm("batch")
         if seq2seq:  # its attention, line by line
             page = m.heatmap(text, beam, max_tokens, name)
         else:

@@ -125,8 +125,12 @@ def unknown(vocab: Vocab, toks: list[str]) -> list[str]:
 def decode(vocab: Vocab, ids: Iterable[int]) -> str:
     """A target's text: characters joined, words joined by spaces (the boundary dropped)."""
     b = boundary(vocab)
-    toks = [vocab.itos[i] for i in ids if i != b]
-    return "".join(toks) if vocab.level == "char" else " ".join(toks)
+    return joined([vocab.itos[i] for i in ids if i != b], vocab.level)
+
+
+def joined(toks: list[str], level: str) -> str:
+    """Tokens as text: characters joined, words joined by spaces (``tokens`` undone)."""
+    return "".join(toks) if level == "char" else " ".join(toks)
 
 
 # ---- encoded pairs ------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from rnngen.data.pair_batches import make_batch
-from rnngen.data.pairs import PairSet, boundary, tokens
+from rnngen.data.pairs import PairSet, boundary, joined, tokens
 from rnngen.errors import DataError, UsageError
-from rnngen.generate.translate import Translator
+from rnngen.generate.translate import Hypothesis, Translator
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Item:
 
     where: str  # "line 3"
     source: list[str]  # (S,) its tokens
+    text: str  # the output, as rnngen translate writes it
     output: list[str]  # (T,) the decoded tokens, then "</s>"
     weights: np.ndarray  # (T, S) attention of each output step over the source
     logp: np.ndarray  # (T,) log-probability of each output token
@@ -71,15 +72,17 @@ def read(tr: Translator, text: str, beam: int, max_len: int, max_tokens: int,
     items = []
     for a in range(0, len(lines), batch):
         srcs = encoded[a : a + batch]
-        outs = [found[0][0] if found else [] for found in tr.search_ids(srcs, beam, 1, max_len)]
-        pairs = PairSet(srcs, [np.array(o, np.int32) for o in outs], [""] * len(srcs))
+        outs = [found[0] if found else Hypothesis("", [], 0.0)
+                for found in tr.search(srcs, beam, 1, max_len)]  # fmt: skip
+        pairs = PairSet(srcs, [np.array(o.tokens, np.int32) for o in outs], [""] * len(srcs))
         weights, logp = model.alignments(make_batch(pairs, np.arange(len(srcs)), bos))
-        for b, ((where, src, refs), ids) in enumerate(zip(lines[a : a + batch], outs,
-                                                           strict=True)):  # fmt: skip
-            S, T = len(srcs[b]), len(ids) + 1
-            written = [tgt.itos[i] for i in ids] + ["</s>"]
+        for b, ((where, src, refs), out) in enumerate(zip(lines[a : a + batch], outs,
+                                                          strict=True)):  # fmt: skip
+            S, T = len(srcs[b]), len(out.tokens) + 1
+            written = [tgt.itos[i] for i in out.tokens] + ["</s>"]
             seen = weights[b, :T, :S].astype(np.float64)
-            items.append(Item(where, tokens(src, src_level), written, seen, logp[b, :T], refs))
+            items.append(Item(where, tokens(src, src_level), out.text, written, seen,
+                              logp[b, :T], refs))  # fmt: skip
     return items
 
 
@@ -87,11 +90,10 @@ def page_data(items: list[Item], tgt_level: str, src_level: str, beam: int, sour
               model_path: Path | None) -> dict:  # fmt: skip
     """The JSON the page reads: per line its tokens, output, the weights (rounded to 4 places),
     token probabilities, score, and references with whether the output matched one."""
-    join = " " if tgt_level == "word" else ""
     rows = []
     for it in items:
-        text = join.join(it.output[:-1])
-        refs = [join.join(tokens(r, tgt_level)) for r in it.references]
+        text = it.text
+        refs = [joined(tokens(r, tgt_level), tgt_level) for r in it.references]
         rows.append({
             "where": it.where, "source": it.source, "output": it.output,
             "weights": np.round(it.weights, 4).tolist(),

@@ -219,9 +219,13 @@ class Seq2SeqModel:
 
     def token_losses(self, batch: Batch) -> np.ndarray:
         """Cross-entropy (nats) of every real target token, (N,) float64, batch-major order."""
+        return self._scored(batch)[1]
+
+    def _scored(self, batch: Batch) -> tuple[Tapes, np.ndarray]:
+        """The teacher-forced forward without dropout and its tokens' losses (``token_losses``)."""
         t = self._forward(batch, None)
         logits = np.empty((t.top.shape[0], self.output.V), self.dtype)
-        return self.output.token_losses(self.output.logits(t.top, logits), self._targets(t))
+        return t, self.output.token_losses(self.output.logits(t.top, logits), self._targets(t))
 
     def alignments(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """Teacher-forced, no dropout: the attention weights of every decoder step over the
@@ -229,9 +233,7 @@ class Seq2SeqModel:
         ``attention none``), and the log-probability of every target token, (B, T) float64 (0
         past each target's end). Fed a decoded output, this is how the decoder read the source
         while it wrote it."""
-        t = self._forward(batch, None)
-        logits = np.empty((t.top.shape[0], self.output.V), self.dtype)
-        losses = self.output.token_losses(self.output.logits(t.top, logits), self._targets(t))
+        t, losses = self._scored(batch)
         T, B = batch.tgt_in.shape
         logp = np.zeros(B * T)
         logp[t.real] = -losses

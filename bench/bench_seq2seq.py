@@ -6,6 +6,7 @@
         --input-feed both --no-decode                      # what attention and input feeding cost
     python bench/bench_seq2seq.py --layers 1 --hidden 512 --embed 256 --batch-size 32
     python bench/bench_seq2seq.py --rnngen-processes 2 --no-decode   # rnngen under mpiexec -n 2
+    python bench/bench_seq2seq.py --rnngen-replicas 2 --no-decode    # rnngen train --replicas 2
     python bench/bench_seq2seq.py --quality 10 --input-feed both --threads 1 --clock cpu \
         --dropout 0.2                                      # time to quality, PyTorch
 
@@ -277,11 +278,13 @@ class Rnngen:
     names another command)."""
 
     def __init__(self, cmd: str | None, threads: int, sizes: dict, work: Path,
-                 processes: int = 1) -> None:  # fmt: skip
+                 processes: int = 1, replicas: int = 1) -> None:  # fmt: skip
         self.cmd = cmd.split() if cmd else [sys.executable, "-m", "rnngen"]
-        # training under mpiexec: the same cores as processes of threads / processes threads
+        # training under mpiexec, or as replicas in threads of one process: the same cores as
+        # members of threads / members threads each
         self.launcher = ["mpiexec", "-n", str(processes)] if processes > 1 else []
-        self.train_threads = max(1, threads // processes)
+        self.replicas = replicas
+        self.train_threads = max(1, threads // (processes * replicas))
         self.env = dict(os.environ)
         if not cmd:
             self.env["PYTHONPATH"] = os.pathsep.join(
@@ -329,6 +332,8 @@ class Rnngen:
                 "--threads", str(self.train_threads), "--quiet"]  # fmt: skip
         if input_feed:
             args.append("--input-feed")
+        if self.replicas > 1:
+            args += ["--replicas", str(self.replicas)]
         t0 = time.perf_counter()
         r = self.run(*args, launcher=self.launcher)
         wall = time.perf_counter() - t0
@@ -484,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rnngen-processes", type=int, default=1, metavar="N",
                     help="rnngen trains under mpiexec -n N, threads/N threads each (default 1: "
                     "one process of --threads threads); PyTorch keeps one process")  # fmt: skip
+    ap.add_argument("--rnngen-replicas", type=int, default=1, metavar="N",
+                    help="rnngen trains with --replicas N (N threads of one process, threads/N "
+                    "threads each for their kernels; default 1)")  # fmt: skip
     ap.add_argument("--quality", type=float, metavar="MINUTES", help="PyTorch only: train each "
                     "variant MINUTES, report validation loss and greedy WER/PER")  # fmt: skip
     ap.add_argument("--dropout", type=float, default=0.0, help="--quality only")
@@ -563,7 +571,9 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
             engines = ["rnngen"]
     rn = None
     if "rnngen" in engines:
-        rn = Rnngen(args.rnngen, args.threads, sizes, work, args.rnngen_processes)
+        rn = Rnngen(
+            args.rnngen, args.threads, sizes, work, args.rnngen_processes, args.rnngen_replicas
+        )
         rnngen_version = rn.check(any(f for _, f in variants))
     # a small validation file: rnngen evaluates it at the end of every round (not timed)
     valid = work / "valid-small.tsv"
@@ -577,7 +587,9 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
     print(f"seq2seq on {kind} ({data_dir}): bi-LSTM encoder / LSTM decoder L{L} H{H} E{E} B{B}, "
           f"Adam clip 5, {args.threads} threads per engine, {engines}"
           + (f" (rnngen trains as {args.rnngen_processes} processes)"
-             if args.rnngen_processes > 1 else ""), flush=True)  # fmt: skip
+             if args.rnngen_processes > 1 else "")
+          + (f" (rnngen trains as {args.rnngen_replicas} replicas in threads)"
+             if args.rnngen_replicas > 1 else ""), flush=True)  # fmt: skip
     results: dict = {}
     try:
         setup: dict = {}
@@ -657,6 +669,8 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
         "tokens_counting": "target tokens: each target's tokens + 1 for </s>, no padding",
         "repeats": args.repeats,
         "rnngen_training_processes": args.rnngen_processes,
+        "rnngen_training_replicas": args.rnngen_replicas,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
         "seconds_per_segment": args.seconds,
         "variants": results,
     }

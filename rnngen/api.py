@@ -169,7 +169,7 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
           init_from: str | Path | None = None, threads: int | None = None,
           encoding: str = "utf-8", errors: str = "strict",
           progress: Callable[[TrainEvent], None] | None = None, task: str = "lm",
-          **settings: Any) -> "Run":  # fmt: skip
+          replicas: int = 1, **settings: Any) -> "Run":  # fmt: skip
     """Train a language model on ``paths`` (text files, directories, ``"-"`` for stdin), as
     ``rnngen train`` does, and return the ``Run``; with ``task="seq2seq"``, a
     sequence-to-sequence model on source<TAB>target pairs (``attention``, ``encoder``, ...).
@@ -180,11 +180,24 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
     ``seed``, ... ``out`` is the run directory (default ``runs/NAME-TIME``); ``resume`` continues a
     run (only stop limits may be given with it); ``init_from`` starts from a model's weights.
     ``progress``, if given, is called with a ``TrainEvent`` at the start, after every step and
-    after every evaluation. Raises ``rnngen.UserError`` with the command line's messages."""
-    trainer = prepare_training(paths, val_file=val_file, out=out, force=force, resume=resume,
-                               init_from=init_from, threads=threads, encoding=encoding,
-                               errors=errors, given=settings, task=task)  # fmt: skip
-    done = trainer.done_reason()
-    if done is not None:
-        raise UsageError(done)
-    return run_training(trainer, _Events(progress) if progress is not None else None)
+    after every evaluation. ``replicas``: train that many replicas in threads of this process,
+    each on its share of every batch (``--replicas``; ``threads`` then counts each one's).
+    Raises ``rnngen.UserError`` with the command line's messages."""
+    from rnngen.train.launch import setup
+    from rnngen.train.replicas import start
+
+    group, threads = start(replicas, threads)
+    ok = False
+    try:
+        trainer = setup(group, lambda: prepare_training(
+            paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
+            threads=threads, encoding=encoding, errors=errors, given=settings, task=task,
+            group=group), threads)  # fmt: skip
+        done = trainer.done_reason()
+        if done is not None:
+            raise UsageError(done)
+        run = run_training(trainer, _Events(progress) if progress is not None else None)
+        ok = True
+        return run
+    finally:
+        group.close(ok)

@@ -85,7 +85,7 @@ def test_usage_and_input_errors_are_reported_once(workdir):
         p = mpi(2, "train", *data, "--batch-size", "7", "--out", "odd", cwd=workdir)
         assert p.returncode == 2
         assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give "
-                                  "a batch size divisible by 2 (each process trains batch-size / "
+                                  "a batch size divisible by 2 (each of them trains batch-size / "
                                   "2 rows)")  # fmt: skip
         assert not (workdir / "odd").exists()
     p = mpi(2, "train", "missing.txt", "--steps", "2", cwd=workdir)

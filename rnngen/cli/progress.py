@@ -44,7 +44,11 @@ class TrainProgress:
             f"{meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens · "
             f"{meta['steps_per_epoch']:,} steps/epoch · until {' or '.join(limit)} · "
             f"{meta['threads']} threads"
-            + (f" x {meta['processes']} processes" if meta.get("processes", 1) > 1 else "")
+            + (
+                f" x {meta['processes']} {meta.get('members', 'processes')}"
+                if meta.get("processes", 1) > 1
+                else ""
+            )
             + (
                 f" · periodic validation on a fixed {meta['val_part_tokens']:,} tokens"
                 if meta.get("val_part_tokens")

@@ -52,6 +52,7 @@ class Solo:
 
     size, rank, local_size = 1, 0, 1
     is_root = True
+    members = "processes"  # what the members are called in messages
 
     def rows(self, B: int) -> tuple[int, int]:
         """This process's row range of a batch of B rows (B divisible by size for training;
@@ -110,34 +111,37 @@ class Solo:
         """A barrier that sleeps while it waits (MPI's own spins a core): for the processes
         that wait while the root prepares a run (encoding a 1 GB text takes half a minute)."""
 
+    def close(self, ok: bool = True) -> None:
+        """This member's end of the run (``ok``: it ended without an error): replicas in
+        threads are released and joined (``rnngen.train.replicas``); nothing to do for
+        processes."""
 
-class MPIGroup(Solo):
-    """The processes of ``MPI.COMM_WORLD``."""
 
-    def __init__(self) -> None:
-        from mpi4py import MPI
+class Collective(Solo):
+    """A group of several members, its exchanges written once over four primitives: ``sum_into``
+    (an array summed over the members, in place), ``max_into``, ``bcast`` and ``allgather``.
+    ``MPIGroup``'s members are processes; ``rnngen.train.replicas.ThreadGroup``'s are threads."""
 
-        self.MPI = MPI
-        self.comm = MPI.COMM_WORLD
-        self.size, self.rank = self.comm.Get_size(), self.comm.Get_rank()
-        self.is_root = self.rank == 0
-        self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-        self._pair = np.zeros(2, np.float64)
+    def sum_into(self, a: np.ndarray) -> None:
+        """``a`` becomes its sum over the members, in place."""
+        raise NotImplementedError
+
+    def max_into(self, a: np.ndarray) -> None:
+        """``a`` becomes its element-wise maximum over the members, in place."""
+        raise NotImplementedError
 
     def average(self, loss: float, grads: np.ndarray) -> float:
-        self.comm.Allreduce(self.MPI.IN_PLACE, grads, op=self.MPI.SUM)
+        self.sum_into(grads)
         grads *= grads.dtype.type(1.0 / self.size)
-        self._pair[0] = loss
-        self.comm.Allreduce(self.MPI.IN_PLACE, self._pair[:1], op=self.MPI.SUM)
-        return float(self._pair[0] / self.size)
+        return self.sums(loss)[0] / self.size
 
     def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
         buf = np.array([timed_out, stop, progress if self.is_root else -1.0], dtype=np.float64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
+        self.max_into(buf)
         return bool(buf[0]), bool(buf[1]), float(buf[2])
 
     def add_up(self, loss: float, grads: np.ndarray) -> float:
-        self.comm.Allreduce(self.MPI.IN_PLACE, grads, op=self.MPI.SUM)
+        self.sum_into(grads)
         return self.sums(loss)[0]
 
     def sum_loss(self, total: float, count: int) -> tuple[float, int]:
@@ -146,22 +150,16 @@ class MPIGroup(Solo):
 
     def sums(self, *values: float) -> tuple[float, ...]:
         buf = np.array(values, dtype=np.float64)
-        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        self.sum_into(buf)
         return tuple(float(v) for v in buf)
 
     def gather_rows(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         out = {}
         for name, a in arrays.items():
-            parts = self.comm.gather(np.ascontiguousarray(a), root=0)
+            parts = self.allgather(np.ascontiguousarray(a))
             if self.is_root:
                 out[name] = np.concatenate(parts, axis=1)
         return out if self.is_root else None
-
-    def bcast(self, obj: R) -> R:
-        return self.comm.bcast(obj, root=0)
-
-    def allgather(self, obj: R) -> list[R]:
-        return self.comm.allgather(obj)
 
     def root_only(self, fn: Callable[[], R]) -> R | None:
         result, failure = None, None
@@ -177,14 +175,39 @@ class MPIGroup(Solo):
 
     def check_same(self, params: np.ndarray) -> None:
         digest = hashlib.blake2b(np.ascontiguousarray(params).data, digest_size=16).hexdigest()
-        digests = self.comm.allgather(digest)
+        digests = self.allgather(digest)
         if len(set(digests)) > 1:
             odd = [r for r, d in enumerate(digests) if d != digests[0]]
             raise TrainingError(
-                f"the {self.size} processes' weights differ (ranks {odd} disagree with rank 0): "
-                "the processes are not running the same rnngen, NumPy or BLAS, or a process is "
-                "faulty; stop and resume from the last checkpoint"
+                f"the {self.size} {self.members}' weights differ (ranks {odd} disagree with rank "
+                "0): the processes are not running the same rnngen, NumPy or BLAS, or a process "
+                "is faulty; stop and resume from the last checkpoint"
             )
+
+
+class MPIGroup(Collective):
+    """The processes of ``MPI.COMM_WORLD``."""
+
+    def __init__(self) -> None:
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD
+        self.size, self.rank = self.comm.Get_size(), self.comm.Get_rank()
+        self.is_root = self.rank == 0
+        self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+
+    def sum_into(self, a: np.ndarray) -> None:
+        self.comm.Allreduce(self.MPI.IN_PLACE, a, op=self.MPI.SUM)
+
+    def max_into(self, a: np.ndarray) -> None:
+        self.comm.Allreduce(self.MPI.IN_PLACE, a, op=self.MPI.MAX)
+
+    def bcast(self, obj: R) -> R:
+        return self.comm.bcast(obj, root=0)
+
+    def allgather(self, obj: R) -> list[R]:
+        return self.comm.allgather(obj)
 
     def barrier(self) -> None:
         self.comm.Barrier()
@@ -214,12 +237,13 @@ def make_group(mode: str) -> Solo:
 
 
 def check_batch(group: Solo, batch_size: int) -> None:
-    """Raise UsageError when the processes cannot share the batch's rows equally."""
-    if batch_size % group.size:
+    """Raise UsageError when the processes (or replicas) cannot share the batch's rows
+    equally."""
+    n, who = group.size, group.members
+    if batch_size % n:
         raise UsageError(
-            f"--batch-size {batch_size} cannot be split among {group.size} processes: give a "
-            f"batch size divisible by {group.size} (each process trains batch-size / "
-            f"{group.size} rows)"
+            f"--batch-size {batch_size} cannot be split among {n} {who}: give a batch size "
+            f"divisible by {n} (each of them trains batch-size / {n} rows)"
         )
 
 

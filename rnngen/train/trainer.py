@@ -216,7 +216,7 @@ class Trainer:
             "seconds": None if c.minutes is None else c.minutes * 60,
             "params": self.model.params.size, "steps_per_epoch": self.stream.steps_per_epoch,
             "threads": self.plan.threads, "parts": self.plan.parts,
-            "processes": self.group.size,
+            "processes": self.group.size, "members": self.group.members,
             "val_part_tokens": None if self.val_part is None else self.val_part[1].size,
             **self._data_info(),
         })  # fmt: skip

@@ -4,12 +4,15 @@ the time of one allreduce of each model's gradient buffer, and a scaling model o
     python bench/bench_mpi.py speed --rounds 3        # alternated A B A B, medians
     mpiexec -n 2 python bench/bench_mpi.py allreduce  # one allreduce per model buffer
     python bench/bench_mpi.py model                   # the scaling model from both results
+    python bench/bench_mpi.py replicas --rounds 2     # 1 x 2 threads, --replicas 2, 2 processes
 
 ``speed`` runs the installed ``rnngen train`` (``PYTHONPATH`` picks the checkout) on real text
 (tiny Shakespeare at character level, PTB at word level, from ../shared/corpora), a fixed number
 of steps, and reads ``tokens_per_sec`` from ``--json`` (training time only: start-up and the final
 evaluation are not in it). A: ``rnngen train --threads 2``; B: ``mpiexec -n 2 rnngen train`` (one
-thread each). Rounds alternate A B, B A. Results go to bench/results/mpi.json.
+thread each). Rounds alternate A B, B A. ``replicas`` adds C: ``rnngen train --replicas 2`` (one
+process, two replicas of one thread each), rounds A C B, B C A. Results go to
+bench/results/mpi.json.
 """
 
 import argparse
@@ -22,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import machine, write_report
+from benchlib import config_names, machine, write_report
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 RESULTS = Path(__file__).resolve().parent / "results" / "mpi.json"
@@ -43,14 +46,16 @@ MODELS = {"h256": ("char", 65, 64, 256, 2), "h512": ("char", 65, 64, 512, 2),
 QUIET = {"h256": 23_349, "h512": 8_224, "word": 5_288}  # README, "Measured on this machine"
 
 
-def train_once(name: str, procs: int) -> float:
+def train_once(name: str, procs: int, replicas: int = 1) -> float:
     opts, steps, corpus, val = CONFIGS[name]
     with tempfile.TemporaryDirectory() as out:
         cmd = ["rnngen", "train", str(CORPORA / corpus), *opts, "--steps", str(steps),
                "--eval-every", "100000", "--out", out + "/run", "--json", "--quiet"]  # fmt: skip
         if val:
             cmd += ["--val-file", str(CORPORA / val)]
-        if procs == 1:
+        if procs == 1 and replicas > 1:
+            cmd += ["--replicas", str(replicas), "--threads", "1"]
+        elif procs == 1:
             cmd += ["--threads", "2"]
         else:
             cmd = ["mpiexec", "-n", str(procs), *cmd]
@@ -75,6 +80,30 @@ def speed(rounds: int) -> dict:
             "median_1x2": statistics.median(a),
             "median_2x1": statistics.median(b),
             "ratio_2x1_over_1x2": statistics.median(y / x for x, y in zip(a, b, strict=True)),
+        }
+    return results
+
+
+def with_replicas(rounds: int, names: list[str]) -> dict:
+    """A (1 process x 2 threads), C (--replicas 2) and B (2 processes), alternated."""
+    arms = {"1x2": (1, 1), "replicas2": (1, 2), "2x1": (2, 1)}
+    results = {}
+    for name in names:
+        got: dict[str, list[float]] = {k: [] for k in arms}
+        for r in range(rounds):
+            for arm in list(arms) if r % 2 == 0 else list(arms)[::-1]:
+                got[arm].append(train_once(name, *arms[arm]))
+                print(f"{name} round {r} {arm}: {got[arm][-1]:,.0f} tok/s", file=sys.stderr)
+        med = {k: statistics.median(v) for k, v in got.items()}
+        results[name] = {
+            "tokens_per_sec": got,
+            "median": med,
+            "ratio_replicas2_over_1x2": statistics.median(
+                c / a for a, c in zip(got["1x2"], got["replicas2"], strict=True)
+            ),
+            "ratio_replicas2_over_2x1": statistics.median(
+                c / b for b, c in zip(got["2x1"], got["replicas2"], strict=True)
+            ),
         }
     return results
 
@@ -144,7 +173,8 @@ def scaling(report: dict) -> dict:
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["speed", "allreduce", "model"])
+    ap.add_argument("what", choices=["speed", "allreduce", "model", "replicas"])
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="replicas: which models")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=30)
     a = ap.parse_args()
@@ -153,6 +183,11 @@ def main() -> None:
         report["machine"] = machine()
         report["date"] = time.strftime("%Y-%m-%d %H:%M")
         report["speed"] = speed(a.rounds)
+    elif a.what == "replicas":
+        names = config_names(ap, a.configs, CONFIGS)
+        report["replicas"] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                              "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+                              "models": with_replicas(a.rounds, names)}  # fmt: skip
     elif a.what == "allreduce":
         res = allreduce(a.reps)
         if res is None:

@@ -37,6 +37,8 @@ EXTRA=(${G2P_EXTRA:-})  # more train flags, e.g. G2P_EXTRA="--attention dot --en
 ENSEMBLE=()
 for r in ${G2P_ENSEMBLE:-}; do ENSEMBLE+=(--ensemble "$r"); done
 
+# G2P_EXTRA="--replicas 2" trains as two replicas in threads of one process (as fast as two MPI
+# processes; README, "Replicas in threads")
 # training processes: G2P_PROCESSES=2 trains data-parallel under mpiexec (pip install ".[mpi]"),
 # one thread each; on the 2-core machines it trains the G2P model 1.2x faster than 1 process with
 # 2 threads (README, "Grapheme-to-phoneme on CMUdict")
@@ -69,10 +71,15 @@ end=$(date +%s.%N)
 rnngen eval "$DIR/run" "$DIR/test.tsv" --beam "$BEAM" ${ENSEMBLE[@]+"${ENSEMBLE[@]}"} --json \
   > "$DIR/test.json"
 rnngen info "$DIR/run" --json > "$DIR/info.json"
+# the same test words scored with the stress digits removed from outputs and references (how most
+# published CMUdict figures count)
+python3 "$here/g2p_score.py" "$DIR/test.tsv" "$DIR/run" --beam "$BEAM" \
+  ${ENSEMBLE[@]+"${ENSEMBLE[@]}"} > "$DIR/score.json"
 python3 - "$DIR" "$start" "$end" "$RESULT" "$MINUTES" "$BEAM" <<'PY'
 import json, os, sys
 d, start, end, dest, minutes, beam = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:]
-train, test, info = (json.load(open(f"{d}/{n}.json")) for n in ("train", "test", "info"))
+train, test, info, score = (json.load(open(f"{d}/{n}.json"))
+                            for n in ("train", "test", "info", "score"))
 command = open(f"{d}/command.txt").read().strip()
 
 def pick(obj, *names):  # the first of these keys that eval's JSON has
@@ -86,7 +93,7 @@ curve = [{"minutes": round(h["seconds"] / 60, 2), "step": h["step"], "train_loss
 res = {"command": command, "minutes_budget": float(minutes), "beam": int(beam),
        "ensemble": os.environ.get("G2P_ENSEMBLE", "").split(),
        "command_wall_seconds": round(end - start, 1),
-       "wer": wer, "per": per, "train": train, "test": test, "model": info.get("model"),
+       "wer": wer, "per": per, "without_stress": score["stress_removed"], "train": train, "test": test, "model": info.get("model"),
        "train_config": info.get("train"), "curve": curve}
 json.dump(res, open(dest, "w"), indent=1)
 fmt = lambda x: f"{x:.4f}" if isinstance(x, (int, float)) else "-"
@@ -97,6 +104,8 @@ for c in curve:
           f"{fmt(c['val_error']):>8} {lr:>9}")
 # a rate in [0, 1] (or already a percentage, if eval writes one)
 pct = lambda x: f"{100 * x if x <= 1 else x:.2f}%" if isinstance(x, (int, float)) else "? (see test.json)"
-print(f"test (beam {beam}): WER {pct(wer)}  PER {pct(per)}  training command "
+ns = score["stress_removed"]
+print(f"test (beam {beam}): WER {pct(wer)}  PER {pct(per)} (without stress: WER {pct(ns['wer'])}  "
+      f"PER {pct(ns['per'])})  training command "
       f"{res['command_wall_seconds'] / 60:.1f} min; written to {dest}")
 PY

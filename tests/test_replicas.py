@@ -88,6 +88,9 @@ def test_a_run_of_replicas_resumes_exactly(workdir, task):
     assert more.returncode == 0, err(more)
     assert f"resuming {task}-half at step 8" in err(more)
     assert same(weights(workdir, f"{task}-full"), weights(workdir, f"{task}-half"))
+    alone = run("train", "--resume", f"{task}-half", "--steps", "18", cwd=workdir)
+    assert alone.returncode == 0, err(alone)  # one replica continues a run of two
+    assert f"resuming {task}-half at step 16" in err(alone)
 
 
 def test_ctrl_c_stops_the_replicas_after_a_step_and_says_how_to_resume(workdir):

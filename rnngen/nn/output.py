@@ -8,6 +8,7 @@ its gradient is the start of the embedding's. The softmax and the loss are one f
 import numpy as np
 
 from rnngen.kernels.loss import softmax_xent, softmax_xent_loss, softmax_xent_rows
+from rnngen.kernels.matmul import matmul
 from rnngen.nn.embedding import Embedding
 
 
@@ -34,7 +35,7 @@ class Output:
 
     def logits(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out (N, V) = x (N, H) @ W + b."""
-        np.dot(x, self.W, out=out)
+        matmul(x, self.W, out=out)
         out += self.b
         return out
 
@@ -50,11 +51,11 @@ class Output:
         loss = softmax_xent(logits, targets, dt(1.0 / N), dt(smoothing), self.parts)
         dlogits = logits
         if self.tied:
-            np.dot(dlogits.T, x, out=self.tied.dW)
+            matmul(dlogits.T, x, out=self.tied.dW)
         else:
-            np.dot(x.T, dlogits, out=self.dW)
+            matmul(x.T, dlogits, out=self.dW)
         np.sum(dlogits, axis=0, out=self.db)
-        np.dot(dlogits, self.W.T, out=dx)
+        matmul(dlogits, self.W.T, out=dx)
         return loss
 
     @staticmethod

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngen.kernels.loss import embedding_backward
+from rnngen.kernels.matmul import matmul
 from rnngen.nn.cells.base import Cell
 from rnngen.nn.embedding import TokenInput
 
@@ -106,11 +107,11 @@ class RecurrentLayer:
         tape.x = x
         tape.lengths = tape.full if lengths is None else lengths
         if isinstance(x, TokenInput):
-            tape.table = x.weight @ self.W_ih  # (V, G)
+            tape.table = matmul(x.weight, self.W_ih)  # (V, G)
             xin, xrow = tape.table, x.tokens.reshape(x.shape)
         else:
             xin = tape.xp.reshape(-1, self.G)  # (T*B, G)
-            np.dot(x.reshape(xin.shape[0], x.shape[2]), self.W_ih, out=xin)
+            matmul(x.reshape(xin.shape[0], x.shape[2]), self.W_ih, out=xin)
             xrow = tape.rows
         for s, s0 in zip(tape.states, state, strict=True):
             s[0] = s0
@@ -140,7 +141,7 @@ class RecurrentLayer:
                           sc.carry, sc.dh, tape.lengths, self.parts)  # fmt: skip
         c.bias_grads(sc.sums, self.dbias)
         hs = tape.states[0][:T].reshape(T * B, self.H)
-        np.dot(hs.T, sc.grads[0].reshape(T * B, self.G), out=self.dW_hh)
+        matmul(hs.T, sc.grads[0].reshape(T * B, self.G), out=self.dW_hh)
         self._input_grads(tape, sc.grads[-1].reshape(T * B, self.G), dx)
         return c.initial_state_grad(sc.dh, sc.carry)
 
@@ -153,10 +154,10 @@ class RecurrentLayer:
         if isinstance(x, TokenInput):
             dtable = np.zeros_like(tape.table)
             embedding_backward(dtable, dG, x.tokens, self.parts)
-            np.dot(x.weight.T, dtable, out=self.dW_ih)
-            x.grad += dtable @ self.W_ih.T
+            matmul(x.weight.T, dtable, out=self.dW_ih)
+            matmul(dtable, self.W_ih.T, out=x.grad, add=True)
             return
         N = dG.shape[0]
-        np.dot(x.reshape(N, x.shape[2]).T, dG, out=self.dW_ih)
+        matmul(x.reshape(N, x.shape[2]).T, dG, out=self.dW_ih)
         if dx is not None:
-            np.dot(dG, self.W_ih.T, out=dx)
+            matmul(dG, self.W_ih.T, out=dx)

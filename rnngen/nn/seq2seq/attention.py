@@ -26,11 +26,12 @@ from rnngen.kernels.attention import (
     masked_softmax,
     masked_softmax_backward,
 )
+from rnngen.kernels.matmul import matmul
 
 
 def linear(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     """x (..., D) @ W (D, N) as one 2-D GEMM."""
-    return (x.reshape(-1, x.shape[-1]) @ W).reshape(*x.shape[:-1], W.shape[1])
+    return matmul(x.reshape(-1, x.shape[-1]), W).reshape(*x.shape[:-1], W.shape[1])
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Attention:
         h, enc, He, g = tape.h, tape.enc, self.He, self.g
         B, T, H = h.shape
         dz = dout * (1.0 - tape.out * tape.out)  # through the tanh
-        np.dot(tape.ch.reshape(B * T, -1).T, dz.reshape(B * T, H), out=g["att.W_c"])
+        matmul(tape.ch.reshape(B * T, -1).T, dz.reshape(B * T, H), out=g["att.W_c"])
         dch = linear(dz, self.p["att.W_c"].T)  # (B, T, He + H)
         dctx, dh = np.ascontiguousarray(dch[:, :, :He]), np.ascontiguousarray(dch[:, :, He:])
         S = enc.shape[1]
@@ -129,7 +130,7 @@ class Attention:
             bmm_nn(dscores, tape.keys, dh, True)
             dkeys = np.empty((B, S, H), h.dtype)
             bmm_tn(dscores, h, dkeys, False)
-            np.dot(enc.reshape(B * S, He).T, dkeys.reshape(B * S, H), out=g["att.W_a"])
+            matmul(enc.reshape(B * S, He).T, dkeys.reshape(B * S, H), out=g["att.W_a"])
             denc += linear(dkeys, self.p["att.W_a"].T)
         else:  # additive
             dq, dk = np.empty_like(tape.query), np.empty_like(tape.keys)
@@ -137,8 +138,8 @@ class Attention:
             additive_scores_backward(dscores, tape.tanh_u, self.p["att.v"], tape.src_len, dq, dk,
                                      dv_rows)  # fmt: skip
             np.sum(dv_rows, axis=0, out=g["att.v"])
-            np.dot(h.reshape(B * T, H).T, dq.reshape(B * T, H), out=g["att.W_q"])
+            matmul(h.reshape(B * T, H).T, dq.reshape(B * T, H), out=g["att.W_q"])
             dh += linear(dq, self.p["att.W_q"].T)
-            np.dot(enc.reshape(B * S, He).T, dk.reshape(B * S, H), out=g["att.W_k"])
+            matmul(enc.reshape(B * S, He).T, dk.reshape(B * S, H), out=g["att.W_k"])
             denc += linear(dk, self.p["att.W_k"].T)
         return dh, denc

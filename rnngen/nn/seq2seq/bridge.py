@@ -4,6 +4,8 @@ linear map s_dec = s_enc @ W + b (He -> H)."""
 
 import numpy as np
 
+from rnngen.kernels.matmul import matmul
+
 State = list[tuple[np.ndarray, ...]]  # per layer, the cell's state vectors (B, width)
 
 
@@ -30,7 +32,7 @@ class Bridge:
         if not self.learned:
             return [tuple(a.copy() for a in layer) for layer in finals]
         return [
-            tuple(a @ self.p[f"bridge{k}.{v}.W"] + self.p[f"bridge{k}.{v}.b"]
+            tuple(matmul(a, self.p[f"bridge{k}.{v}.W"]) + self.p[f"bridge{k}.{v}.b"]
                   for v, a in zip(self.names, layer, strict=True))
             for k, layer in enumerate(finals)
         ]  # fmt: skip
@@ -44,8 +46,8 @@ class Bridge:
         for k, (layer, dlayer) in enumerate(zip(finals, dinit, strict=True)):
             row = []
             for v, a, d in zip(self.names, layer, dlayer, strict=True):
-                np.dot(a.T, d, out=self.g[f"bridge{k}.{v}.W"])
+                matmul(a.T, d, out=self.g[f"bridge{k}.{v}.W"])
                 np.sum(d, axis=0, out=self.g[f"bridge{k}.{v}.b"])
-                row.append(d @ self.p[f"bridge{k}.{v}.W"].T)
+                row.append(matmul(d, self.p[f"bridge{k}.{v}.W"].T))
             out.append(tuple(row))
         return out

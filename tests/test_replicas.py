@@ -131,6 +131,12 @@ def test_replicas_that_cannot_run_are_refused(workdir):
     assert both.returncode != 0
     assert "--replicas 2 under an MPI launcher (2 processes)" in err(both)
     assert not (workdir / "both").exists()
+    # Numba's workqueue layer aborts the process when two threads launch kernels at once
+    queue = run("train", *LM, "--replicas", "2", "--out", "queue", cwd=workdir,
+                env={"NUMBA_THREADING_LAYER": "workqueue"})  # fmt: skip
+    assert queue.returncode == 2, err(queue)
+    assert "needs Numba's 'omp' or 'tbb' threading layer" in err(queue)
+    assert not (workdir / "queue").exists()
 
 
 def test_the_python_api_trains_replicas_as_the_command_does(workdir, monkeypatch):

@@ -3,8 +3,8 @@
 Three thread pools meet here: Numba's (the ``prange`` over batch parts), SciPy's OpenBLAS (what
 ``np.dot`` calls inside @njit code, now only on the float64 path) and NumPy's OpenBLAS (the big
 GEMMs outside the time loops, unless ``rnngen.kernels.matmul`` runs them on Numba's pool: where
-OpenBLAS has no AVX-512 kernels on an AVX-512 CPU). A training step alternates between Numba's pool and NumPy's BLAS
-pool many times, so two rules:
+OpenBLAS has no AVX-512 kernels on an AVX-512 CPU). A training step alternates between Numba's
+pool and NumPy's BLAS pool many times, so two rules:
 
 - one active pool per phase: when the time loops split the batch across cores, the BLAS they call
   runs single-threaded;

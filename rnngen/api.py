@@ -187,8 +187,7 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
     from rnngen.train.replicas import start
 
     group, threads = start(replicas, threads)
-    ok = False
-    try:
+    with group:  # its end (the replicas joined) on every way out
         trainer = setup(group, lambda: prepare_training(
             paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
             threads=threads, encoding=encoding, errors=errors, given=settings, task=task,
@@ -196,8 +195,4 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
         done = trainer.done_reason()
         if done is not None:
             raise UsageError(done)
-        run = run_training(trainer, _Events(progress) if progress is not None else None)
-        ok = True
-        return run
-    finally:
-        group.close(ok)
+        return run_training(trainer, _Events(progress) if progress is not None else None)

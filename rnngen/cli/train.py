@@ -81,6 +81,8 @@ def train(
 ) -> None:
     """Train a recurrent language model on text (or, with --task seq2seq, an encoder-decoder on
     source<TAB>target pairs), keeping the best and last checkpoints."""
+    from rnngen.api import prepare_training
+
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
     settings = {k: v for k, v in user_given.items() if k in _names(model, training, seq2seq)}
@@ -89,22 +91,7 @@ def train(
         group, threads = _group(distributed, replicas, shared.threads)
     if not group.is_root:  # the root alone talks: progress, messages, errors, --json
         err.quiet = quiet = True
-    ok = False
-    try:
-        _train(group, threads, paths, val_file, out, force, resume, init_from, task, settings,
-               name_flag, shared, quiet)  # fmt: skip
-        ok = True
-    finally:
-        with user_errors():
-            group.close(ok)
-
-
-def _train(group, threads, paths, val_file, out, force, resume, init_from, task, settings,
-           name_flag, shared, quiet) -> None:  # fmt: skip
-    """What every member of ``group`` does: set up the run, then run it."""
-    from rnngen.api import prepare_training
-
-    with user_errors():
+    with user_errors(), group:  # the group's end (its replicas joined) on every way out
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
         trainer = _setup(group, threads, lambda: prepare_training(
@@ -123,7 +110,7 @@ def _train(group, threads, paths, val_file, out, force, resume, init_from, task,
         elif getattr(trainer.corpus, "skipped", 0):
             info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
                  f"{trainer.s2s.max_len}", quiet)  # fmt: skip
-    _run(trainer, quiet, shared.json_out and group.is_root)
+        _run(trainer, quiet, shared.json_out and group.is_root)
 
 
 def _group(distributed: str, replicas: int, threads: int | None):

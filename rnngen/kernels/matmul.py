@@ -24,22 +24,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from rnngen.kernels import JIT, JIT_PAR
-from rnngen.kernels.gemm import PANEL, gemm_panels
+from rnngen.kernels import JIT_PAR
+from rnngen.kernels.gemm import PANEL, gemm_panels, pack_panels
 
 ROW_BLOCK = 192  # rows per block: A's block stays in L2 while every panel streams past it
-
-
-@njit(**JIT)
-def pack(B):
-    """B (K, N), any strides -> (ceil(N/64), K, 64) panels, contiguous along K, zero-padded."""
-    K, N = B.shape
-    NP = (N + PANEL - 1) // PANEL
-    Bp = np.zeros((NP, K, PANEL), B.dtype)
-    for k in range(K):  # row by row: B's rows are read in order (B^T views too, strided)
-        for n in range(N):
-            Bp[n // PANEL, k, n % PANEL] = B[k, n]
-    return Bp
 
 
 @njit(**JIT_PAR)
@@ -114,7 +102,7 @@ def packed_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     A = np.ascontiguousarray(a)
     direct = not add and N % PANEL == 0 and out.flags.c_contiguous
     C = out if direct else np.empty((M, (N + PANEL - 1) // PANEL * PANEL), np.float32)
-    _blocks(A, pack(b), C, row_blocks(M, numba.get_num_threads()))
+    _blocks(A, pack_panels(b), C, row_blocks(M, numba.get_num_threads()))  # b: any strides
     if direct:
         return out
     if add:

@@ -116,6 +116,12 @@ class Solo:
         threads are released and joined (``rnngen.train.replicas``); nothing to do for
         processes."""
 
+    def __enter__(self) -> "Solo":
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.close(ok=kind is None)
+
 
 class Collective(Solo):
     """A group of several members, its exchanges written once over four primitives: ``sum_into``

@@ -23,7 +23,7 @@ import numpy as np
 
 from rnngen.errors import TrainingError, UsageError
 from rnngen.kernels.threads import available_cores
-from rnngen.train.distributed import Collective, Solo
+from rnngen.train.distributed import Collective, Solo, share_of_cores
 
 R = TypeVar("R")
 
@@ -171,15 +171,16 @@ def start(n: int, threads: int | None, processes: int = 1) -> tuple[Solo, int | 
     check_replicas(n, processes)
     if n == 1:
         return Solo(), threads
-    if threads is None:
-        threads = max(1, available_cores() // n)
     hub = Hub(n)
+    root = ThreadGroup(hub, 0)
+    if threads is None:
+        threads = share_of_cores(root, available_cores())
     for rank in range(1, n):
         t = threading.Thread(target=_replica, args=(ThreadGroup(hub, rank), threads),
                              name=f"rnngen-replica-{rank}", daemon=True)  # fmt: skip
         hub.threads.append(t)
         t.start()
-    return ThreadGroup(hub, 0), threads
+    return root, threads
 
 
 def _replica(group: ThreadGroup, threads: int | None) -> None:

@@ -25,6 +25,20 @@ def rnngen_exe() -> str:
 REPO = Path(__file__).resolve().parent.parent
 
 
+def measured(what: str, value: float) -> float:
+    """A learning test's figure, returned as given and, where ``$RNNGEN_MARGINS`` names a file,
+    appended to it as one JSON line with the GEMM path and core count: how the margins written
+    beside the ``learning`` tests' assertions were measured (``pytest -m learning`` under
+    ``RNNGEN_GEMM=own`` and ``blas`` and under ``taskset -c 0``)."""
+    where = os.environ.get("RNNGEN_MARGINS")
+    if where:
+        row = {"what": what, "value": float(value), "gemm": os.environ.get("RNNGEN_GEMM", "auto"),
+               "cores": len(os.sched_getaffinity(0))}  # fmt: skip
+        with open(where, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    return value
+
+
 # NumPy's OpenBLAS picks its kernels by CPU, and OPENBLAS_CORETYPE can force others; the
 # environment of the machines these tests run on forces the AVX2 "Haswell" ones, whose float32
 # GEMM rounds differently for 1, 2 and 3 threads. Tests of thread-count independence run rnngen on

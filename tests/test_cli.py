@@ -9,7 +9,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run, with_format_version
+from clitools import (
+    cli_env,
+    err,
+    measured,
+    out,
+    repetitive_text,
+    rnngen_exe,
+    run,
+    with_format_version,
+)
 
 from rnngen.data.text import fingerprint
 from rnngen.train import checkpoint
@@ -33,12 +42,13 @@ def trained(workdir):
     return workdir, p
 
 
+@pytest.mark.learning
 def test_train_prints_json_on_stdout_and_progress_on_stderr(trained):
     workdir, p = trained
     metrics = json.loads(out(p))  # stdout is exactly one JSON object
     for key in ("steps", "train_loss", "val_loss", "tokens_per_sec", "seconds", "checkpoint"):
         assert key in metrics
-    assert metrics["steps"] == 150 and metrics["val_loss"] < 1.0
+    assert metrics["steps"] == 150 and measured("cli val loss (< 1.0)", metrics["val_loss"]) < 1.0
     assert (workdir / metrics["checkpoint"]).is_file()
     e = err(p)
     assert "run directory: runs/small" in e and "val" in e and "tok/s" in e
@@ -51,6 +61,7 @@ def test_train_prints_json_on_stdout_and_progress_on_stderr(trained):
     ]
 
 
+@pytest.mark.learning
 def test_sample_streams_only_text_to_stdout_and_is_reproducible(trained):
     workdir, _ = trained
     a = run("sample", "runs/small", "--length", "300", "--seed", "7", "--temp", "0.5", cwd=workdir)
@@ -62,7 +73,8 @@ def test_sample_streams_only_text_to_stdout_and_is_reproducible(trained):
     assert "sampling from" in err(a) and "sampling from" not in out(a)
     words = re.findall(r"[a-z]+", out(a))
     known = set(re.findall(r"[a-z]+", repetitive_text()))
-    assert sum(w in known for w in words) > 0.8 * len(words)  # it learned the words
+    share = sum(w in known for w in words) / len(words)
+    assert measured("cli sample known words (> 0.8)", share) > 0.8  # it learned the words
 
 
 def test_sample_without_model_uses_the_newest_run_and_says_so(trained):
@@ -92,6 +104,7 @@ def test_sample_stop_and_num(trained):
     assert all(s.startswith("the cat") and "." not in s for s in samples)
 
 
+@pytest.mark.learning
 def test_eval_reports_loss_bits_and_perplexity(trained):
     workdir, _ = trained
     p = run("eval", "runs/small", "corpus.txt", "--json", cwd=workdir)
@@ -100,7 +113,7 @@ def test_eval_reports_loss_bits_and_perplexity(trained):
     assert m["tokens"] == len(repetitive_text()) - 1
     assert m["bits_per_token"] == pytest.approx(m["loss"] / 0.6931471805599453)
     assert m["perplexity"] == pytest.approx(2.718281828459045 ** m["loss"], rel=1e-9)
-    assert m["loss"] < 1.0
+    assert measured("cli eval loss (< 1.0)", m["loss"]) < 1.0
     human = run("eval", "runs/small", "corpus.txt", cwd=workdir)
     assert "perplexity" in out(human) and "bits/char" in out(human)
 

@@ -30,15 +30,15 @@ sys.path.insert(0, str(ROOT))
 def make_checkpoint(name: str, where: Path) -> Path:
     import numpy as np
 
+    import rnngen.checkpoint as checkpoint
+    from rnngen.config.training import TrainConfig
     from rnngen.data.vocab import Vocab
     from rnngen.nn.config import ModelConfig
-    from rnngen.nn.lm import LanguageModel
-    from rnngen.train import checkpoint
-    from rnngen.train.config import TrainConfig
+    from rnngen.nn.lm import LMNetwork
 
     level, V, E, H, L = MODELS[name]
     cfg = ModelConfig(level="char", vocab_size=V, embed=E, hidden=H, layers=L)
-    m = LanguageModel(cfg)
+    m = LMNetwork(cfg)
     m.init_weights(np.random.default_rng(0))
     chars = [chr(32 + i) for i in range(V - 1)] + ["\n"]
     ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab("char", sorted(chars)),

@@ -7,7 +7,7 @@
 
 What one sampled token is, on both sides (temperature 1, no top-k/top-p, state carried):
   rnngen:  rnngen.generate.sample.Sampler.generate on a checkpoint of a randomly initialised
-           model, written with rnngen.train.checkpoint and read back (the path of ``rnngen
+           model, written with rnngen.checkpoint and read back (the path of ``rnngen
            sample``); timed over whole samples of ``--chars`` tokens, so the per-sample set-up
            is included.
   PyTorch: nn.Embedding -> nn.LSTM -> nn.Linear -> softmax -> torch.multinomial, one token per
@@ -80,7 +80,7 @@ class _RnngenRunner:
         cfg = api.ModelConfig(
             level=level, vocab_size=V, embed=E, hidden=H, layers=L, cell=cell_of(name)
         )
-        model = api.LanguageModel(cfg, np.float32)
+        model = api.LMNetwork(cfg, np.float32)
         model.init_weights(np.random.default_rng(0))
         ck = api.checkpoint.Checkpoint(cfg, api.TrainConfig(), api.Vocab(level, _tokens(level, V)),
                                        dict(model.params.views))  # fmt: skip

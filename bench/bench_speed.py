@@ -13,7 +13,7 @@ and the median of the per-round ratios: the machine is shared, so only alternate
 are comparable.
 
 A training step is the same work on both sides:
-  rnngen:  LanguageModel.forward_backward (embedding -> L x LSTM (or GRU) -> linear -> softmax
+  rnngen:  LMNetwork.forward_backward (embedding -> L x LSTM (or GRU) -> linear -> softmax
            cross-entropy, the carried state advanced as in truncated BPTT) + Adam.step with
            global-norm clipping 5.0 over the flat buffer (``bench/rnngen_api.py`` finds them in
            this tree's layout or, for ``--against``, in an older one).
@@ -85,7 +85,7 @@ class _RnngenRunner:
         self.plan = plan
         cfg = api.ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
                               cell=cell_of(name))  # fmt: skip
-        self.model = api.LanguageModel(cfg, np.float32, parts=plan.parts)
+        self.model = api.LMNetwork(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
         self.state = api.new_state(self.model, B)
         self.batches = [(x.astype(np.int64), y.astype(np.int64)) for x, y in _batches(V, B, T)]

@@ -55,7 +55,7 @@ try:  # typer >= 0.2x coerces option values through pydantic, imported at the fi
 except ImportError:
     pass
 mark("typer's option coercion (pydantic), if any")
-from rnngen.train import checkpoint
+import rnngen.checkpoint as checkpoint
 from rnngen.generate.sample import SampleConfig, Sampler
 mark("import checkpoint, sample (safetensors)")
 ckpt = checkpoint.load(sys.argv[1])
@@ -107,15 +107,15 @@ def make_model(tmp: Path, H: int) -> Path:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
+    import rnngen.checkpoint as checkpoint
+    from rnngen.config.training import TrainConfig
     from rnngen.data.vocab import Vocab
     from rnngen.nn.config import ModelConfig
-    from rnngen.nn.lm import LanguageModel
-    from rnngen.train import checkpoint
-    from rnngen.train.config import TrainConfig
+    from rnngen.nn.lm import LMNetwork
 
     tokens = ["\n", *(chr(c) for c in range(32, 96))]  # V = 65, as tiny Shakespeare
     cfg = ModelConfig(level="char", vocab_size=len(tokens), embed=64, hidden=H, layers=2)
-    m = LanguageModel(cfg, np.float32)
+    m = LMNetwork(cfg, np.float32)
     m.init_weights(np.random.default_rng(0))
     ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab("char", tokens), dict(m.params.views))
     return checkpoint.save(ck, tmp / f"h{H}.safetensors")

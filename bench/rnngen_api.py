@@ -5,26 +5,25 @@ DIR`` runs side by side with this one. Nothing here is used by rnngen itself."""
 import numpy as np
 
 try:  # the layout of rnngen/{nn,train,generate,data,kernels}
+    import rnngen.checkpoint as checkpoint
+    from rnngen.config.training import TrainConfig
     from rnngen.data.vocab import Vocab
     from rnngen.generate.sample import SampleConfig, Sampler, default_threads
     from rnngen.kernels.threads import apply as apply_threads
     from rnngen.kernels.threads import plan_threads as _plan
     from rnngen.nn.config import ModelConfig
-    from rnngen.nn.lm import LanguageModel
-    from rnngen.train import checkpoint
-    from rnngen.train.config import TrainConfig
-    from rnngen.train.optim import Adam
+    from rnngen.nn.lm import LMNetwork
+    from rnngen.training.optim import Adam
 
     LAYOUT = "layers"
 
     def plan_threads(threads: int | None, batch: int, hidden: int):
         return _plan(threads, batch)
 
-    def new_state(model: LanguageModel, B: int):
+    def new_state(model: LMNetwork, B: int):
         return model.new_state(B)
 
 except ImportError:  # the flat layout of commit f81c9d0
-    from rnngen.config import ModelConfig, TrainConfig  # type: ignore[no-redef]
     from rnngen.optim import Adam  # type: ignore[no-redef]
     from rnngen.sample import SampleConfig, Sampler, default_threads  # type: ignore[no-redef]
     from rnngen.threads import apply as apply_threads  # type: ignore[no-redef]
@@ -32,7 +31,8 @@ except ImportError:  # the flat layout of commit f81c9d0
     from rnngen.vocab import Vocab  # type: ignore[no-redef]
 
     from rnngen import checkpoint  # type: ignore[no-redef]
-    from rnngen.model import LanguageModel, State  # type: ignore[no-redef]
+    from rnngen.config import ModelConfig, TrainConfig  # type: ignore[no-redef]
+    from rnngen.tasks.lm.model import LMNetwork, State  # type: ignore[no-redef]
 
     LAYOUT = "flat"
 
@@ -43,7 +43,7 @@ except ImportError:  # the flat layout of commit f81c9d0
 __all__ = [
     "LAYOUT",
     "Adam",
-    "LanguageModel",
+    "LMNetwork",
     "ModelConfig",
     "SampleConfig",
     "Sampler",

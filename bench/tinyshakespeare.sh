@@ -18,7 +18,7 @@ rnngen train "$CORPUS" --hidden 384 --layers 2 --embed 64 --batch-size 32 --seq-
 end=$(date +%s.%N)
 python3 - "$out" "$start" "$end" "$here/results/tinyshakespeare.json" <<'PY'
 import json, sys
-from rnngen import checkpoint
+import rnngen.checkpoint as checkpoint
 out, start, end, dest = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 ck = checkpoint.load(f"{out}/last.safetensors")
 curve = [{"minutes": round(h["seconds"] / 60, 2), "step": h["step"], "val_loss": h["val_loss"],

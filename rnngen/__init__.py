@@ -25,20 +25,16 @@ from rnngen import _env
 
 _env.apply()  # before anything imports NumPy: see rnngen._env
 
-# The ``rnngen.train`` subpackage is imported first, so that the function ``train`` below, not the
-# subpackage, is the attribute ``rnngen.train`` (importing a submodule later does not reset it;
-# ``from rnngen.train import checkpoint`` still finds the subpackage).
-import rnngen.train  # noqa: E402, F401
 from rnngen._version import __version__  # noqa: E402
-from rnngen.api import TrainEvent, train  # noqa: E402, F811
+from rnngen.api import TrainEvent, train  # noqa: E402
 from rnngen.errors import UsageError, UserError  # noqa: E402
 
 if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
-    from rnngen.model import Model, Run, load
     from rnngen.pictures.draw import plot_runs
-    from rnngen.seq2seq_model import Seq2Seq
-    from rnngen.train.evaluate import EvalResult
+    from rnngen.tasks.lm.model import Model, Run, load
+    from rnngen.tasks.seq2seq.model import Seq2Seq
+    from rnngen.training.evaluate import EvalResult
 
 __all__ = [
     "EvalResult",
@@ -56,13 +52,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Model": "rnngen.model",
-    "Run": "rnngen.model",
-    "load": "rnngen.model",
+    "Model": "rnngen.tasks.lm.model",
+    "Run": "rnngen.tasks.lm.model",
+    "load": "rnngen.tasks.lm.model",
     "LineScore": "rnngen.generate.score",
-    "EvalResult": "rnngen.train.evaluate",
+    "EvalResult": "rnngen.training.evaluate",
     "plot_runs": "rnngen.pictures.draw",
-    "Seq2Seq": "rnngen.seq2seq_model",
+    "Seq2Seq": "rnngen.tasks.seq2seq.model",
 }
 
 

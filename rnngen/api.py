@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from rnngen.errors import UsageError
 
 if TYPE_CHECKING:
-    from rnngen.model import Run
-    from rnngen.train.trainer import Trainer
+    from rnngen.tasks.lm.model import Run
+    from rnngen.training.trainer import Trainer
 
 
 @dataclass
@@ -69,9 +69,9 @@ class _Events:
 def split_settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     """(the model's, training's, a seq2seq model's own) of ``settings``; a name none knows is a
     UsageError."""
+    from rnngen.config.training import TrainConfig
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.seq2seq.config import Seq2SeqConfig
-    from rnngen.train.config import TrainConfig
 
     classes = (ModelConfig, TrainConfig, Seq2SeqConfig)
     names = [{f.name for f in dataclasses.fields(c)} for c in classes]
@@ -94,14 +94,14 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
     ``init_from``'s weights. ``flag`` names settings in messages (the command line's flags);
     ``notice`` receives what the user should know (the vocabulary grown by ``init_from``).
     ``task``: ``"lm"`` (a language model of text) or ``"seq2seq"`` (source<TAB>target pairs).
-    ``group``: the processes training together (``rnngen.train.distributed``; None: this one)."""
+    ``group``: the processes training together (``rnngen.parallel.group``; None: this one)."""
+    from rnngen.config.training import TrainConfig
     from rnngen.data.text import check_encoding
     from rnngen.errors import flag_name
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.seq2seq.config import TASKS, Seq2SeqConfig
-    from rnngen.train.config import TrainConfig
-    from rnngen.train.resume import resume_run
-    from rnngen.train.run import Inputs, new_trainer
+    from rnngen.run.resume import resume_run
+    from rnngen.training.run import Inputs, new_trainer
 
     given = dict(given or {})
     flag = flag or flag_name
@@ -134,7 +134,7 @@ def prepare_training(paths: list[str] | str | None = None, *, val_file: str | Pa
         where = {k: v for k, v in (("out", out), ("force", force or None)) if v is not None}
         return resume_run(Path(resume), inputs, {**given, **where}, threads, flag, group)
     if task == "seq2seq":
-        from rnngen.train.seq2seq_run import new_seq2seq_trainer
+        from rnngen.tasks.seq2seq.runs import new_seq2seq_trainer
 
         return new_seq2seq_trainer(model, Seq2SeqConfig(**s), training, inputs,
                                    None if out is None else Path(out), force, threads,
@@ -159,7 +159,7 @@ def run_training(trainer: "Trainer", reporter: Any = None) -> "Run":
         if trainer.lock is not None:
             trainer.lock.release()
         raise
-    from rnngen.model import Run
+    from rnngen.tasks.lm.model import Run
 
     return Run(**vars(trainer.run(reporter)))
 
@@ -183,8 +183,8 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
     after every evaluation. ``replicas``: train that many replicas in threads of this process,
     each on its share of every batch (``--replicas``; ``threads`` then counts each one's).
     Raises ``rnngen.UserError`` with the command line's messages."""
-    from rnngen.train.launch import setup
-    from rnngen.train.replicas import start
+    from rnngen.parallel.replicas import start
+    from rnngen.run.launch import setup
 
     group, threads = start(replicas, threads)
     with group:  # its end (the replicas joined) on every way out

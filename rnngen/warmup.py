@@ -18,12 +18,12 @@ def warm_training_kernels(
     backward, loss, dropout, the optimizer; with ``scoring`` also the per-token losses of
     ``rnngen score``."""
     from rnngen.nn.config import ModelConfig
-    from rnngen.nn.lm import LanguageModel
-    from rnngen.train.optim import make_optimizer
+    from rnngen.nn.lm import LMNetwork
+    from rnngen.training.optim import make_optimizer
 
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
                       dropout=0.5 if dropout else 0.0, dropout_input=0.0)  # fmt: skip
-    model = LanguageModel(cfg, np.float32, parts=max(1, parts))
+    model = LMNetwork(cfg, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
     model.loss_sum(x, x, model.new_state(2))
@@ -103,12 +103,12 @@ def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "gener
     from rnngen.generate.translate import Translator, guided_greedy
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.seq2seq.config import Seq2SeqConfig
-    from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
+    from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork
 
     m = ModelConfig(cell=cell, vocab_size=5, embed=3, hidden=4, layers=2, dropout=0.5,
                     dropout_input=0.0)  # fmt: skip
     s = Seq2SeqConfig(attention=attention, src_vocab=4).resolve_with("char", 4)
-    model = Seq2SeqModel(m, s, np.float32, parts=max(1, parts))
+    model = Seq2SeqNetwork(m, s, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     z = np.zeros((2, 2), np.int64)
     batch = Batch(z, np.array([2, 1]), z, z, np.array([2, 1]))

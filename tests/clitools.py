@@ -115,7 +115,7 @@ def checkpoint_arrays(path: Path) -> dict:
 
 def history(path: Path) -> list[dict]:
     """A checkpoint's record of its evaluations."""
-    from rnngen.train.checkpoint import load
+    from rnngen.checkpoint import load
 
     return load(path).info["history"]
 

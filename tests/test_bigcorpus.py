@@ -128,7 +128,7 @@ def test_periodic_evaluation_scores_a_part_and_the_end_the_whole_split(big_val):
     e = err(p)
     assert f"on the whole validation split ({whole:,} tokens)" in e
     assert f"periodic validation on a fixed {res['val_tokens']:,} tokens" in e
-    from rnngen.train.checkpoint import load
+    from rnngen.checkpoint import load
 
     hist = load(big_val / "run/last.safetensors").info["history"]
     assert [h["step"] for h in hist] == [4, 8]

@@ -217,12 +217,12 @@ def test_a_new_cell_trains_saves_and_samples(tmp_path):
     checkpoint passes the checks, and the sampler writes with it."""
     from clitools import measured, repetitive_text
 
+    import rnngen.checkpoint as checkpoint
+    from rnngen.config.training import TrainConfig
     from rnngen.data.corpus import Corpus
     from rnngen.generate.sample import SampleConfig, Sampler
     from rnngen.nn.config import ModelConfig
-    from rnngen.train import checkpoint
-    from rnngen.train.config import TrainConfig
-    from rnngen.train.trainer import Trainer
+    from rnngen.training.trainer import Trainer
 
     corpus = Corpus.from_text(repetitive_text(), "rep.txt", "char", val_frac=0.1)
     mcfg = ModelConfig(cell="leaky-test", vocab_size=len(corpus.vocab), embed=8, hidden=32)

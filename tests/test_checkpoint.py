@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 from clitools import with_format_version
 
+import rnngen.checkpoint as checkpoint
+from rnngen.checkpoint import Checkpoint, CheckpointError
+from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel
-from rnngen.train import checkpoint
-from rnngen.train.checkpoint import Checkpoint, CheckpointError
-from rnngen.train.config import TrainConfig
+from rnngen.nn.lm import LMNetwork
 
 
 def _ckpt() -> Checkpoint:
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2)
-    m = LanguageModel(cfg)
+    m = LMNetwork(cfg)
     m.init_weights(np.random.default_rng(3))
     return Checkpoint(
         model_cfg=cfg,

@@ -20,8 +20,8 @@ from clitools import (
     with_format_version,
 )
 
+import rnngen.checkpoint as checkpoint
 from rnngen.data.text import fingerprint
-from rnngen.train import checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from clitools import err, measured, out, repetitive_text, run
 
-from rnngen.train import checkpoint
+import rnngen.checkpoint as checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from clitools import OWN_BLAS_KERNELS, cli_env, err, out, repetitive_text, rnngen_exe, run
 
-from rnngen.train import checkpoint
+import rnngen.checkpoint as checkpoint
 
 TINY = ["--layers", "1", "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch-size", "4",
         "--threads", "1"]  # fmt: skip

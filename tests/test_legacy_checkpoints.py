@@ -12,7 +12,7 @@ import pytest
 from clitools import err, out, repetitive_text, run
 from safetensors.numpy import load_file
 
-from rnngen.train import checkpoint
+import rnngen.checkpoint as checkpoint
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "legacy"
 EXPECTED = json.loads((HERE / "expected.json").read_text())

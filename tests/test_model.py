@@ -1,4 +1,4 @@
-"""``rnngen.nn.lm.LanguageModel`` end to end: embedding through the loss.
+"""``rnngen.nn.lm.LMNetwork`` end to end: embedding through the loss.
 
 Gradients against central finite differences of the model's own loss (float64 model) and against
 the slow NumPy reference (loss, final state and every named gradient); float32 against float64 on
@@ -12,7 +12,7 @@ import pytest
 import reference as ref
 
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State, param_shapes
+from rnngen.nn.lm import LMNetwork, State, param_shapes
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ SMALL_CASES = [
 ]
 
 
-def make_model(case: Case, dtype, rng: np.random.Generator, parts: int = 1) -> LanguageModel:
+def make_model(case: Case, dtype, rng: np.random.Generator, parts: int = 1) -> LMNetwork:
     """Seeded weights, with every bias randomised too (init leaves them 0 and 1)."""
-    model = LanguageModel(case.cfg, dtype, parts=parts)
+    model = LMNetwork(case.cfg, dtype, parts=parts)
     model.init_weights(rng)
     for name, view in model.params.views.items():
         if name.endswith(".b"):
@@ -59,7 +59,7 @@ def make_state(case: Case, dtype, rng: np.random.Generator) -> State:
     return State(("h", "c"), (h, c))
 
 
-def copy_weights(src: LanguageModel, dst: LanguageModel) -> None:
+def copy_weights(src: LMNetwork, dst: LMNetwork) -> None:
     dst.params.flat[...] = src.params.flat
 
 
@@ -148,7 +148,7 @@ def test_grads_are_overwritten_not_accumulated(numerics_rng) -> None:
 )
 def test_float32_agrees_with_float64_on_same_weights(case: Case, numerics_rng) -> None:
     m64 = make_model(case, np.float64, numerics_rng, parts=2)
-    m32 = LanguageModel(case.cfg, np.float32, parts=2)
+    m32 = LMNetwork(case.cfg, np.float32, parts=2)
     copy_weights(m64, m32)
     m64.params.flat[...] = m32.params.flat  # exactly the float32-representable weights
     inputs, targets = make_batch(case, numerics_rng)
@@ -212,7 +212,7 @@ def test_carried_state_makes_split_batches_exact(dtype, L: int, numerics_rng) ->
 def test_parts_above_batch_are_clamped(B: int, parts: int, numerics_rng) -> None:
     case = Case(V=5, E=3, H=4, L=2, T=3, B=B)
     one = make_model(case, np.float64, numerics_rng, parts=1)
-    many = LanguageModel(case.cfg, np.float64, parts=parts)
+    many = LMNetwork(case.cfg, np.float64, parts=parts)
     copy_weights(one, many)
     inputs, targets = make_batch(case, numerics_rng)
     state = make_state(case, np.float64, numerics_rng)
@@ -235,7 +235,7 @@ def test_parts_above_batch_are_clamped(B: int, parts: int, numerics_rng) -> None
 def test_init_weights_is_seeded_and_biases_are_forget_one(L: int) -> None:
     cfg = ModelConfig(vocab_size=13, embed=6, hidden=8, layers=L)
     H = cfg.hidden
-    a, b, c = (LanguageModel(cfg, np.float32) for _ in range(3))
+    a, b, c = (LMNetwork(cfg, np.float32) for _ in range(3))
     a.init_weights(np.random.default_rng(7))
     b.init_weights(np.random.default_rng(7))
     c.init_weights(np.random.default_rng(8))
@@ -255,7 +255,7 @@ def test_init_weights_is_seeded_and_biases_are_forget_one(L: int) -> None:
 
 def test_flat_params_views_cover_the_buffer() -> None:
     cfg = ModelConfig(vocab_size=10, embed=4, hidden=3, layers=2)
-    model = LanguageModel(cfg, np.float64)
+    model = LMNetwork(cfg, np.float64)
     shapes = param_shapes(cfg)
     for fp in (model.params, model.grads):
         assert fp.flat.size == sum(int(np.prod(s)) for s in shapes.values())

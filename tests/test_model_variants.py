@@ -10,7 +10,7 @@ import pytest
 import reference as ref
 
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State, param_shapes
+from rnngen.nn.lm import LMNetwork, State, param_shapes
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
 
@@ -20,8 +20,8 @@ def cfg_of(cell="lstm", V=7, E=4, H=5, L=2, dropout=0.0, tie=False) -> ModelConf
                        tie=tie)  # fmt: skip
 
 
-def make(cfg: ModelConfig, dtype, rng, parts: int = 1) -> LanguageModel:
-    m = LanguageModel(cfg, dtype, parts=parts)
+def make(cfg: ModelConfig, dtype, rng, parts: int = 1) -> LMNetwork:
+    m = LMNetwork(cfg, dtype, parts=parts)
     m.init_weights(rng)
     for name, view in m.params.views.items():  # biases away from their init values
         if ".b" in name:
@@ -38,7 +38,7 @@ def batch(cfg: ModelConfig, T: int, B: int, rng):
     return tokens[:-1].copy(), tokens[1:].copy(), state
 
 
-def check_fd(model: LanguageModel, inputs, targets, state, key, rng, per_tensor=60) -> None:
+def check_fd(model: LMNetwork, inputs, targets, state, key, rng, per_tensor=60) -> None:
     def loss() -> float:
         return model.forward_backward(inputs, targets, state.copy(), key=key)
 
@@ -81,7 +81,7 @@ def test_dropout_untied_one_layer_gradients(numerics_rng) -> None:
 def test_float32_agrees_with_float64(cell, numerics_rng) -> None:
     cfg = cfg_of(cell, V=23, E=9, H=37, L=2)
     m64 = make(cfg, np.float64, numerics_rng, parts=2)
-    m32 = LanguageModel(cfg, np.float32, parts=2)
+    m32 = LMNetwork(cfg, np.float32, parts=2)
     m32.params.flat[...] = m64.params.flat
     m64.params.flat[...] = m32.params.flat
     inputs, targets, s64 = batch(cfg, 9, 7, numerics_rng)
@@ -102,7 +102,7 @@ def test_float32_agrees_with_float64(cell, numerics_rng) -> None:
 def test_dropout_is_training_only_and_keyed(numerics_rng) -> None:
     cfg = cfg_of("lstm", V=11, E=16, H=32, L=2, dropout=0.4)
     model = make(cfg, np.float64, numerics_rng)
-    plain = LanguageModel(cfg_of("lstm", V=11, E=16, H=32, L=2), np.float64)
+    plain = LMNetwork(cfg_of("lstm", V=11, E=16, H=32, L=2), np.float64)
     plain.params.flat[...] = model.params.flat
     inputs, targets, state = batch(cfg, 6, 5, numerics_rng)
     # evaluation and key=None: no dropout at all, identical to the model without it
@@ -151,7 +151,7 @@ def test_tied_model_has_no_output_matrix_and_uses_the_embedding(numerics_rng) ->
     cfg = cfg_of("gru", V=9, E=6, H=6, tie=True)
     model = make(cfg, np.float64, numerics_rng)
     assert "out.W" not in model.params.views
-    untied = LanguageModel(cfg_of("gru", V=9, E=6, H=6), np.float64)
+    untied = LMNetwork(cfg_of("gru", V=9, E=6, H=6), np.float64)
     assert model.params.size == untied.params.size - 6 * 9
     for name, view in model.params.views.items():
         untied.params[name][...] = view
@@ -163,13 +163,13 @@ def test_tied_model_has_no_output_matrix_and_uses_the_embedding(numerics_rng) ->
         rtol=1e-13,
     )
     with pytest.raises(ValueError, match="embed == hidden"):
-        LanguageModel(cfg_of(E=4, H=5, tie=True))
+        LMNetwork(cfg_of(E=4, H=5, tie=True))
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_init_scale_is_uniform_everywhere(cell) -> None:
     cfg = cfg_of(cell, V=50, E=20, H=24)
-    m = LanguageModel(cfg, np.float32)
+    m = LMNetwork(cfg, np.float32)
     m.init_weights(np.random.default_rng(1), scale=0.1)
     for name, view in m.params.views.items():
         assert np.abs(view).max() <= 0.1 and view.std() > 0.04, name
@@ -202,11 +202,11 @@ def test_param_names_and_shapes(cell) -> None:
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("tie", [False, True])
 def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
+    import rnngen.checkpoint as checkpoint
+    from rnngen.config.training import TrainConfig
     from rnngen.data.vocab import Vocab
     from rnngen.generate.sample import Sampler
     from rnngen.kernels import sample as ks
-    from rnngen.train import checkpoint
-    from rnngen.train.config import TrainConfig
 
     text = "abcdefg\n"
     vocab = Vocab.build(text, "char")
@@ -238,7 +238,7 @@ def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
 def test_token_table_path_equals_the_embedding_path(cell, tie, numerics_rng) -> None:
     cfg = cfg_of(cell, V=6, E=5, H=5, L=2, tie=tie)
     a = make(cfg, np.float64, numerics_rng)
-    b = LanguageModel(cfg, np.float64)
+    b = LMNetwork(cfg, np.float64)
     b.params.flat[...] = a.params.flat
     a.token_table, b.token_table = True, False
     inputs, targets, state = batch(cfg, 5, 3, numerics_rng)
@@ -255,9 +255,9 @@ def test_token_table_path_equals_the_embedding_path(cell, tie, numerics_rng) -> 
 
 
 def test_token_table_is_chosen_for_small_vocabularies_only() -> None:
-    char = LanguageModel(cfg_of(V=65, E=8, H=8), np.float32)
+    char = LMNetwork(cfg_of(V=65, E=8, H=8), np.float32)
     assert char._table_input(64, 32, drop=False) and not char._table_input(64, 32, drop=True)
-    word = LanguageModel(cfg_of(V=10000, E=8, H=8), np.float32)
+    word = LMNetwork(cfg_of(V=10000, E=8, H=8), np.float32)
     assert not word._table_input(20, 20, drop=False)
 
 
@@ -270,7 +270,7 @@ def test_dropout_without_input_dropout_uses_the_token_table(numerics_rng) -> Non
     check_fd(model, inputs, targets, state, 9, numerics_rng, per_tensor=30)
     ws = model._ws[(5, 3)]
     assert ws.token_input is not None and ws.masks[0] is None and ws.masks[1] is not None
-    with_input = LanguageModel(ModelConfig(**{**cfg.to_dict(), "dropout_input": 0.4}), np.float64)
+    with_input = LMNetwork(ModelConfig(**{**cfg.to_dict(), "dropout_input": 0.4}), np.float64)
     with_input.params.flat[...] = model.params.flat
     a = model.forward_backward(inputs, targets, state.copy(), key=9)
     b = with_input.forward_backward(inputs, targets, state.copy(), key=9)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from rnngen.train.optim import OPTIMIZERS, clip_scale, grad_norm, make_optimizer
-from rnngen.train.schedule import Schedule
+from rnngen.training.optim import OPTIMIZERS, clip_scale, grad_norm, make_optimizer
+from rnngen.training.schedule import Schedule
 
 
 def reference_run(name, p, grads, lr, wd, momentum=0.0):

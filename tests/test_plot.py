@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from clitools import cli_env, err, out, repetitive_text, reversals, rnngen_exe, run
 
-from rnngen.train import checkpoint
+import rnngen.checkpoint as checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

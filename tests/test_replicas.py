@@ -25,7 +25,7 @@ from clitools import (
 )
 
 from rnngen.errors import TrainingError
-from rnngen.train.replicas import Hub, ReplicaStoppedError, ThreadGroup
+from rnngen.parallel.replicas import Hub, ReplicaStoppedError, ThreadGroup
 
 LM = ["corpus.txt", "--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16",
       "--seed", "5", "--lr", "0.01", "--dropout", "0.2"]  # fmt: skip

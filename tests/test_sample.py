@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from numba import njit
 
+from rnngen.checkpoint import Checkpoint
+from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
 from rnngen.generate.sample import PrimeError, SampleConfig, Sampler
 from rnngen.kernels import sample as ks
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State
-from rnngen.train.checkpoint import Checkpoint
-from rnngen.train.config import TrainConfig
+from rnngen.nn.lm import LMNetwork, State
 
 
 @njit
@@ -21,7 +21,7 @@ def _seed(s):
 
 def _model(layers=2, V=7, E=5, H=6, seed=0, level="char"):
     cfg = ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=layers)
-    m = LanguageModel(cfg)
+    m = LMNetwork(cfg)
     m.init_weights(np.random.default_rng(seed))
     toks = list("abcdef\n") if level == "char" else ["<eos>", "<unk>", "a", "b", "c", "d", "e"]
     ck = Checkpoint(cfg, TrainConfig(), Vocab(level, toks[:V]), dict(m.params.views))

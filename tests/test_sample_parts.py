@@ -7,20 +7,20 @@ import numba
 import numpy as np
 import pytest
 
+from rnngen.checkpoint import Checkpoint
+from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
 from rnngen.generate.sample import SampleConfig, Sampler, ThreadChooser, default_threads
 from rnngen.kernels import sample as ks
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State
-from rnngen.train.checkpoint import Checkpoint
-from rnngen.train.config import TrainConfig
+from rnngen.nn.lm import LMNetwork, State
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
 
 
 def _checkpoint(cell: str, V: int, E: int, H: int, L: int, tie: bool = False) -> Checkpoint:
     cfg = ModelConfig(vocab_size=V, embed=E, hidden=H, layers=L, cell=cell, tie=tie)
-    m = LanguageModel(cfg)
+    m = LMNetwork(cfg)
     rng = np.random.default_rng(1)
     m.init_weights(rng)
     for name, view in m.params.views.items():  # biases away from zero, so misplaced ones show

@@ -9,17 +9,17 @@ from rnngen.data.vocab import Vocab
 from rnngen.errors import DataError
 from rnngen.generate.score import encode_lines, score_sequences
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State
+from rnngen.nn.lm import LMNetwork, State
 
 
-def _model(vocab: Vocab, cell: str = "lstm") -> LanguageModel:
+def _model(vocab: Vocab, cell: str = "lstm") -> LMNetwork:
     cfg = ModelConfig(level=vocab.level, cell=cell, vocab_size=len(vocab), embed=6, hidden=10)
-    m = LanguageModel(cfg)
+    m = LMNetwork(cfg)
     m.init_weights(np.random.default_rng(4))
     return m
 
 
-def _slow_bits(model: LanguageModel, ids: list[int]) -> float:
+def _slow_bits(model: LMNetwork, ids: list[int]) -> float:
     """Surprisal of ids[1:] after reading ids[:-1] one token at a time, batch 1."""
     state = State.zeros(model.cfg, 1)
     nats = 0.0

@@ -224,7 +224,7 @@ def test_options_of_the_other_task_are_refused(wd) -> None:
 def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
     """A word-level side keeps its words seen --min-count times, at most --max-vocab entries
     (counted on the training pairs); the rest read as <unk>. Character sides refuse them."""
-    from rnngen.train.checkpoint import load, resolve
+    from rnngen.checkpoint import load, resolve
 
     lines = ["a b c\tx y"] * 30 + ["a b d\tx z", "a e\tw y"] * 2 + ["q\tv"]
     (wd / "words.tsv").write_text("\n".join(lines) + "\n")
@@ -240,7 +240,7 @@ def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
         p = run(*common, *extra, "--out", "capped", "--force", cwd=wd)
         assert p.returncode == 0, err(p)
         ck = load(resolve(wd / "capped"))
-        assert ck.src_vocab.itos == ["<eos>", "<unk>", *src], extra
+        assert ck.vocabs["src_vocab"].itos == ["<eos>", "<unk>", *src], extra
         assert ck.vocab.itos == ["<eos>", "<unk>", *tgt], extra
     p = run("train", "train.tsv", "--task", "seq2seq", "--max-vocab", "100", "--steps", "1",
             cwd=wd)  # fmt: skip

@@ -11,7 +11,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.generate.translate import Translator, guided_greedy
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Seq2SeqModel
+from rnngen.nn.seq2seq.model import Seq2SeqNetwork
 
 LETTERS = "abcdefg"
 
@@ -20,7 +20,7 @@ def translator(cell: str, attention: str, L: int = 2, seed: int = 3) -> Translat
     """A random model, its weights scaled up so that its outputs vary and end."""
     m = ModelConfig(cell=cell, vocab_size=len(LETTERS) + 1, embed=6, hidden=8, layers=L)
     s = Seq2SeqConfig(attention=attention, src_vocab=len(LETTERS), max_len=12)
-    model = Seq2SeqModel(m, s.resolve_with("char", 8), np.float32)
+    model = Seq2SeqNetwork(m, s.resolve_with("char", 8), np.float32)
     model.init_weights(np.random.default_rng(seed))
     model.params.flat *= 2.0
     vocab = Vocab("char", list(LETTERS))
@@ -37,7 +37,7 @@ def logprob(tr: Translator, src: np.ndarray, out: list[int]) -> float:
     return float(token_logprobs(tr.model, tr.bos, src, out).sum())
 
 
-def token_logprobs(model: Seq2SeqModel, bos: int, src: np.ndarray, out: list[int]) -> np.ndarray:
+def token_logprobs(model: Seq2SeqNetwork, bos: int, src: np.ndarray, out: list[int]) -> np.ndarray:
     """log p(y_t | y_<t, src) of each token of ``out`` then </s>, by training's forward."""
     pairs = PairSet([src], [np.array(out, np.int32)], [""])
     return -model.token_losses(make_batch(pairs, np.arange(1), bos))
@@ -126,7 +126,7 @@ def test_float64_search_matches_float32(numerics_rng) -> None:
     with the same scores, and beam hypotheses (several rows per product) as well as greedy."""
     tr32 = translator("lstm", "general")
     m = tr32.model
-    m64 = Seq2SeqModel(m.cfg, m.s2s, np.float64)
+    m64 = Seq2SeqNetwork(m.cfg, m.s2s, np.float64)
     m64.params.flat[...] = m.params.flat
     tr64 = Translator(m64, tr32.src_vocab, tr32.tgt_vocab)
     srcs = sources(numerics_rng, 6)
@@ -153,7 +153,7 @@ def test_inference_encoder_equals_the_training_encoder(cell, encoder, L, enc_hid
     m = ModelConfig(cell=cell, vocab_size=len(LETTERS) + 1, embed=6, hidden=H, layers=L)
     s = Seq2SeqConfig(attention=attention, encoder=encoder, enc_hidden=enc_hidden,
                       src_vocab=len(LETTERS), max_len=12)  # fmt: skip
-    model = Seq2SeqModel(m, s.resolve_with("char", H), dtype)
+    model = Seq2SeqNetwork(m, s.resolve_with("char", H), dtype)
     model.init_weights(numerics_rng)
     srcs = sources(numerics_rng, 5)
     batch = make_batch(PairSet(srcs, [np.zeros(1, np.int32)] * 5, [""] * 5), np.arange(5), 7)

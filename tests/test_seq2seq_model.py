@@ -18,7 +18,7 @@ from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.encoder import reversal
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel, param_shapes
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ CASES = [
 
 def make(case: Case, rng: np.random.Generator, dtype=np.float64):
     m, s = case.cfgs()
-    model = Seq2SeqModel(m, s, dtype)
+    model = Seq2SeqNetwork(m, s, dtype)
     model.init_weights(rng)
     for view in model.params.views.values():  # random biases too
         if view.ndim == 1:
@@ -92,7 +92,7 @@ def batch_of(pairs, rng: np.random.Generator, Vs: int, Vt: int) -> Batch:
     return Batch(src.astype(np.int64), lens, tin.astype(np.int64), tout.astype(np.int64), tl)
 
 
-def ref_loss(model: Seq2SeqModel, case: Case, pairs, smoothing: float = 0.0) -> float:
+def ref_loss(model: Seq2SeqNetwork, case: Case, pairs, smoothing: float = 0.0) -> float:
     prefix = CELLS[case.cell].prefix
     P = dict(model.params.views)
     total = sum(refs.pair_loss(P, case.cell, prefix, case.L, case.encoder == "bi",
@@ -214,7 +214,7 @@ def test_float32_agrees_with_float64(numerics_rng) -> None:
     case = Case(L=2, H=8, E=5, src_lens=(5, 2, 7, 3), tgt_lens=(3, 6, 1, 4))
     m64, pairs = make(case, numerics_rng)
     m, s = case.cfgs()
-    m32 = Seq2SeqModel(m, s, np.float32)
+    m32 = Seq2SeqNetwork(m, s, np.float32)
     m32.params.flat[...] = m64.params.flat
     batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
     l64, l32 = m64.forward_backward(batch), m32.forward_backward(batch)

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from clitools import measured, repetitive_text
 
+import rnngen.checkpoint as checkpoint
+from rnngen.config.training import TrainConfig
 from rnngen.data.corpus import Corpus
 from rnngen.errors import TrainingError
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
-from rnngen.train import checkpoint
-from rnngen.train.config import TrainConfig
-from rnngen.train.evaluate import evaluate
-from rnngen.train.trainer import Trainer
+from rnngen.training.evaluate import evaluate
+from rnngen.training.trainer import Trainer
 
 
 def _train(tmp_path, name, steps, seed=0, **model):
@@ -98,7 +98,7 @@ def test_evaluation_split_by_rows_adds_up_to_the_whole(tmp_path, cuts):
 
 def test_the_fixed_validation_part_split_by_rows_adds_up(tmp_path):
     from rnngen.data.batches import sample_rows
-    from rnngen.train.evaluate import evaluate_rows
+    from rnngen.training.evaluate import evaluate_rows
 
     trainer, _, corpus = _train(tmp_path, "part", steps=3)
     x, y = sample_rows(corpus.val, 4, 40)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from clitools import cli_env, err, out, repetitive_text, rnngen_exe, run, with_meta, with_tensors
 
+import rnngen.checkpoint as checkpoint
 from rnngen.errors import CheckpointError
-from rnngen.train import checkpoint
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
 

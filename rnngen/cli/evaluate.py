@@ -9,8 +9,8 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, warn, write
 from rnngen.cli.params import Shared, given, settings_options
+from rnngen.config.training import EvalConfig
 from rnngen.errors import UsageError
-from rnngen.train.config import EvalConfig
 
 
 @settings_options(EvalConfig, Shared.only("threads", "json_out", "quiet", "encoding", "errors"))
@@ -37,7 +37,7 @@ def evaluate(
     sequence-to-sequence model, on source<TAB>target pairs, also sequence accuracy and error rate
     and token error rate of its decoded outputs."""
     from rnngen.data.text import read_text
-    from rnngen.model import load
+    from rnngen.tasks.lm.model import load
 
     with user_errors():
         settings.validate()

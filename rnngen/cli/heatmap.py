@@ -36,7 +36,7 @@ def heatmap(
     attention of every output token over the source."""
     from rnngen.data.text import read_text
     from rnngen.files import atomic_write
-    from rnngen.model import load
+    from rnngen.tasks.lm.model import load
 
     with user_errors():
         shared.validate()

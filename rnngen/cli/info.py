@@ -18,7 +18,7 @@ def info(
     shared: Shared,
 ) -> None:
     """What a model is: cell, sizes, parameters, vocabulary, corpus, training so far."""
-    from rnngen.train import checkpoint
+    import rnngen.checkpoint as checkpoint
 
     with user_errors():
         path = checkpoint.resolve(model)

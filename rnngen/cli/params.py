@@ -1,4 +1,4 @@
-"""Command-line options built from the settings declared once (``rnngen.options``).
+"""Command-line options built from the settings declared once (``rnngen.config.settings``).
 
 A command lists the settings classes it takes; ``@settings_options`` adds one option per field (its
 flag, type, default and help from the declaration) after the command's own parameters, and hands
@@ -21,9 +21,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from rnngen.config.settings import Settings, setting, value_type
 from rnngen.data.text import check_encoding
 from rnngen.errors import flag_name
-from rnngen.options import Settings, setting, value_type
 
 
 @dataclass

@@ -17,7 +17,7 @@ def fmt_rate(r: float) -> str:
 
 
 class TrainProgress:
-    """Renders training events (the ``rnngen.train.trainer.Reporter`` methods): a live bar on a
+    """Renders training events (the ``rnngen.training.trainer.Reporter`` methods): a live bar on a
     terminal, plain log lines otherwise."""
 
     def __init__(self, console: Console, quiet: bool) -> None:

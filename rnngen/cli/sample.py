@@ -35,7 +35,7 @@ def sample(
     import dataclasses
 
     from rnngen.data.text import read_text
-    from rnngen.model import load
+    from rnngen.tasks.lm.model import load
 
     quiet = shared.quiet
     with user_errors():

@@ -28,7 +28,7 @@ def score(
     """
     from rnngen.data.text import read_text
     from rnngen.generate.score import MAX_BATCH
-    from rnngen.model import load
+    from rnngen.tasks.lm.model import load
 
     quiet = shared.quiet
     with user_errors():

@@ -3,7 +3,7 @@
 The options are the model's and training's settings (``ModelConfig``, ``TrainConfig``, declared
 once), the shared ones, and the few that say where things are: the inputs, the run directory, a run
 to continue (``--resume``) or a model to start from (``--init-from``). The work is the library's
-(``rnngen.train.run``); this module parses, shows progress, and turns Ctrl-C into a clean stop.
+(``rnngen.training.run``); this module parses, shows progress, and turns Ctrl-C into a clean stop.
 """
 
 import dataclasses
@@ -21,9 +21,9 @@ from rich.markup import escape
 from rnngen.cli.errors import INTERRUPTED, user_errors
 from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
+from rnngen.config.training import TrainConfig
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.train.config import TrainConfig
 
 
 @settings_options(
@@ -117,8 +117,8 @@ def _group(distributed: str, replicas: int, threads: int | None):
     """(the processes or replicas training together, threads for this one: its share of the
     machine's cores unless --threads says)."""
     from rnngen.kernels.threads import available_cores
-    from rnngen.train.distributed import launched_size, make_group, share_of_cores
-    from rnngen.train.replicas import start
+    from rnngen.parallel.group import launched_size, make_group, share_of_cores
+    from rnngen.parallel.replicas import start
 
     if replicas != 1:
         return start(replicas, threads, launched_size() if distributed == "auto" else 1)
@@ -130,7 +130,7 @@ def _group(distributed: str, replicas: int, threads: int | None):
 
 def _setup(group, threads, build):
     """The Trainer ``build`` makes, set up on every process; a failure is reported once."""
-    from rnngen.train.launch import setup
+    from rnngen.run.launch import setup
 
     return setup(group, build, threads)
 
@@ -143,7 +143,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
     """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
     from rnngen.api import run_training
     from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
-    from rnngen.train.run import resume_hint
+    from rnngen.training.run import resume_hint
     from rnngen.warmup import prepare_sampling, warm_seq2seq_kernels, warm_training_kernels
 
     run_dir = trainer.out_dir

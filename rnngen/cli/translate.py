@@ -39,7 +39,7 @@ def translate(
 ) -> None:
     """Turn each input line into an output line with a sequence-to-sequence model."""
     from rnngen.data.text import read_text
-    from rnngen.model import load
+    from rnngen.tasks.lm.model import load
 
     with user_errors():
         settings.validate()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rnngen.data.text import fingerprint, read_text, text_files
+import rnngen.nn.seq2seq.spec as spec
 from rnngen.data.vocab import EOS, UNK, Vocab
 from rnngen.errors import DataError
 
@@ -106,7 +107,7 @@ def boundary(vocab: Vocab) -> int:
 
 def target_size(vocab: Vocab) -> int:
     """The decoder's vocabulary size V: the tokens, and the boundary."""
-    return len(vocab) + (vocab.level == "char")
+    return spec.target_size(vocab)
 
 
 def encode(vocab: Vocab, toks: list[str]) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Many samples at once, and the generation controls: the training model's forward pass run one
-step at a time over a batch of B rows (``LanguageModel.logits``), a draw per row from its own
+step at a time over a batch of B rows (``LMNetwork.logits``), a draw per row from its own
 random generator, the repetition controls per row.
 
 ``rnngen sample --num N`` generates its N samples as one batch: one (1, N) forward pass per token,
@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from rnngen.checkpoint import Checkpoint
 from rnngen.generate.config import SampleConfig
 from rnngen.generate.controls import Controls, RepetitionGuard
 from rnngen.generate.text import cut_at, decoder_after, resolve_seed, start_ids, stream_text
-from rnngen.nn.lm import LanguageModel, State
-from rnngen.train.checkpoint import Checkpoint
+from rnngen.nn.lm import LMNetwork, State
 
 
 def draw_rows(logits: np.ndarray, temp: float, top_k: int, top_p: float,
@@ -51,9 +51,9 @@ class Stepper:
     made once: layer 0's input product as a (V, G) table read by token (as the batch-1 sampler
     does), each W_hh packed into the time loop's panels, the layers' tapes. Per step: one time-loop
     call per layer (T = 1), the input products of the layers above and the output layer as GEMMs;
-    the same math as ``LanguageModel.logits``."""
+    the same math as ``LMNetwork.logits``."""
 
-    def __init__(self, model: LanguageModel, B: int) -> None:
+    def __init__(self, model: LMNetwork, B: int) -> None:
         from rnngen.kernels.gemm import pack_panels
 
         f32 = np.float32
@@ -98,7 +98,7 @@ class BatchGenerator:
 
     def __init__(self, ckpt: Checkpoint) -> None:
         self.vocab = ckpt.vocab
-        self.model: LanguageModel = ckpt.build_model(parts=1)
+        self.model: LMNetwork = ckpt.build_model(parts=1)
         self._steppers: dict[int, Stepper] = {}
 
     def primed(self, prime_ids: np.ndarray, B: int) -> tuple[State, np.ndarray]:

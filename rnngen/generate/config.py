@@ -1,10 +1,10 @@
-"""The settings of generation, declared once (``rnngen.options``): ``rnngen sample``'s options and
+"""The settings of generation, declared once (``rnngen.config.settings``): ``rnngen sample``'s options and
 the library's. Nothing here loads Numba."""
 
 from dataclasses import dataclass
 
+from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
-from rnngen.options import Settings, setting
 
 
 @dataclass

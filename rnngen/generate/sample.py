@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 
+from rnngen.checkpoint import Checkpoint
 from rnngen.data.vocab import Vocab
 from rnngen.errors import PrimeError
 from rnngen.generate.config import SampleConfig
@@ -16,7 +17,6 @@ from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import layers_of
 from rnngen.nn.params import NamedArrays
-from rnngen.train.checkpoint import Checkpoint
 
 
 def part_layout(a: np.ndarray, gates: int, P: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from rnngen.data.pair_batches import make_batch, sorted_batches
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.generate.translate import Translator
-from rnngen.nn.seq2seq.model import Seq2SeqModel
+from rnngen.nn.seq2seq.model import Seq2SeqNetwork
 
 
 @dataclass
@@ -50,14 +50,14 @@ class Seq2SeqScores:
                 "token_error_rate": self.token_error_rate}  # fmt: skip
 
 
-def validation_loss(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int) -> float:
+def validation_loss(model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int) -> float:
     """Mean teacher-forced cross-entropy (nats) per target token of every pair (``bos``: the
     target vocabulary's boundary id)."""
     total, count = validation_sums(model, pairs, B, bos)
     return total / count
 
 
-def validation_sums(model: Seq2SeqModel, pairs: PairSet, B: int, bos: int,
+def validation_sums(model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int,
                     part: tuple[int, int] = (0, 1)) -> tuple[float, int]:  # fmt: skip
     """(summed cross-entropy, target tokens) of every pair; with ``part`` (rank, size), of
     every size-th batch from the rank-th (a data-parallel process's share: the batches go by
@@ -85,7 +85,7 @@ def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple
     return ensemble_loss(translator.models, pairs, B, bos), pairs.target_tokens
 
 
-def ensemble_loss(models: list[Seq2SeqModel], pairs: PairSet, B: int, bos: int) -> float:
+def ensemble_loss(models: list[Seq2SeqNetwork], pairs: PairSet, B: int, bos: int) -> float:
     """Mean cross-entropy per target token of an ensemble, -log (1/M) sum_m p_m(y), the
     probability its search extends by: each model's per-token losses, combined token by
     token."""

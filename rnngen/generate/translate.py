@@ -1,5 +1,5 @@
 """Turning source lines into target lines with a sequence-to-sequence model: the encoder runs as in
-training over a batch of sources (``Seq2SeqModel.encode``), then the decoder searches in one
+training over a batch of sources (``Seq2SeqNetwork.encode``), then the decoder searches in one
 jitted kernel per batch (``rnngen.kernels.decode``): beam search (``beam`` K, length-normalised),
 greedy search (K = 1) or sampling (``temp`` > 0).
 
@@ -19,7 +19,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.errors import DataError
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork
 
 KINDS = {"none": 0, "general": 1, "dot": 1, "additive": 2}
 
@@ -48,7 +48,7 @@ class Weights:
     """The decoder's weights as ``rnngen.kernels.decode`` reads them: layer 0's table, the other
     products packed into 64-column panels (``rnngen.kernels.gemm.pack_panels``), once."""
 
-    def __init__(self, model: Seq2SeqModel) -> None:
+    def __init__(self, model: Seq2SeqNetwork) -> None:
         dec, dt = model.decoder, model.dtype
         H = dec[0].H
         self.cell = dec[0].cell
@@ -68,7 +68,7 @@ class Weights:
         self.v = p.get("att.v", np.zeros(1, dt))
         self._encoder(model)
 
-    def _encoder(self, model: Seq2SeqModel) -> None:
+    def _encoder(self, model: Seq2SeqNetwork) -> None:
         """The encoder's weights as ``rnngen.kernels.encode`` reads them, and the keys'."""
         enc, dt = model.encoder, model.dtype
         dirs = [enc.fwd] + ([enc.bwd] if enc.bi else [])
@@ -115,8 +115,8 @@ class Translator:
     """A seq2seq model (or an ensemble of models of one shape and the same vocabularies) ready to
     translate; vocabularies from its checkpoint."""
 
-    def __init__(self, model: Seq2SeqModel, src_vocab: Vocab, tgt_vocab: Vocab,
-                 ensemble: Iterable[Seq2SeqModel] = ()) -> None:  # fmt: skip
+    def __init__(self, model: Seq2SeqNetwork, src_vocab: Vocab, tgt_vocab: Vocab,
+                 ensemble: Iterable[Seq2SeqNetwork] = ()) -> None:  # fmt: skip
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.models = [model, *ensemble]
         for other in self.models[1:]:
@@ -207,7 +207,7 @@ class Translator:
             yield Translation(line, h)
 
 
-def decoder_inputs(m: Seq2SeqModel, batch: Batch, w: Weights | None = None):
+def decoder_inputs(m: Seq2SeqNetwork, batch: Batch, w: Weights | None = None):
     """(enc (N, S, He), keys, init (N, L, ns, H)): what the search kernels read of a batch of
     sources, from the encoder at inference (``rnngen.kernels.encode``) and the bridge. ``w``:
     the model's ``Weights`` (made here if not given)."""
@@ -229,7 +229,7 @@ def decoder_inputs(m: Seq2SeqModel, batch: Batch, w: Weights | None = None):
     return enc, keys, init_arr
 
 
-def guided_greedy(model: Seq2SeqModel, batch: Batch, keep: np.ndarray) -> np.ndarray:
+def guided_greedy(model: Seq2SeqNetwork, batch: Batch, keep: np.ndarray) -> np.ndarray:
     """Scheduled sampling's decoder inputs (T, B): the batch's where ``keep``, else the model's
     greedy guess at that step given the inputs chosen before it."""
     from rnngen.kernels.decode import guided

@@ -1,12 +1,12 @@
-"""The model's settings, declared once (``rnngen.options``): the command line's options, what every
+"""The model's settings, declared once (``rnngen.config.settings``): the command line's options, what every
 checkpoint stores, and what the model is rebuilt from."""
 
 from dataclasses import dataclass, replace
 from typing import Self
 
+from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
 from rnngen.nn.cells import CELLS
-from rnngen.options import Settings, setting
 
 LEVELS = ("char", "word")
 
@@ -27,7 +27,7 @@ class ModelConfig(Settings):
     layers: int = setting(2, "Stacked recurrent layers (L).", min=1)
     dropout: float = setting(0.0, "Dropout between layers and before the output, in training "
                              "(Zaremba et al. 2014).", min=0, below=1)  # fmt: skip
-    # None: the rate between the layers (what LanguageModel reads, and what checkpoints from before
+    # None: the rate between the layers (what LMNetwork reads, and what checkpoints from before
     # the setting meant); the command line resolves it by level instead
     dropout_input: float | None = setting(None, "Dropout on the embedding output [--dropout for "
                                           "word, 0 for char].", min=0, below=1)  # fmt: skip

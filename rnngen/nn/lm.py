@@ -22,6 +22,7 @@ from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.dropout import Dropout
 from rnngen.nn.embedding import Embedding, TokenInput
+from rnngen.nn.networks import NetworkSpec
 from rnngen.nn.output import Output
 from rnngen.nn.params import FlatParams, init_params
 from rnngen.nn.recurrent import CellState, RecurrentLayer, Scratch, Tape
@@ -122,7 +123,7 @@ def _shapes(embedding: Embedding, layers: list[RecurrentLayer], output: Output) 
     return shapes
 
 
-class LanguageModel:
+class LMNetwork:
     """Embedding -> L recurrent layers -> output; exact float32/float64 gradients.
 
     ``parts``: batch ranges whose time loops run in parallel (``rnngen.kernels.threads``)."""
@@ -284,3 +285,26 @@ class LanguageModel:
         ws = self._workspace(T, B)
         top = self._forward(ws, inputs, state, None).reshape(T * B, -1)
         return self.output.logits(top, ws.logits)
+
+
+# ---- as checkpoints see it (rnngen.nn.networks) -------------------------------------------------
+
+
+def _check(m: ModelConfig, own: None, vocab, more: dict) -> tuple[str, str] | None:
+    if vocab.level != m.level:
+        return "vocab.level", f"is {vocab.level!r}, but model.level is {m.level!r}"
+    if len(vocab) != m.vocab_size:
+        return "model.vocab_size", f"is {m.vocab_size}, but the vocabulary holds {len(vocab)} tokens"
+    return None
+
+
+SPEC = NetworkSpec(
+    task="lm",
+    what="a language model",
+    settings=None,
+    vocabs=(),
+    carries_state=True,
+    param_shapes=lambda m, own: param_shapes(m),
+    check=_check,
+    build=lambda m, own, dtype, parts: LMNetwork(m, dtype, parts=parts),
+)

@@ -12,7 +12,7 @@ FLOAT = 4  # bytes per float32
 
 
 def parameter_count(cfg: ModelConfig) -> int:
-    """Parameters of the language model ``cfg`` describes (as ``LanguageModel`` lays them out)."""
+    """Parameters of the language model ``cfg`` describes (as ``LMNetwork`` lays them out)."""
     cell = CELLS[cfg.cell]
     V, E, H, L = cfg.vocab_size, cfg.embed, cfg.hidden, cfg.layers
     G = cell.gates * H

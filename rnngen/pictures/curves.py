@@ -8,8 +8,8 @@ alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import rnngen.checkpoint as checkpoint
 from rnngen.errors import CheckpointError
-from rnngen.train import checkpoint
 
 
 @dataclass

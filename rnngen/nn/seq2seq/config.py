@@ -5,9 +5,9 @@ decoder."""
 from dataclasses import dataclass, replace
 from typing import Self
 
+from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
 from rnngen.nn.config import LEVELS
-from rnngen.options import Settings, setting
 
 ATTENTIONS = ("general", "dot", "additive", "none")
 ENCODERS = ("bi", "uni")

@@ -100,7 +100,7 @@ class Tapes:
     top: np.ndarray  # (N, H) the attentional vectors at them, after dropout
 
 
-class Seq2SeqModel:
+class Seq2SeqNetwork:
     """Encoder-decoder with attention; exact float32/float64 gradients."""
 
     def __init__(self, cfg: ModelConfig, s2s: Seq2SeqConfig, dtype=np.float32,

@@ -9,7 +9,7 @@ instead of the true token (scheduled sampling, Bengio et al. 2015): a greedy pas
 without gradients picks them, then the batch trains on those inputs. The coin flips are a
 generator seeded by (seed, step), so a resumed run flips the same coins.
 
-Data-parallel (MPI, ``rnngen.train.distributed``): each process takes contiguous rows of every
+Data-parallel (MPI, ``rnngen.parallel.group``): each process takes contiguous rows of every
 batch (padded to their own longest). Their rows hold different numbers of target tokens, so each
 scales its gradient by the whole batch's count and the processes' gradients are summed
 (``add_up``): the gradient of the whole batch's mean, as one process computes it, up to the order
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+import rnngen.checkpoint as checkpoint
+from rnngen.config.training import MOMENTS, TrainConfig
 from rnngen.data.pair_batches import PairBatches, rows_of
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.data.vocab import Vocab
@@ -32,11 +34,9 @@ from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.memory import activation_floats, check_fits, footprint
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqModel, param_shapes
-from rnngen.train import checkpoint
-from rnngen.train.config import MOMENTS, TrainConfig
-from rnngen.train.distributed import Solo, check_batch
-from rnngen.train.trainer import Trainer
+from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
+from rnngen.parallel.group import Solo, check_batch
+from rnngen.training.trainer import Trainer
 
 
 @dataclass
@@ -68,7 +68,7 @@ def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 
 
 
 class Seq2SeqTrainer(Trainer):
-    """Trains a ``Seq2SeqModel`` on a ``PairCorpus``; checkpoints as the language model's."""
+    """Trains a ``Seq2SeqNetwork`` on a ``PairCorpus``; checkpoints as the language model's."""
 
     def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
                  corpus: PairCorpus, out_dir: Path, threads: int | None = None,
@@ -77,7 +77,7 @@ class Seq2SeqTrainer(Trainer):
         self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
         self.corpus, self.out_dir = corpus, out_dir
         B = train_cfg.batch_size
-        # data-parallel: this process trains rows lo:hi of every batch (rnngen.train.distributed)
+        # data-parallel: this process trains rows lo:hi of every batch (rnngen.parallel.group)
         self.group = group or Solo()
         check_batch(self.group, B)
         self.rows = self.group.rows(B)
@@ -94,7 +94,7 @@ class Seq2SeqTrainer(Trainer):
         )
         self.plan = plan_threads(threads, b)
         apply_threads(self.plan)
-        self.model = Seq2SeqModel(model_cfg, s2s, np.float32, parts=self.plan.parts)
+        self.model = Seq2SeqNetwork(model_cfg, s2s, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
         self.model.label_smoothing = s2s.label_smoothing

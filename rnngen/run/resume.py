@@ -1,14 +1,14 @@
-"""``--resume``: continue a run of either kind, the language model's (``rnngen.train.run``) or the
-sequence-to-sequence model's (``rnngen.train.seq2seq_run``), as its checkpoint says."""
+"""``--resume``: continue a run of either kind, the language model's (``rnngen.training.run``) or the
+sequence-to-sequence model's (``rnngen.tasks.seq2seq.runs``), as its checkpoint says."""
 
 from pathlib import Path
 from typing import Any
 
+import rnngen.checkpoint as checkpoint
 from rnngen.errors import flag_name
-from rnngen.train import checkpoint
-from rnngen.train.run import Flag, Inputs, find_resumable, resume_trainer
-from rnngen.train.seq2seq_run import resume_seq2seq
-from rnngen.train.trainer import Trainer
+from rnngen.tasks.seq2seq.runs import resume_seq2seq
+from rnngen.training.run import Flag, Inputs, find_resumable, resume_trainer
+from rnngen.training.trainer import Trainer
 
 
 def resume_run(resume: Path, inputs: Inputs, given: dict[str, Any], threads: int | None = None,

@@ -1,15 +1,15 @@
-"""The training and evaluation settings, declared once (``rnngen.options``): the command line's
+"""The training and evaluation settings, declared once (``rnngen.config.settings``): the command line's
 options, what every checkpoint stores, and what ``--resume`` continues with. Nothing here loads
 Numba, so the command line builds its options from them at no cost."""
 
 from dataclasses import dataclass, replace
 from typing import Self
 
+from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
-from rnngen.options import Settings, setting
-from rnngen.train.schedule import SCHEDULES
+from rnngen.training.schedule import SCHEDULES
 
-# the optimizers of rnngen.train.optim: their default learning rates, and the state buffers each
+# the optimizers of rnngen.training.optim: their default learning rates, and the state buffers each
 # keeps (each as long as the parameters; checkpoints store them)
 DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
 MOMENTS = {"adam": ("m", "v"), "adamw": ("m", "v"), "sgd": ("momentum",),

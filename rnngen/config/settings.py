@@ -2,7 +2,7 @@
 its choices, and this module checks any value against that declaration.
 
 The command line builds its options from these fields (``rnngen.cli.params``), and a checkpoint's
-metadata is read through the same checks (``rnngen.train.checkpoint``), so a hidden size of -3 is
+metadata is read through the same checks (``rnngen.checkpoint``), so a hidden size of -3 is
 refused in the same words whether it was typed or found in a file someone shared:
 
     @dataclass

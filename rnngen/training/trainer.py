@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+import rnngen.checkpoint as checkpoint
+from rnngen.config.training import MOMENTS, TrainConfig
 from rnngen.data.batches import BatchStream, Position, sample_rows
 from rnngen.data.corpus import Corpus
 from rnngen.data.tokenfile import release_pages
@@ -19,15 +21,13 @@ from rnngen.files import remove_stale_temps
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LanguageModel, State
+from rnngen.nn.lm import LMNetwork, State
 from rnngen.nn.memory import check_fits, training_bytes
-from rnngen.train import checkpoint
-from rnngen.train.config import MOMENTS, TrainConfig
-from rnngen.train.distributed import Solo, check_batch
-from rnngen.train.evaluate import EvalResult, evaluate, evaluate_rows
-from rnngen.train.guard import DivergenceGuard, diverged
-from rnngen.train.optim import make_optimizer
-from rnngen.train.schedule import DEFAULT_DECAY, Schedule
+from rnngen.parallel.group import Solo, check_batch
+from rnngen.training.evaluate import EvalResult, evaluate, evaluate_rows
+from rnngen.training.guard import DivergenceGuard, diverged
+from rnngen.training.optim import make_optimizer
+from rnngen.training.schedule import DEFAULT_DECAY, Schedule
 
 DEFAULT_EPOCHS = 10
 # periodic evaluation scores a fixed part of the validation split: a quarter of the tokens trained
@@ -89,7 +89,7 @@ class Trainer:
         train_cfg = train_cfg.resolve()
         self.mcfg, self.tcfg, self.corpus, self.out_dir = model_cfg, train_cfg, corpus, out_dir
         T, B = train_cfg.seq_len, train_cfg.batch_size
-        # data-parallel: this process trains rows lo:hi of every batch (rnngen.train.distributed)
+        # data-parallel: this process trains rows lo:hi of every batch (rnngen.parallel.group)
         self.group = group or Solo()
         check_batch(self.group, B)
         self.rows = self.group.rows(B)
@@ -111,7 +111,7 @@ class Trainer:
         self.stream = BatchStream(corpus.train, B, T)
         self.plan = plan_threads(threads, b)
         apply_threads(self.plan)
-        self.model = LanguageModel(model_cfg, np.float32, parts=self.plan.parts)
+        self.model = LMNetwork(model_cfg, np.float32, parts=self.plan.parts)
         self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
         self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
         self.state = self.model.new_state(b)
@@ -140,7 +140,9 @@ class Trainer:
         self.saved_step: int | None = None  # step of the newest last checkpoint written
         self.save_failures = 0  # checkpoint writes failed in a row
         self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
-        self.lock = None  # the run directory's lock (rnngen.train.run.RunLock), released by run()
+        self.lock = (
+            None  # the run directory's lock (rnngen.training.lock.RunLock), released by run()
+        )
         self.restored_state: State | None = None  # all rows of a resumed run's carried state
         self.val_part = self._val_part()  # (inputs, targets) scored periodically; None: the whole
 

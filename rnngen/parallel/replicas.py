@@ -1,6 +1,6 @@
 """Data-parallel training inside one process: ``--replicas N`` trains N replicas of the model in N
 threads, each on its 1/N of every batch, and they exchange through shared memory what the N
-processes of ``mpiexec -n N`` exchange over MPI (``rnngen.train.distributed``): the same rows per
+processes of ``mpiexec -n N`` exchange over MPI (``rnngen.parallel.group``): the same rows per
 replica, the same dropout seeds, the same sums. Two replicas give bit for bit the model that two
 MPI processes give.
 
@@ -11,7 +11,7 @@ NumPy's BLAS), so only the Python between kernels takes turns.
 
 Replica 0 runs in the calling thread and is the root: it alone reads the data, writes checkpoints
 and reports; the others start in threads of their own (``start``), wait for the root's recipe (as
-``rnngen.train.launch.setup`` sends it to MPI processes) and run the same loop. A failure in any
+``rnngen.run.launch.setup`` sends it to MPI processes) and run the same loop. A failure in any
 replica breaks the shared barrier, so no replica waits forever, and the root raises the failure.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from rnngen.errors import TrainingError, UsageError
 from rnngen.kernels.threads import available_cores
-from rnngen.train.distributed import Collective, Solo, share_of_cores
+from rnngen.parallel.group import Collective, Solo, share_of_cores
 
 R = TypeVar("R")
 
@@ -165,7 +165,7 @@ def check_replicas(replicas: int, processes: int) -> None:
 def start(n: int, threads: int | None, processes: int = 1) -> tuple[Solo, int | None]:
     """(the group of ``n`` replicas, each one's threads: ``threads``, or the cores shared among
     them). Replica 0 is this thread; replicas 1..n-1 start in threads of their own and wait for
-    the root's set-up (``rnngen.train.launch.setup``). The caller ends the run with the group's
+    the root's set-up (``rnngen.run.launch.setup``). The caller ends the run with the group's
     ``close``, whatever happens. One replica is ``Solo``. ``processes``: how many processes an
     MPI launcher started (replicas are refused under one)."""
     check_replicas(n, processes)
@@ -184,7 +184,7 @@ def start(n: int, threads: int | None, processes: int = 1) -> tuple[Solo, int | 
 
 
 def _replica(group: ThreadGroup, threads: int | None) -> None:
-    from rnngen.train.launch import SetupError, setup
+    from rnngen.run.launch import SetupError, setup
 
     try:
         trainer = setup(group, _not_root, threads)

@@ -10,17 +10,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import rnngen.checkpoint as checkpoint
+from rnngen.checkpoint import Checkpoint
 from rnngen.errors import DataError, UserError
 from rnngen.generate.config import SampleConfig
 from rnngen.generate.score import LineScore
 from rnngen.nn.config import ModelConfig
-from rnngen.train import checkpoint
-from rnngen.train.checkpoint import Checkpoint
-from rnngen.train.evaluate import EvalResult
+from rnngen.training.evaluate import EvalResult
 
 if TYPE_CHECKING:
-    from rnngen.seq2seq_model import Seq2Seq
-from rnngen.train.trainer import TrainResult
+    from rnngen.tasks.seq2seq.model import Seq2Seq
+from rnngen.training.trainer import TrainResult
 
 SCORE_CHUNK = 4096  # lines scored at a time by ``score_chunks``
 
@@ -33,7 +33,7 @@ def load(path: str | Path | None = None, threads: int | None = None) -> "Model |
     (its message names the file) when there is none or it cannot be read or trusted."""
     ck = checkpoint.load(checkpoint.resolve(path))
     if ck.s2s is not None:
-        from rnngen.seq2seq_model import Seq2Seq
+        from rnngen.tasks.seq2seq.model import Seq2Seq
 
         return Seq2Seq(ck, threads)
     return Model(ck, threads)
@@ -172,10 +172,10 @@ class Model:
         windows of ``batch_size`` x ``seq_len``: ``.loss`` (nats per token),
         ``.bits_per_token``, ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types
         read as ``<unk>``."""
+        from rnngen.config.training import EvalConfig
         from rnngen.data.batches import eval_shape
         from rnngen.nn.memory import FLOAT, activation_floats, check_fits
-        from rnngen.train.config import EvalConfig
-        from rnngen.train.evaluate import evaluate
+        from rnngen.training.evaluate import evaluate
 
         EvalConfig(batch_size=batch_size, seq_len=seq_len).validate()
         vocab = self.checkpoint.vocab

@@ -1,13 +1,13 @@
 """A trained sequence-to-sequence model, as the Python API hands it out (``rnngen.load`` picks
-this class for a seq2seq checkpoint, ``rnngen.model.Model`` for a language model)."""
+this class for a seq2seq checkpoint, ``rnngen.tasks.lm.model.Model`` for a language model)."""
 
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import rnngen.checkpoint as checkpoint
+from rnngen.checkpoint import Checkpoint
 from rnngen.errors import DataError, UsageError
-from rnngen.train import checkpoint
-from rnngen.train.checkpoint import Checkpoint
 
 
 class Seq2Seq:
@@ -45,7 +45,7 @@ class Seq2Seq:
         return list(self.checkpoint.info.get("history") or [])
 
     def __repr__(self) -> str:
-        m, s = self.checkpoint.model_cfg, self.checkpoint.s2s
+        m, s = self.checkpoint.model_cfg, self.checkpoint.task_cfg
         more = f", in an ensemble of {1 + len(self.members)}" if self.members else ""
         return (f"<rnngen seq2seq model {self.path}: {m.cell} x{m.layers} H{m.hidden}, "
                 f"{s.encoder} encoder, {s.attention} attention{more}>")  # fmt: skip
@@ -61,7 +61,7 @@ class Seq2Seq:
         if self._tr is None or self._parts != plan.parts:
             ck = self.checkpoint
             others = [m.build_model(parts=plan.parts) for m in self.members]
-            self._tr = Translator(ck.build_model(parts=plan.parts), ck.src_vocab, ck.vocab, others)
+            self._tr = Translator(ck.build_model(parts=plan.parts), ck.vocabs["src_vocab"], ck.vocab, others)
             self._parts = plan.parts
         return self._tr
 
@@ -71,14 +71,14 @@ class Seq2Seq:
 
         ck = self.checkpoint
         warm_seq2seq_kernels(self.translator(batch).model.parts, ck.model_cfg.cell,
-                             ck.s2s.attention)  # fmt: skip
+                             ck.task_cfg.attention)  # fmt: skip
 
     def translate_lines(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
                         max_len: int | None = None, temp: float = 0.0, seed: int = 0,
                         batch_size: int = 32) -> Iterator[Any]:  # fmt: skip
         """``Translation``s of (line, where) pairs, in order, a batch at a time."""
         tr = self.translator(batch_size)
-        yield from tr.translate(lines, beam, n_best, max_len or self.checkpoint.s2s.max_len,
+        yield from tr.translate(lines, beam, n_best, max_len or self.checkpoint.task_cfg.max_len,
                                 temp, seed, batch_size)  # fmt: skip
 
     def translate(self, lines: Iterable[str] | str, beam: int = 5, n_best: int = 1,
@@ -106,9 +106,9 @@ class Seq2Seq:
         from rnngen.generate.seq2seq_eval import evaluate_pairs
 
         ck = self.checkpoint
-        s2s = ck.s2s
+        s2s = ck.task_cfg
         found = read_pairs([str(pairs)], s2s.src_level, s2s.tgt_level, encoding, errors)[0]
-        encoded = encode_pairs(found, ck.src_vocab, ck.vocab, references=True)
+        encoded = encode_pairs(found, ck.vocabs["src_vocab"], ck.vocab, references=True)
         tr = self.translator(batch_size)
         longest = max(len(s) for s in encoded.src)
         tr.max_src = max(tr.max_src, longest)  # evaluation reads every source it is given
@@ -126,7 +126,7 @@ class Seq2Seq:
             raise UsageError("an ensemble has one attention per model: draw each model alone")
         self.warm()
         tr = self.translator()
-        return alignment_page(tr, text, beam, self.checkpoint.s2s.max_len * 2, max_tokens,
+        return alignment_page(tr, text, beam, self.checkpoint.task_cfg.max_len * 2, max_tokens,
                               source, self.path)  # fmt: skip
 
     def generate(self, *args: Any, **kwargs: Any) -> None:
@@ -140,10 +140,10 @@ def _mismatch(a: Checkpoint, b: Checkpoint) -> str | None:
     """What keeps b's model from decoding together with a's (None: nothing)."""
     from rnngen.generate.translate import ensemble_mismatch
 
-    for what, x, y in (("source", a.src_vocab, b.src_vocab), ("target", a.vocab, b.vocab)):
+    for what, x, y in (("source", a.vocabs["src_vocab"], b.vocabs["src_vocab"]), ("target", a.vocab, b.vocab)):
         if x.level != y.level or x.itos != y.itos:
             return f"the {what} vocabularies differ"
-    return ensemble_mismatch(a.model_cfg, a.s2s, b.model_cfg, b.s2s)
+    return ensemble_mismatch(a.model_cfg, a.task_cfg, b.model_cfg, b.task_cfg)
 
 
 __all__ = ["Seq2Seq", "DataError"]

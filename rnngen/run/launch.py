@@ -9,12 +9,12 @@ the root) and every process exits with its status: no process is left waiting fo
 
 from collections.abc import Callable
 
+from rnngen.config.training import TrainConfig
 from rnngen.data.tokenfile import open_corpus
 from rnngen.errors import DataError, UserError
 from rnngen.nn.config import ModelConfig
-from rnngen.train.config import TrainConfig
-from rnngen.train.distributed import Solo
-from rnngen.train.trainer import Trainer
+from rnngen.parallel.group import Solo
+from rnngen.training.trainer import Trainer
 
 
 class SetupError(UserError):
@@ -95,7 +95,7 @@ def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
     tcfg = TrainConfig.from_dict(recipe["train"])
     if recipe["task"] == "seq2seq":
         from rnngen.nn.seq2seq.config import Seq2SeqConfig
-        from rnngen.train.seq2seq import Seq2SeqTrainer
+        from rnngen.tasks.seq2seq.training import Seq2SeqTrainer
 
         s2s = Seq2SeqConfig.from_dict(recipe["s2s"])
         trainer = Seq2SeqTrainer(mcfg, s2s, tcfg, recipe["pairs"], run_dir, threads, group)

@@ -1,20 +1,21 @@
 """Starting and resuming a sequence-to-sequence run: read the pairs, build or check the
 vocabularies, hold out validation pairs, and hand a locked ``Seq2SeqTrainer`` back (the language
-model's counterparts are in ``rnngen.train.run``)."""
+model's counterparts are in ``rnngen.tasks.lm.runs``)."""
 
 import dataclasses
 from pathlib import Path
 from typing import Any
 
+import rnngen.checkpoint as checkpoint
+from rnngen.config.training import STOP_LIMITS, TrainConfig
 from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
 from rnngen.data.vocab import Vocab
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.train import checkpoint
-from rnngen.train.config import STOP_LIMITS, TrainConfig
-from rnngen.train.distributed import Solo, check_batch
-from rnngen.train.run import (
+from rnngen.parallel.group import Solo, check_batch
+from rnngen.tasks.seq2seq.training import PairCorpus, Seq2SeqTrainer
+from rnngen.training.rundir import (
     RESUME_FREE,
     Flag,
     Inputs,
@@ -26,7 +27,6 @@ from rnngen.train.run import (
     probe_run_dir,
     resumed_limits,
 )
-from rnngen.train.seq2seq import PairCorpus, Seq2SeqTrainer
 
 
 def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
@@ -114,8 +114,8 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
 def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                    given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
                    group: Solo | None = None) -> Seq2SeqTrainer:  # fmt: skip
-    """``rnngen.train.run.resume_trainer`` for a seq2seq run."""
-    stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.s2s.to_dict(),
+    """``rnngen.tasks.lm.runs.resume_trainer`` for a seq2seq run."""
+    stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.task_cfg.to_dict(),
               "task": "seq2seq"}  # fmt: skip
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS) | {"level"},
                        f"the run in {run_dir}", flag)  # fmt: skip
@@ -135,14 +135,14 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     val_file = inputs.val_file if inputs.val_file is not None else info.get("val_source")
     again = Inputs(paths, val_file, enc, errs)
     tcfg = resumed_limits(ck.train_cfg, given)
-    corpus = pair_corpus(again, ck.s2s, tcfg.val_frac or 0.0, (ck.src_vocab, ck.vocab))
+    corpus = pair_corpus(again, ck.task_cfg, tcfg.val_frac or 0.0, (ck.vocabs["src_vocab"], ck.vocab))
     if corpus.fingerprint != info.get("fingerprint"):
         raise DataError(f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
                         "to train on new pairs, start a new run")  # fmt: skip
     val_fp = corpus.val_fingerprint
     if val_fp != info.get("val_fingerprint"):
         raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")
-    trainer = Seq2SeqTrainer(ck.model_cfg, ck.s2s, tcfg, corpus, run_dir, threads, group)
+    trainer = Seq2SeqTrainer(ck.model_cfg, ck.task_cfg, tcfg, corpus, run_dir, threads, group)
     trainer.restore(ck)
     trainer.meta = inputs_meta(again.paths, again.val_file, val_fp, enc, errs)
     if trainer.done_reason() is not None:

@@ -2,7 +2,7 @@
 
 Each optimizer updates the whole flat buffer with one fused kernel (``rnngen.kernels.optim``). The
 learning rate is passed to every ``step`` by the caller, which owns the schedule
-(``rnngen.train.schedule``). State (moment buffers and the step count) round-trips through
+(``rnngen.training.schedule``). State (moment buffers and the step count) round-trips through
 ``state_arrays`` / ``state_info`` and ``load_state`` so a resumed run continues bit for bit.
 """
 
@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
+from rnngen.config.training import MOMENTS, OPTIMIZERS  # declared with the settings
 from rnngen.kernels.optim import adagrad_step, adam_step, rmsprop_step, sgd_step, sum_squares
-from rnngen.train.config import MOMENTS, OPTIMIZERS  # declared with the settings
 
 
 def grad_norm(grad: np.ndarray) -> float:

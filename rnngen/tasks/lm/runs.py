@@ -1,22 +1,14 @@
-"""Setting up a training run: a new one, one that continues (``--resume``), or one that starts from
-a trained model's weights (``--init-from``); the run directory, its lock, and what a run records
-about its inputs (so ``--resume`` can read them again and make sure they did not change).
-
-Options arrive as the settings the user gave (``given``: name -> value, for the options given
-explicitly, not defaulted), so that a resumed run can refuse options that disagree with it.
-"""
+"""Starting and resuming a language model's run: read and encode the text into the run's token
+file (or map the one there), build or grow the vocabulary, and hand a locked ``Trainer`` back;
+``--init-from`` starts from a trained model's weights."""
 
 import dataclasses
-import errno
-import fcntl
-import os
-import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import rnngen.checkpoint as checkpoint
+from rnngen.config.training import STOP_LIMITS, TrainConfig
 from rnngen.data.stream import expand
 from rnngen.data.text import display_name
 from rnngen.data.tokenfile import (
@@ -28,132 +20,25 @@ from rnngen.data.tokenfile import (
     open_corpus,
     read_meta,
 )
-from rnngen.errors import (
-    CheckpointError,
-    ConfigError,
-    DataError,
-    TrainingError,
-    UsageError,
-    flag_name,
-)
+from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
-from rnngen.train import checkpoint
-from rnngen.train.config import STOP_LIMITS, TrainConfig
-from rnngen.train.distributed import Solo, check_batch
-from rnngen.train.trainer import Trainer
+from rnngen.parallel.group import Solo, check_batch
+from rnngen.training.lock import RunLock
+from rnngen.training.rundir import (
+    RESUME_FREE,
+    Flag,
+    Inputs,
+    conflict,
+    default_run_dir,
+    inputs_meta,
+    prepare_run_dir,
+    probe_run_dir,
+    refuse_existing,
+    resumed_limits,
+)
+from rnngen.training.trainer import Trainer
 
 FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
-# options --resume takes besides the stop limits: they change how this session runs, not the run
-RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file",
-               "distributed"}  # fmt: skip
-
-Flag = Callable[[str], str]  # a setting's name -> how the user wrote it (--hidden)
-
-
-# ---- run directories ----------------------------------------------------------------------------
-
-
-def default_run_dir(corpus_name: str) -> Path:
-    """``runs/NAME-YYYYmmdd-HHMMSS`` (with a suffix if taken)."""
-    stem = Path(corpus_name).stem if corpus_name not in ("-", "<stdin>") else "stdin"
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "corpus"
-    base = Path("runs") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-class RunLock:
-    """An exclusive lock on a run directory, held while a run writes into it: a second ``rnngen
-    train`` into the same directory is refused. It is an flock on the directory itself (no file
-    is left behind), which the kernel releases when the process ends, however it ends, so a
-    killed run leaves nothing stuck."""
-
-    def __init__(self, run_dir: Path) -> None:
-        try:
-            self.fd = os.open(run_dir, os.O_RDONLY)
-        except OSError as e:
-            raise TrainingError(f"{run_dir}: cannot open the run directory "
-                                f"({e.strerror or e})") from None  # fmt: skip
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):  # a file system without flock
-                self.release()  # (some network ones): train unlocked rather than not at all
-                return
-            holder = _lock_holder(self.fd)
-            os.close(self.fd)
-            who = f" (process {holder})" if holder else ""
-            raise TrainingError(
-                f"{run_dir}: another rnngen train{who} is writing this run directory; wait for "
-                "it to end, or choose another --out"
-            ) from None
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing the descriptor drops the flock
-            self.fd = -1
-
-
-def _lock_holder(fd: int) -> str | None:
-    """The process holding an flock on ``fd``'s file, as Linux lists it in /proc/locks."""
-    inode = os.fstat(fd).st_ino
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                parts = line.split()
-                if "FLOCK" in parts and len(parts) > 5 and parts[5].endswith(f":{inode}"):
-                    return parts[4]
-    except OSError:
-        pass
-    return None
-
-
-def prepare_run_dir(run_dir: Path, force: bool) -> RunLock:
-    """Refuse to overwrite a run unless ``force``; make sure the directory can be written, and
-    lock it."""
-    refuse_existing(run_dir, force)
-    probe_run_dir(run_dir)
-    return RunLock(run_dir)
-
-
-def refuse_existing(run_dir: Path, force: bool) -> None:
-    """Raise TrainingError when ``run_dir`` holds a run's checkpoints, unless ``force``."""
-    existing = sorted(run_dir.glob("*" + checkpoint.SUFFIX)) if run_dir.is_dir() else []
-    if existing and not force:
-        raise TrainingError(
-            f"{run_dir}: already holds {existing[0].name}; choose another --out, add --force to "
-            f"overwrite it, or continue it with --resume {run_dir}"
-        )
-
-
-def probe_run_dir(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise TrainingError(f"{run_dir}: cannot write the run directory ({e.strerror or e})"
-                            ) from None  # fmt: skip
-
-
-def inputs_meta(paths: list[str], val_path: str | None, val_fingerprint: str | None,
-                encoding: str, errors: str) -> dict:  # fmt: skip
-    """What a run records about its inputs: absolute paths, decoding, validation fingerprint."""
-
-    def where(p: str) -> str:
-        return p if p == "-" else str(Path(p).resolve())
-
-    return {
-        "sources": [where(p) for p in paths],
-        "encoding": encoding,
-        "errors": errors,
-        "val_source": None if val_path is None else where(val_path),
-        "val_fingerprint": val_fingerprint,
-    }
 
 
 def _val_source(val_file: str | None, encoding: str, errors: str) -> Source | None:
@@ -184,41 +69,6 @@ class _TokenFilesOnFailure:
             except OSError:
                 pass
 
-
-def resume_hint(run_dir: Path, meta: dict) -> str:
-    """The command that continues ``run_dir``."""
-    if "-" in (meta.get("sources") or []) and read_meta(run_dir) is None:  # no token file
-        return f"… | rnngen train - --resume {shlex.quote(str(run_dir))}  (the same text on stdin)"
-    return f"rnngen train --resume {shlex.quote(str(run_dir))}"
-
-
-def conflict(given: dict[str, Any], stored: dict, allowed: set[str], against: str,
-             flag: Flag = flag_name) -> str | None:  # fmt: skip
-    """A message about the first given option that disagrees with ``stored`` (or that is neither
-    stored nor ``allowed``), or None."""
-    for name, value in given.items():
-        if name in allowed:
-            continue
-        if name not in stored:
-            return f"{flag(name)} cannot be combined with {against}"
-        if value != stored[name]:
-            shown = value if not isinstance(value, str) else repr(value)
-            has = stored[name]
-            return f"{flag(name)} {shown} conflicts with {against}, which has {name} {has!r}"
-    return None
-
-
-# ---- a new run ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Inputs:
-    """Where the text comes from and how to read it."""
-
-    paths: list[str] | None = None  # files, directories, '-' for stdin
-    val_file: str | None = None
-    encoding: str = "utf-8"
-    errors: str = "strict"
 
 
 def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None) -> None:
@@ -299,34 +149,6 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
     return trainer
 
 
-# ---- --resume -----------------------------------------------------------------------------------
-
-
-def find_resumable(resume: Path) -> tuple[Path, Path]:
-    """(checkpoint, run directory) of ``--resume RUN``: a run directory's last checkpoint, or a
-    checkpoint file."""
-    if resume.is_dir():
-        for name in ("last", "best"):
-            if (resume / (name + checkpoint.SUFFIX)).is_file():
-                return resume / (name + checkpoint.SUFFIX), resume
-        raise CheckpointError(f"{resume}: no checkpoint to resume in this directory")
-    if resume.is_file():
-        return resume, resume.parent
-    raise CheckpointError(
-        f"{resume}: no such run; give a run directory (as printed by rnngen train) or a checkpoint"
-    )
-
-
-def resumed_limits(tcfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
-    """A resumed run's training settings: the stop limits given replace the stored ones."""
-    budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
-    if any(n in given for n in budget):
-        tcfg = dataclasses.replace(tcfg, **{n: given.get(n) for n in budget})
-    if "patience" in given:
-        tcfg = dataclasses.replace(tcfg, patience=given["patience"])
-    tcfg.validate()
-    return tcfg
-
 
 def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
                    threads: int | None = None, flag: Flag = flag_name,
@@ -335,7 +157,7 @@ def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
     ``given``: the options the user gave; only stop limits may change (they replace the stored
     ones), and anything else that disagrees with the run is a UsageError. A run that has already
     reached its limits comes back unlocked, with ``done_reason`` saying so."""
-    ck_path, run_dir = find_resumable(resume)
+    ck_path, run_dir = checkpoint.find_resumable(resume)
     ck = checkpoint.load(ck_path)
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",

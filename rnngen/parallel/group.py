@@ -113,7 +113,7 @@ class Solo:
 
     def close(self, ok: bool = True) -> None:
         """This member's end of the run (``ok``: it ended without an error): replicas in
-        threads are released and joined (``rnngen.train.replicas``); nothing to do for
+        threads are released and joined (``rnngen.parallel.replicas``); nothing to do for
         processes."""
 
     def __enter__(self) -> "Solo":
@@ -126,7 +126,7 @@ class Solo:
 class Collective(Solo):
     """A group of several members, its exchanges written once over four primitives: ``sum_into``
     (an array summed over the members, in place), ``max_into``, ``bcast`` and ``allgather``.
-    ``MPIGroup``'s members are processes; ``rnngen.train.replicas.ThreadGroup``'s are threads."""
+    ``MPIGroup``'s members are processes; ``rnngen.parallel.replicas.ThreadGroup``'s are threads."""
 
     def sum_into(self, a: np.ndarray) -> None:
         """``a`` becomes its sum over the members, in place."""

@@ -5,7 +5,7 @@ Training scores two things: periodically a fixed part of the validation split (`
 the same stretches every time, so that "best" compares like with like, and small enough that
 evaluating costs about a tenth of the training time whatever the corpus size), and the whole
 split once at the end. Either can be split across processes by batch rows (``rows``) and the
-partial sums reduced by the caller (``rnngen.train.distributed``).
+partial sums reduced by the caller (``rnngen.parallel.group``).
 """
 
 import math
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngen.data.batches import eval_batches, eval_shape, row_windows
-from rnngen.nn.lm import LanguageModel, State
+from rnngen.nn.lm import LMNetwork, State
 
 Progress = Callable[[int, int], None]  # (tokens scored so far, tokens to score)
 
@@ -35,7 +35,7 @@ class EvalResult:
 
 
 def evaluate(
-    model: LanguageModel,
+    model: LMNetwork,
     tokens: np.ndarray,
     batch_size: int = 32,
     seq_len: int = 64,
@@ -54,7 +54,7 @@ def evaluate(
 
 
 def evaluate_rows(
-    model: LanguageModel,
+    model: LMNetwork,
     inputs: np.ndarray,
     targets: np.ndarray,
     seq_len: int = 64,
@@ -67,7 +67,7 @@ def evaluate_rows(
 
 
 def score_windows(
-    model: LanguageModel,
+    model: LMNetwork,
     windows,
     total_tokens: int,
     B: int,

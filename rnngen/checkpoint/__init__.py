@@ -1,0 +1,88 @@
+"""Checkpoints: one self-describing file per checkpoint (``fileformat``), checked as untrusted
+input before anything is built from it (``schema``), found from a path or a run directory
+(``resolve``). A checkpoint records its task (``"lm"``, ``"seq2seq"``) and the task's own settings;
+what each task's network holds is its ``rnngen.nn.networks`` spec, so nothing here depends on which
+task a model is."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnngen.checkpoint.fileformat import FORMAT, FORMAT_VERSION, SUFFIX, read, read_header, write
+from rnngen.checkpoint.resolve import find_resumable, resolve
+from rnngen.checkpoint.schema import check_training_state, checked_parts
+from rnngen.config.training import TrainConfig
+from rnngen.data.vocab import Vocab
+from rnngen.nn.cells import CELLS
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.networks import NetworkSpec, network_spec
+from rnngen.nn.lm import State
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "SUFFIX", "Checkpoint", "find_resumable", "load",
+           "read_header", "resolve", "save"]  # fmt: skip
+
+
+@dataclass
+class Checkpoint:
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    vocab: Vocab  # the model's (a seq2seq model's: the target's)
+    params: dict[str, np.ndarray]
+    step: int = 0
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # optimizer moments, state
+    info: dict = field(default_factory=dict)  # position, history, fingerprint, ...
+    path: Path | None = None
+    task: str = "lm"  # which task's model (rnngen.nn.networks)
+    task_cfg: Any = None  # the task's own settings (a seq2seq model's Seq2SeqConfig)
+    vocabs: dict[str, Vocab] = field(default_factory=dict)  # more vocabularies, by name
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return network_spec(self.task)
+
+    def build_model(self, parts: int = 1) -> Any:
+        """The network this checkpoint describes, with its weights."""
+        model = self.spec.build(self.model_cfg, self.task_cfg, np.float32, parts)
+        for name, view in model.params.views.items():
+            view[...] = self.params[name]
+        return model
+
+    def state(self) -> State:
+        """The carried state the run stopped with (``check_training_state`` first)."""
+        names = CELLS[self.model_cfg.cell].state
+        return State(names, tuple(self.arrays[f"state.{n}"].copy() for n in names))
+
+    def check_training_state(self) -> None:
+        """Raise CheckpointError unless this checkpoint holds all a resumed run needs, in the
+        types and shapes its settings imply."""
+        check_training_state(self.path, self.spec, self.model_cfg, self.train_cfg, self.task_cfg,
+                             self.info, self.arrays)  # fmt: skip
+
+
+def save(ckpt: Checkpoint, path: str | Path) -> Path:
+    """Write ``ckpt`` to ``path`` atomically. Raises CheckpointError (previous file kept)."""
+    tensors = {f"param/{k}": v for k, v in ckpt.params.items()}
+    tensors.update(ckpt.arrays)
+    own = {}
+    if ckpt.task != "lm":  # a language model's files keep the first format's keys
+        own = {"task": ckpt.task, ckpt.task: ckpt.task_cfg.to_dict(),
+               **{k: v.to_dict() for k, v in ckpt.vocabs.items()}}  # fmt: skip
+    meta = {
+        "model": ckpt.model_cfg.to_dict(),
+        "train": ckpt.train_cfg.resolve().to_dict(),  # complete: the learning rate it implies
+        "vocab": ckpt.vocab.to_dict(),
+        **own,
+        "step": ckpt.step,
+        "info": ckpt.info,
+    }
+    return write(Path(path), tensors, meta)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint file and check it (``rnngen.checkpoint.schema``). Raises
+    CheckpointError."""
+    path = Path(path)
+    meta, tensors = read(path)
+    return Checkpoint(**checked_parts(path, meta, tensors))

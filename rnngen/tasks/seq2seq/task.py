@@ -1,0 +1,79 @@
+"""The sequence-to-sequence model as a task (``rnngen.tasks.base``): lines in, lines out."""
+
+from pathlib import Path
+from typing import Any
+
+from rnngen.errors import UsageError
+from rnngen.nn.seq2seq.config import Seq2SeqConfig
+from rnngen.tasks.base import Task
+
+
+class Seq2SeqTask(Task):
+    name = "seq2seq"
+    what = "a sequence-to-sequence model"
+    use = "translate"
+    settings = Seq2SeqConfig
+    refuses = {"seq_len": "applies to language models: a sequence-to-sequence batch holds whole "
+                          "pairs (up to --max-len tokens each)"}  # fmt: skip
+
+    def check_given(self, given, flag, resume: bool, init_from: bool) -> None:
+        super().check_given(given, flag, resume, init_from)
+        if init_from:
+            raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
+                             "--resume")  # fmt: skip
+
+    def new_trainer(self, model, own, train, inputs, out, force, threads, init_from, given,
+                    flag, notice, group):  # fmt: skip
+        from rnngen.tasks.seq2seq.runs import new_seq2seq_trainer
+
+        return new_seq2seq_trainer(model, own, train, inputs, out, force, threads, group)
+
+    def resume_trainer(self, ck, run_dir: Path, inputs, given, threads, flag, group):
+        from rnngen.tasks.seq2seq.runs import resume_seq2seq
+
+        return resume_seq2seq(ck, run_dir, inputs, given, threads, flag, group)
+
+    def follow(self, recipe: dict, model, own, train, threads, group):
+        from rnngen.tasks.seq2seq.training import Seq2SeqTrainer
+
+        return Seq2SeqTrainer(model, own, train, recipe["pairs"], recipe["run_dir"], threads,
+                              group)  # fmt: skip
+
+    def warm_training(self, trainer) -> None:
+        from rnngen.warmup import warm_seq2seq_kernels, warm_training_kernels
+
+        m, t = trainer.mcfg, trainer.tcfg
+        warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,
+                              m.dropout > 0 or bool(m.dropout_input))  # fmt: skip
+        warm_seq2seq_kernels(trainer.plan.parts, m.cell, trainer.s2s.attention, training=True)
+
+    def notices(self, trainer) -> list[str]:
+        skipped = trainer.corpus.skipped
+        if not skipped:
+            return []
+        return [f"skipped {skipped:,} training pairs longer than --max-len "
+                f"{trainer.s2s.max_len}"]  # fmt: skip
+
+    def model(self, ck, threads: int | None) -> Any:
+        from rnngen.tasks.seq2seq.model import Seq2SeqModel
+
+        return Seq2SeqModel(ck, threads)
+
+    def describe(self, ck) -> dict:
+        return {"seq2seq": ck.task_cfg.to_dict(),
+                "src_vocab_size": len(ck.vocabs["src_vocab"]),
+                "best_val_error": ck.info.get("best_val_error")}  # fmt: skip
+
+    def info_rows(self, d: dict) -> list[tuple[str, str]]:
+        s = d["seq2seq"]
+        per = "per direction" if s["encoder"] == "bi" else ""
+        return [
+            ("task", "sequence to sequence (rnngen translate)"),
+            ("encoder", f"{s['encoder']}, {s['enc_hidden']} units {per}".rstrip()),
+            ("attention", s["attention"]),
+            ("source", f"{s['src_level']}, vocabulary {d['src_vocab_size']:,}"),
+            ("target", f"{s['tgt_level']}, vocabulary {d['model']['vocab_size']:,} with </s>"),
+        ]
+
+
+TASK = Seq2SeqTask()

@@ -128,7 +128,7 @@ def test_generate_score_evaluate(run_dir, capfd):
     assert good.bits_per_token == pytest.approx(good.bits / 24)
     res = m.evaluate(repetitive_text(40))
     assert res.tokens == len(repetitive_text(40)) - 1
-    assert measured("api evaluate perplexity (< 3)", res.perplexity) < 3
+    assert measured("api evaluate perplexity (< 3)", res.perplexity) < 3  # 1.22 measured
     with pytest.raises(rnngen.UserError, match="language model"):
         m.translate(["ghoti"])
     assert capfd.readouterr().out == ""

@@ -79,6 +79,7 @@ def test_without_attention_the_same_budget_does_worse(wd, attn) -> None:
     assert none["loss"] > attn[1]["loss"]
 
 
+@pytest.mark.learning  # exact outputs of the learned model: right on every path measured
 def test_translate_one_line_per_input_in_order(wd, attn) -> None:
     words = ["abc", "", "hello", "tsrqp"]
     p = run("translate", "attn", stdin=("\n".join(words) + "\n").encode(), cwd=wd)

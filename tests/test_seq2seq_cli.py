@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from clitools import OWN_BLAS_KERNELS, cli_env, err, out, reversals, rnngen_exe, run, with_meta
 
-STEPS = 900  # 99.7% with attention (measured; README "Sequence to sequence")
+STEPS = 900  # 99.7% with attention (measured; docs/seq2seq.md)
 MODEL = ["--hidden", "128", "--embed", "32", "--layers", "1", "--batch-size", "64",
          "--lr", "0.01", "--schedule", "cosine", "--clip", "1", "--seed", "1",
          "--threads", "2"]  # fmt: skip

@@ -43,7 +43,7 @@ MODELS = {"h256": ("char", 65, 64, 256, 2), "h512": ("char", 65, 64, 512, 2),
           "word": ("word", 10000, 200, 200, 2)}  # fmt: skip
 
 
-QUIET = {"h256": 23_349, "h512": 8_224, "word": 5_288}  # README, "Measured on this machine"
+QUIET = {"h256": 23_349, "h512": 8_224, "word": 5_288}  # bench/README.md: LM speed
 
 
 def train_once(name: str, procs: int, replicas: int = 1) -> float:
@@ -144,7 +144,7 @@ def scaling(report: dict) -> dict:
         opts = CONFIGS[name][0]
         b, T = int(opts[opts.index("--batch-size") + 1]), int(opts[opts.index("--seq-len") + 1])
         # tokens/s of one 2-core machine: the best this machine did in this run, or the quiet
-        # machine's figure (README, bench_speed.py medians), whichever is higher: a faster
+        # machine's figure (bench/README.md, bench_speed.py medians), whichever is higher: a faster
         # machine makes the network's share larger, so the model errs on the safe side
         R1 = max(sp["median_1x2"], sp["median_2x1"], QUIET[name])
         S = report["allreduce"][name]["bytes"]

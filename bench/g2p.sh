@@ -17,7 +17,7 @@ MINUTES="${1:-60}"
 DIR="${G2P_DIR:-/tmp/g2p}"
 RESULT="${G2P_RESULT:-$here/results/g2p.json}"
 
-# the model and optimiser (the recipe measured in README; each can be overridden, e.g. G2P_HIDDEN=256)
+# the model and optimiser (the recipe measured in bench/README.md; each can be overridden, e.g. G2P_HIDDEN=256)
 CELL="${G2P_CELL:-lstm}"
 LAYERS="${G2P_LAYERS:-2}"
 HIDDEN="${G2P_HIDDEN:-384}"
@@ -38,10 +38,10 @@ ENSEMBLE=()
 for r in ${G2P_ENSEMBLE:-}; do ENSEMBLE+=(--ensemble "$r"); done
 
 # G2P_EXTRA="--replicas 2" trains as two replicas in threads of one process (as fast as two MPI
-# processes; README, "Replicas in threads")
+# processes; bench/README.md, "Replicas in threads")
 # training processes: G2P_PROCESSES=2 trains data-parallel under mpiexec (pip install ".[mpi]"),
 # one thread each; on the 2-core machines it trains the G2P model 1.2x faster than 1 process with
-# 2 threads (README, "Grapheme-to-phoneme on CMUdict")
+# 2 threads (bench/README.md, "Grapheme-to-phoneme on CMUdict")
 PROCESSES="${G2P_PROCESSES:-1}"
 
 export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Penn Treebank (word level) with rnngen: the two recipes of README.md, each trained and then
+# Penn Treebank (word level) with rnngen: the two recipes of bench/README.md, each trained and then
 # scored on the test set. Not part of the test suite; each takes about an hour. THREADS=1 (the
-# default) is how the README's figures were measured: the two runs shared the 2 cores, one each.
+# default) is how bench/README.md's figures were measured: the two runs shared the 2 cores, one each.
 #
 #   bench/ptb.sh zaremba-small   # Zaremba et al. 2014, non-regularised small config
 #   bench/ptb.sh recipe          # our one-hour recipe: tied, dropout, larger

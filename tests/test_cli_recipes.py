@@ -40,7 +40,8 @@ def test_each_cell_trains_samples_and_evaluates(corpus, cell, extra):
             "--out", run_dir, "--json", "--force", cwd=corpus)  # fmt: skip
     assert p.returncode == 0, err(p)
     metrics = json.loads(out(p))
-    # log(V=25) = 3.2: it learned something
+    # log(V=25) = 3.2: it learned something; measured 0.08 (rnn-tanh) to 1.13 (rnn-relu), the
+    # same on both GEMM paths and 1 or 2 threads
     assert measured(f"{cell} best val loss (< 1.5)", metrics["best_val_loss"]) < 1.5, metrics
     ck = checkpoint.load(corpus / run_dir / "best.safetensors")
     assert ck.model_cfg.cell == cell

@@ -30,6 +30,7 @@ def test_loss_falls_far_below_the_uniform_baseline(tmp_path):
     uniform = math.log(len(corpus.vocab))
     assert result.steps == 300
     assert result.val_loss is not None
+    # measured 0.014 (OpenBLAS) and 0.016 (rnngen's GEMM), with 1 or 2 threads
     assert measured("trainer val loss / uniform (< 0.25)", result.val_loss / uniform) < 0.25
     assert result.best_val_loss <= result.val_loss + 1e-12
     assert [h["step"] for h in result.history] == [50, 100, 150, 200, 250, 300]

@@ -12,7 +12,7 @@ The public Python API (the command line ``rnngen`` is a thin layer over it)::
     model.evaluate("held-out text")                               # loss, bits/token, perplexity
     rnngen.plot_runs([run.run_dir], "curves.png")                 # learning curves
     g2p = rnngen.train(["words.tsv"], task="seq2seq", tgt_level="word")  # source<TAB>target
-    rnngen.load(g2p.run_dir).translate(["ghoti"], beam=5)         # a Seq2Seq: lines to lines
+    rnngen.load(g2p.run_dir).translate(["ghoti"], beam=5)         # a Seq2SeqModel
 
 Every error a user can cause is a ``rnngen.UserError`` (``UsageError`` for a bad setting), with the
 message the command line prints. Nothing here prints; training reports progress to an optional
@@ -32,17 +32,21 @@ from rnngen.errors import UsageError, UserError  # noqa: E402
 if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
     from rnngen.pictures.draw import plot_runs
-    from rnngen.tasks.lm.model import Model, Run, load
-    from rnngen.tasks.seq2seq.model import Seq2Seq
+    from rnngen.tasks.lm.model import LanguageModel
+    from rnngen.tasks.models import Run, TrainedModel, load
+    from rnngen.tasks.seq2seq.model import Seq2SeqModel
     from rnngen.training.evaluate import EvalResult
 
 __all__ = [
     "EvalResult",
+    "LanguageModel",
     "LineScore",
     "Model",
     "Run",
     "Seq2Seq",
+    "Seq2SeqModel",
     "TrainEvent",
+    "TrainedModel",
     "UsageError",
     "UserError",
     "__version__",
@@ -52,13 +56,17 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Model": "rnngen.tasks.lm.model",
-    "Run": "rnngen.tasks.lm.model",
-    "load": "rnngen.tasks.lm.model",
-    "LineScore": "rnngen.generate.score",
-    "EvalResult": "rnngen.training.evaluate",
-    "plot_runs": "rnngen.pictures.draw",
-    "Seq2Seq": "rnngen.tasks.seq2seq.model",
+    "LanguageModel": "rnngen.tasks.lm.model:LanguageModel",
+    "Seq2SeqModel": "rnngen.tasks.seq2seq.model:Seq2SeqModel",
+    "TrainedModel": "rnngen.tasks.models:TrainedModel",
+    "Run": "rnngen.tasks.models:Run",
+    "load": "rnngen.tasks.models:load",
+    "LineScore": "rnngen.generate.score:LineScore",
+    "EvalResult": "rnngen.training.evaluate:EvalResult",
+    "plot_runs": "rnngen.pictures.draw:plot_runs",
+    # the names of rnngen 0.1's first releases
+    "Model": "rnngen.tasks.lm.model:LanguageModel",
+    "Seq2Seq": "rnngen.tasks.seq2seq.model:Seq2SeqModel",
 }
 
 
@@ -67,5 +75,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, _, attribute = _LAZY[name].partition(":")
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'rnngen' has no attribute {name!r}")

@@ -5,9 +5,10 @@ import pytest
 from clitools import with_format_version
 
 import rnngen.checkpoint as checkpoint
-from rnngen.checkpoint import Checkpoint, CheckpointError
+from rnngen.checkpoint import Checkpoint
 from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
+from rnngen.errors import CheckpointError
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LMNetwork
 

@@ -17,8 +17,8 @@ from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
-from rnngen.nn.networks import NetworkSpec, network_spec
 from rnngen.nn.lm import State
+from rnngen.nn.networks import NetworkSpec, network_spec
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SUFFIX", "Checkpoint", "find_resumable", "load",
            "read_header", "resolve", "save"]  # fmt: skip

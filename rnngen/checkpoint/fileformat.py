@@ -89,7 +89,6 @@ def read_header(path: str | Path) -> dict:
     return meta
 
 
-
 def read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """(metadata, tensors) of a checkpoint file, its format checked, nothing else."""
     meta = read_header(path)

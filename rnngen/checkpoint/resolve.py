@@ -38,7 +38,6 @@ def resolve(model: str | Path | None, cwd: Path | None = None) -> Path:
     return newest
 
 
-
 def find_resumable(resume: Path) -> tuple[Path, Path]:
     """(checkpoint, run directory) of ``--resume RUN``: a run directory's last checkpoint, or a
     checkpoint file."""

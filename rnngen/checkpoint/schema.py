@@ -121,7 +121,6 @@ def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray],
                               "settings describe")  # fmt: skip
 
 
-
 _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "corpus": ("a string", lambda v: isinstance(v, str)),
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
@@ -187,7 +186,6 @@ def _short(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-
 def check_training_state(path: Path | None, spec: NetworkSpec, m: ModelConfig, t: TrainConfig,
                          own: Any, info: dict, arrays: dict) -> None:  # fmt: skip
     """Raise CheckpointError unless the checkpoint holds all a resumed run needs, in the types and
@@ -224,4 +222,3 @@ def _check_array(arrays: dict, name: str, shape: tuple[int, ...], fail) -> None:
         raise fail(f"tensor {name} is {a.dtype} {a.shape}, not float32 {shape}")
     if not np.isfinite(a).all():
         raise fail(f"tensor {name} holds NaN or infinite values")
-

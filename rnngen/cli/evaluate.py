@@ -37,13 +37,13 @@ def evaluate(
     sequence-to-sequence model, on source<TAB>target pairs, also sequence accuracy and error rate
     and token error rate of its decoded outputs."""
     from rnngen.data.text import read_text
-    from rnngen.tasks.lm.model import load
+    from rnngen.tasks.models import load
 
     with user_errors():
         settings.validate()
         shared.validate()
         m = load(model, shared.threads)
-        if m.checkpoint.s2s is not None:
+        if hasattr(m, "translate"):  # its outputs are decoded and scored against references
             if "seq_len" in given(ctx):
                 raise UsageError(f"{m.path}: --seq-len is for language models; a sequence-to-"
                                  "sequence model reads whole pairs")  # fmt: skip
@@ -72,7 +72,7 @@ def evaluate(
 
 
 def _evaluate_seq2seq(m, path: str, beam: int, settings: EvalConfig, shared: Shared) -> None:
-    s2s = m.checkpoint.s2s
+    s2s = m.checkpoint.task_cfg
     with compiling_status(shared.quiet):
         m.warm(settings.batch_size)
     res = m.evaluate(path, beam, settings.batch_size, shared.encoding, shared.errors)

@@ -8,7 +8,6 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info
 from rnngen.cli.params import Shared, given, settings_options
-from rnngen.errors import UsageError
 
 MAX_TOKENS = 2000
 
@@ -36,23 +35,14 @@ def heatmap(
     attention of every output token over the source."""
     from rnngen.data.text import read_text
     from rnngen.files import atomic_write
-    from rnngen.tasks.lm.model import load
+    from rnngen.tasks.models import load
 
     with user_errors():
         shared.validate()
         m = load(model, shared.threads)
-        seq2seq = m.checkpoint.s2s is not None
-        if not seq2seq and "beam" in given(ctx):
-            raise UsageError(f"{m.path}: --beam is for sequence-to-sequence models")
         text, name = read_text(path, shared.encoding, shared.errors)
+        options = {"beam": beam} if "beam" in given(ctx) else {}
         with compiling_status(shared.quiet):
-            if seq2seq:
-                m.warm()
-            else:
-                m.warm("batch")
-        if seq2seq:  # its attention, line by line
-            page = m.heatmap(text, beam, max_tokens, name)
-        else:
-            page = m.heatmap(text, max_tokens, name)
+            page = m.heatmap(text, max_tokens=max_tokens, source=name, **options)
         atomic_write(out, page.encode("utf-8"))
     info(f"wrote {out} ({len(page) / 1e6:.1f} MB)", shared.quiet)

@@ -18,53 +18,21 @@ def info(
     shared: Shared,
 ) -> None:
     """What a model is: cell, sizes, parameters, vocabulary, corpus, training so far."""
-    import rnngen.checkpoint as checkpoint
+    from rnngen.tasks.models import load
 
     with user_errors():
-        path = checkpoint.resolve(model)
-        ck = checkpoint.load(path)
-    d = describe(ck, path)
-    write(json.dumps(d) + "\n" if shared.json_out else _human(d))
+        m = load(model)
+        d = m.info()
+        rows = m.task.info_rows(d)
+    write(json.dumps(d) + "\n" if shared.json_out else _human(d, rows))
     # info prints nothing on stderr; --quiet is accepted as everywhere
 
 
-def describe(ck, path: Path) -> dict:
-    """The facts ``rnngen info`` shows, as a JSON-able dict."""
-    m, t, i = ck.model_cfg, ck.train_cfg, ck.info
-    history = i.get("history") or []
-    best = i.get("best_val_loss")
-    best_step = next((h["step"] for h in history if h.get("val_loss") == best), None)
-    return {
-        "path": str(path),
-        "cell": m.cell,
-        "level": m.level,
-        "layers": m.layers,
-        "hidden": m.hidden,
-        "embed": m.embed,
-        "vocab_size": len(ck.vocab),
-        "parameters": int(sum(v.size for v in ck.params.values())),
-        "corpus": i.get("corpus"),
-        "fingerprint": i.get("fingerprint"),
-        "steps": ck.step,
-        "epochs": i.get("epochs"),
-        "best_val_loss": best,
-        "best_step": best_step,
-        "history": history,
-        "model": m.to_dict(),
-        "train": t.to_dict(),
-        "task": ck.task,
-        **({} if ck.s2s is None else {"seq2seq": ck.s2s.to_dict(),
-                                      "src_vocab_size": len(ck.src_vocab),
-                                      "best_val_error": i.get("best_val_error")}),
-    }  # fmt: skip
-
-
-def _human(d: dict) -> str:
+def _human(d: dict, task_rows: list[tuple[str, str]]) -> str:
     rows = [
         ("model", d["path"]),
         ("cell", f"{d['cell']}, {d['layers']} layers, hidden {d['hidden']}, embed {d['embed']}"),
-        *([] if d.get("seq2seq") else [("level", f"{d['level']}, vocabulary {d['vocab_size']:,}")]),
-        *_seq2seq_rows(d),
+        *task_rows,
         ("parameters", f"{d['parameters']:,}"),
         ("corpus", f"{d['corpus']} (fingerprint {d['fingerprint']})"),
     ]
@@ -85,20 +53,6 @@ def _human(d: dict) -> str:
             text += f"{_num(h.get('val_loss')):>8}"
             text += f"  {_pct(h.get('val_error')):>7}\n" if errors else "\n"
     return text
-
-
-def _seq2seq_rows(d: dict) -> list[tuple[str, str]]:
-    s = d.get("seq2seq")
-    if s is None:
-        return []
-    per = "per direction" if s["encoder"] == "bi" else ""
-    return [
-        ("task", "sequence to sequence (rnngen translate)"),
-        ("encoder", f"{s['encoder']}, {s['enc_hidden']} units {per}".rstrip()),
-        ("attention", s["attention"]),
-        ("source", f"{s['src_level']}, vocabulary {d['src_vocab_size']:,}"),
-        ("target", f"{s['tgt_level']}, vocabulary {d['model']['vocab_size']:,} with </s>"),
-    ]
 
 
 def _pct(x) -> str:

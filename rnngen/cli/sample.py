@@ -35,7 +35,7 @@ def sample(
     import dataclasses
 
     from rnngen.data.text import read_text
-    from rnngen.tasks.lm.model import load
+    from rnngen.tasks.models import load_for
 
     quiet = shared.quiet
     with user_errors():
@@ -46,8 +46,7 @@ def sample(
                 raise UsageError("--prime and --prime-file conflict: give one")
             text, _ = read_text(prime_file, shared.encoding, shared.errors)
             settings = dataclasses.replace(settings, prime=text)
-        m = load(model, shared.threads)
-        m.checkpoint.require("lm", "rnngen sample")
+        m = load_for(model, shared.threads, "generate", "rnngen sample")
         unknown = m.unknown_words(settings.prime)
         if model is None or Path(model).is_dir():
             info(f"sampling from {m.path}", quiet)

@@ -28,13 +28,12 @@ def score(
     """
     from rnngen.data.text import read_text
     from rnngen.generate.score import MAX_BATCH
-    from rnngen.tasks.lm.model import load
+    from rnngen.tasks.models import load_for
 
     quiet = shared.quiet
     with user_errors():
         shared.validate()
-        m = load(model, shared.threads)
-        m.checkpoint.require("lm", "rnngen score")
+        m = load_for(model, shared.threads, "score", "rnngen score")
         text, name = read_text(path, shared.encoding, shared.errors, allow_empty=True)
         lines = text.split("\n")
         if lines and lines[-1] == "":

@@ -3,7 +3,8 @@
 The options are the model's and training's settings (``ModelConfig``, ``TrainConfig``, declared
 once), the shared ones, and the few that say where things are: the inputs, the run directory, a run
 to continue (``--resume``) or a model to start from (``--init-from``). The work is the library's
-(``rnngen.training.run``); this module parses, shows progress, and turns Ctrl-C into a clean stop.
+(``rnngen.run.training``); this module parses, shows progress, and turns Ctrl-C into a clean
+stop.
 """
 
 import dataclasses
@@ -81,23 +82,23 @@ def train(
 ) -> None:
     """Train a recurrent language model on text (or, with --task seq2seq, an encoder-decoder on
     source<TAB>target pairs), keeping the best and last checkpoints."""
-    from rnngen.api import prepare_training
+    from rnngen.run.training import Session, prepare
 
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
     settings = {k: v for k, v in user_given.items() if k in _names(model, training, seq2seq)}
     with user_errors():
         shared.validate()
-        group, threads = _group(distributed, replicas, shared.threads)
-    if not group.is_root:  # the root alone talks: progress, messages, errors, --json
+        session = Session(distributed, replicas, shared.threads)
+    if not session.group.is_root:  # the root alone talks: progress, messages, errors, --json
         err.quiet = quiet = True
-    with user_errors(), group:  # the group's end (its replicas joined) on every way out
+    with user_errors(), session:  # the group's end (its replicas joined) on every way out
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        trainer = _setup(group, threads, lambda: prepare_training(
+        trainer = session.prepare(lambda threads, group: prepare(
             paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
             threads=threads, encoding=shared.encoding, errors=shared.errors, given=settings,
-            flag=name_flag, notice=lambda m: info(m, quiet), task=task, group=group,
+            flag=name_flag, notice=lambda m: info(m, quiet), task_name=task, group=group,
         ))  # fmt: skip
         if resume is not None:
             done = trainer.done_reason()
@@ -107,69 +108,32 @@ def train(
             epochs = trainer.step / trainer.stream.steps_per_epoch
             info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
                  quiet)  # fmt: skip
-        elif getattr(trainer.corpus, "skipped", 0):
-            info(f"skipped {trainer.corpus.skipped:,} training pairs longer than --max-len "
-                 f"{trainer.s2s.max_len}", quiet)  # fmt: skip
-        _run(trainer, quiet, shared.json_out and group.is_root)
-
-
-def _group(distributed: str, replicas: int, threads: int | None):
-    """(the processes or replicas training together, threads for this one: its share of the
-    machine's cores unless --threads says)."""
-    from rnngen.kernels.threads import available_cores
-    from rnngen.parallel.group import launched_size, make_group, share_of_cores
-    from rnngen.parallel.replicas import start
-
-    if replicas != 1:
-        return start(replicas, threads, launched_size() if distributed == "auto" else 1)
-    group = make_group(distributed)
-    if threads is None and group.size > 1:
-        threads = share_of_cores(group, available_cores())
-    return group, threads
-
-
-def _setup(group, threads, build):
-    """The Trainer ``build`` makes, set up on every process; a failure is reported once."""
-    from rnngen.run.launch import setup
-
-    return setup(group, build, threads)
+        else:
+            for notice in session.task.notices(trainer):
+                info(notice, quiet)
+        _run(session, quiet, shared.json_out and session.group.is_root)
 
 
 def _names(*settings) -> set[str]:
     return {f.name for s in settings for f in dataclasses.fields(s)}
 
 
-def _run(trainer, quiet: bool, json_out: bool) -> None:
-    """Run ``trainer`` with progress on stderr; Ctrl-C or SIGTERM stop it after a checkpoint."""
-    from rnngen.api import run_training
+def _run(session, quiet: bool, json_out: bool) -> None:
+    """Run the session's trainer with progress on stderr; Ctrl-C or SIGTERM stop it after a
+    checkpoint."""
     from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
-    from rnngen.training.run import resume_hint
-    from rnngen.warmup import prepare_sampling, warm_seq2seq_kernels, warm_training_kernels
+    from rnngen.training.rundir import resume_hint
 
+    trainer = session.trainer
     run_dir = trainer.out_dir
     with user_errors():
         info(f"run directory: {run_dir}", quiet)
         with compiling_status(quiet):
-            m, t = trainer.mcfg, trainer.tcfg
-            warm_training_kernels(
-                trainer.plan.parts, m.cell, t.optimizer, m.dropout > 0 or bool(m.dropout_input)
-            )
-            s2s = getattr(trainer, "s2s", None)
-            if s2s is not None:
-                warm_seq2seq_kernels(trainer.plan.parts, m.cell, s2s.attention, training=True)
-        if s2s is None and trainer.group.is_root:
-            # the first sample after this run starts warm: its kernel compiles meanwhile, in a
-            # process of the lowest priority that outlives this one if it must (nothing to do
-            # when the kernel is cached already)
-            prepare_sampling(m.cell)
+            session.warm()
         progress = TrainProgress(err, quiet)
-
-        def stop() -> None:
-            trainer.stop_requested = True
-
         try:
-            with _graceful_stop(stop):
-                result = run_training(trainer, progress)
+            with _graceful_stop(session.stop):
+                result = session.run(progress)
         finally:
             progress.close()
 
@@ -183,7 +147,7 @@ def _run(trainer, quiet: bool, json_out: bool) -> None:
             f"best val loss {val}"
         )
         err.print(f"checkpoint: {escape(str(result.checkpoint))}")
-        use = "sample" if getattr(trainer, "s2s", None) is None else "translate"
+        use = session.task.use
         err.print(f"{use} it:  rnngen {use} {escape(str(run_dir))}", style="dim")
     if json_out:
         print(json.dumps(result.to_dict()), flush=True)

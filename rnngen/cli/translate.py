@@ -39,17 +39,16 @@ def translate(
 ) -> None:
     """Turn each input line into an output line with a sequence-to-sequence model."""
     from rnngen.data.text import read_text
-    from rnngen.tasks.lm.model import load
+    from rnngen.tasks.models import load_for
 
     with user_errors():
         settings.validate()
         shared.validate()
-        m = load(model, shared.threads)
-        m.checkpoint.require("seq2seq", "rnngen translate")
+        m = load_for(model, shared.threads, "translate", "rnngen translate")
         if ensemble:
             m = m.ensemble(*ensemble)
         tr = m.translator(settings.batch_size)
-        max_len = settings.max_len or m.checkpoint.s2s.max_len
+        max_len = settings.max_len or m.checkpoint.task_cfg.max_len
         if path == "-":
             lines: Iterator[tuple[str, str]] = _stdin_lines(shared.encoding, shared.errors)
             batches = _stdin_batches(lines, settings.batch_size)

@@ -1,4 +1,5 @@
-"""The training and evaluation settings, declared once (``rnngen.config.settings``): the command line's
+"""The training and evaluation settings, declared once
+(``rnngen.config.settings``): the command line's
 options, what every checkpoint stores, and what ``--resume`` continues with. Nothing here loads
 Numba, so the command line builds its options from them at no cost."""
 

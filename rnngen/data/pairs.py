@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngen.data.text import fingerprint, read_text, text_files
 import rnngen.nn.seq2seq.spec as spec
+from rnngen.data.text import fingerprint, read_text, text_files
 from rnngen.data.vocab import EOS, UNK, Vocab
 from rnngen.errors import DataError
 

@@ -1,4 +1,5 @@
-"""The settings of generation, declared once (``rnngen.config.settings``): ``rnngen sample``'s options and
+"""The settings of generation, declared once
+(``rnngen.config.settings``): ``rnngen sample``'s options and
 the library's. Nothing here loads Numba."""
 
 from dataclasses import dataclass

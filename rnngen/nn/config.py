@@ -1,4 +1,5 @@
-"""The model's settings, declared once (``rnngen.config.settings``): the command line's options, what every
+"""The model's settings, declared once
+(``rnngen.config.settings``): the command line's options, what every
 checkpoint stores, and what the model is rebuilt from."""
 
 from dataclasses import dataclass, replace

@@ -294,7 +294,10 @@ def _check(m: ModelConfig, own: None, vocab, more: dict) -> tuple[str, str] | No
     if vocab.level != m.level:
         return "vocab.level", f"is {vocab.level!r}, but model.level is {m.level!r}"
     if len(vocab) != m.vocab_size:
-        return "model.vocab_size", f"is {m.vocab_size}, but the vocabulary holds {len(vocab)} tokens"
+        return (
+            "model.vocab_size",
+            f"is {m.vocab_size}, but the vocabulary holds {len(vocab)} tokens",
+        )
     return None
 
 

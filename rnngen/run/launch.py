@@ -10,8 +10,7 @@ the root) and every process exits with its status: no process is left waiting fo
 from collections.abc import Callable
 
 from rnngen.config.training import TrainConfig
-from rnngen.data.tokenfile import open_corpus
-from rnngen.errors import DataError, UserError
+from rnngen.errors import UserError
 from rnngen.nn.config import ModelConfig
 from rnngen.parallel.group import Solo
 from rnngen.training.trainer import Trainer
@@ -60,15 +59,14 @@ def _raise_first(group: Solo, failure: UserError | None) -> None:
 
 
 def _recipe(trainer: Trainer) -> dict:
-    """What the other processes need to build the same Trainer: settings, where the token file
-    is (a seq2seq run's pairs themselves: they are small, and may have come from stdin), and the
-    whole training state (weights, optimizer, schedule, position, all rows of the carried state,
-    history)."""
-    s2s = getattr(trainer, "s2s", None)
+    """What the other processes need to build the same Trainer: its task and settings, where the
+    token file is (a task whose data is small sends it: ``data``), and the whole training state
+    (weights, optimizer, schedule, position, all rows of the carried state, history)."""
+    own = trainer.own_settings
     return {
-        "task": "lm" if s2s is None else "seq2seq",
-        "s2s": None if s2s is None else s2s.to_dict(),
-        "pairs": None if s2s is None else trainer.corpus,
+        "task": trainer.task_name,
+        "own": None if own is None else own.to_dict(),
+        "data": trainer.shared_data(),
         "model": trainer.mcfg.to_dict(),
         "train": trainer.tcfg.to_dict(),
         "run_dir": trainer.out_dir,
@@ -89,24 +87,13 @@ _SCALARS = ("step", "saved_step", "history", "curve", "best_val", "best_error", 
 
 def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
     from rnngen.data.batches import Position
+    from rnngen.tasks import task
 
-    run_dir = recipe["run_dir"]
+    t = task(recipe["task"])
     mcfg = ModelConfig.from_dict(recipe["model"])
     tcfg = TrainConfig.from_dict(recipe["train"])
-    if recipe["task"] == "seq2seq":
-        from rnngen.nn.seq2seq.config import Seq2SeqConfig
-        from rnngen.tasks.seq2seq.training import Seq2SeqTrainer
-
-        s2s = Seq2SeqConfig.from_dict(recipe["s2s"])
-        trainer = Seq2SeqTrainer(mcfg, s2s, tcfg, recipe["pairs"], run_dir, threads, group)
-    else:
-        try:
-            corpus = open_corpus(run_dir)
-        except DataError as e:
-            raise DataError(f"{e}; every process reads the run directory's token file, so the "
-                            "run directory must be on a file system all machines share"
-                            ) from None  # fmt: skip
-        trainer = Trainer(mcfg, tcfg, corpus, run_dir, threads=threads, group=group)
+    own = None if t.settings is None else t.settings.from_dict(recipe["own"])
+    trainer = t.follow(recipe, mcfg, own, tcfg, threads, group)
     trainer.meta = recipe["meta"]
     trainer.model.params.flat[...] = recipe["params"]
     trainer.opt.load_state(recipe["opt"], recipe["opt_info"])

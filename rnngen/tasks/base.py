@@ -15,6 +15,7 @@ class Task:
 
     name: str  # as checkpoints record it
     what: str  # "a language model", for messages
+    plural: str  # "language models"
     use: str  # the command that uses its models: "sample"
     settings: type | None = None  # the class of its own settings (None: none)
     refuses: dict[str, str] = {}  # settings of other tasks it refuses -> why
@@ -52,6 +53,10 @@ class Task:
     def notices(self, trainer: Any) -> list[str]:
         """What the user should know about a new run's data."""
         return []
+
+    def model_class(self) -> type:
+        """The public model class of this task's models."""
+        raise NotImplementedError
 
     def model(self, ck: Any, threads: int | None) -> Any:
         """The public model class's instance for checkpoint ``ck``."""

@@ -39,6 +39,11 @@ def load_for(path: str | Path | None, threads: int | None, needs: str, command: 
     return m
 
 
+class NotThisModelError(UsageError, AttributeError):
+    """Another task's method asked of a model: a user's mistake with a message (and, for
+    ``hasattr``, an AttributeError)."""
+
+
 class Run(TrainResult):
     """A finished (or interrupted) training run, as ``rnngen.train`` returns it: ``run_dir``,
     ``checkpoint`` (its best, or its last without validation), ``steps``, ``train_loss``,
@@ -98,18 +103,18 @@ class TrainedModel:
         """Write the model's checkpoint to ``path`` (atomically)."""
         return checkpoint.save(self.checkpoint, path)
 
-    def cannot(self, needs: str, command: str) -> UsageError:
+    def cannot(self, needs: str, command: str) -> NotThisModelError:
         """The error for asking this model for what only another task's models do."""
         from rnngen.tasks import TASKS, task
 
         for name in TASKS:
             other = task(name)
             if name != self.checkpoint.task and hasattr(other.model_class(), needs):
-                return UsageError(
+                return NotThisModelError(
                     f"{self.path}: is {self.task.what}; {command} needs {other.what} (rnngen "
                     f"train --task {name}); to use this one: rnngen {self.task.use} {self.path}"
                 )
-        return UsageError(f"{self.path}: is {self.task.what}; it cannot {needs}")
+        return NotThisModelError(f"{self.path}: is {self.task.what}; it cannot {needs}")
 
     def __getattr__(self, name: str) -> Any:
         """Another task's method asked of this model: a UsageError that says so."""

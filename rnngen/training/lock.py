@@ -52,4 +52,3 @@ def _lock_holder(fd: int) -> str | None:
     except OSError:
         pass
     return None
-

@@ -49,7 +49,6 @@ def default_run_dir(corpus_name: str) -> Path:
     return out
 
 
-
 def prepare_run_dir(run_dir: Path, force: bool) -> RunLock:
     """Refuse to overwrite a run unless ``force``; make sure the directory can be written, and
     lock it."""
@@ -95,7 +94,6 @@ def inputs_meta(paths: list[str], val_path: str | None, val_fingerprint: str | N
     }
 
 
-
 def resume_hint(run_dir: Path, meta: dict) -> str:
     """The command that continues ``run_dir``."""
     if "-" in (meta.get("sources") or []) and read_meta(run_dir) is None:  # no token file
@@ -119,7 +117,6 @@ def conflict(given: dict[str, Any], stored: dict, allowed: set[str], against: st
     return None
 
 
-
 def resumed_limits(tcfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
     """A resumed run's training settings: the stop limits given replace the stored ones."""
     budget = ("steps", "minutes", "epochs")  # given together, they replace the stored budget
@@ -129,5 +126,3 @@ def resumed_limits(tcfg: TrainConfig, given: dict[str, Any]) -> TrainConfig:
         tcfg = dataclasses.replace(tcfg, patience=given["patience"])
     tcfg.validate()
     return tcfg
-
-

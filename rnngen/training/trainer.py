@@ -71,11 +71,19 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a model on ``corpus``, writing best and last checkpoints into ``out_dir``.
+    """Trains a language model on ``corpus``, writing best and last checkpoints into ``out_dir``.
 
     A fresh model unless ``restore`` loads a checkpoint's training state (``--resume``) or
     ``load_weights`` its weights (``--init-from``).
     """
+
+    task_name = "lm"  # the task (rnngen.tasks) whose runs this trains
+    own_settings = None  # the task's own settings (None: none)
+
+    def shared_data(self) -> object:
+        """What a data-parallel run sends its other members of the data (None: they read the run
+        directory's token file)."""
+        return None
 
     def __init__(
         self,

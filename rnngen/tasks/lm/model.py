@@ -7,83 +7,40 @@ it ahead of time. Nothing here prints.
 """
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import rnngen.checkpoint as checkpoint
 from rnngen.checkpoint import Checkpoint
 from rnngen.errors import DataError, UserError
 from rnngen.generate.config import SampleConfig
 from rnngen.generate.score import LineScore
-from rnngen.nn.config import ModelConfig
+from rnngen.tasks.models import TrainedModel
 from rnngen.training.evaluate import EvalResult
-
-if TYPE_CHECKING:
-    from rnngen.tasks.seq2seq.model import Seq2Seq
-from rnngen.training.trainer import TrainResult
 
 SCORE_CHUNK = 4096  # lines scored at a time by ``score_chunks``
 
 
-def load(path: str | Path | None = None, threads: int | None = None) -> "Model | Seq2Seq":
-    """The model in ``path``: a checkpoint file, or a run directory (its best checkpoint); None:
-    the newest under ``./runs`` or in a run directory under the current directory. ``threads``:
-    CPU threads (None: rnngen's choice per task). A language model comes back as a ``Model``, a
-    sequence-to-sequence model as a ``Seq2Seq`` (``translate``). Raises ``rnngen.UserError``
-    (its message names the file) when there is none or it cannot be read or trusted."""
-    ck = checkpoint.load(checkpoint.resolve(path))
-    if ck.s2s is not None:
-        from rnngen.tasks.seq2seq.model import Seq2Seq
+class LanguageModel(TrainedModel):
+    """A trained language model: ``generate``, ``samples``, ``score``, ``evaluate``,
+    ``heatmap``. (``rnngen.load`` picks the class from the checkpoint.)
 
-        return Seq2Seq(ck, threads)
-    return Model(ck, threads)
-
-
-class Run(TrainResult):
-    """A finished (or interrupted) training run, as ``rnngen.train`` returns it: ``run_dir``,
-    ``checkpoint`` (its best, or its last without validation), ``steps``, ``train_loss``,
-    ``val_loss``, ``best_val_loss``, ``tokens_per_sec``, ``seconds``, ``epochs``,
-    ``interrupted``, ``history`` (the evaluations)."""
-
-    def load(self, threads: int | None = None) -> "Model":
-        """The model this run trained."""
-        return load(self.checkpoint, threads)
-
-
-class Model:
-    """A trained language model. (A sequence-to-sequence model is a ``Seq2Seq``, with
-    ``translate``; ``load`` picks the class from the checkpoint.)"""
+    >>> model = rnngen.load("runs/corpus-20261121-101500")  # doctest: +SKIP
+    >>> "".join(model.generate(prime="The ", length=40, temp=0.8, seed=1))  # doctest: +SKIP
+    """
 
     def __init__(self, ckpt: Checkpoint, threads: int | None = None) -> None:
-        self.checkpoint = ckpt
-        self.threads = threads
+        super().__init__(ckpt, threads)
         self._sampler = self._batch = None
 
     # ---- what it is ---------------------------------------------------------------------------
-
-    @property
-    def path(self) -> Path | None:
-        """The checkpoint file."""
-        return self.checkpoint.path
-
-    @property
-    def config(self) -> ModelConfig:
-        """Cell, sizes, level and vocabulary size."""
-        return self.checkpoint.model_cfg
 
     @property
     def level(self) -> str:
         """``"char"`` or ``"word"``."""
         return self.checkpoint.vocab.level
 
-    @property
-    def history(self) -> list[dict]:
-        """Its training run's evaluations: step, train_loss, val_loss, lr, seconds."""
-        return list(self.checkpoint.info.get("history") or [])
-
     def __repr__(self) -> str:
         c = self.config
-        return (f"<rnngen.Model {c.level} {c.cell} {c.layers}x{c.hidden}, vocabulary "
+        return (f"<rnngen.LanguageModel {c.level} {c.cell} {c.layers}x{c.hidden}, vocabulary "
                 f"{c.vocab_size:,}, {self.path}>")  # fmt: skip
 
     # ---- generating ---------------------------------------------------------------------------
@@ -206,21 +163,20 @@ class Model:
 
     # ---- pictures -----------------------------------------------------------------------------
 
-    def heatmap(self, text: str, max_tokens: int = 2000, source: str = "the text") -> str:
+    def heatmap(self, text: str, max_tokens: int = 2000, source: str = "the text",
+                beam: int | None = None) -> str:  # fmt: skip
         """A self-contained HTML page of ``text`` as the model reads it: each token coloured by
         its surprisal, the top-5 predictions on hover, and a picker recolouring the text by any
-        hidden unit, with the units that best track quotes, brackets and position ranked."""
+        hidden unit, with the units that best track quotes, brackets and position ranked.
+        (``beam`` is a sequence-to-sequence model's: refused here.)"""
+        from rnngen.errors import UsageError
         from rnngen.pictures.heatmap import heatmap_page
+
+        if beam is not None:
+            raise UsageError(f"{self.path}: --beam is for sequence-to-sequence models")
 
         self.warm("batch")
         return heatmap_page(self._batched(), text, max_tokens, source, self.path)
-
-    # ---- sequence to sequence (a slot for the seq2seq models) -----------------------------------
-
-    def translate(self, lines: Iterable[str], beam: int = 5) -> list[str]:
-        """Sequence-to-sequence models only (``rnngen.load`` gives them as ``Seq2Seq``)."""
-        self.checkpoint.require("seq2seq", "translate")
-        return []
 
     # ---- kernels ------------------------------------------------------------------------------
 

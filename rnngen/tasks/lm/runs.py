@@ -70,7 +70,6 @@ class _TokenFilesOnFailure:
                 pass
 
 
-
 def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None) -> None:
     """The rules between the model's settings, training's and the inputs (ConfigError)."""
     if train.val_frac is not None and val_file is not None:
@@ -149,16 +148,15 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
     return trainer
 
 
-
-def resume_trainer(resume: Path, inputs: Inputs, given: dict[str, Any],
-                   threads: int | None = None, flag: Flag = flag_name,
+def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
+                   given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
                    group: Solo | None = None) -> Trainer:  # fmt: skip
-    """A Trainer that continues the run ``resume`` where it stopped, on the same inputs, locked.
-    ``given``: the options the user gave; only stop limits may change (they replace the stored
-    ones), and anything else that disagrees with the run is a UsageError. A run that has already
-    reached its limits comes back unlocked, with ``done_reason`` saying so."""
-    ck_path, run_dir = checkpoint.find_resumable(resume)
-    ck = checkpoint.load(ck_path)
+    """A Trainer that continues the run ``ck`` was saved from (in ``run_dir``) where it stopped,
+    on the same inputs, locked. ``given``: the options the user gave; only stop limits may change
+    (they replace the stored ones), and anything else that disagrees with the run is a
+    UsageError. A run that has already reached its limits comes back unlocked, with
+    ``done_reason`` saying so."""
+    ck_path = ck.path
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",
                        flag)  # fmt: skip

@@ -9,6 +9,7 @@ from rnngen.tasks.base import Task
 class LanguageModelTask(Task):
     name = "lm"
     what = "a language model"
+    plural = "language models"
     use = "sample"
 
     def new_trainer(self, model, own, train, inputs, out, force, threads, init_from, given,
@@ -51,6 +52,11 @@ class LanguageModelTask(Task):
         from rnngen.warmup import prepare_sampling
 
         prepare_sampling(trainer.mcfg.cell)
+
+    def model_class(self) -> type:
+        from rnngen.tasks.lm.model import LanguageModel
+
+        return LanguageModel
 
     def model(self, ck, threads: int | None) -> Any:
         from rnngen.tasks.lm.model import LanguageModel

@@ -8,41 +8,40 @@ from typing import Any
 import rnngen.checkpoint as checkpoint
 from rnngen.checkpoint import Checkpoint
 from rnngen.errors import DataError, UsageError
+from rnngen.tasks.models import TrainedModel
 
 
-class Seq2Seq:
-    """Turns source lines into target lines: ``translate``; ``evaluate`` against references."""
+class Seq2SeqModel(TrainedModel):
+    """Turns source lines into target lines: ``translate``; ``evaluate`` against references.
+    (``rnngen.load`` picks the class from the checkpoint.)
+
+    >>> g2p = rnngen.load("runs/words-20261121-101500")  # doctest: +SKIP
+    >>> g2p.translate(["ghoti"], beam=5)  # doctest: +SKIP
+    """
 
     def __init__(self, ckpt: Checkpoint, threads: int | None = None,
                  ensemble: Sequence[Checkpoint] = ()) -> None:  # fmt: skip
-        ckpt.require("seq2seq", "translate")
-        self.checkpoint, self.threads = ckpt, threads
+        super().__init__(ckpt, threads)
         self.members = list(ensemble)  # more models that decode together with this one
         self._tr = None
         self._parts = 1
 
-    def ensemble(self, *others: "str | Path | Seq2Seq") -> "Seq2Seq":
+    def ensemble(self, *others: "str | Path | Seq2SeqModel") -> "Seq2SeqModel":
         """This model and ``others`` (checkpoint files, run directories or loaded models) as one
         ensemble: translation and evaluation use the log of their mean probability at every
         step. The models need the same vocabularies and the same decoder shape (cell, layers,
         hidden units, encoder width, attention family); raises ``rnngen.UserError`` naming the
         one that differs."""
-        cks = [o.checkpoint if isinstance(o, Seq2Seq) else checkpoint.load(checkpoint.resolve(o))
-               for o in others]  # fmt: skip
+        cks = [o.checkpoint if isinstance(o, TrainedModel)
+               else checkpoint.load(checkpoint.resolve(o)) for o in others]  # fmt: skip
         for ck in cks:
-            ck.require("seq2seq", "an ensemble")
+            if ck.task != self.checkpoint.task:
+                raise UsageError(f"{ck.path}: is not a sequence-to-sequence model; an ensemble "
+                                 "decodes sequence-to-sequence models together")  # fmt: skip
             problem = _mismatch(self.checkpoint, ck)
             if problem is not None:
                 raise UsageError(f"{ck.path}: cannot decode together with {self.path}: {problem}")
-        return Seq2Seq(self.checkpoint, self.threads, [*self.members, *cks])
-
-    @property
-    def path(self) -> Path | None:
-        return self.checkpoint.path
-
-    @property
-    def history(self) -> list[dict]:
-        return list(self.checkpoint.info.get("history") or [])
+        return Seq2SeqModel(self.checkpoint, self.threads, [*self.members, *cks])
 
     def __repr__(self) -> str:
         m, s = self.checkpoint.model_cfg, self.checkpoint.task_cfg
@@ -61,7 +60,9 @@ class Seq2Seq:
         if self._tr is None or self._parts != plan.parts:
             ck = self.checkpoint
             others = [m.build_model(parts=plan.parts) for m in self.members]
-            self._tr = Translator(ck.build_model(parts=plan.parts), ck.vocabs["src_vocab"], ck.vocab, others)
+            self._tr = Translator(
+                ck.build_model(parts=plan.parts), ck.vocabs["src_vocab"], ck.vocab, others
+            )
             self._parts = plan.parts
         return self._tr
 
@@ -129,21 +130,18 @@ class Seq2Seq:
         return alignment_page(tr, text, beam, self.checkpoint.task_cfg.max_len * 2, max_tokens,
                               source, self.path)  # fmt: skip
 
-    def generate(self, *args: Any, **kwargs: Any) -> None:
-        self.checkpoint.require("lm", "generate")
-
-    def score(self, *args: Any, **kwargs: Any) -> None:
-        self.checkpoint.require("lm", "score")
-
 
 def _mismatch(a: Checkpoint, b: Checkpoint) -> str | None:
     """What keeps b's model from decoding together with a's (None: nothing)."""
     from rnngen.generate.translate import ensemble_mismatch
 
-    for what, x, y in (("source", a.vocabs["src_vocab"], b.vocabs["src_vocab"]), ("target", a.vocab, b.vocab)):
+    for what, x, y in (
+        ("source", a.vocabs["src_vocab"], b.vocabs["src_vocab"]),
+        ("target", a.vocab, b.vocab),
+    ):
         if x.level != y.level or x.itos != y.itos:
             return f"the {what} vocabularies differ"
     return ensemble_mismatch(a.model_cfg, a.task_cfg, b.model_cfg, b.task_cfg)
 
 
-__all__ = ["Seq2Seq", "DataError"]
+__all__ = ["Seq2SeqModel", "DataError"]

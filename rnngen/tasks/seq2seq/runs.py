@@ -135,7 +135,9 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     val_file = inputs.val_file if inputs.val_file is not None else info.get("val_source")
     again = Inputs(paths, val_file, enc, errs)
     tcfg = resumed_limits(ck.train_cfg, given)
-    corpus = pair_corpus(again, ck.task_cfg, tcfg.val_frac or 0.0, (ck.vocabs["src_vocab"], ck.vocab))
+    corpus = pair_corpus(
+        again, ck.task_cfg, tcfg.val_frac or 0.0, (ck.vocabs["src_vocab"], ck.vocab)
+    )
     if corpus.fingerprint != info.get("fingerprint"):
         raise DataError(f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
                         "to train on new pairs, start a new run")  # fmt: skip

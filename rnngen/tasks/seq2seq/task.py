@@ -11,6 +11,7 @@ from rnngen.tasks.base import Task
 class Seq2SeqTask(Task):
     name = "seq2seq"
     what = "a sequence-to-sequence model"
+    plural = "sequence-to-sequence models"
     use = "translate"
     settings = Seq2SeqConfig
     refuses = {"seq_len": "applies to language models: a sequence-to-sequence batch holds whole "
@@ -36,7 +37,7 @@ class Seq2SeqTask(Task):
     def follow(self, recipe: dict, model, own, train, threads, group):
         from rnngen.tasks.seq2seq.training import Seq2SeqTrainer
 
-        return Seq2SeqTrainer(model, own, train, recipe["pairs"], recipe["run_dir"], threads,
+        return Seq2SeqTrainer(model, own, train, recipe["data"], recipe["run_dir"], threads,
                               group)  # fmt: skip
 
     def warm_training(self, trainer) -> None:
@@ -53,6 +54,11 @@ class Seq2SeqTask(Task):
             return []
         return [f"skipped {skipped:,} training pairs longer than --max-len "
                 f"{trainer.s2s.max_len}"]  # fmt: skip
+
+    def model_class(self) -> type:
+        from rnngen.tasks.seq2seq.model import Seq2SeqModel
+
+        return Seq2SeqModel
 
     def model(self, ck, threads: int | None) -> Any:
         from rnngen.tasks.seq2seq.model import Seq2SeqModel

@@ -70,6 +70,15 @@ def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 
 class Seq2SeqTrainer(Trainer):
     """Trains a ``Seq2SeqNetwork`` on a ``PairCorpus``; checkpoints as the language model's."""
 
+    task_name = "seq2seq"
+
+    @property
+    def own_settings(self) -> Seq2SeqConfig:
+        return self.s2s
+
+    def shared_data(self) -> PairCorpus:
+        return self.corpus  # small, and it may have come from stdin
+
     def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
                  corpus: PairCorpus, out_dir: Path, threads: int | None = None,
                  group: Solo | None = None) -> None:  # fmt: skip
@@ -203,6 +212,6 @@ class Seq2SeqTrainer(Trainer):
         return checkpoint.Checkpoint(
             model_cfg=self.mcfg, train_cfg=self.tcfg, vocab=self.corpus.vocab,
             params=dict(self.model.params.views), step=self.step,
-            arrays=dict(self.opt.state_arrays()), info=info, s2s=self.s2s,
-            src_vocab=self.corpus.src_vocab,
+            arrays=dict(self.opt.state_arrays()), info=info, task="seq2seq", task_cfg=self.s2s,
+            vocabs={"src_vocab": self.corpus.src_vocab},
         )  # fmt: skip

@@ -222,12 +222,12 @@ def test_a_new_cell_trains_saves_and_samples(tmp_path):
     from rnngen.data.corpus import Corpus
     from rnngen.generate.sample import SampleConfig, Sampler
     from rnngen.nn.config import ModelConfig
-    from rnngen.training.trainer import Trainer
+    from rnngen.tasks.lm.training import lm_trainer
 
     corpus = Corpus.from_text(repetitive_text(), "rep.txt", "char", val_frac=0.1)
     mcfg = ModelConfig(cell="leaky-test", vocab_size=len(corpus.vocab), embed=8, hidden=32)
     tcfg = TrainConfig(seq_len=16, batch_size=8, lr=1e-2, steps=150, eval_every=50)
-    result = Trainer(mcfg, tcfg, corpus, tmp_path / "run").run()
+    result = lm_trainer(mcfg, tcfg, corpus, tmp_path / "run").run()
     ratio = result.history[-1]["val_loss"] / result.history[0]["val_loss"]
     assert measured("new cell val loss last/first (< 0.6)", ratio) < 0.6  # 0.148 measured
     ck = checkpoint.load(result.checkpoint)

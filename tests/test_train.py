@@ -12,15 +12,15 @@ from rnngen.data.corpus import Corpus
 from rnngen.errors import TrainingError
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
+from rnngen.tasks.lm.training import lm_trainer
 from rnngen.training.evaluate import evaluate
-from rnngen.training.trainer import Trainer
 
 
 def _train(tmp_path, name, steps, seed=0, **model):
     corpus = Corpus.from_text(repetitive_text(), "rep.txt", "char", val_frac=0.1)
     mcfg = ModelConfig(vocab_size=len(corpus.vocab), **{"embed": 8, "hidden": 32, **model})
     tcfg = TrainConfig(seq_len=16, batch_size=8, lr=1e-2, steps=steps, seed=seed, eval_every=50)
-    trainer = Trainer(mcfg, tcfg, corpus, tmp_path / name)
+    trainer = lm_trainer(mcfg, tcfg, corpus, tmp_path / name)
     return trainer, trainer.run(), corpus
 
 
@@ -65,7 +65,7 @@ def test_corpus_shorter_than_one_batch_is_refused(tmp_path):
     corpus = Corpus.from_text("tiny text\n" * 3, "tiny.txt", "char", val_frac=0.1)
     mcfg = ModelConfig(vocab_size=len(corpus.vocab), embed=4, hidden=8)
     with pytest.raises(TrainingError, match=r"tiny.txt: 27 training tokens, but one batch needs"):
-        Trainer(mcfg, TrainConfig(seq_len=16, batch_size=8), corpus, tmp_path / "x")
+        lm_trainer(mcfg, TrainConfig(seq_len=16, batch_size=8), corpus, tmp_path / "x")
 
 
 def test_evaluate_equals_one_long_sequence(tmp_path):

@@ -126,7 +126,10 @@ def test_resume_continues_the_same_run(name, answers):
     assert p.returncode == 0, err(p)
     want = MODELS[name]["resume"]
     got = {k: v for k, v in json.loads(out(p)).items() if k not in EXPECTED["varying"]}
-    assert got == approx(want["out"])
+    want_out = dict(want["out"])
+    if MODELS[name]["task"] == "lm":  # a seq2seq measure, no longer in a language model's result
+        assert want_out.pop("best_val_error") is None
+    assert got == approx(want_out)
     reached = digests(work / f"resume-{name}" / "last.safetensors")
     assert reached == want["digests"]
     assert reached != digests(checkpoint(name))  # and the steps moved the weights

@@ -81,7 +81,7 @@ def _recipe(trainer: Trainer) -> dict:
     }
 
 
-_SCALARS = ("step", "saved_step", "history", "curve", "best_val", "best_error", "recent",
+_SCALARS = ("step", "saved_step", "history", "curve", "best", "recent",
             "bad_evals", "lr", "seconds_before")  # fmt: skip
 
 
@@ -99,7 +99,7 @@ def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
     trainer.opt.load_state(recipe["opt"], recipe["opt_info"])
     trainer.schedule.load_state(recipe["schedule"])
     if recipe["state"] is not None:
-        trainer.state.assign(trainer.own_rows_of(recipe["state"]))
+        trainer.job.assign_carried(recipe["state"])
     trainer.stream.pos = Position(*recipe["pos"])
     for k, v in recipe["scalars"].items():
         setattr(trainer, k, v)

@@ -8,32 +8,20 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import rnngen.checkpoint as checkpoint
-from rnngen.config.training import MOMENTS, TrainConfig
-from rnngen.data.batches import BatchStream, Position, sample_rows
-from rnngen.data.corpus import Corpus
-from rnngen.data.tokenfile import release_pages
+from rnngen.data.batches import Position
 from rnngen.errors import CheckpointError, TrainingError
 from rnngen.files import remove_stale_temps
-from rnngen.kernels.threads import apply as apply_threads
-from rnngen.kernels.threads import plan_threads
-from rnngen.nn.config import ModelConfig
-from rnngen.nn.lm import LMNetwork, State
-from rnngen.nn.memory import check_fits, training_bytes
-from rnngen.parallel.group import Solo, check_batch
-from rnngen.training.evaluate import EvalResult, evaluate, evaluate_rows
 from rnngen.training.guard import DivergenceGuard, diverged
+from rnngen.training.job import Job
 from rnngen.training.optim import make_optimizer
 from rnngen.training.schedule import DEFAULT_DECAY, Schedule
 
 DEFAULT_EPOCHS = 10
-# periodic evaluation scores a fixed part of the validation split: a quarter of the tokens trained
-# on between evaluations (forward only, about a third of a training token's cost: ~8% of the time),
-# at least this many tokens; the whole split is scored once, at the end
-VAL_PART_MIN = 100_000
 
 
 class Reporter:
@@ -63,84 +51,42 @@ class TrainResult:
     interrupted: bool = False
     val_loss_whole: float | None = None  # the whole validation split, scored at the end
     val_tokens: int = 0  # tokens of the part scored periodically (val_loss, best_val_loss)
-    best_val_error: float | None = None  # seq2seq, kept best by it: the best's sequence error
+    best: dict = field(default_factory=dict)  # the best evaluation's other measures (val_error)
     history: list = field(default_factory=list)
 
+    def __getattr__(self, name: str) -> Any:
+        """``best_val_error`` and the like: the best evaluation's measures, None when the run did
+        not record them."""
+        if name.startswith("best_val_") and name != "best_val_loss":
+            return self.__dict__.get("best", {}).get(name[len("best_") :])
+        raise AttributeError(name)
+
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "history"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("history", "best")}
+        return {**d, **{f"best_{k}": v for k, v in self.best.items()}}
 
 
 class Trainer:
-    """Trains a language model on ``corpus``, writing best and last checkpoints into ``out_dir``.
+    """The training loop of every task: runs ``job`` (the task's side: network, batches, step,
+    validation, its part of a checkpoint; ``rnngen.training.job``), writing best and last
+    checkpoints into ``out_dir``. A fresh model unless ``restore`` loads a checkpoint's training
+    state (``--resume``) or ``load_weights`` its weights (``--init-from``)."""
 
-    A fresh model unless ``restore`` loads a checkpoint's training state (``--resume``) or
-    ``load_weights`` its weights (``--init-from``).
-    """
-
-    task_name = "lm"  # the task (rnngen.tasks) whose runs this trains
-    own_settings = None  # the task's own settings (None: none)
-
-    def shared_data(self) -> object:
-        """What a data-parallel run sends its other members of the data (None: they read the run
-        directory's token file)."""
-        return None
-
-    def __init__(
-        self,
-        model_cfg: ModelConfig,
-        train_cfg: TrainConfig,
-        corpus: Corpus,
-        out_dir: Path,
-        threads: int | None = None,
-        group: Solo | None = None,
-    ) -> None:
-        train_cfg = train_cfg.resolve()
-        self.mcfg, self.tcfg, self.corpus, self.out_dir = model_cfg, train_cfg, corpus, out_dir
-        T, B = train_cfg.seq_len, train_cfg.batch_size
-        # data-parallel: this process trains rows lo:hi of every batch (rnngen.parallel.group)
-        self.group = group or Solo()
-        check_batch(self.group, B)
-        self.rows = self.group.rows(B)
-        b = self.rows[1] - self.rows[0]
-        need = T * B + 1
-        if len(corpus.train) < need:
-            raise TrainingError(
-                f"{corpus.name}: {len(corpus.train):,} training tokens, but one batch needs "
-                f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
-            )
-        moments = len(MOMENTS[train_cfg.optimizer])
-        m = model_cfg
-        check_fits(
-            training_bytes(m, T, b, moments),
-            f"training {m.layers} layers of {m.hidden} {m.cell} units (vocabulary "
-            f"{m.vocab_size:,}) on batches of {B} x {T}",
-            "use a smaller --hidden, --embed, --layers, --batch-size or --seq-len",
-        )
-        self.stream = BatchStream(corpus.train, B, T)
-        self.plan = plan_threads(threads, b)
-        apply_threads(self.plan)
-        self.model = LMNetwork(model_cfg, np.float32, parts=self.plan.parts)
-        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
-        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
-        self.state = self.model.new_state(b)
-        self._init_run_state()
-
-    def _init_run_state(self) -> None:
-        """The optimizer and schedule of ``self.model``, and where a fresh run stands (every
-        task's)."""
+    def __init__(self, job: Job, out_dir: Path) -> None:
+        self.job, self.out_dir = job, out_dir
+        self.tcfg, self.group = job.tcfg, job.group
         c = self.tcfg
         self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
                                   c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
         decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
         self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
         self.lr = self.tcfg.lr  # the rate of the latest step
-        self.bad_evals = 0  # evaluations since the best validation loss (for --patience)
+        self.bad_evals = 0  # evaluations since the best one (for --patience)
         self.step = 0
         self.history: list[dict] = []
         self.curve: list[list[float]] = []  # [step, mean train loss since the last, lr, seconds]
         self._curve_losses: list[float] = []
-        self.best_val: float | None = None  # the validation loss of the best checkpoint
-        self.best_error: float | None = None  # and its sequence error rate, when selected by it
+        self.best: dict | None = None  # the best evaluation's val_loss and measures
         self._t0 = time.perf_counter()  # the run's start (history records seconds since)
         self.stop_requested = False  # set from a signal handler: finish the step, save, return
         self.recent: list[float] = []  # the last 100 training losses
@@ -148,11 +94,47 @@ class Trainer:
         self.saved_step: int | None = None  # step of the newest last checkpoint written
         self.save_failures = 0  # checkpoint writes failed in a row
         self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
-        self.lock = (
-            None  # the run directory's lock (rnngen.training.lock.RunLock), released by run()
-        )
-        self.restored_state: State | None = None  # all rows of a resumed run's carried state
-        self.val_part = self._val_part()  # (inputs, targets) scored periodically; None: the whole
+        self.lock = None  # the run directory's lock (rnngen.training.lock), released by run()
+        self.restored_state = None  # a resumed run's carried state, all rows (for the others)
+        job.plan_validation(self.eval_every)
+
+    # ---- the job's, as the callers see them ---------------------------------------------------
+
+    @property
+    def task_name(self) -> str:
+        return self.job.task_name
+
+    @property
+    def own_settings(self) -> Any:
+        return self.job.own_settings
+
+    @property
+    def mcfg(self) -> Any:
+        return self.job.mcfg
+
+    @property
+    def model(self) -> Any:
+        return self.job.model
+
+    @property
+    def corpus(self) -> Any:
+        return self.job.corpus
+
+    @property
+    def stream(self) -> Any:
+        return self.job.stream
+
+    @property
+    def plan(self) -> Any:
+        return self.job.plan
+
+    @property
+    def best_val(self) -> float | None:
+        """The validation loss of the best checkpoint."""
+        return None if self.best is None else self.best["val_loss"]
+
+    def shared_data(self) -> Any:
+        return self.job.shared_data()
 
     # ---- plan -----------------------------------------------------------------------------------
 
@@ -172,12 +154,7 @@ class Trainer:
 
     @property
     def eval_every(self) -> int:
-        if self.tcfg.eval_every:
-            return self.tcfg.eval_every
-        # every ~500k training tokens (at most once per epoch, at least 100 steps apart): frequent
-        # enough for a curve, and validation stays under ~10% of the time on tiny Shakespeare
-        per_step = self.tcfg.seq_len * self.tcfg.batch_size
-        return max(100, min(self.stream.steps_per_epoch, -(-500_000 // per_step)))
+        return self.tcfg.eval_every or self.job.default_eval_every()
 
     def _progress(self, t0: float, max_steps: int | None) -> float:
         """Fraction of the run done, by steps or by wall time, whichever is further."""
@@ -227,8 +204,8 @@ class Trainer:
             "params": self.model.params.size, "steps_per_epoch": self.stream.steps_per_epoch,
             "threads": self.plan.threads, "parts": self.plan.parts,
             "processes": self.group.size, "members": self.group.members,
-            "val_part_tokens": None if self.val_part is None else self.val_part[1].size,
-            **self._data_info(),
+            "val_part_tokens": self.job.val_tokens() if self.job.scores_part else None,
+            **self.job.data_info(),
         })  # fmt: skip
         train_time, tokens_done = 0.0, 0
         recent = self.recent
@@ -237,7 +214,7 @@ class Trainer:
         if self.group.is_root:  # the writer: other machines do not see its processes
             remove_stale_temps(self.out_dir)
         guard = DivergenceGuard(self._capture, self._restore_capture)
-        baseline = self._baseline()
+        baseline = self.job.baseline()
         while True:
             if max_steps is not None and self.step >= max_steps:
                 break
@@ -256,7 +233,7 @@ class Trainer:
             self.lr = self.schedule.rate(
                 self.step, self.step / self.stream.steps_per_epoch, progress
             )
-            loss, tokens = self._train_batch()
+            loss, tokens = self.job.train_batch(self.step)
             why = diverged(loss, recent, baseline)
             if why is not None:
                 self._recover(guard, rep, f"{why} at step {self.step + 1}")
@@ -280,7 +257,7 @@ class Trainer:
                 rep.saved(self._save("last", final_train))
         elif self.step > 0 and (not self.history or self.history[-1]["step"] != self.step):
             val_loss = self._evaluate_and_save(rep, final_train, final=True)
-        elif self.step > 0 and self.val_part is not None and self.corpus.val is not None:
+        elif self.step > 0 and self.job.scores_part and self.job.has_val:
             self._score_whole(rep, final_train)  # the last step's evaluation scored the part
         elif self.saved_step != self.step:
             self._save("last", final_train)
@@ -298,8 +275,8 @@ class Trainer:
             epochs=self.step / self.stream.steps_per_epoch,
             interrupted=self.stop_requested,
             val_loss_whole=self.val_loss_whole,
-            val_tokens=self._val_tokens(),
-            best_val_error=self.best_error,
+            val_tokens=self.job.val_tokens(),
+            best={k: (self.best or {}).get(k) for k in self.job.measure_names},
             history=self.history,
         )
 
@@ -313,27 +290,6 @@ class Trainer:
             self.curve.append([self.step, round(mean, 5), self.lr, seconds])
             self._curve_losses.clear()
 
-    # ---- what a task does: a language model's here, a seq2seq model's in train/seq2seq.py ------
-
-    def _data_info(self) -> dict:
-        """For the reporter's start: the vocabulary and the data's sizes."""
-        return {"vocab": len(self.corpus.vocab), "train_tokens": len(self.corpus.train),
-                "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val)}  # fmt: skip
-
-    def _baseline(self) -> float:
-        """The loss of a uniform guess, for the divergence guard."""
-        return math.log(len(self.corpus.vocab))
-
-    def _train_batch(self) -> tuple[float, int]:
-        """Forward and backward of the next batch: (mean loss, tokens)."""
-        x, y, new_epoch = self.stream.next()
-        if new_epoch:
-            self.state.reset()
-        x, y = self._own_rows(x), self._own_rows(y)
-        loss = self.model.forward_backward(x, y, self.state, key=self.step)
-        loss = self.group.average(loss, self.model.grads.flat)
-        return loss, self.tcfg.seq_len * self.tcfg.batch_size  # the global batch's tokens
-
     def _evaluate_and_save(
         self, rep: Reporter, train_loss: float, final: bool = False
     ) -> float | None:
@@ -345,41 +301,45 @@ class Trainer:
         """
         val_loss = None
         improved = False
-        previous_best = self.best_val, self.best_error
+        measures: dict[str, float] = {}
+        previous_best = self.best
         self.group.check_same(self.model.params.flat)
-        release_pages(self.corpus.train, self.corpus.val)  # RSS stays flat over a long run
+        self.job.release_pages()  # RSS stays flat over a long run
         whole = None
-        if self.corpus.val is not None:
-            val_loss = self._validate(rep, whole=self.val_part is None)
-            if final and self.val_part is not None:
-                whole = self._validate(rep, whole=True)
+        if self.job.has_val:
+            val_loss = self.job.validate(rep, whole=not self.job.scores_part)
+            if final and self.job.scores_part:
+                whole = self.job.validate(rep, whole=True)
                 self.val_loss_whole = whole
-                rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
-            elif self.val_part is None:
+                rep.evaluated_whole(self.step, whole, self.job.val_tokens(whole=True))
+            elif not self.job.scores_part:
                 self.val_loss_whole = val_loss
-            improved = self._improved(val_loss)
+            measures = self.job.measures(val_loss)
+            now = {"val_loss": val_loss, **measures}
+            improved = self.best is None or self.job.better(now, self.best)
+            if improved:
+                self.best = now
             if not final:  # only evaluations every eval_every steps count for patience/plateau
                 self.bad_evals = 0 if improved else self.bad_evals + 1
         seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
         self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
                              "lr": self.lr, "seconds": seconds})  # fmt: skip
         if val_loss is not None:
-            self.history[-1]["val_tokens"] = self._val_tokens()
-            self.history[-1].update(self._val_metrics())
+            self.history[-1]["val_tokens"] = self.job.val_tokens()
+            self.history[-1].update(measures)
         if whole is not None:
             self.history[-1]["val_loss_whole"] = whole
         if val_loss is not None:
-            rep.evaluated(self.step, val_loss, improved, **self._val_metrics())
+            rep.evaluated(self.step, val_loss, improved, **measures)
             if not final and self.schedule.evaluated(improved):
-                what = "loss" if self.best_error is None else "error"
-                rep.warning(f"validation {what} did not improve: learning rate now "
-                            f"{self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
+                rep.warning(f"validation {self.job.selected_by} did not improve: learning rate "
+                            f"now {self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
         try:
             rep.saved(self._save("last", train_loss))
-            if improved or self.corpus.val is None:
+            if improved or not self.job.has_val:
                 self._save("best", train_loss)
         except CheckpointError as e:
-            self.best_val, self.best_error = previous_best  # the best file still holds it
+            self.best = previous_best  # the best file still holds it
             self.save_failures += 1
             if final or self.save_failures >= 3:
                 raise
@@ -388,70 +348,13 @@ class Trainer:
             self.save_failures = 0
         return val_loss
 
-    def _improved(self, val_loss: float) -> bool:
-        """Whether this evaluation is the best so far (then it is recorded as the best): by
-        validation loss here; a task may select by another measure (``_val_metrics``)."""
-        improved = self.best_val is None or val_loss < self.best_val
-        if improved:
-            self.best_val = val_loss
-        return improved
-
-    def _val_metrics(self) -> dict:
-        """More measures of the latest evaluation, for its record in the history."""
-        return {}
-
-    # ---- evaluation: a fixed part of the validation split, the whole split at the end ----------
-
-    def _val_part(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The fixed rows of the validation split scored periodically, or None when the whole
-        split is no bigger than such a part (then it is scored every time)."""
-        val, c = self.corpus.val, self.tcfg
-        if val is None:
-            return None
-        part = max(VAL_PART_MIN, self.eval_every * c.seq_len * c.batch_size // 4)
-        row_len = max(c.seq_len, part // c.batch_size)
-        if c.batch_size * row_len >= len(val) - 1 - row_len:
-            return None
-        return sample_rows(val, c.batch_size, row_len)
-
     def _score_whole(self, rep: Reporter, train_loss: float) -> None:
-        """At the end of a run whose last evaluation scored the part only: the whole split, into
-        that evaluation's record and the last checkpoint."""
-        whole = self.val_loss_whole = self._validate(rep, whole=True)
+        """At the end of a run whose last evaluation scored the part only: the whole validation
+        data, into that evaluation's record and the last checkpoint."""
+        whole = self.val_loss_whole = self.job.validate(rep, whole=True)
         self.history[-1]["val_loss_whole"] = whole
-        rep.evaluated_whole(self.step, whole, len(self.corpus.val) - 1)
+        rep.evaluated_whole(self.step, whole, self.job.val_tokens(whole=True))
         rep.saved(self._save("last", train_loss))
-
-    def _val_tokens(self) -> int:
-        if self.corpus.val is None:
-            return 0
-        return len(self.corpus.val) - 1 if self.val_part is None else self.val_part[1].size
-
-    def _validate(self, rep: Reporter, whole: bool) -> float:
-        """The validation loss (of the whole split or of its fixed part), split across the
-        processes by rows and reduced."""
-        c = self.tcfg
-        if whole:
-            B = min(c.batch_size, len(self.corpus.val) - 1)
-            res = evaluate(self.model, self.corpus.val, c.batch_size, c.seq_len,
-                           rows=self.group.rows(B), progress=rep.evaluating)  # fmt: skip
-        else:
-            x, y = self.val_part
-            res = evaluate_rows(self.model, x, y, c.seq_len, rows=self.group.rows(len(x)),
-                                progress=rep.evaluating)  # fmt: skip
-        total, count = self.group.sum_loss(res.loss * res.tokens if res.tokens else 0.0,
-                                           res.tokens)  # fmt: skip
-        return EvalResult(total / count, count).loss
-
-    def own_rows_of(self, state: State) -> State:
-        """This process's rows of a carried state of all B rows."""
-        lo, hi = self.rows
-        return State(state.names, tuple(a[:, lo:hi] for a in state.arrays))
-
-    def _own_rows(self, a: np.ndarray) -> np.ndarray:
-        """This process's rows of a (T, B) batch."""
-        lo, hi = self.rows
-        return a if (lo, hi) == (0, a.shape[1]) else np.ascontiguousarray(a[:, lo:hi])
 
     def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:
         """Roll back to the last good state and halve the learning rate; after repeated
@@ -485,7 +388,7 @@ class Trainer:
             "params": self.model.params.flat.copy(),
             "opt": {k: v.copy() for k, v in self.opt.state_arrays().items()},
             "opt_info": self.opt.state_info(),
-            "state": None if self.state is None else self.state.copy(),
+            "state": self.job.capture(),
             "pos": (self.stream.pos.epoch, self.stream.pos.step_in_epoch),
             "step": self.step,
             "recent": list(self.recent),
@@ -494,8 +397,7 @@ class Trainer:
     def _restore_capture(self, cap: dict) -> None:
         self.model.params.flat[...] = cap["params"]
         self.opt.load_state(cap["opt"], cap["opt_info"])
-        if cap["state"] is not None:
-            self.state.assign(cap["state"])
+        self.job.restore_capture(cap["state"])
         self.stream.pos = Position(*cap["pos"])
         self.step = cap["step"]
         self.recent[:] = cap["recent"]
@@ -503,11 +405,6 @@ class Trainer:
     def restore(self, ck: "checkpoint.Checkpoint") -> None:
         """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
         carried state, history. The corpus and configs must be the run's own."""
-        self._restore_common(ck)
-        self.restored_state = ck.state()  # all B rows; this process continues its own
-        self.state.assign(self.own_rows_of(self.restored_state))
-
-    def _restore_common(self, ck: "checkpoint.Checkpoint") -> None:
         ck.check_training_state()
         self.load_weights(ck.params)
         self.opt.load_state(ck.arrays, ck.info["optimizer"])
@@ -516,12 +413,20 @@ class Trainer:
         self.step = self.saved_step = ck.step
         self.history = list(ck.info.get("history") or [])
         self.curve = list(ck.info.get("curve") or [])
-        self.best_val = ck.info.get("best_val_loss")
-        self.best_error = ck.info.get("best_val_error")
+        best = ck.info.get("best_val_loss")
+        self.best = None
+        if best is not None:  # the measures it was kept by, as the info records them
+            more = {
+                k[len("best_") :]: v
+                for k, v in ck.info.items()
+                if k.startswith("best_val_") and k != "best_val_loss" and v is not None
+            }
+            self.best = {"val_loss": best, **more}  # fmt: skip
         self.recent[:] = ck.info.get("recent_losses") or []
         self.bad_evals = ck.info.get("bad_evals") or 0
         self.lr = float(ck.info.get("lr") or self.lr)
         self.seconds_before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0
+        self.restored_state = self.job.restore(ck)  # all rows; this member continues its own
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that
@@ -546,11 +451,13 @@ class Trainer:
             step=self.step,
             arrays={**self.opt.state_arrays(), **state},
             info=info,
+            **self.job.checkpoint_part(),
         )
 
     def _save(self, name: str, train_loss: float) -> Path:
         """Write a checkpoint (the root process alone, with the carried state of all rows)."""
-        state = {} if self.state is None else self.group.gather_rows(self.state.tensors())
+        carried = self.job.carried()  # every member of a group has the same task
+        state = self.group.gather_rows(carried) if carried else {}
         path = self.group.root_only(lambda: self._write(name, train_loss, state))
         if name == "last":
             self.saved_step = self.step
@@ -571,7 +478,7 @@ class Trainer:
                 "lr": self.lr,
                 "train_loss": train_loss,
                 "best_val_loss": self.best_val,
-                **({} if self.best_error is None else {"best_val_error": self.best_error}),
+                **{f"best_{k}": v for k, v in (self.best or {}).items() if k != "val_loss"},
                 "history": self.history,
                 "curve": self.curve,
                 "recent_losses": self.recent,

@@ -23,6 +23,7 @@ from rnngen.data.tokenfile import (
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.parallel.group import Solo, check_batch
+from rnngen.tasks.lm.training import lm_trainer
 from rnngen.training.lock import RunLock
 from rnngen.training.rundir import (
     RESUME_FREE,
@@ -129,7 +130,7 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
         model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
         if inputs.val_file is None and train.val_frac is None:
             train = dataclasses.replace(train, val_frac=0.1)
-        trainer = Trainer(model, train, corpus, run_dir, threads=threads, group=group)
+        trainer = lm_trainer(model, train, corpus, run_dir, threads, group)
     val_fp = read_meta(run_dir)["val_fingerprint"]
     trainer.meta = inputs_meta(list(inputs.paths), inputs.val_file, val_fp, inputs.encoding,
                                inputs.errors)  # fmt: skip
@@ -210,7 +211,7 @@ def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                             ) from None  # fmt: skip
     corpus.name = ck.info.get("corpus") or corpus.name
     tcfg = resumed_limits(tcfg, given)
-    trainer = Trainer(ck.model_cfg, tcfg, corpus, run_dir, threads=threads, group=group)
+    trainer = lm_trainer(ck.model_cfg, tcfg, corpus, run_dir, threads, group)
     trainer.restore(ck)
     trainer.meta = {**meta, **inputs_meta(list(paths), val_path, expect[1], enc, errs)}
     if ck.info.get("init_from"):

@@ -27,7 +27,7 @@ class LanguageModelTask(Task):
     def follow(self, recipe: dict, model, own, train, threads, group):
         from rnngen.data.tokenfile import open_corpus
         from rnngen.errors import DataError
-        from rnngen.training.trainer import Trainer
+        from rnngen.tasks.lm.training import lm_trainer
 
         run_dir = recipe["run_dir"]
         try:
@@ -36,7 +36,7 @@ class LanguageModelTask(Task):
             raise DataError(f"{e}; every process reads the run directory's token file, so the "
                             "run directory must be on a file system all machines share"
                             ) from None  # fmt: skip
-        return Trainer(model, train, corpus, run_dir, threads=threads, group=group)
+        return lm_trainer(model, train, corpus, run_dir, threads, group)
 
     def warm_training(self, trainer) -> None:
         from rnngen.warmup import warm_training_kernels

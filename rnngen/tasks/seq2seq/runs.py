@@ -1,5 +1,5 @@
 """Starting and resuming a sequence-to-sequence run: read the pairs, build or check the
-vocabularies, hold out validation pairs, and hand a locked ``Seq2SeqTrainer`` back (the language
+vocabularies, hold out validation pairs, and hand a locked ``Trainer`` back (the language
 model's counterparts are in ``rnngen.tasks.lm.runs``)."""
 
 import dataclasses
@@ -14,7 +14,7 @@ from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.parallel.group import Solo, check_batch
-from rnngen.tasks.seq2seq.training import PairCorpus, Seq2SeqTrainer
+from rnngen.tasks.seq2seq.training import PairCorpus, seq2seq_trainer
 from rnngen.training.rundir import (
     RESUME_FREE,
     Flag,
@@ -27,6 +27,7 @@ from rnngen.training.rundir import (
     probe_run_dir,
     resumed_limits,
 )
+from rnngen.training.trainer import Trainer
 
 
 def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
@@ -71,7 +72,7 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
 def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
                         inputs: Inputs, out: Path | None = None, force: bool = False,
                         threads: int | None = None,
-                        group: Solo | None = None) -> Seq2SeqTrainer:  # fmt: skip
+                        group: Solo | None = None) -> Trainer:  # fmt: skip
     """A trainer for a new seq2seq run on ``inputs``, in ``out`` (default runs/NAME-TIME),
     locked."""
     model.validate(resolved=False)
@@ -104,7 +105,7 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
     if inputs.val_file is None and train.val_frac is None:
         train = dataclasses.replace(train, val_frac=frac)
     run_dir = out or default_run_dir(corpus.name)
-    trainer = Seq2SeqTrainer(model, s2s, train, corpus, run_dir, threads, group)
+    trainer = seq2seq_trainer(model, s2s, train, corpus, run_dir, threads, group)
     trainer.meta = inputs_meta(inputs.paths, inputs.val_file, corpus.val_fingerprint,
                                inputs.encoding, inputs.errors)  # fmt: skip
     trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
@@ -113,7 +114,7 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
 
 def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                    given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
-                   group: Solo | None = None) -> Seq2SeqTrainer:  # fmt: skip
+                   group: Solo | None = None) -> Trainer:  # fmt: skip
     """``rnngen.tasks.lm.runs.resume_trainer`` for a seq2seq run."""
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.task_cfg.to_dict(),
               "task": "seq2seq"}  # fmt: skip
@@ -144,7 +145,7 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     val_fp = corpus.val_fingerprint
     if val_fp != info.get("val_fingerprint"):
         raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")
-    trainer = Seq2SeqTrainer(ck.model_cfg, ck.task_cfg, tcfg, corpus, run_dir, threads, group)
+    trainer = seq2seq_trainer(ck.model_cfg, ck.task_cfg, tcfg, corpus, run_dir, threads, group)
     trainer.restore(ck)
     trainer.meta = inputs_meta(again.paths, again.val_file, val_fp, enc, errs)
     if trainer.done_reason() is not None:

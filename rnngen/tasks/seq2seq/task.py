@@ -35,9 +35,9 @@ class Seq2SeqTask(Task):
         return resume_seq2seq(ck, run_dir, inputs, given, threads, flag, group)
 
     def follow(self, recipe: dict, model, own, train, threads, group):
-        from rnngen.tasks.seq2seq.training import Seq2SeqTrainer
+        from rnngen.tasks.seq2seq.training import seq2seq_trainer
 
-        return Seq2SeqTrainer(model, own, train, recipe["data"], recipe["run_dir"], threads,
+        return seq2seq_trainer(model, own, train, recipe["data"], recipe["run_dir"], threads,
                               group)  # fmt: skip
 
     def warm_training(self, trainer) -> None:
@@ -46,14 +46,15 @@ class Seq2SeqTask(Task):
         m, t = trainer.mcfg, trainer.tcfg
         warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,
                               m.dropout > 0 or bool(m.dropout_input))  # fmt: skip
-        warm_seq2seq_kernels(trainer.plan.parts, m.cell, trainer.s2s.attention, training=True)
+        attention = trainer.own_settings.attention
+        warm_seq2seq_kernels(trainer.plan.parts, m.cell, attention, training=True)
 
     def notices(self, trainer) -> list[str]:
         skipped = trainer.corpus.skipped
         if not skipped:
             return []
         return [f"skipped {skipped:,} training pairs longer than --max-len "
-                f"{trainer.s2s.max_len}"]  # fmt: skip
+                f"{trainer.own_settings.max_len}"]  # fmt: skip
 
     def model_class(self) -> type:
         from rnngen.tasks.seq2seq.model import Seq2SeqModel

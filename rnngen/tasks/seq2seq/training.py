@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-import rnngen.checkpoint as checkpoint
 from rnngen.config.training import MOMENTS, TrainConfig
 from rnngen.data.pair_batches import PairBatches, rows_of
 from rnngen.data.pairs import PairSet, boundary
@@ -36,6 +35,7 @@ from rnngen.nn.memory import activation_floats, check_fits, footprint
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
 from rnngen.parallel.group import Solo, check_batch
+from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer
 
 
@@ -67,10 +67,38 @@ def training_bytes(cfg: ModelConfig, s2s: Seq2SeqConfig, B: int, moments: int = 
     return footprint(P, act, moments)
 
 
-class Seq2SeqTrainer(Trainer):
-    """Trains a ``Seq2SeqNetwork`` on a ``PairCorpus``; checkpoints as the language model's."""
+class Seq2SeqJob(Job):
+    """Trains a ``Seq2SeqNetwork`` on a ``PairCorpus`` (this member's rows of every batch)."""
 
     task_name = "seq2seq"
+    measure_names = ("val_error",)
+
+    def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
+                 corpus: PairCorpus, threads: int | None = None,
+                 group: Solo | None = None) -> None:  # fmt: skip
+        train_cfg = train_cfg.resolve()
+        self.mcfg, self.s2s, self.tcfg, self.corpus = model_cfg, s2s, train_cfg, corpus
+        B = train_cfg.batch_size
+        # data-parallel: this member trains rows lo:hi of every batch (rnngen.parallel)
+        self.group = group or Solo()
+        check_batch(self.group, B)
+        lo, hi = self.group.rows(B)
+        bos = boundary(corpus.vocab)
+        self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
+        m = model_cfg
+        check_fits(
+            training_bytes(m, s2s, hi - lo, len(MOMENTS[train_cfg.optimizer])),
+            f"training a seq2seq model of {m.layers} layers of {m.hidden} {m.cell} units "
+            f"(vocabularies {s2s.src_vocab:,} and {m.vocab_size:,}) on batches of {B} pairs of "
+            f"up to {s2s.max_len} tokens",
+            "use a smaller --hidden, --embed, --layers, --batch-size or --max-len",
+        )
+        self.plan = plan_threads(threads, hi - lo)
+        apply_threads(self.plan)
+        self.model = Seq2SeqNetwork(model_cfg, s2s, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
+        self.model.label_smoothing = s2s.label_smoothing
 
     @property
     def own_settings(self) -> Seq2SeqConfig:
@@ -79,49 +107,14 @@ class Seq2SeqTrainer(Trainer):
     def shared_data(self) -> PairCorpus:
         return self.corpus  # small, and it may have come from stdin
 
-    def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
-                 corpus: PairCorpus, out_dir: Path, threads: int | None = None,
-                 group: Solo | None = None) -> None:  # fmt: skip
-        train_cfg = train_cfg.resolve()
-        self.mcfg, self.s2s, self.tcfg = model_cfg, s2s, train_cfg
-        self.corpus, self.out_dir = corpus, out_dir
-        B = train_cfg.batch_size
-        # data-parallel: this process trains rows lo:hi of every batch (rnngen.parallel.group)
-        self.group = group or Solo()
-        check_batch(self.group, B)
-        self.rows = self.group.rows(B)
-        b = self.rows[1] - self.rows[0]
-        bos = boundary(corpus.vocab)
-        self.stream = PairBatches(corpus.train, B, train_cfg.seed, bos)
-        m = model_cfg
-        check_fits(
-            training_bytes(m, s2s, b, len(MOMENTS[train_cfg.optimizer])),
-            f"training a seq2seq model of {m.layers} layers of {m.hidden} {m.cell} units "
-            f"(vocabularies {s2s.src_vocab:,} and {m.vocab_size:,}) on batches of {B} pairs of "
-            f"up to {s2s.max_len} tokens",
-            "use a smaller --hidden, --embed, --layers, --batch-size or --max-len",
-        )
-        self.plan = plan_threads(threads, b)
-        apply_threads(self.plan)
-        self.model = Seq2SeqNetwork(model_cfg, s2s, np.float32, parts=self.plan.parts)
-        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
-        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
-        self.model.label_smoothing = s2s.label_smoothing
-        self.state = None  # nothing carried from batch to batch
-        self.val_error: float | None = None  # the latest evaluation's, when selecting by it
-        self._init_run_state()
+    # ---- the data ------------------------------------------------------------------------------
 
-    @property
-    def eval_every(self) -> int:
-        if self.tcfg.eval_every:
-            return self.tcfg.eval_every
+    def default_eval_every(self) -> int:
         # every ~500k target tokens, as the language model's, at most once per epoch
         per_step = self.tcfg.batch_size * self.corpus.train.target_tokens / len(self.corpus.train)
         return max(100, min(self.stream.steps_per_epoch, int(500_000 // per_step)))
 
-    # ---- the task's parts of the loop ------------------------------------------------------------
-
-    def _data_info(self) -> dict:
+    def data_info(self) -> dict:
         val = self.corpus.val
         return {"vocab": len(self.corpus.vocab), "src_vocab": len(self.corpus.src_vocab),
                 "train_tokens": self.corpus.train.target_tokens,
@@ -129,29 +122,31 @@ class Seq2SeqTrainer(Trainer):
                 "pairs": len(self.corpus.train), "val_pairs": 0 if val is None else len(val),
                 "skipped": self.corpus.skipped}  # fmt: skip
 
-    def _baseline(self) -> float:
+    def baseline(self) -> float:
         return math.log(self.mcfg.vocab_size)
 
-    def _train_batch(self) -> tuple[float, int]:
-        """This process's rows of the next batch (all of it in one process), its loss and
-        gradient scaled by the whole batch's target tokens, added up over the processes."""
+    # ---- a step --------------------------------------------------------------------------------
+
+    def train_batch(self, step: int) -> tuple[float, int]:
+        """This member's rows of the next batch (all of it alone), its loss and gradient scaled
+        by the whole batch's target tokens, added up over the group."""
         batch, _ = self.stream.next()
-        keep = self._coins(batch) if self.s2s.teacher_forcing < 1.0 else None
+        keep = self._coins(batch, step) if self.s2s.teacher_forcing < 1.0 else None
         lo, hi = self.group.rows(batch.src.shape[1])  # the last batch of an epoch may be short
         loss = 0.0
         if hi > lo:
             own = rows_of(batch, lo, hi)
             if keep is not None:
                 own = self._scheduled(own, keep[: own.tgt_in.shape[0], lo:hi])
-            loss = self.model.forward_backward(own, key=self.step, per=batch.tokens)
+            loss = self.model.forward_backward(own, key=step, per=batch.tokens)
         else:  # no rows here this step: nothing to add
             self.model.grads.flat[...] = 0.0
         return self.group.add_up(loss, self.model.grads.flat), batch.tokens
 
-    def _coins(self, batch: Batch) -> np.ndarray:
+    def _coins(self, batch: Batch, step: int) -> np.ndarray:
         """Scheduled sampling's (T, B) choices for the whole batch: True keeps the true
         previous token (a function of (seed, step), so a resumed run flips the same coins)."""
-        rng = np.random.default_rng([self.tcfg.seed, self.step, 7])
+        rng = np.random.default_rng([self.tcfg.seed, step, 7])
         keep = rng.random(batch.tgt_in.shape) < self.s2s.teacher_forcing
         keep[0] = True  # <s>
         return keep
@@ -163,31 +158,33 @@ class Seq2SeqTrainer(Trainer):
 
         return replace(batch, tgt_in=guided_greedy(self.model, batch, keep))
 
-    def _val_part(self) -> None:
-        return None  # validation pairs are few: all of them, every time
+    # ---- validation: every validation pair, every time -------------------------------------------
 
-    def _val_tokens(self) -> int:
+    def val_tokens(self, whole: bool = False) -> int:
         return 0 if self.corpus.val is None else self.corpus.val.target_tokens
 
-    def _validate(self, rep, whole: bool) -> float:
-        """Every validation pair's loss, the batches shared among the processes."""
+    def validate(self, reporter, whole: bool) -> float:
+        """Every validation pair's loss, the batches shared among the members."""
         g = self.group
         total, count = validation_sums(self.model, self.corpus.val, self.tcfg.batch_size,
                                        self.stream.bos, (g.rank, g.size))  # fmt: skip
         total, count = g.sum_loss(total, count)
         return total / count
 
-    def _improved(self, val_loss: float) -> bool:
-        """By loss, or (``best_by`` error) by the validation sources' greedy sequence error rate,
-        ties broken by loss."""
+    def measures(self, val_loss: float) -> dict[str, float]:
+        """With ``best_by`` error: the validation sources' greedy sequence error rate."""
+        return {} if self.s2s.best_by == "loss" else {"val_error": self._greedy_error()}
+
+    def better(self, now: dict[str, float], best: dict[str, float]) -> bool:
+        """By loss, or (``best_by`` error) by the greedy sequence error rate, ties broken by
+        loss."""
         if self.s2s.best_by == "loss":
-            return super()._improved(val_loss)
-        error = self.val_error = self._greedy_error()
-        best = (self.best_error, self.best_val)
-        improved = best[0] is None or (error, val_loss) < best
-        if improved:
-            self.best_error, self.best_val = error, val_loss
-        return improved
+            return super().better(now, best)
+        return (now["val_error"], now["val_loss"]) < (best["val_error"], best["val_loss"])
+
+    @property
+    def selected_by(self) -> str:
+        return self.s2s.best_by
 
     def _greedy_error(self) -> float:
         """The share of distinct validation sources whose greedy output matches none of their
@@ -200,18 +197,15 @@ class Seq2SeqTrainer(Trainer):
         sources, correct = g.sums(*counts[:2])
         return 1.0 - correct / sources
 
-    def _val_metrics(self) -> dict:
-        return {} if self.val_error is None else {"val_error": self.val_error}
+    # ---- state: nothing carried from batch to batch --------------------------------------------
 
-    # ---- state -----------------------------------------------------------------------------------
+    def checkpoint_part(self) -> dict:
+        return {"task": "seq2seq", "task_cfg": self.s2s,
+                "vocabs": {"src_vocab": self.corpus.src_vocab}}  # fmt: skip
 
-    def restore(self, ck: "checkpoint.Checkpoint") -> None:
-        self._restore_common(ck)
 
-    def _checkpoint(self, info: dict, state: dict) -> "checkpoint.Checkpoint":
-        return checkpoint.Checkpoint(
-            model_cfg=self.mcfg, train_cfg=self.tcfg, vocab=self.corpus.vocab,
-            params=dict(self.model.params.views), step=self.step,
-            arrays=dict(self.opt.state_arrays()), info=info, task="seq2seq", task_cfg=self.s2s,
-            vocabs={"src_vocab": self.corpus.src_vocab},
-        )  # fmt: skip
+def seq2seq_trainer(model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
+                    corpus: PairCorpus, out_dir: Path, threads: int | None = None,
+                    group: Solo | None = None) -> Trainer:  # fmt: skip
+    """A trainer of a seq2seq model on ``corpus``, writing into ``out_dir``."""
+    return Trainer(Seq2SeqJob(model_cfg, s2s, train_cfg, corpus, threads, group), out_dir)

@@ -1,0 +1,167 @@
+"""A language model's side of training (``rnngen.training.job``): windows of T tokens from B
+streams of the text with the recurrent state carried from window to window, the loss per token,
+and a validation part: periodic evaluations score a fixed part of the validation split (a quarter
+of the tokens trained on between evaluations, at least ``VAL_PART_MIN``), the whole split is
+scored once, at the end."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from rnngen.config.training import MOMENTS, TrainConfig
+from rnngen.data.batches import BatchStream, sample_rows
+from rnngen.data.corpus import Corpus
+from rnngen.data.tokenfile import release_pages
+from rnngen.errors import TrainingError
+from rnngen.kernels.threads import apply as apply_threads
+from rnngen.kernels.threads import plan_threads
+from rnngen.nn.config import ModelConfig
+from rnngen.nn.lm import LMNetwork, State
+from rnngen.nn.memory import check_fits, training_bytes
+from rnngen.parallel.group import Solo, check_batch
+from rnngen.training.evaluate import EvalResult, evaluate, evaluate_rows
+from rnngen.training.job import Job
+from rnngen.training.trainer import Trainer
+
+# forward only, about a third of a training token's cost: ~8% of the time
+VAL_PART_MIN = 100_000
+
+
+class LanguageModelJob(Job):
+    """Trains an ``LMNetwork`` on a ``Corpus`` (this member's rows of every batch)."""
+
+    task_name = "lm"
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus,
+                 threads: int | None = None, group: Solo | None = None) -> None:  # fmt: skip
+        train_cfg = train_cfg.resolve()
+        self.mcfg, self.tcfg, self.corpus = model_cfg, train_cfg, corpus
+        T, B = train_cfg.seq_len, train_cfg.batch_size
+        # data-parallel: this member trains rows lo:hi of every batch (rnngen.parallel)
+        self.group = group or Solo()
+        check_batch(self.group, B)
+        self.rows = self.group.rows(B)
+        b = self.rows[1] - self.rows[0]
+        need = T * B + 1
+        if len(corpus.train) < need:
+            raise TrainingError(
+                f"{corpus.name}: {len(corpus.train):,} training tokens, but one batch needs "
+                f"batch-size x seq-len + 1 = {need:,}; use a smaller --batch-size or --seq-len"
+            )
+        m = model_cfg
+        check_fits(
+            training_bytes(m, T, b, len(MOMENTS[train_cfg.optimizer])),
+            f"training {m.layers} layers of {m.hidden} {m.cell} units (vocabulary "
+            f"{m.vocab_size:,}) on batches of {B} x {T}",
+            "use a smaller --hidden, --embed, --layers, --batch-size or --seq-len",
+        )
+        self.stream = BatchStream(corpus.train, B, T)
+        self.plan = plan_threads(threads, b)
+        apply_threads(self.plan)
+        self.model = LMNetwork(model_cfg, np.float32, parts=self.plan.parts)
+        self.model.init_weights(np.random.default_rng(train_cfg.seed), train_cfg.init_scale)
+        self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
+        self.state = self.model.new_state(b)
+        self.val_part: tuple[np.ndarray, np.ndarray] | None = None  # set by ``plan_validation``
+
+    # ---- the data ------------------------------------------------------------------------------
+
+    def data_info(self) -> dict:
+        return {"vocab": len(self.corpus.vocab), "train_tokens": len(self.corpus.train),
+                "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val)}  # fmt: skip
+
+    def default_eval_every(self) -> int:
+        # every ~500k training tokens (at most once per epoch, at least 100 steps apart): frequent
+        # enough for a curve, and validation stays under ~10% of the time on tiny Shakespeare
+        per_step = self.tcfg.seq_len * self.tcfg.batch_size
+        return max(100, min(self.stream.steps_per_epoch, -(-500_000 // per_step)))
+
+    def baseline(self) -> float:
+        return math.log(len(self.corpus.vocab))
+
+    def release_pages(self) -> None:
+        release_pages(self.corpus.train, self.corpus.val)
+
+    # ---- a step --------------------------------------------------------------------------------
+
+    def train_batch(self, step: int) -> tuple[float, int]:
+        x, y, new_epoch = self.stream.next()
+        if new_epoch:
+            self.state.reset()
+        x, y = self._own_rows(x), self._own_rows(y)
+        loss = self.model.forward_backward(x, y, self.state, key=step)
+        loss = self.group.average(loss, self.model.grads.flat)
+        return loss, self.tcfg.seq_len * self.tcfg.batch_size  # the global batch's tokens
+
+    def _own_rows(self, a: np.ndarray) -> np.ndarray:
+        """This member's rows of a (T, B) batch."""
+        lo, hi = self.rows
+        return a if (lo, hi) == (0, a.shape[1]) else np.ascontiguousarray(a[:, lo:hi])
+
+    # ---- validation ----------------------------------------------------------------------------
+
+    def plan_validation(self, eval_every: int) -> None:
+        """Choose the fixed rows of the validation split scored periodically (none when the whole
+        split is no bigger than such a part: then it is scored every time)."""
+        val, c = self.corpus.val, self.tcfg
+        self.val_part = None
+        if val is None:
+            return
+        part = max(VAL_PART_MIN, eval_every * c.seq_len * c.batch_size // 4)
+        row_len = max(c.seq_len, part // c.batch_size)
+        if c.batch_size * row_len < len(val) - 1 - row_len:
+            self.val_part = sample_rows(val, c.batch_size, row_len)
+
+    @property
+    def scores_part(self) -> bool:
+        return self.val_part is not None
+
+    def val_tokens(self, whole: bool = False) -> int:
+        if self.corpus.val is None:
+            return 0
+        return len(self.corpus.val) - 1 if whole or self.val_part is None else self.val_part[1].size
+
+    def validate(self, reporter, whole: bool) -> float:
+        c = self.tcfg
+        if whole or self.val_part is None:
+            B = min(c.batch_size, len(self.corpus.val) - 1)
+            res = evaluate(self.model, self.corpus.val, c.batch_size, c.seq_len,
+                           rows=self.group.rows(B), progress=reporter.evaluating)  # fmt: skip
+        else:
+            x, y = self.val_part
+            res = evaluate_rows(self.model, x, y, c.seq_len, rows=self.group.rows(len(x)),
+                                progress=reporter.evaluating)  # fmt: skip
+        total, count = self.group.sum_loss(res.loss * res.tokens if res.tokens else 0.0,
+                                           res.tokens)  # fmt: skip
+        return EvalResult(total / count, count).loss
+
+    # ---- the carried state ---------------------------------------------------------------------
+
+    def own_rows_of(self, state: State) -> State:
+        """This member's rows of a carried state of all B rows."""
+        lo, hi = self.rows
+        return State(state.names, tuple(a[:, lo:hi] for a in state.arrays))
+
+    def carried(self) -> dict[str, np.ndarray]:
+        return self.state.tensors()
+
+    def capture(self) -> State:
+        return self.state.copy()
+
+    def restore_capture(self, cap: State) -> None:
+        self.state.assign(cap)
+
+    def restore(self, ck) -> State:
+        restored = ck.state()  # all B rows; this member continues its own
+        self.state.assign(self.own_rows_of(restored))
+        return restored
+
+    def assign_carried(self, state: State) -> None:
+        self.state.assign(self.own_rows_of(state))
+
+
+def lm_trainer(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus, out_dir: Path,
+               threads: int | None = None, group: Solo | None = None) -> Trainer:  # fmt: skip
+    """A trainer of a language model on ``corpus``, writing into ``out_dir``."""
+    return Trainer(LanguageModelJob(model_cfg, train_cfg, corpus, threads, group), out_dir)

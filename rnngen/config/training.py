@@ -8,7 +8,6 @@ from typing import Self
 
 from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
-from rnngen.training.schedule import SCHEDULES
 
 # the optimizers of rnngen.training.optim: their default learning rates, and the state buffers each
 # keeps (each as long as the parameters; checkpoints store them)
@@ -17,6 +16,8 @@ MOMENTS = {"adam": ("m", "v"), "adamw": ("m", "v"), "sgd": ("momentum",),
            "rmsprop": ("square_avg",), "adagrad": ("sum",)}  # fmt: skip
 OPTIMIZERS = tuple(DEFAULT_LR)
 STOP_LIMITS = ("steps", "minutes", "epochs", "patience")  # what --resume may change
+
+SCHEDULES = ("constant", "step", "plateau", "cosine")  # rnngen.training.schedule
 
 
 @dataclass

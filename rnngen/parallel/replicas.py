@@ -17,6 +17,7 @@ replica breaks the shared barrier, so no replica waits forever, and the root rai
 
 import pickle
 import threading
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -162,10 +163,13 @@ def check_replicas(replicas: int, processes: int) -> None:
             )
 
 
-def start(n: int, threads: int | None, processes: int = 1) -> tuple[Solo, int | None]:
+def start(n: int, threads: int | None, processes: int = 1,
+          follow: Callable[[Solo, int | None], None] | None = None,
+          ) -> tuple[Solo, int | None]:  # fmt: skip
     """(the group of ``n`` replicas, each one's threads: ``threads``, or the cores shared among
-    them). Replica 0 is this thread; replicas 1..n-1 start in threads of their own and wait for
-    the root's set-up (``rnngen.run.launch.setup``). The caller ends the run with the group's
+    them). Replica 0 is this thread; replicas 1..n-1 start in threads of their own and run
+    ``follow(group, threads)``: they follow the root's set-up and train (the run's orchestration,
+    ``rnngen.run.training``, says how). The caller ends the run with the group's
     ``close``, whatever happens. One replica is ``Solo``. ``processes``: how many processes an
     MPI launcher started (replicas are refused under one)."""
     check_replicas(n, processes)
@@ -176,25 +180,15 @@ def start(n: int, threads: int | None, processes: int = 1) -> tuple[Solo, int | 
     if threads is None:
         threads = share_of_cores(root, available_cores())
     for rank in range(1, n):
-        t = threading.Thread(target=_replica, args=(ThreadGroup(hub, rank), threads),
+        t = threading.Thread(target=_replica, args=(ThreadGroup(hub, rank), threads, follow),
                              name=f"rnngen-replica-{rank}", daemon=True)  # fmt: skip
         hub.threads.append(t)
         t.start()
     return root, threads
 
 
-def _replica(group: ThreadGroup, threads: int | None) -> None:
-    from rnngen.run.launch import SetupError, setup
-
+def _replica(group: ThreadGroup, threads: int | None, follow: Callable) -> None:
     try:
-        trainer = setup(group, _not_root, threads)
-        if trainer.done_reason() is None:
-            trainer.run()
-    except SetupError:
-        pass  # every replica raises it, and the root reports it
+        follow(group, threads)
     except BaseException as e:  # noqa: BLE001 - the root raises it
         group.hub.fail(e)
-
-
-def _not_root():  # setup builds on the root only
-    raise AssertionError("a replica other than the root was asked to build the trainer")

@@ -23,11 +23,28 @@ def start_group(distributed: str = "auto", replicas: int = 1, threads: int | Non
     from rnngen.parallel.replicas import start
 
     if replicas != 1:
-        return start(replicas, threads, launched_size() if distributed == "auto" else 1)
+        return start(replicas, threads, launched_size() if distributed == "auto" else 1,
+                     _follow_the_root)  # fmt: skip
     group = make_group(distributed)
     if threads is None and group.size > 1:
         threads = share_of_cores(group, available_cores())
     return group, threads
+
+
+def _follow_the_root(group: Any, threads: int | None) -> None:
+    """A replica other than the root: the trainer the root sets up, trained in step with it."""
+    from rnngen.run.launch import SetupError, setup
+
+    try:
+        trainer = setup(group, _not_root, threads)
+    except SetupError:
+        return  # every replica raises it, and the root reports it
+    if trainer.done_reason() is None:
+        trainer.run()
+
+
+def _not_root() -> None:  # setup builds on the root only
+    raise AssertionError("a replica other than the root was asked to build the trainer")
 
 
 def split_settings(settings: dict[str, Any], own: type | None,

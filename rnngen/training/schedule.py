@@ -15,7 +15,8 @@ it is how plateau decays and how a divergence rollback lowers the rate.
 import math
 from dataclasses import dataclass
 
-SCHEDULES = ("constant", "step", "plateau", "cosine")
+from rnngen.config.training import SCHEDULES
+
 DEFAULT_DECAY = {"step": 0.5, "plateau": 0.25}
 
 

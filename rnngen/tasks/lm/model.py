@@ -184,7 +184,7 @@ class LanguageModel(TrainedModel):
         """Compile (or load from the cache) the kernels of ``task`` now: ``"sample"`` (one
         sample), ``"batch"`` (many samples, beam search, the controls, the heatmap),
         ``"score"`` or ``"eval"`` (in batches of ``batch`` rows)."""
-        from rnngen.warmup import warm_sampling_kernels, warm_training_kernels
+        from rnngen.tasks.warm import warm_sampling_kernels, warm_training_kernels
 
         cell = self.config.cell
         if task == "sample":

@@ -39,7 +39,7 @@ class LanguageModelTask(Task):
         return lm_trainer(model, train, corpus, run_dir, threads, group)
 
     def warm_training(self, trainer) -> None:
-        from rnngen.warmup import warm_training_kernels
+        from rnngen.tasks.warm import warm_training_kernels
 
         m, t = trainer.mcfg, trainer.tcfg
         warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,
@@ -49,7 +49,7 @@ class LanguageModelTask(Task):
         # the first sample after this run starts warm: its kernel compiles meanwhile, in a
         # process of the lowest priority that outlives this one if it must (nothing to do when
         # the kernel is cached already)
-        from rnngen.warmup import prepare_sampling
+        from rnngen.tasks.warm import prepare_sampling
 
         prepare_sampling(trainer.mcfg.cell)
 

@@ -68,7 +68,7 @@ class Seq2SeqModel(TrainedModel):
 
     def warm(self, batch: int = 32) -> None:
         """Compile (or load from the cache) the kernels translation and evaluation use."""
-        from rnngen.warmup import warm_seq2seq_kernels
+        from rnngen.tasks.warm import warm_seq2seq_kernels
 
         ck = self.checkpoint
         warm_seq2seq_kernels(self.translator(batch).model.parts, ck.model_cfg.cell,

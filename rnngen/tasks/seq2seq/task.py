@@ -41,7 +41,7 @@ class Seq2SeqTask(Task):
                               group)  # fmt: skip
 
     def warm_training(self, trainer) -> None:
-        from rnngen.warmup import warm_seq2seq_kernels, warm_training_kernels
+        from rnngen.tasks.warm import warm_seq2seq_kernels, warm_training_kernels
 
         m, t = trainer.mcfg, trainer.tcfg
         warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,

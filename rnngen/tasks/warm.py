@@ -79,7 +79,7 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
 
     if sampling_cached(cell):
         return None
-    code = f"from rnngen.warmup import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
+    code = f"from rnngen.tasks.warm import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this rnngen
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}

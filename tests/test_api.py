@@ -127,7 +127,7 @@ def test_generate_score_evaluate(run_dir, capfd):
     good, bad = m.score(["the cat sat on the mat.", "mat the on sat cat the."])
     assert good.tokens == 24 and good.bits < bad.bits
     assert good.bits_per_token == pytest.approx(good.bits / 24)
-    res = m.evaluate(repetitive_text(40))
+    res = m.evaluate(text=repetitive_text(40))
     assert res.tokens == len(repetitive_text(40)) - 1
     assert measured("api evaluate perplexity (< 3)", res.perplexity) < 3  # 1.22 measured
     with pytest.raises(rnngen.UserError, match="language model"):

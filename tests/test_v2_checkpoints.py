@@ -152,7 +152,7 @@ def test_the_python_api_agrees(name):
         lines = a["score"]["stdin"].splitlines()
         scores = [[s.bits, s.tokens] for s in model.score(lines)]
         assert scores == approx([[w["bits"], w["tokens"]] for w in a["score"]["out"]])
-        ev = model.evaluate((HERE / "corpus.txt").read_text())
+        ev = model.evaluate(text=(HERE / "corpus.txt").read_text())
         want = a["eval"]["out"]
         assert [ev.loss, ev.tokens] == approx([want["loss"], want["tokens"]])
         return

@@ -49,7 +49,7 @@ def checked_parts(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> dic
     _check_info(path, info)
     params = {k[len("param/") :]: v for k, v in tensors.items() if k.startswith("param/")}
     arrays = {k: v for k, v in tensors.items() if not k.startswith("param/")}
-    _check_params(path, model_cfg, params, spec.param_shapes(model_cfg, own))
+    _check_params(path, model_cfg, params, lambda: spec.param_shapes(model_cfg, own))
     return dict(model_cfg=model_cfg, train_cfg=train_cfg, vocab=vocab, params=params, step=step,
                 arrays=arrays, info=info, path=path, task=task, task_cfg=own,
                 vocabs=more)  # fmt: skip
@@ -95,12 +95,14 @@ def _is_num(x: Any) -> bool:
 
 
 def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray],
-                  want: dict[str, tuple[int, ...]]) -> None:  # fmt: skip
-    """Every parameter the settings imply, with its shape, float32 and finite; no other."""
+                  shapes: Callable[[], dict[str, tuple[int, ...]]]) -> None:  # fmt: skip
+    """Every parameter the settings imply (``shapes()``), with its shape, float32 and finite; no
+    other."""
     per_layer = 2 + len(CELLS[cfg.cell].biases)
     if cfg.layers * per_layer > len(params):  # before listing the names of 10^9 layers
         raise CheckpointError(f"{path}: model.layers is {cfg.layers}, but the file holds "
                               f"{len(params)} parameters")  # fmt: skip
+    want = shapes()
     for name, shape in want.items():
         a = params.get(name)
         if a is None:

@@ -56,7 +56,8 @@ def evaluate(
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
             m.warm("eval", settings.batch_size)
-        res = m.evaluate(text, settings.batch_size, settings.seq_len, source=name)
+        res = m.evaluate(text=text, batch_size=settings.batch_size, seq_len=settings.seq_len,
+                         source=name)  # fmt: skip
         if m.unknown:
             warn(f"{len(m.unknown):,} word types not in the vocabulary were scored as <unk>")
     unit = "char" if m.level == "char" else "word"
@@ -74,8 +75,9 @@ def evaluate(
 def _evaluate_seq2seq(m, path: str, beam: int, settings: EvalConfig, shared: Shared) -> None:
     s2s = m.checkpoint.task_cfg
     with compiling_status(shared.quiet):
-        m.warm(settings.batch_size)
-    res = m.evaluate(path, beam, settings.batch_size, shared.encoding, shared.errors)
+        m.warm(batch=settings.batch_size)
+    res = m.evaluate(path, beam=beam, batch_size=settings.batch_size, encoding=shared.encoding,
+                     errors=shared.errors)  # fmt: skip
     if shared.json_out:
         write(json.dumps({**res.to_dict(), "beam": beam, "level": s2s.tgt_level}) + "\n")
         return

@@ -64,7 +64,7 @@ def translate(
             batches = (numbered[a : a + settings.batch_size]
                        for a in range(0, len(numbered), settings.batch_size))  # fmt: skip
         with compiling_status(shared.quiet):
-            m.warm(settings.batch_size)
+            m.warm(batch=settings.batch_size)
         unknown: dict[str, None] = {}
         for batch in batches:
             readable, bad = _readable(tr, batch)

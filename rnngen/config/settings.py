@@ -16,13 +16,14 @@ the rules that tie fields together; ``Settings.resolve`` fills the fields whose 
 """
 
 import dataclasses
+import difflib
 import math
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self, Union, get_args, get_origin
 
-from rnngen.errors import ConfigError
+from rnngen.errors import ConfigError, UsageError
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,18 @@ class Settings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def check_names(cls, given: Iterable[str], what: str, also: Iterable[str] = ()) -> None:
+        """Raise UsageError for the first name of ``given`` that is neither one of these settings
+        nor in ``also``, naming the valid ones (and the closest, for a typo)."""
+        names = {f.name for f in dataclasses.fields(cls)} | set(also)  # type: ignore[arg-type]
+        for name in given:
+            if name not in names:
+                close = difflib.get_close_matches(name, names, 1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UsageError(f"{what}: unknown setting {name!r}{hint}; the settings are: "
+                                 f"{', '.join(sorted(names))}")  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> Self:

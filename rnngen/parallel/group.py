@@ -10,11 +10,14 @@ talks to the user; the checkpoint holds the carried state of all B rows (gathere
 may use another N that divides B.
 
 Nothing here knows about language models beyond "a flat gradient buffer, a loss, a carried state
-of (L, B, H) arrays": the sequence-to-sequence trainer uses the same group, with ``add_up`` (its
+of (L, B, H) arrays": the sequence-to-sequence trainer uses the same group, combining by "sum" (its
 processes' rows hold different numbers of target tokens, so each scales by the global count and
 the gradients are summed, not averaged).
 
-``Solo`` is the one-process group (every method a no-op), so the training loop has one code path.
+``Group`` is the protocol every group follows; as it stands it is the group of one (``Alone``:
+every exchange a no-op), so the training loop has one code path. ``Collective`` writes the
+exchanges of a group of several once, over four primitives; ``MPIGroup`` (processes) and
+``rnngen.parallel.replicas.ThreadGroup`` (threads of one process) supply them.
 """
 
 import hashlib
@@ -47,8 +50,9 @@ def launched_size() -> int:
     return 1
 
 
-class Solo:
-    """One process: the whole batch, nothing to exchange."""
+class Group:
+    """The members training one model together, and what they exchange. The methods here are a
+    group of one member's: the whole batch, nothing to exchange."""
 
     size, rank, local_size = 1, 0, 1
     is_root = True
@@ -60,8 +64,12 @@ class Solo:
         lo = (B * self.rank) // self.size
         return lo, (B * (self.rank + 1)) // self.size
 
-    def average(self, loss: float, grads: np.ndarray) -> float:
-        """The global mean loss; ``grads`` becomes the gradient of it, in place."""
+    def gradients(self, loss: float, grads: np.ndarray, combine: str = "mean") -> float:
+        """The gradients of the members' rows combined, ``grads`` in place, and the global loss.
+        ``combine`` "mean": each member's loss is its rows' mean, and the global mean is the
+        members' average (equal rows each); "sum": each member scaled its loss by the global
+        batch's token count (its rows hold different numbers of tokens), so the losses and
+        gradients are summed."""
         return loss
 
     def agree(self, timed_out: bool, stop: bool, progress: float) -> tuple[bool, bool, float]:
@@ -69,16 +77,6 @@ class Solo:
         root's fraction of the run done (a schedule that follows wall time must see one clock).
         One small allreduce."""
         return timed_out, stop, progress
-
-    def add_up(self, loss: float, grads: np.ndarray) -> float:
-        """Each process's share of a mean (its tokens' loss over the global batch's tokens) ->
-        the global mean loss; ``grads`` becomes the sum of the processes', in place (the
-        gradient of the global mean when each process scaled by the global token count)."""
-        return loss
-
-    def sum_loss(self, total: float, count: int) -> tuple[float, int]:
-        """A loss sum and a token count, summed over the processes."""
-        return total, count
 
     def sums(self, *values: float) -> tuple[float, ...]:
         """Each of ``values`` summed over the processes."""
@@ -116,14 +114,18 @@ class Solo:
         threads are released and joined (``rnngen.parallel.replicas``); nothing to do for
         processes."""
 
-    def __enter__(self) -> "Solo":
+    def __enter__(self) -> "Group":
         return self
 
     def __exit__(self, kind, value, tb) -> None:
         self.close(ok=kind is None)
 
 
-class Collective(Solo):
+class Alone(Group):
+    """The group of one member."""
+
+
+class Collective(Group):
     """A group of several members, its exchanges written once over four primitives: ``sum_into``
     (an array summed over the members, in place), ``max_into``, ``bcast`` and ``allgather``.
     ``MPIGroup``'s members are processes; ``rnngen.parallel.replicas.ThreadGroup``'s are threads."""
@@ -136,8 +138,10 @@ class Collective(Solo):
         """``a`` becomes its element-wise maximum over the members, in place."""
         raise NotImplementedError
 
-    def average(self, loss: float, grads: np.ndarray) -> float:
+    def gradients(self, loss: float, grads: np.ndarray, combine: str = "mean") -> float:
         self.sum_into(grads)
+        if combine == "sum":
+            return self.sums(loss)[0]
         grads *= grads.dtype.type(1.0 / self.size)
         return self.sums(loss)[0] / self.size
 
@@ -145,14 +149,6 @@ class Collective(Solo):
         buf = np.array([timed_out, stop, progress if self.is_root else -1.0], dtype=np.float64)
         self.max_into(buf)
         return bool(buf[0]), bool(buf[1]), float(buf[2])
-
-    def add_up(self, loss: float, grads: np.ndarray) -> float:
-        self.sum_into(grads)
-        return self.sums(loss)[0]
-
-    def sum_loss(self, total: float, count: int) -> tuple[float, int]:
-        total, count = self.sums(total, count)
-        return total, int(count)
 
     def sums(self, *values: float) -> tuple[float, ...]:
         buf = np.array(values, dtype=np.float64)
@@ -224,14 +220,14 @@ class MPIGroup(Collective):
             time.sleep(0.01)
 
 
-def make_group(mode: str) -> Solo:
+def make_group(mode: str) -> Group:
     """The group this process belongs to: ``mode`` 'auto' (MPI when an MPI launcher started more
     than one process) or 'off'. Raises UsageError when MPI is wanted but mpi4py is missing."""
     if mode not in ("auto", "off"):
         raise UsageError(f"--distributed must be 'auto' or 'off', not {mode!r}")
     n = launched_size()
     if mode == "off" or n <= 1:
-        return Solo()
+        return Alone()
     try:
         import mpi4py  # noqa: F401
     except ImportError:
@@ -242,7 +238,7 @@ def make_group(mode: str) -> Solo:
     return MPIGroup()
 
 
-def check_batch(group: Solo, batch_size: int) -> None:
+def check_batch(group: Group, batch_size: int) -> None:
     """Raise UsageError when the processes (or replicas) cannot share the batch's rows
     equally."""
     n, who = group.size, group.members
@@ -253,6 +249,6 @@ def check_batch(group: Solo, batch_size: int) -> None:
         )
 
 
-def share_of_cores(group: Solo, cores: int) -> int:
+def share_of_cores(group: Group, cores: int) -> int:
     """Threads per process by default: this machine's cores shared among its processes."""
     return max(1, cores // max(1, group.local_size))

@@ -24,7 +24,7 @@ import numpy as np
 
 from rnngen.errors import TrainingError, UsageError
 from rnngen.kernels.threads import available_cores
-from rnngen.parallel.group import Collective, Solo, share_of_cores
+from rnngen.parallel.group import Alone, Collective, Group, share_of_cores
 
 R = TypeVar("R")
 
@@ -164,17 +164,17 @@ def check_replicas(replicas: int, processes: int) -> None:
 
 
 def start(n: int, threads: int | None, processes: int = 1,
-          follow: Callable[[Solo, int | None], None] | None = None,
-          ) -> tuple[Solo, int | None]:  # fmt: skip
+          follow: Callable[[Group, int | None], None] | None = None,
+          ) -> tuple[Group, int | None]:  # fmt: skip
     """(the group of ``n`` replicas, each one's threads: ``threads``, or the cores shared among
     them). Replica 0 is this thread; replicas 1..n-1 start in threads of their own and run
     ``follow(group, threads)``: they follow the root's set-up and train (the run's orchestration,
     ``rnngen.run.training``, says how). The caller ends the run with the group's
-    ``close``, whatever happens. One replica is ``Solo``. ``processes``: how many processes an
+    ``close``, whatever happens. One replica is ``Group``. ``processes``: how many processes an
     MPI launcher started (replicas are refused under one)."""
     check_replicas(n, processes)
     if n == 1:
-        return Solo(), threads
+        return Alone(), threads
     hub = Hub(n)
     root = ThreadGroup(hub, 0)
     if threads is None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from rnngen.config.training import TrainConfig
 from rnngen.errors import UserError
 from rnngen.nn.config import ModelConfig
-from rnngen.parallel.group import Solo
+from rnngen.parallel.group import Group
 from rnngen.training.trainer import Trainer
 
 
@@ -24,7 +24,7 @@ class SetupError(UserError):
         self.exit_code = exit_code
 
 
-def setup(group: Solo, build: Callable[[], Trainer], threads: int | None) -> Trainer:
+def setup(group: Group, build: Callable[[], Trainer], threads: int | None) -> Trainer:
     """The root's ``build()``; on the other processes, a Trainer in the same state, for their
     rows. Raises SetupError on every process when any failed."""
     if group.size == 1:
@@ -47,7 +47,7 @@ def setup(group: Solo, build: Callable[[], Trainer], threads: int | None) -> Tra
     return trainer
 
 
-def _raise_first(group: Solo, failure: UserError | None) -> None:
+def _raise_first(group: Group, failure: UserError | None) -> None:
     """Raise SetupError everywhere when any process failed: the root reports the first."""
     outcomes = group.allgather(None if failure is None else (str(failure), failure.exit_code))
     for rank, outcome in enumerate(outcomes):
@@ -85,7 +85,7 @@ _SCALARS = ("step", "saved_step", "history", "curve", "best", "recent",
             "bad_evals", "lr", "seconds_before")  # fmt: skip
 
 
-def _follow(recipe: dict, group: Solo, threads: int | None) -> Trainer:
+def _follow(recipe: dict, group: Group, threads: int | None) -> Trainer:
     from rnngen.data.batches import Position
     from rnngen.tasks import task
 

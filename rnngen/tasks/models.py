@@ -99,6 +99,40 @@ class TrainedModel:
             "task": ck.task, **self.task.describe(ck),
         }  # fmt: skip
 
+    evaluate_options: frozenset[str] = frozenset()  # the keywords ``evaluate`` takes
+
+    def evaluate(self, path: str | Path | None = None, *, text: str | None = None,
+                 **options: Any) -> Any:  # fmt: skip
+        """Score the model on held-out data: the file ``path`` ("-": stdin) or ``text`` in memory,
+        one of them (a string given alone is a path, never scored as text). ``options``: the
+        class's (``batch_size``, ``source``, ``encoding``, ``errors``, ...); another keyword is a
+        UsageError naming them.
+
+        >>> model.evaluate("valid.txt").perplexity  # doctest: +SKIP
+        >>> model.evaluate(text="Some held-out text.").bits_per_token  # doctest: +SKIP
+        """
+        if (path is None) == (text is None):
+            raise UsageError("evaluate takes a file path or text=..., one of them")
+        if path is not None and not isinstance(path, str | Path):
+            kind = type(path).__name__
+            raise UsageError(f"evaluate: the path must be a str or Path (got {kind}); give "
+                             "text=... to score text in memory")  # fmt: skip
+        if text is not None and not isinstance(text, str):
+            raise UsageError(f"evaluate: text must be a str (got {type(text).__name__})")
+        for name in options:
+            if name not in self.evaluate_options:
+                raise UsageError(f"evaluate: unknown keyword {name!r}; it takes path or text, "
+                                 f"and {', '.join(sorted(self.evaluate_options))}")  # fmt: skip
+        return self._evaluate(None if path is None else str(path), text, **options)
+
+    def _evaluate(self, path: str | None, text: str | None, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def warm(self, use: str | None = None, batch: int | None = None) -> None:
+        """Compile (or load from Numba's cache) the kernels of ``use`` now, in batches of
+        ``batch`` rows (the defaults: the class's most common use)."""
+        raise NotImplementedError
+
     def save(self, path: str | Path) -> Path:
         """Write the model's checkpoint to ``path`` (atomically)."""
         return checkpoint.save(self.checkpoint, path)

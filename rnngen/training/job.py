@@ -13,7 +13,7 @@ import numpy as np
 
 from rnngen.config.training import TrainConfig
 from rnngen.kernels.threads import ThreadPlan
-from rnngen.parallel.group import Solo
+from rnngen.parallel.group import Group
 
 
 class Job:
@@ -28,7 +28,7 @@ class Job:
     stream: Any  # the batches: .pos (epoch, step_in_epoch), .steps_per_epoch, .next()
     model: Any  # the network: .params, .grads (rnngen.nn.params.FlatParams)
     plan: ThreadPlan
-    group: Solo
+    group: Group
 
     # ---- the data ------------------------------------------------------------------------------
 

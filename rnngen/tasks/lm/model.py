@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rnngen.checkpoint import Checkpoint
-from rnngen.errors import DataError, UserError
+from rnngen.errors import DataError, UsageError, UserError
 from rnngen.generate.config import SampleConfig
 from rnngen.generate.score import LineScore
 from rnngen.tasks.models import TrainedModel
@@ -56,6 +56,7 @@ class LanguageModel(TrainedModel):
         Settings (``rnngen sample``'s options): ``length`` (1000 tokens), ``temp`` (1.0), ``top_k``,
         ``top_p``, ``seed`` (same seed, same text), ``stop``, ``repetition_penalty``,
         ``no_repeat_ngram``, ``beam`` (K beams: the most likely continuation, yielded whole)."""
+        SampleConfig.check_names(settings, "generate")
         cfg = SampleConfig(prime=prime, **settings).validate()
         if cfg.num != 1:
             raise UserError("generate gives one text; use samples(num, ...) for more")
@@ -72,6 +73,7 @@ class LanguageModel(TrainedModel):
         """``num`` texts, each ``prime`` and its continuation, generated as one batch; sample i is
         reproducible from ``seed`` (it draws from a generator seeded with seed and i). With
         ``beam=K``: the ``num`` best of the K beams, best first. Settings as for ``generate``."""
+        SampleConfig.check_names(settings, "samples")
         cfg = SampleConfig(prime=prime, num=num, **settings).validate()
         if cfg.beam:
             return [text for text, _ in self._beam(cfg)]
@@ -123,18 +125,26 @@ class LanguageModel(TrainedModel):
         for a in range(0, len(lines), chunk):
             yield score_sequences(net, seqs[a : a + chunk], start)
 
-    def evaluate(self, text: str, batch_size: int = 16, seq_len: int = 64,
-                 source: str = "the text") -> EvalResult:  # fmt: skip
-        """Loss on ``text``, every token after the first scored with the state carried across
+    evaluate_options = frozenset({"batch_size", "seq_len", "source", "encoding", "errors"})
+
+    def _evaluate(self, path: str | None, text: str | None, batch_size: int = 16,
+                  seq_len: int = 64, source: str | None = None, encoding: str = "utf-8",
+                  errors: str = "strict") -> EvalResult:  # fmt: skip
+        """Loss on the text, every token after the first scored with the state carried across
         windows of ``batch_size`` x ``seq_len``: ``.loss`` (nats per token),
         ``.bits_per_token``, ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types
         read as ``<unk>``."""
         from rnngen.config.training import EvalConfig
         from rnngen.data.batches import eval_shape
+        from rnngen.data.text import read_text
         from rnngen.nn.memory import FLOAT, activation_floats, check_fits
         from rnngen.training.evaluate import evaluate
 
         EvalConfig(batch_size=batch_size, seq_len=seq_len).validate()
+        if path is not None:
+            text, name = read_text(path, encoding, errors)
+            source = source or name
+        source = source or "the text"
         vocab = self.checkpoint.vocab
         self.unknown = vocab.unknown(text)
         if self.unknown and vocab.level == "char":
@@ -169,7 +179,6 @@ class LanguageModel(TrainedModel):
         its surprisal, the top-5 predictions on hover, and a picker recolouring the text by any
         hidden unit, with the units that best track quotes, brackets and position ranked.
         (``beam`` is a sequence-to-sequence model's: refused here.)"""
-        from rnngen.errors import UsageError
         from rnngen.pictures.heatmap import heatmap_page
 
         if beam is not None:
@@ -180,18 +189,20 @@ class LanguageModel(TrainedModel):
 
     # ---- kernels ------------------------------------------------------------------------------
 
-    def warm(self, task: str = "sample", batch: int = 1) -> None:
-        """Compile (or load from the cache) the kernels of ``task`` now: ``"sample"`` (one
-        sample), ``"batch"`` (many samples, beam search, the controls, the heatmap),
+    USES = ("sample", "batch", "score", "eval")
+
+    def warm(self, use: str | None = None, batch: int | None = None) -> None:
+        """Compile (or load from the cache) the kernels of ``use`` now: ``"sample"`` (one
+        sample, the default), ``"batch"`` (many samples, beam search, the controls, the heatmap),
         ``"score"`` or ``"eval"`` (in batches of ``batch`` rows)."""
         from rnngen.tasks.warm import warm_sampling_kernels, warm_training_kernels
 
-        cell = self.config.cell
-        if task == "sample":
+        use, cell = use or "sample", self.config.cell
+        if use not in self.USES:
+            raise UsageError(f"warm: use must be one of {', '.join(self.USES)} (got {use!r})")
+        if use == "sample":
             warm_sampling_kernels(cell)
-        elif task in ("eval", "score"):
-            warm_training_kernels(self._plan(batch), cell, None, scoring=task == "score")
-        elif task == "batch":
-            warm_training_kernels(1, cell, None)
+        elif use in ("eval", "score"):
+            warm_training_kernels(self._plan(batch or 1), cell, None, scoring=use == "score")
         else:
-            raise ValueError(f"unknown task {task!r}")
+            warm_training_kernels(1, cell, None)

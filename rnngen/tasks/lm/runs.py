@@ -22,7 +22,7 @@ from rnngen.data.tokenfile import (
 )
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
-from rnngen.parallel.group import Solo, check_batch
+from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.tasks.lm.training import lm_trainer
 from rnngen.training.lock import RunLock
 from rnngen.training.rundir import (
@@ -83,7 +83,7 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
                 force: bool = False, threads: int | None = None,
                 init_from: Path | None = None, given: dict[str, Any] | None = None,
                 flag: Flag = flag_name, notice: Callable[[str], None] | None = None,
-                group: Solo | None = None) -> Trainer:  # fmt: skip
+                group: Group | None = None) -> Trainer:  # fmt: skip
     """A Trainer for a new run on ``inputs``, in ``out`` (default ``runs/NAME-TIME``), locked;
     with ``init_from``, starting from that model's weights and vocabulary (``given``: the
     settings the user gave, which must agree with the model's sizes)."""
@@ -108,7 +108,7 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
             dropout_input=(model.dropout_input if "dropout_input" in given
                            else base.model_cfg.dropout_input),
         )  # fmt: skip
-    check_batch(group or Solo(), train.batch_size)
+    check_batch(group or Alone(), train.batch_size)
     expand(inputs.paths, inputs.encoding)  # the inputs exist, before a run directory is made
     val_src = _val_source(inputs.val_file, inputs.encoding, inputs.errors)
     if val_src is not None:
@@ -151,7 +151,7 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
 
 def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                    given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
-                   group: Solo | None = None) -> Trainer:  # fmt: skip
+                   group: Group | None = None) -> Trainer:  # fmt: skip
     """A Trainer that continues the run ``ck`` was saved from (in ``run_dir``) where it stopped,
     on the same inputs, locked. ``given``: the options the user gave; only stop limits may change
     (they replace the stored ones), and anything else that disagrees with the run is a

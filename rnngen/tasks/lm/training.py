@@ -19,7 +19,7 @@ from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LMNetwork, State
 from rnngen.nn.memory import check_fits, training_bytes
-from rnngen.parallel.group import Solo, check_batch
+from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.training.evaluate import EvalResult, evaluate, evaluate_rows
 from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer
@@ -34,12 +34,12 @@ class LanguageModelJob(Job):
     task_name = "lm"
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus,
-                 threads: int | None = None, group: Solo | None = None) -> None:  # fmt: skip
+                 threads: int | None = None, group: Group | None = None) -> None:  # fmt: skip
         train_cfg = train_cfg.resolve()
         self.mcfg, self.tcfg, self.corpus = model_cfg, train_cfg, corpus
         T, B = train_cfg.seq_len, train_cfg.batch_size
         # data-parallel: this member trains rows lo:hi of every batch (rnngen.parallel)
-        self.group = group or Solo()
+        self.group = group or Alone()
         check_batch(self.group, B)
         self.rows = self.group.rows(B)
         b = self.rows[1] - self.rows[0]
@@ -91,7 +91,7 @@ class LanguageModelJob(Job):
             self.state.reset()
         x, y = self._own_rows(x), self._own_rows(y)
         loss = self.model.forward_backward(x, y, self.state, key=step)
-        loss = self.group.average(loss, self.model.grads.flat)
+        loss = self.group.gradients(loss, self.model.grads.flat, "mean")
         return loss, self.tcfg.seq_len * self.tcfg.batch_size  # the global batch's tokens
 
     def _own_rows(self, a: np.ndarray) -> np.ndarray:
@@ -132,7 +132,7 @@ class LanguageModelJob(Job):
             x, y = self.val_part
             res = evaluate_rows(self.model, x, y, c.seq_len, rows=self.group.rows(len(x)),
                                 progress=reporter.evaluating)  # fmt: skip
-        total, count = self.group.sum_loss(res.loss * res.tokens if res.tokens else 0.0,
+        total, count = self.group.sums(res.loss * res.tokens if res.tokens else 0.0,
                                            res.tokens)  # fmt: skip
         return EvalResult(total / count, count).loss
 
@@ -162,6 +162,6 @@ class LanguageModelJob(Job):
 
 
 def lm_trainer(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus, out_dir: Path,
-               threads: int | None = None, group: Solo | None = None) -> Trainer:  # fmt: skip
+               threads: int | None = None, group: Group | None = None) -> Trainer:  # fmt: skip
     """A trainer of a language model on ``corpus``, writing into ``out_dir``."""
     return Trainer(LanguageModelJob(model_cfg, train_cfg, corpus, threads, group), out_dir)

@@ -66,12 +66,17 @@ class Seq2SeqModel(TrainedModel):
             self._parts = plan.parts
         return self._tr
 
-    def warm(self, batch: int = 32) -> None:
-        """Compile (or load from the cache) the kernels translation and evaluation use."""
+    USES = ("translate", "eval", "heatmap")  # the same kernels
+
+    def warm(self, use: str | None = None, batch: int | None = None) -> None:
+        """Compile (or load from the cache) the kernels translation, evaluation and the
+        attention page use, for ``batch`` sources at a time (32)."""
         from rnngen.tasks.warm import warm_seq2seq_kernels
 
+        if use is not None and use not in self.USES:
+            raise UsageError(f"warm: use must be one of {', '.join(self.USES)} (got {use!r})")
         ck = self.checkpoint
-        warm_seq2seq_kernels(self.translator(batch).model.parts, ck.model_cfg.cell,
+        warm_seq2seq_kernels(self.translator(batch or 32).model.parts, ck.model_cfg.cell,
                              ck.task_cfg.attention)  # fmt: skip
 
     def translate_lines(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
@@ -99,16 +104,24 @@ class Seq2SeqModel(TrainedModel):
                 out.append(t.outputs[0].text if t.outputs else "")
         return out
 
-    def evaluate(self, pairs: str | Path, beam: int = 5, batch_size: int = 32,
-                 encoding: str = "utf-8", errors: str = "strict"):  # fmt: skip
+    evaluate_options = frozenset({"beam", "batch_size", "source", "encoding", "errors"})
+
+    def _evaluate(self, path: str | None, text: str | None, beam: int = 5, batch_size: int = 32,
+                  source: str | None = None, encoding: str = "utf-8",
+                  errors: str = "strict"):  # fmt: skip
         """Teacher-forced loss, then sequence accuracy and token error rate of the decoded
-        outputs (``rnngen.generate.seq2seq_eval.Seq2SeqScores``) on a source<TAB>target file."""
-        from rnngen.data.pairs import encode_pairs, read_pairs
+        outputs (``rnngen.generate.seq2seq_eval.Seq2SeqScores``) on source<TAB>target pairs."""
+        from rnngen.data.pairs import encode_pairs, parse_pairs, read_pairs
         from rnngen.generate.seq2seq_eval import evaluate_pairs
 
         ck = self.checkpoint
         s2s = ck.task_cfg
-        found = read_pairs([str(pairs)], s2s.src_level, s2s.tgt_level, encoding, errors)[0]
+        if path is not None:
+            found = read_pairs([path], s2s.src_level, s2s.tgt_level, encoding, errors)[0]
+        else:
+            found = parse_pairs(text, source or "the text", s2s.src_level, s2s.tgt_level)
+            if not found:
+                raise DataError(f"{source or 'the text'}: no source<TAB>target pairs in it")
         encoded = encode_pairs(found, ck.vocabs["src_vocab"], ck.vocab, references=True)
         tr = self.translator(batch_size)
         longest = max(len(s) for s in encoded.src)

@@ -13,7 +13,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.parallel.group import Solo, check_batch
+from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.tasks.seq2seq.training import PairCorpus, seq2seq_trainer
 from rnngen.training.rundir import (
     RESUME_FREE,
@@ -72,13 +72,13 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
 def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
                         inputs: Inputs, out: Path | None = None, force: bool = False,
                         threads: int | None = None,
-                        group: Solo | None = None) -> Trainer:  # fmt: skip
+                        group: Group | None = None) -> Trainer:  # fmt: skip
     """A trainer for a new seq2seq run on ``inputs``, in ``out`` (default runs/NAME-TIME),
     locked."""
     model.validate(resolved=False)
     s2s.validate(resolved=False)
     train.validate(resolved=False)
-    check_batch(group or Solo(), train.batch_size)
+    check_batch(group or Alone(), train.batch_size)
     if train.val_frac is not None and inputs.val_file is not None:
         raise ConfigError("val_frac", "and --val-file conflict: give one of them")
     if not inputs.paths:
@@ -114,7 +114,7 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
 
 def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                    given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
-                   group: Solo | None = None) -> Trainer:  # fmt: skip
+                   group: Group | None = None) -> Trainer:  # fmt: skip
     """``rnngen.tasks.lm.runs.resume_trainer`` for a seq2seq run."""
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.task_cfg.to_dict(),
               "task": "seq2seq"}  # fmt: skip

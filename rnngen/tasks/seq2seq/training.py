@@ -12,8 +12,8 @@ generator seeded by (seed, step), so a resumed run flips the same coins.
 Data-parallel (MPI, ``rnngen.parallel.group``): each process takes contiguous rows of every
 batch (padded to their own longest). Their rows hold different numbers of target tokens, so each
 scales its gradient by the whole batch's count and the processes' gradients are summed
-(``add_up``): the gradient of the whole batch's mean, as one process computes it, up to the order
-of float sums. Validation shares out the batches of pairs, and the greedy decoding of
+(``gradients(..., "sum")``): the gradient of the whole batch's mean, as one process computes
+it, up to the order of float sums. Validation shares out the batches of pairs, and the greedy decoding of
 ``--best-by error`` the sources; their sums are reduced.
 """
 
@@ -34,7 +34,7 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.memory import activation_floats, check_fits, footprint
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
-from rnngen.parallel.group import Solo, check_batch
+from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer
 
@@ -75,12 +75,12 @@ class Seq2SeqJob(Job):
 
     def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
                  corpus: PairCorpus, threads: int | None = None,
-                 group: Solo | None = None) -> None:  # fmt: skip
+                 group: Group | None = None) -> None:  # fmt: skip
         train_cfg = train_cfg.resolve()
         self.mcfg, self.s2s, self.tcfg, self.corpus = model_cfg, s2s, train_cfg, corpus
         B = train_cfg.batch_size
         # data-parallel: this member trains rows lo:hi of every batch (rnngen.parallel)
-        self.group = group or Solo()
+        self.group = group or Alone()
         check_batch(self.group, B)
         lo, hi = self.group.rows(B)
         bos = boundary(corpus.vocab)
@@ -141,7 +141,7 @@ class Seq2SeqJob(Job):
             loss = self.model.forward_backward(own, key=step, per=batch.tokens)
         else:  # no rows here this step: nothing to add
             self.model.grads.flat[...] = 0.0
-        return self.group.add_up(loss, self.model.grads.flat), batch.tokens
+        return self.group.gradients(loss, self.model.grads.flat, "sum"), batch.tokens
 
     def _coins(self, batch: Batch, step: int) -> np.ndarray:
         """Scheduled sampling's (T, B) choices for the whole batch: True keeps the true
@@ -168,7 +168,7 @@ class Seq2SeqJob(Job):
         g = self.group
         total, count = validation_sums(self.model, self.corpus.val, self.tcfg.batch_size,
                                        self.stream.bos, (g.rank, g.size))  # fmt: skip
-        total, count = g.sum_loss(total, count)
+        total, count = g.sums(total, count)
         return total / count
 
     def measures(self, val_loss: float) -> dict[str, float]:
@@ -206,6 +206,6 @@ class Seq2SeqJob(Job):
 
 def seq2seq_trainer(model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
                     corpus: PairCorpus, out_dir: Path, threads: int | None = None,
-                    group: Solo | None = None) -> Trainer:  # fmt: skip
+                    group: Group | None = None) -> Trainer:  # fmt: skip
     """A trainer of a seq2seq model on ``corpus``, writing into ``out_dir``."""
     return Trainer(Seq2SeqJob(model_cfg, s2s, train_cfg, corpus, threads, group), out_dir)

@@ -13,8 +13,8 @@ Data-parallel (MPI, ``rnngen.parallel.group``): each process takes contiguous ro
 batch (padded to their own longest). Their rows hold different numbers of target tokens, so each
 scales its gradient by the whole batch's count and the processes' gradients are summed
 (``gradients(..., "sum")``): the gradient of the whole batch's mean, as one process computes
-it, up to the order of float sums. Validation shares out the batches of pairs, and the greedy decoding of
-``--best-by error`` the sources; their sums are reduced.
+it, up to the order of float sums. Validation shares out the batches of pairs, and the greedy
+decoding of ``--best-by error`` the sources; their sums are reduced.
 """
 
 import math

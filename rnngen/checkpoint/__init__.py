@@ -66,7 +66,7 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
     tensors = {f"param/{k}": v for k, v in ckpt.params.items()}
     tensors.update(ckpt.arrays)
     own = {}
-    if ckpt.task != "lm":  # a language model's files keep the first format's keys
+    if ckpt.spec.names_task:
         own = {"task": ckpt.task, ckpt.task: ckpt.task_cfg.to_dict(),
                **{k: v.to_dict() for k, v in ckpt.vocabs.items()}}  # fmt: skip
     meta = {

@@ -307,6 +307,7 @@ SPEC = NetworkSpec(
     settings=None,
     vocabs=(),
     carries_state=True,
+    names_task=False,
     param_shapes=lambda m, own: param_shapes(m),
     check=_check,
     build=lambda m, own, dtype, parts: LMNetwork(m, dtype, parts=parts),

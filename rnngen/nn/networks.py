@@ -29,6 +29,9 @@ class NetworkSpec:
     settings: type | None  # the class of its own settings, stored in a section named ``task``
     vocabs: tuple[str, ...]  # more vocabularies than the model's (target) one, by name
     carries_state: bool  # whether a run carries the recurrent state from batch to batch
+    # whether its files name their task: the language model's keep the layout of the files
+    # written before there were tasks (no task key means "lm")
+    names_task: bool
     param_shapes: Callable[[ModelConfig, Any], dict[str, tuple[int, ...]]]
     # (where, problem) when the settings and vocabularies disagree, else None
     check: Callable[[ModelConfig, Any, Any, dict[str, Any]], tuple[str, str] | None]

@@ -49,6 +49,7 @@ SPEC = NetworkSpec(
     settings=Seq2SeqConfig,
     vocabs=("src_vocab",),
     carries_state=False,
+    names_task=True,
     param_shapes=_param_shapes,
     check=_check,
     build=_build,

@@ -62,7 +62,7 @@ ckpt = checkpoint.load(sys.argv[1])
 mark("load checkpoint")
 sampler = Sampler(ckpt)
 mark("Sampler: pack weights")
-from rnngen.tasks.warm import warm_sampling_kernels
+from rnngen.generate.warm import warm_sampling_kernels
 warm_sampling_kernels(ckpt.model_cfg.cell)
 mark("load the kernel (Numba start-up, SciPy, cache)")
 for piece in sampler.generate(SampleConfig(length=200, seed=1)):

@@ -32,10 +32,10 @@ from rnngen.errors import UsageError, UserError  # noqa: E402
 if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
     from rnngen.pictures.draw import plot_runs
+    from rnngen.results import EvalResult
     from rnngen.tasks.lm.model import LanguageModel
     from rnngen.tasks.models import Run, TrainedModel, load
     from rnngen.tasks.seq2seq.model import Seq2SeqModel
-    from rnngen.training.evaluate import EvalResult
 
 __all__ = [
     "EvalResult",
@@ -62,7 +62,7 @@ _LAZY = {
     "Run": "rnngen.tasks.models:Run",
     "load": "rnngen.tasks.models:load",
     "LineScore": "rnngen.generate.score:LineScore",
-    "EvalResult": "rnngen.training.evaluate:EvalResult",
+    "EvalResult": "rnngen.results:EvalResult",
     "plot_runs": "rnngen.pictures.draw:plot_runs",
     # the names of rnngen 0.1's first releases
     "Model": "rnngen.tasks.lm.model:LanguageModel",

@@ -10,10 +10,10 @@ import rnngen.checkpoint as checkpoint
 from rnngen.config.training import TrainConfig
 from rnngen.data.corpus import Corpus
 from rnngen.errors import TrainingError
+from rnngen.generate.evaluate import evaluate
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
 from rnngen.tasks.lm.training import lm_trainer
-from rnngen.training.evaluate import evaluate
 
 
 def _train(tmp_path, name, steps, seed=0, **model):
@@ -99,7 +99,7 @@ def test_evaluation_split_by_rows_adds_up_to_the_whole(tmp_path, cuts):
 
 def test_the_fixed_validation_part_split_by_rows_adds_up(tmp_path):
     from rnngen.data.batches import sample_rows
-    from rnngen.training.evaluate import evaluate_rows
+    from rnngen.generate.evaluate import evaluate_rows
 
     trainer, _, corpus = _train(tmp_path, "part", steps=3)
     x, y = sample_rows(corpus.val, 4, 40)

@@ -10,7 +10,7 @@ from typing import Any
 import rnngen.checkpoint as checkpoint
 from rnngen.checkpoint import Checkpoint
 from rnngen.errors import UsageError
-from rnngen.training.trainer import TrainResult
+from rnngen.results import TrainResult
 
 
 def load(path: str | Path | None = None, threads: int | None = None) -> "TrainedModel":

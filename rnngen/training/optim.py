@@ -155,3 +155,10 @@ def make_optimizer(
     if name == "adagrad":
         return Adagrad(size, lr, weight_decay=weight_decay, dtype=dtype)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def warm_optimizer(name: str) -> None:
+    """Compile (or load from the cache) the update kernel of optimizer ``name``, on a tiny
+    buffer."""
+    params = np.zeros(8, np.float32)
+    make_optimizer(name, params.size, 1e-3).step(params, np.ones_like(params), 1.0)

@@ -6,7 +6,6 @@ them with rich on stderr).
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import rnngen.checkpoint as checkpoint
 from rnngen.data.batches import Position
 from rnngen.errors import CheckpointError, TrainingError
 from rnngen.files import remove_stale_temps
+from rnngen.results import TrainResult
 from rnngen.training.guard import DivergenceGuard, diverged
 from rnngen.training.job import Job
 from rnngen.training.optim import make_optimizer
@@ -35,35 +35,6 @@ class Reporter:
     def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None: ...
     def saved(self, path: Path) -> None: ...
     def warning(self, message: str) -> None: ...
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    train_loss: float
-    val_loss: float | None
-    best_val_loss: float | None
-    tokens_per_sec: float
-    seconds: float
-    checkpoint: str
-    run_dir: str
-    epochs: float
-    interrupted: bool = False
-    val_loss_whole: float | None = None  # the whole validation split, scored at the end
-    val_tokens: int = 0  # tokens of the part scored periodically (val_loss, best_val_loss)
-    best: dict = field(default_factory=dict)  # the best evaluation's other measures (val_error)
-    history: list = field(default_factory=list)
-
-    def __getattr__(self, name: str) -> Any:
-        """``best_val_error`` and the like: the best evaluation's measures, None when the run did
-        not record them."""
-        if name.startswith("best_val_") and name != "best_val_loss":
-            return self.__dict__.get("best", {}).get(name[len("best_") :])
-        raise AttributeError(name)
-
-    def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("history", "best")}
-        return {**d, **{f"best_{k}": v for k, v in self.best.items()}}
 
 
 class Trainer:

@@ -13,8 +13,8 @@ from rnngen.checkpoint import Checkpoint
 from rnngen.errors import DataError, UsageError, UserError
 from rnngen.generate.config import SampleConfig
 from rnngen.generate.score import LineScore
+from rnngen.results import EvalResult
 from rnngen.tasks.models import TrainedModel
-from rnngen.training.evaluate import EvalResult
 
 SCORE_CHUNK = 4096  # lines scored at a time by ``score_chunks``
 
@@ -137,8 +137,8 @@ class LanguageModel(TrainedModel):
         from rnngen.config.training import EvalConfig
         from rnngen.data.batches import eval_shape
         from rnngen.data.text import read_text
+        from rnngen.generate.evaluate import evaluate
         from rnngen.nn.memory import FLOAT, activation_floats, check_fits
-        from rnngen.training.evaluate import evaluate
 
         EvalConfig(batch_size=batch_size, seq_len=seq_len).validate()
         if path is not None:
@@ -195,7 +195,7 @@ class LanguageModel(TrainedModel):
         """Compile (or load from the cache) the kernels of ``use`` now: ``"sample"`` (one
         sample, the default), ``"batch"`` (many samples, beam search, the controls, the heatmap),
         ``"score"`` or ``"eval"`` (in batches of ``batch`` rows)."""
-        from rnngen.tasks.warm import warm_sampling_kernels, warm_training_kernels
+        from rnngen.generate.warm import warm_lm_kernels, warm_sampling_kernels
 
         use, cell = use or "sample", self.config.cell
         if use not in self.USES:
@@ -203,6 +203,6 @@ class LanguageModel(TrainedModel):
         if use == "sample":
             warm_sampling_kernels(cell)
         elif use in ("eval", "score"):
-            warm_training_kernels(self._plan(batch or 1), cell, None, scoring=use == "score")
+            warm_lm_kernels(self._plan(batch or 1), cell, scoring=use == "score")
         else:
-            warm_training_kernels(1, cell, None)
+            warm_lm_kernels(1, cell)

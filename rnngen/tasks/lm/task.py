@@ -39,17 +39,19 @@ class LanguageModelTask(Task):
         return lm_trainer(model, train, corpus, run_dir, threads, group)
 
     def warm_training(self, trainer) -> None:
-        from rnngen.tasks.warm import warm_training_kernels
+        from rnngen.generate.warm import warm_lm_kernels
+        from rnngen.training.optim import warm_optimizer
 
-        m, t = trainer.mcfg, trainer.tcfg
-        warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,
-                              m.dropout > 0 or bool(m.dropout_input))  # fmt: skip
+        m = trainer.mcfg
+        dropout = m.dropout > 0 or bool(m.dropout_input)
+        warm_lm_kernels(trainer.plan.parts, m.cell, dropout, backward=True)
+        warm_optimizer(trainer.tcfg.optimizer)
 
     def after_training(self, trainer) -> None:
         # the first sample after this run starts warm: its kernel compiles meanwhile, in a
         # process of the lowest priority that outlives this one if it must (nothing to do when
         # the kernel is cached already)
-        from rnngen.tasks.warm import prepare_sampling
+        from rnngen.generate.warm import prepare_sampling
 
         prepare_sampling(trainer.mcfg.cell)
 

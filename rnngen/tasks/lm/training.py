@@ -14,13 +14,14 @@ from rnngen.data.batches import BatchStream, sample_rows
 from rnngen.data.corpus import Corpus
 from rnngen.data.tokenfile import release_pages
 from rnngen.errors import TrainingError
+from rnngen.generate.evaluate import evaluate, evaluate_rows
 from rnngen.kernels.threads import apply as apply_threads
 from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LMNetwork, State
 from rnngen.nn.memory import check_fits, training_bytes
 from rnngen.parallel.group import Alone, Group, check_batch
-from rnngen.training.evaluate import EvalResult, evaluate, evaluate_rows
+from rnngen.results import EvalResult
 from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer
 

@@ -71,7 +71,7 @@ class Seq2SeqModel(TrainedModel):
     def warm(self, use: str | None = None, batch: int | None = None) -> None:
         """Compile (or load from the cache) the kernels translation, evaluation and the
         attention page use, for ``batch`` sources at a time (32)."""
-        from rnngen.tasks.warm import warm_seq2seq_kernels
+        from rnngen.generate.warm import warm_seq2seq_kernels
 
         if use is not None and use not in self.USES:
             raise UsageError(f"warm: use must be one of {', '.join(self.USES)} (got {use!r})")

@@ -41,11 +41,13 @@ class Seq2SeqTask(Task):
                               group)  # fmt: skip
 
     def warm_training(self, trainer) -> None:
-        from rnngen.tasks.warm import warm_seq2seq_kernels, warm_training_kernels
+        from rnngen.generate.warm import warm_lm_kernels, warm_seq2seq_kernels
+        from rnngen.training.optim import warm_optimizer
 
-        m, t = trainer.mcfg, trainer.tcfg
-        warm_training_kernels(trainer.plan.parts, m.cell, t.optimizer,
-                              m.dropout > 0 or bool(m.dropout_input))  # fmt: skip
+        m = trainer.mcfg
+        dropout = m.dropout > 0 or bool(m.dropout_input)
+        warm_lm_kernels(trainer.plan.parts, m.cell, dropout, backward=True)
+        warm_optimizer(trainer.tcfg.optimizer)
         attention = trainer.own_settings.attention
         warm_seq2seq_kernels(trainer.plan.parts, m.cell, attention, training=True)
 

@@ -10,28 +10,14 @@ partial sums reduced by the caller (``rnngen.parallel.group``).
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from rnngen.data.batches import eval_batches, eval_shape, row_windows
 from rnngen.nn.lm import LMNetwork, State
+from rnngen.results import EvalResult
 
 Progress = Callable[[int, int], None]  # (tokens scored so far, tokens to score)
-
-
-@dataclass
-class EvalResult:
-    loss: float  # mean nats per token
-    tokens: int
-
-    @property
-    def bits_per_token(self) -> float:
-        return self.loss / math.log(2)
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(min(self.loss, 700.0))
 
 
 def evaluate(

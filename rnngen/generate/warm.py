@@ -7,19 +7,13 @@ import threading
 import numpy as np
 
 
-def warm_training_kernels(
-    parts: int,
-    cell: str = "lstm",
-    optimizer: str | None = "adam",
-    dropout: bool = False,
-    scoring: bool = False,
-) -> None:
-    """Touch every kernel training (``optimizer`` None: evaluation) uses: the cell's forward and
-    backward, loss, dropout, the optimizer; with ``scoring`` also the per-token losses of
-    ``rnngen score``."""
+def warm_lm_kernels(parts: int, cell: str = "lstm", dropout: bool = False, scoring: bool = False,
+                    backward: bool = False) -> None:  # fmt: skip
+    """Touch the kernels a language model's evaluation uses: the cell's forward and the loss;
+    with ``scoring`` the per-token losses of ``rnngen score``; with ``backward`` (training) the
+    backward and dropout (the optimizer's: ``rnngen.training.optim.warm_optimizer``)."""
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.lm import LMNetwork
-    from rnngen.training.optim import make_optimizer
 
     cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
                       dropout=0.5 if dropout else 0.0, dropout_input=0.0)  # fmt: skip
@@ -29,10 +23,8 @@ def warm_training_kernels(
     model.loss_sum(x, x, model.new_state(2))
     if scoring:
         model.token_losses(x, x, model.new_state(2))
-    if optimizer is not None:
+    if backward:
         model.forward_backward(x, x, model.new_state(2), key=0)
-        opt = make_optimizer(optimizer, model.params.size, 1e-3)
-        opt.step(model.params.flat, model.grads.flat, 1.0)
 
 
 def warm_sampling_kernels(cell: str = "lstm") -> None:
@@ -79,7 +71,9 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
 
     if sampling_cached(cell):
         return None
-    code = f"from rnngen.tasks.warm import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
+    code = (
+        f"from rnngen.generate.warm import warm_sampling_kernels; warm_sampling_kernels({cell!r})"
+    )
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this rnngen
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}

@@ -16,6 +16,7 @@ from rnngen.data.batches import Position
 from rnngen.errors import CheckpointError, TrainingError
 from rnngen.files import remove_stale_temps
 from rnngen.results import TrainResult
+from rnngen.training import record
 from rnngen.training.guard import DivergenceGuard, diverged
 from rnngen.training.job import Job
 from rnngen.training.optim import make_optimizer
@@ -374,86 +375,23 @@ class Trainer:
         self.recent[:] = cap["recent"]
 
     def restore(self, ck: "checkpoint.Checkpoint") -> None:
-        """Continue the run ``ck`` was saved from: weights, optimizer state, step, data position,
-        carried state, history. The corpus and configs must be the run's own."""
-        ck.check_training_state()
-        self.load_weights(ck.params)
-        self.opt.load_state(ck.arrays, ck.info["optimizer"])
-        self.schedule.load_state(ck.info["schedule"])
-        self.stream.pos = Position(ck.info["epoch"], ck.info["step_in_epoch"])
-        self.step = self.saved_step = ck.step
-        self.history = list(ck.info.get("history") or [])
-        self.curve = list(ck.info.get("curve") or [])
-        best = ck.info.get("best_val_loss")
-        self.best = None
-        if best is not None:  # the measures it was kept by, as the info records them
-            more = {
-                k[len("best_") :]: v
-                for k, v in ck.info.items()
-                if k.startswith("best_val_") and k != "best_val_loss" and v is not None
-            }
-            self.best = {"val_loss": best, **more}  # fmt: skip
-        self.recent[:] = ck.info.get("recent_losses") or []
-        self.bad_evals = ck.info.get("bad_evals") or 0
-        self.lr = float(ck.info.get("lr") or self.lr)
-        self.seconds_before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0
-        self.restored_state = self.job.restore(ck)  # all rows; this member continues its own
+        """Continue the run ``ck`` was saved from (``rnngen.training.record.restore``)."""
+        record.restore(self, ck)
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
-        """Copy weights in by name. A parameter may be smaller along an axis (a vocabulary that
-        grew, ``--init-from``): the rest keeps its fresh initialisation."""
-        for name, view in self.model.params.views.items():
-            src = params.get(name)
-            if (
-                src is None
-                or src.ndim != view.ndim
-                or any(a > b for a, b in zip(src.shape, view.shape, strict=True))
-            ):
-                raise CheckpointError(f"parameter {name} is missing or mis-shaped")
-            view[tuple(slice(0, n) for n in src.shape)] = src
-
-    def _checkpoint(self, info: dict, state: dict[str, np.ndarray]) -> "checkpoint.Checkpoint":
-        """The checkpoint of this run now, with ``info`` and the carried state of all rows."""
-        return checkpoint.Checkpoint(
-            model_cfg=self.mcfg,
-            train_cfg=self.tcfg,
-            vocab=self.corpus.vocab,
-            params=dict(self.model.params.views),
-            step=self.step,
-            arrays={**self.opt.state_arrays(), **state},
-            info=info,
-            **self.job.checkpoint_part(),
-        )
+        """Copy weights in by name (``rnngen.training.record.load_weights``)."""
+        record.load_weights(self.model, params)
 
     def _save(self, name: str, train_loss: float) -> Path:
         """Write a checkpoint (the root process alone, with the carried state of all rows)."""
         carried = self.job.carried()  # every member of a group has the same task
         state = self.group.gather_rows(carried) if carried else {}
-        path = self.group.root_only(lambda: self._write(name, train_loss, state))
+        path = self.group.root_only(
+            lambda: checkpoint.save(
+                record.checkpoint_of(self, train_loss, state),
+                self.out_dir / (name + checkpoint.SUFFIX),
+            )  # fmt: skip
+        )
         if name == "last":
             self.saved_step = self.step
         return path or self.out_dir / (name + checkpoint.SUFFIX)
-
-    def _write(self, name: str, train_loss: float, state: dict[str, np.ndarray]) -> Path:
-        ck = self._checkpoint(
-            {
-                **self.meta,
-                "corpus": self.corpus.name,
-                "fingerprint": self.corpus.fingerprint,
-                "epoch": self.stream.pos.epoch,
-                "step_in_epoch": self.stream.pos.step_in_epoch,
-                "epochs": self.step / self.stream.steps_per_epoch,
-                "optimizer": self.opt.state_info(),
-                "schedule": self.schedule.state(),
-                "bad_evals": self.bad_evals,
-                "lr": self.lr,
-                "train_loss": train_loss,
-                "best_val_loss": self.best_val,
-                **{f"best_{k}": v for k, v in (self.best or {}).items() if k != "val_loss"},
-                "history": self.history,
-                "curve": self.curve,
-                "recent_losses": self.recent,
-            },
-            state,
-        )
-        return checkpoint.save(ck, self.out_dir / (name + checkpoint.SUFFIX))

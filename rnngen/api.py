@@ -80,11 +80,11 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
     ``seed``, ... ``out`` is the run directory (default ``runs/NAME-TIME``); ``resume`` continues a
     run (only stop limits may be given with it); ``init_from`` starts from a model's weights.
     ``progress``, if given, is called with a ``TrainEvent`` at the start, after every step and
-    after every evaluation. ``replicas``: train that many replicas in threads of this process,
-    each on its share of every batch (``--replicas``; ``threads`` then counts each one's). Under
-    ``mpiexec -n N python script.py`` the N processes train one model together
-    (``distributed="off"``: each its own). Raises ``rnngen.UserError`` with the command line's
-    messages.
+    after every evaluation (on the root alone, under MPI). ``replicas``: train that many
+    replicas in threads of this process, each on its share of every batch (``--replicas``;
+    ``threads`` then counts each one's). Under ``mpiexec -n N python script.py`` the N processes
+    train one model together (``distributed="off"``: each its own). Raises ``rnngen.UserError``
+    with the command line's messages.
 
     >>> run = rnngen.train("corpus.txt", hidden=128, minutes=1)  # doctest: +SKIP
     >>> run.load().samples(2, length=80, temp=0.8, seed=1)  # doctest: +SKIP
@@ -100,4 +100,5 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
         if done is not None:
             raise UsageError(done)
         session.warm()
-        return session.run(_Events(progress) if progress is not None else None)
+        talks = progress is not None and session.group.is_root  # the root alone reports
+        return session.run(_Events(progress) if talks else None)

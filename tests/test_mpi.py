@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -58,6 +59,37 @@ def test_two_processes_train_what_one_process_trains(workdir):
         {**h, "seconds": h3["seconds"]}
         for h, h3 in zip(h2, history(workdir / "two2/last.safetensors"), strict=True)
     ]
+
+
+MPI_SCRIPT = """
+import sys, rnngen
+events = []
+run = rnngen.train("corpus.txt", hidden=32, embed=16, batch_size=8, seq_len=16, seed=5, lr=0.01,
+                   steps=20, eval_every=5, out="api-mpi", progress=events.append)
+starts = [e for e in events if e.kind == "start"]
+print(run.steps, len(starts), starts[0].info["processes"] if starts else 0, file=sys.stderr)
+"""
+
+
+def test_the_python_api_trains_over_mpi_as_the_command_does(workdir):
+    """``mpiexec -n 2 python script.py`` calling ``rnngen.train``: the two processes train one
+    model together, as ``mpiexec -n 2 rnngen train`` does, bit for bit; each process's library
+    prints nothing on stdout."""
+    common = ["train", "corpus.txt", *SMALL, "--steps", "20", "--eval-every", "5"]
+    cli = mpi(2, *common, "--out", "cli-mpi", cwd=workdir)
+    assert cli.returncode == 0, err(cli)
+    (workdir / "script.py").write_text(MPI_SCRIPT)
+    api = subprocess.run([mpiexec_exe(), "-n", "2", sys.executable, "script.py"], cwd=workdir,
+                         capture_output=True, text=True, env=cli_env(), timeout=300)  # fmt: skip
+    assert api.returncode == 0, api.stderr
+    assert api.stdout == ""
+    # each process ran 20 steps; the root alone reported progress, of 2 processes
+    assert sorted(api.stderr.strip().split("\n")) == ["20 0 0", "20 1 2"], api.stderr
+    a = checkpoint_arrays(workdir / "cli-mpi/last.safetensors")
+    b = checkpoint_arrays(workdir / "api-mpi/last.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
 
 
 def test_resume_with_the_same_or_another_process_count(workdir):

@@ -43,8 +43,12 @@ def main() -> None:
     out = tempfile.mkdtemp(prefix="bigcorpus-", dir=os.path.dirname(os.path.abspath(a.corpus)))
     cmd = ["rnngen", "train", a.corpus, "--out", out, "--steps", str(a.steps), *a.extra]
     if a.resume:
-        first = subprocess.Popen(cmd + ["--eval-every", "1", "--steps", "100"], text=True,
-                                 stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
+        first = subprocess.Popen(
+            cmd + ["--eval-every", "1", "--steps", "100"],
+            text=True,
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         while not os.path.exists(os.path.join(out, "last.safetensors")):
             if first.poll() is not None:
                 raise SystemExit("the first run ended before its first checkpoint")
@@ -53,8 +57,13 @@ def main() -> None:
         first.wait()
         cmd = ["rnngen", "train", "--resume", out, "--steps", "100"]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    p = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     first = rss_first = None
     log = []
     peak = None
@@ -76,12 +85,21 @@ def main() -> None:
         raise SystemExit("no first step seen")
     shutil.rmtree(out, ignore_errors=True)
     size = os.path.getsize(a.corpus)
-    print(json.dumps({"label": a.label, "corpus": a.corpus, "bytes": size,
-                      "seconds_to_first_step": round(first, 2),
-                      "peak_rss_mb_at_first_step": round(rss_first, 1),
-                      "seconds_total": round(total, 2) if a.to_end else None,
-                      "peak_rss_mb": None if peak is None else round(peak, 1),
-                      "steps": a.steps, "options": a.extra}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "label": a.label,
+                "corpus": a.corpus,
+                "bytes": size,
+                "seconds_to_first_step": round(first, 2),
+                "peak_rss_mb_at_first_step": round(rss_first, 1),
+                "seconds_total": round(total, 2) if a.to_end else None,
+                "peak_rss_mb": None if peak is None else round(peak, 1),
+                "steps": a.steps,
+                "options": a.extra,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

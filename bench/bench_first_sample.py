@@ -73,8 +73,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copy(a.corpus, work / "corpus.txt")
-        train = ["train", "corpus.txt", "--minutes", str(a.minutes), "--json", "--force",
-                 "--out", "run"]  # fmt: skip
+        train = [
+            "train",
+            "corpus.txt",
+            "--minutes",
+            str(a.minutes),
+            "--json",
+            "--force",
+            "--out",
+            "run",
+        ]
         for r in range(a.rounds):
             row = {"round": r}
             for mode in ("prepared", "cold", "cached"):
@@ -91,15 +99,17 @@ def main() -> None:
                 if mode == "cold":
                     for f in cache.rglob("sample.advance-*"):
                         f.unlink()
-                t_sample, _, err = rnngen(["sample", "--length", "600", "--seed", "1"], work,
-                                          cache)  # fmt: skip
+                t_sample, _, err = rnngen(["sample", "--length", "600", "--seed", "1"], work, cache)
                 row[f"{mode}_train_s"] = t_train
                 row[f"{mode}_sample_s"] = t_sample
                 row[f"{mode}_sample_compiled"] = "compiling kernels" in err
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]
-           if k != "round" and isinstance(rows[0][k], float)}  # fmt: skip
+    med = {
+        k: statistics.median(r[k] for r in rows)
+        for k in rows[0]
+        if k != "round" and isinstance(rows[0][k], float)
+    }
     report = {"machine": machine(), "minutes": a.minutes, "rounds": rows, "medians": med}
     if a.json:
         a.json.write_text(json.dumps(report, indent=1) + "\n")

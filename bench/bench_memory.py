@@ -54,8 +54,18 @@ def run(engine: str, name: str, steps: int, threads: int) -> dict:
     """Peak RSS (MiB) and wall time of one fresh worker process."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, __file__, "--worker", engine, "--configs", name, "--steps",
-           str(steps), "--threads", str(threads)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        engine,
+        "--configs",
+        name,
+        "--steps",
+        str(steps),
+        "--threads",
+        str(threads),
+    ]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     out = p.stdout.read()
@@ -103,17 +113,24 @@ def main(argv: list[str] | None = None) -> int:
                     "median_peak_rss_mib": statistics.median(mib),
                     "peak_rss_mib": mib,
                     "seconds": [r["seconds"] for r in runs[e]],
-                    **{k: v for k, v in runs[e][0].items() if k not in ("peak_rss_mib", "wall_s",
-                                                                         "seconds")},
-                }  # fmt: skip
+                    **{
+                        k: v
+                        for k, v in runs[e][0].items()
+                        if k not in ("peak_rss_mib", "wall_s", "seconds")
+                    },
+                }
         line = f"{name:5s} {level} V{V} E{E} H{H} L{L} B{B} T{T}, {args.steps} steps: peak RSS"
         for e in engines:
             tr, base = res[e]["training"], res[e]["baseline"]
-            line += (f"  {e} {tr['median_peak_rss_mib']:.0f} MiB "
-                     f"(libraries + model {base['median_peak_rss_mib']:.0f})")  # fmt: skip
+            line += (
+                f"  {e} {tr['median_peak_rss_mib']:.0f} MiB "
+                f"(libraries + model {base['median_peak_rss_mib']:.0f})"
+            )
         if "torch" in engines:
-            ratio = (res["rnngen"]["training"]["median_peak_rss_mib"]
-                     / res["torch"]["training"]["median_peak_rss_mib"])  # fmt: skip
+            ratio = (
+                res["rnngen"]["training"]["median_peak_rss_mib"]
+                / res["torch"]["training"]["median_peak_rss_mib"]
+            )
             res["ratio_rnngen_over_torch"] = ratio
             line += f"  rnngen/torch {ratio:.2f}"
         print(line, flush=True)

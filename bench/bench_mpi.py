@@ -31,16 +31,42 @@ CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 RESULTS = Path(__file__).resolve().parent / "results" / "mpi.json"
 # name: (rnngen train options, steps, corpus, validation file)
 CONFIGS = {
-    "h256": (["--hidden", "256", "--batch-size", "32", "--seq-len", "64"], 150,
-             "tinyshakespeare.txt", None),
-    "h512": (["--hidden", "512", "--batch-size", "64", "--seq-len", "100"], 20,
-             "tinyshakespeare.txt", None),
-    "word": (["--level", "word", "--hidden", "200", "--embed", "200", "--batch-size", "20",
-              "--seq-len", "20"], 150, "ptb/ptb.train.txt", "ptb/ptb.valid.txt"),
-}  # fmt: skip
+    "h256": (
+        ["--hidden", "256", "--batch-size", "32", "--seq-len", "64"],
+        150,
+        "tinyshakespeare.txt",
+        None,
+    ),
+    "h512": (
+        ["--hidden", "512", "--batch-size", "64", "--seq-len", "100"],
+        20,
+        "tinyshakespeare.txt",
+        None,
+    ),
+    "word": (
+        [
+            "--level",
+            "word",
+            "--hidden",
+            "200",
+            "--embed",
+            "200",
+            "--batch-size",
+            "20",
+            "--seq-len",
+            "20",
+        ],
+        150,
+        "ptb/ptb.train.txt",
+        "ptb/ptb.valid.txt",
+    ),
+}
 # (level, V, E, H, L) of the same models, for their gradient buffers
-MODELS = {"h256": ("char", 65, 64, 256, 2), "h512": ("char", 65, 64, 512, 2),
-          "word": ("word", 10000, 200, 200, 2)}  # fmt: skip
+MODELS = {
+    "h256": ("char", 65, 64, 256, 2),
+    "h512": ("char", 65, 64, 512, 2),
+    "word": ("word", 10000, 200, 200, 2),
+}
 
 
 QUIET = {"h256": 23_349, "h512": 8_224, "word": 5_288}  # bench/README.md: LM speed
@@ -49,8 +75,20 @@ QUIET = {"h256": 23_349, "h512": 8_224, "word": 5_288}  # bench/README.md: LM sp
 def train_once(name: str, procs: int, replicas: int = 1) -> float:
     opts, steps, corpus, val = CONFIGS[name]
     with tempfile.TemporaryDirectory() as out:
-        cmd = ["rnngen", "train", str(CORPORA / corpus), *opts, "--steps", str(steps),
-               "--eval-every", "100000", "--out", out + "/run", "--json", "--quiet"]  # fmt: skip
+        cmd = [
+            "rnngen",
+            "train",
+            str(CORPORA / corpus),
+            *opts,
+            "--steps",
+            str(steps),
+            "--eval-every",
+            "100000",
+            "--out",
+            out + "/run",
+            "--json",
+            "--quiet",
+        ]
         if val:
             cmd += ["--val-file", str(CORPORA / val)]
         if procs == 1 and replicas > 1:
@@ -127,8 +165,12 @@ def allreduce(reps: int) -> dict | None:
             t = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             times.append(time.perf_counter() - t)
-        out[name] = {"params": n, "bytes": 4 * n, "allreduce_ms": 1e3 * statistics.median(times),
-                     "processes": comm.Get_size()}  # fmt: skip
+        out[name] = {
+            "params": n,
+            "bytes": 4 * n,
+            "allreduce_ms": 1e3 * statistics.median(times),
+            "processes": comm.Get_size(),
+        }
     return out if comm.Get_rank() == 0 else None
 
 
@@ -158,15 +200,25 @@ def scaling(report: dict) -> dict:
                 eff = t_c / (t_c + t_a)
                 # batch rows per machine above which efficiency stays over 90%: t_c >= 9 t_a
                 b90 = 9 * t_a * R1 / T
-                rows[N] = {"tokens_per_sec": N * b * T / (t_c + t_a), "efficiency": eff,
-                           "allreduce_ms": 1e3 * t_a, "rows_per_machine_for_90pct": b90,
-                           "global_batch_for_90pct": N * b90}  # fmt: skip
+                rows[N] = {
+                    "tokens_per_sec": N * b * T / (t_c + t_a),
+                    "efficiency": eff,
+                    "allreduce_ms": 1e3 * t_a,
+                    "rows_per_machine_for_90pct": b90,
+                    "global_batch_for_90pct": N * b90,
+                }
             per[f"{gbps}Gb/s"] = rows
         step_ms = 1e3 * b * T / sp["median_2x1"]  # a step of 2 processes here, allreduce in it
         here = report["allreduce"][name]["allreduce_ms"]
-        out[name] = {"rows_per_machine": b, "seq_len": T, "R1": R1, "bytes": S,
-                     "step_ms_2x1": step_ms, "allreduce_fraction_2x1": here / step_ms,
-                     "networks": per}  # fmt: skip
+        out[name] = {
+            "rows_per_machine": b,
+            "seq_len": T,
+            "R1": R1,
+            "bytes": S,
+            "step_ms_2x1": step_ms,
+            "allreduce_fraction_2x1": here / step_ms,
+            "networks": per,
+        }
     return out
 
 
@@ -185,9 +237,12 @@ def main() -> None:
         report["speed"] = speed(a.rounds)
     elif a.what == "replicas":
         names = config_names(ap, a.configs, CONFIGS)
-        report["replicas"] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
-                              "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
-                              "models": with_replicas(a.rounds, names)}  # fmt: skip
+        report["replicas"] = {
+            "machine": machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+            "models": with_replicas(a.rounds, names),
+        }
     elif a.what == "allreduce":
         res = allreduce(a.reps)
         if res is None:

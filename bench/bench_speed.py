@@ -52,8 +52,13 @@ from benchlib import (
 )
 
 # name: (level, V, E, H, L, B, T): the models of benchlib with their batch and sequence length
-BATCHES = {"h128": (32, 64), "h256": (32, 64), "h512": (64, 100), "word": (20, 20),
-           "gru256": (32, 64)}  # fmt: skip
+BATCHES = {
+    "h128": (32, 64),
+    "h256": (32, 64),
+    "h512": (64, 100),
+    "word": (20, 20),
+    "gru256": (32, 64),
+}
 CONFIGS = {name: (*MODELS[name], *bt) for name, bt in BATCHES.items()}
 
 
@@ -83,8 +88,9 @@ class _RnngenRunner:
         plan = api.plan_threads(threads, B, H)
         api.apply_threads(plan)
         self.plan = plan
-        cfg = api.ModelConfig(level=level, vocab_size=V, embed=E, hidden=H, layers=L,
-                              cell=cell_of(name))  # fmt: skip
+        cfg = api.ModelConfig(
+            level=level, vocab_size=V, embed=E, hidden=H, layers=L, cell=cell_of(name)
+        )
         self.model = api.LMNetwork(cfg, np.float32, parts=plan.parts)
         self.model.init_weights(np.random.default_rng(0))
         self.state = api.new_state(self.model, B)
@@ -207,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per segment")
     ap.add_argument("--threads", type=int, default=None, help="cores to use (default: all)")
     ap.add_argument("--no-torch", action="store_true", help="rnngen only")
-    ap.add_argument("--against", metavar="DIR", help="another checkout of rnngen, instead of "
-                    "PyTorch (A/B of two versions)")  # fmt: skip
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        help="another checkout of rnngen, instead of PyTorch (A/B of two versions)",
+    )
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "speed.json"))
     ap.add_argument("--worker", choices=["rnngen", "base", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
@@ -220,14 +229,17 @@ def main(argv: list[str] | None = None) -> int:
     names = config_names(ap, args.configs, CONFIGS)
     torch_version, engines = pick_engines(args.no_torch, args.against)
     workers = {
-        e: Worker(__file__, e, "--threads", str(threads),
-                  root=Path(args.against) if e == "base" else ROOT)
+        e: Worker(
+            __file__, e, "--threads", str(threads), root=Path(args.against) if e == "base" else ROOT
+        )
         for e in engines
-    }  # fmt: skip
+    }
     try:
         peak = workers["rnngen"].ask(cmd="peak")["gflops"]
-        print(f"fp32 GEMM peak (NumPy sgemm 2048^3, {threads} threads): {peak:.0f} GFLOP/s "
-              "(measured again before every rnngen segment)")  # fmt: skip
+        print(
+            f"fp32 GEMM peak (NumPy sgemm 2048^3, {threads} threads): {peak:.0f} GFLOP/s "
+            "(measured again before every rnngen segment)"
+        )
         results, peaks = {}, []
         for name in names:
             level, V, E, H, L, B, T = CONFIGS[name]

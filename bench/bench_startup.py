@@ -132,8 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=256, help="H of the random model [256]")
     ap.add_argument("--runs", type=int, default=10, help="timed processes per measurement")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold (compiling) run")
-    ap.add_argument("--compileall", action="store_true",
-                    help="write rnngen's .pyc first, as an installed package has them")  # fmt: skip
+    ap.add_argument(
+        "--compileall",
+        action="store_true",
+        help="write rnngen's .pyc first, as an installed package has them",
+    )
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "startup.json"))
     args = ap.parse_args(argv)
 
@@ -144,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "rnngen")], check=True)
     bytecode = any((ROOT / "rnngen" / "cli" / "__pycache__").glob("app.*.pyc"))
     if not bytecode:
-        print("note: rnngen's modules have no .pyc (PYTHONDONTWRITEBYTECODE?), so every run "
-              "compiles them from source; --compileall writes them", file=sys.stderr)  # fmt: skip
+        print(
+            "note: rnngen's modules have no .pyc (PYTHONDONTWRITEBYTECODE?), so every run "
+            "compiles them from source; --compileall writes them",
+            file=sys.stderr,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model) if args.model else make_model(Path(tmp), args.hidden)
         cmd = [*rnngen, "sample", str(model), "--length", "200", "--seed", "1"]
@@ -153,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
         timed_run(cmd, env)  # fills the Numba cache if it is empty, and the page cache
         warm = [timed_run(cmd, env) for _ in range(args.runs)]
-        print(f"warm: {median_of(warm, 'wall'):.3f} s wall, {median_of(warm, 'cpu'):.3f} s CPU "
-              f"(median of {args.runs})")  # fmt: skip
+        print(
+            f"warm: {median_of(warm, 'wall'):.3f} s wall, {median_of(warm, 'cpu'):.3f} s CPU "
+            f"(median of {args.runs})"
+        )
 
         cold = None
         if not args.no_cold:
@@ -181,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, code in FLOORS.items():
             runs = [timed_run([sys.executable, "-c", code], env) for _ in range(args.runs)]
             floors[name] = {"wall": median_of(runs, "wall"), "cpu": median_of(runs, "cpu")}
-            print(f"  floor {name:32s} {floors[name]['wall']:.3f} s wall "
-                  f"{floors[name]['cpu']:.3f} s CPU")  # fmt: skip
+            print(
+                f"  floor {name:32s} {floors[name]['wall']:.3f} s wall "
+                f"{floors[name]['cpu']:.3f} s CPU"
+            )
 
         phase_runs, exits = [], []
         for _ in range(args.runs):
@@ -197,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             k: median_of(warm, k) - sum(v[k] for v in phases.values()) for k in ("wall", "cpu")
         }
         exit_s = statistics.median(exits)
-        print(f"  interpreter exit after the kernel has loaded: {exit_s * 1e3:.0f} ms wall "
-              "(rnngen sample skips it with os._exit)")  # fmt: skip
+        print(
+            f"  interpreter exit after the kernel has loaded: {exit_s * 1e3:.0f} ms wall "
+            "(rnngen sample skips it with os._exit)"
+        )
         for name, v in phases.items():
             print(f"  phase {name:55s} {v['wall'] * 1e3:6.0f} ms wall {v['cpu'] * 1e3:6.0f} ms CPU")
 

@@ -39,8 +39,11 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, script, "--worker", *args, "--root", str(root)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
 
     def ask(self, **req) -> dict:
         self.proc.stdin.write(json.dumps(req) + "\n")
@@ -62,8 +65,9 @@ def torch_available() -> str | None:
     """PyTorch's version if a fresh interpreter can import it, else None."""
     r = subprocess.run(
         [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     return r.stdout.strip() if r.returncode == 0 else None
 
 
@@ -112,8 +116,10 @@ def pick_engines(no_torch: bool, against: str | None = None) -> tuple[str | None
         return None, ["rnngen", "base"]
     torch_version = None if no_torch else torch_available()
     if torch_version is None and not no_torch:
-        print("PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "PyTorch is NOT installed: measuring rnngen only (pip install torch to compare)",
+            file=sys.stderr,
+        )
     return torch_version, ["rnngen"] + (["torch"] if torch_version else [])
 
 

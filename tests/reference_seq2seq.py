@@ -19,12 +19,14 @@ def run_cell(P: dict, prefix: str, cell: str, x: np.ndarray, init: tuple) -> tup
     T = x.shape[0]
     xp = (x @ P[prefix + "W_ih"])[:, None, :]  # (T, 1, G)
     if cell == "lstm":
-        out = ref.lstm_forward(xp + P[prefix + "b"], P[prefix + "W_hh"], init[0][None],
-                               init[1][None])  # fmt: skip
+        out = ref.lstm_forward(
+            xp + P[prefix + "b"], P[prefix + "W_hh"], init[0][None], init[1][None]
+        )
         return out["hs"][1:, 0], (out["hs"][T, 0], out["cs"][T, 0])
     if cell == "gru":
-        out = refc.gru_forward(xp + P[prefix + "b_ih"], P[prefix + "W_hh"], P[prefix + "b_hh"],
-                               init[0][None])  # fmt: skip
+        out = refc.gru_forward(
+            xp + P[prefix + "b_ih"], P[prefix + "W_hh"], P[prefix + "b_hh"], init[0][None]
+        )
         return out["hs"][1:, 0], (out["hs"][T, 0],)
     hs = refc.rnn_forward(
         xp + P[prefix + "b"], P[prefix + "W_hh"], init[0][None], cell == "rnn-relu"
@@ -37,9 +39,19 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str, tie: bool,
-              src: list[int], tgt_in: list[int], tgt_out: list[int],
-              smoothing: float = 0.0) -> float:  # fmt: skip
+def pair_loss(
+    P: dict,
+    cell: str,
+    prefix: str,
+    L: int,
+    bi: bool,
+    attention: str,
+    tie: bool,
+    src: list[int],
+    tgt_in: list[int],
+    tgt_out: list[int],
+    smoothing: float = 0.0,
+) -> float:
     """Summed cross-entropy (nats) of one pair; with ``smoothing`` eps, label-smoothed: each
     token's loss is -(1 - eps) log p_target - eps mean_v log p_v."""
     P = {k: np.asarray(v, np.float64) for k, v in P.items()}
@@ -62,8 +74,10 @@ def pair_loss(P: dict, cell: str, prefix: str, L: int, bi: bool, attention: str,
     init = []
     for k, fin in enumerate(finals):
         if f"bridge{k}.h.W" in P:
-            fin = tuple(a @ P[f"bridge{k}.{v}.W"] + P[f"bridge{k}.{v}.b"]
-                        for v, a in zip(names, fin, strict=True))  # fmt: skip
+            fin = tuple(
+                a @ P[f"bridge{k}.{v}.W"] + P[f"bridge{k}.{v}.b"]
+                for v, a in zip(names, fin, strict=True)
+            )
         init.append(fin)
     y = P["tgt.embed"][tgt_in]
     for k in range(L):

@@ -25,14 +25,28 @@ def corpus_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(corpus_dir):
-    r = rnngen.train([str(corpus_dir / "corpus.txt")], out=corpus_dir / "runs" / "api", steps=150,
-                     lr=0.01, seed=3, **SMALL)  # fmt: skip
+    r = rnngen.train(
+        [str(corpus_dir / "corpus.txt")],
+        out=corpus_dir / "runs" / "api",
+        steps=150,
+        lr=0.01,
+        seed=3,
+        **SMALL,
+    )
     return r.run_dir
 
 
 def test_the_public_surface_is_declared_and_importing_it_is_cheap():
-    assert set(rnngen.__all__) >= {"train", "load", "Model", "UserError", "UsageError", "Run",
-                                   "TrainEvent", "plot_runs"}  # fmt: skip
+    assert set(rnngen.__all__) >= {
+        "train",
+        "load",
+        "Model",
+        "UserError",
+        "UsageError",
+        "Run",
+        "TrainEvent",
+        "plot_runs",
+    }
     for name in rnngen.__all__:
         assert getattr(rnngen, name) is not None
     assert callable(rnngen.train) and callable(rnngen.load)
@@ -67,8 +81,14 @@ def test_the_manual_python_example_runs_as_written(tmp_path):
     (tmp_path / "corpus.txt").write_text(repetitive_text())
     script = tmp_path / "manual_example.py"
     script.write_text(_manual_python())
-    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=cli_env(),
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip(), "the example prints what it made"
     assert (tmp_path / "curves.png").stat().st_size > 5000
@@ -77,8 +97,14 @@ def test_the_manual_python_example_runs_as_written(tmp_path):
 
 def test_train_reports_to_its_callback_and_prints_nothing(corpus_dir, capfd):
     events = []
-    r = rnngen.train(str(corpus_dir / "corpus.txt"), out=corpus_dir / "runs" / "cb", steps=40,
-                     eval_every=20, progress=events.append, **SMALL)  # fmt: skip
+    r = rnngen.train(
+        str(corpus_dir / "corpus.txt"),
+        out=corpus_dir / "runs" / "cb",
+        steps=40,
+        eval_every=20,
+        progress=events.append,
+        **SMALL,
+    )
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
     kinds = [e.kind for e in events]
@@ -99,7 +125,7 @@ def test_train_reports_to_its_callback_and_prints_nothing(corpus_dir, capfd):
         (
             lambda d: rnngen.train(str(d / "corpus.txt"), hidden=0),
             ["train", "corpus.txt", "--hidden", "0"],
-        ),  # fmt: skip
+        ),
         (lambda d: rnngen.train(str(d / "nope.txt")), ["train", "nope.txt"]),
         (lambda d: rnngen.train(), ["train"]),
     ],

@@ -48,18 +48,21 @@ def test_text_read_in_pieces_is_the_text_read_whole(tricky, chunk):
 def test_utf16_in_pieces(tmp_path):
     (tmp_path / "u.txt").write_bytes("héllo\r\nwörld\n".encode("utf-16") * 3)
     whole = read_texts([str(tmp_path / "u.txt")], "utf-16").text
-    got = "".join(text_pieces(expand([str(tmp_path / "u.txt")], "utf-16"), "utf-16", "strict",
-                              chunk=5))  # fmt: skip
+    got = "".join(
+        text_pieces(expand([str(tmp_path / "u.txt")], "utf-16"), "utf-16", "strict", chunk=5)
+    )
     assert got == whole
 
 
 def test_a_bad_byte_far_into_a_file_is_named_with_its_offset(tmp_path):
     data = b"x" * 1000 + b"\xe9" + b"y" * 10
     (tmp_path / "bad.txt").write_bytes(data)
-    with pytest.raises(DataError, match=r"bad.txt: is not valid UTF-8 \(bad byte 0xe9 at offset "
-                                         r"1000\)"):  # fmt: skip
-        list(text_pieces(expand([str(tmp_path / "bad.txt")], "utf-8"), "utf-8", "strict",
-                         chunk=64))  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"bad.txt: is not valid UTF-8 \(bad byte 0xe9 at offset "
+        r"1000\)",
+    ):
+        list(text_pieces(expand([str(tmp_path / "bad.txt")], "utf-8"), "utf-8", "strict", chunk=64))
 
 
 @pytest.mark.parametrize("level", ["char", "word"])
@@ -83,15 +86,24 @@ def test_the_token_file_holds_the_encoded_text_mapped_not_copied(tricky, level):
 
 def test_the_smallest_integer_type():
     assert [token_dtype(n) for n in (2, 256, 257, 65536, 65537)] == [
-        np.uint8, np.uint8, np.uint16, np.uint16, np.int32]  # fmt: skip
+        np.uint8,
+        np.uint8,
+        np.uint16,
+        np.uint16,
+        np.int32,
+    ]
 
 
 def test_many_words_take_two_bytes(tmp_path):
     words = " ".join(f"w{i}" for i in range(300))
     (tmp_path / "w.txt").write_text((words + "\n") * 3)
     (tmp_path / "v.txt").write_text("w1 w2 unknownword\n")
-    corpus, _ = encode_corpus(tmp_path / "run", "word", Source([str(tmp_path / "w.txt")]),
-                              Source([str(tmp_path / "v.txt")]))  # fmt: skip
+    corpus, _ = encode_corpus(
+        tmp_path / "run",
+        "word",
+        Source([str(tmp_path / "w.txt")]),
+        Source([str(tmp_path / "v.txt")]),
+    )
     assert corpus.train.dtype == np.uint16 and len(corpus.vocab) == 302
     assert corpus.vocab.decode(corpus.val) == "w1 w2 <unk>\n"
 
@@ -117,9 +129,28 @@ def big_val(tmp_path_factory):
 
 
 def test_periodic_evaluation_scores_a_part_and_the_end_the_whole_split(big_val):
-    p = run("train", "train.txt", "--val-file", "valid.txt", "--hidden", "16", "--embed", "8",
-            "--batch-size", "8", "--seq-len", "16", "--steps", "8", "--eval-every", "4",
-            "--out", "run", "--json", cwd=big_val)  # fmt: skip
+    p = run(
+        "train",
+        "train.txt",
+        "--val-file",
+        "valid.txt",
+        "--hidden",
+        "16",
+        "--embed",
+        "8",
+        "--batch-size",
+        "8",
+        "--seq-len",
+        "16",
+        "--steps",
+        "8",
+        "--eval-every",
+        "4",
+        "--out",
+        "run",
+        "--json",
+        cwd=big_val,
+    )
     assert p.returncode == 0, err(p)
     res = json.loads(out(p))
     whole = len((big_val / "valid.txt").read_text()) - 1
@@ -149,8 +180,14 @@ def test_resume_reads_the_token_file_not_the_text(big_val):
 
 def _peak_rss_mb(args: list[str], cwd: Path) -> float:
     """Peak RSS (VmHWM) of ``rnngen ARGS``, read when it reports that it is done."""
-    p = subprocess.Popen([rnngen_exe(), *args], cwd=cwd, env=cli_env(), text=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), *args],
+        cwd=cwd,
+        env=cli_env(),
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     peak, log = None, []
     for line in p.stderr:
         log.append(line)

@@ -131,8 +131,9 @@ def _case(cell_name, T, B, D, H, rng, dtype=np.float64, parts=1):
 
 @pytest.mark.usefixtures("with_leaky")
 @pytest.mark.parametrize("cell_name", ALL)
-@pytest.mark.parametrize(("T", "B", "D", "H", "parts"), [(1, 1, 2, 3, 1), (4, 3, 5, 6, 2),
-                                                         (6, 5, 3, 7, 2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("T", "B", "D", "H", "parts"), [(1, 1, 2, 3, 1), (4, 3, 5, 6, 2), (6, 5, 3, 7, 2)]
+)
 def test_layer_gradients_match_finite_differences(cell_name, T, B, D, H, parts, numerics_rng):
     one, x, state, R, r = _case(cell_name, T, B, D, H, numerics_rng, parts=parts)
     _, dx, d0 = one.run(x, state, R, r)
@@ -148,8 +149,9 @@ def test_layer_gradients_match_finite_differences(cell_name, T, B, D, H, parts, 
     np.testing.assert_allclose(dx.reshape(-1), num_x, rtol=1e-5, atol=1e-7, err_msg="input")
     for i, s in enumerate(state):
         num_s = ref.numerical_grad(objective, s, np.arange(s.size))
-        np.testing.assert_allclose(d0[i].reshape(-1), num_s, rtol=1e-5, atol=1e-7,
-                                   err_msg=f"initial state {i}")  # fmt: skip
+        np.testing.assert_allclose(
+            d0[i].reshape(-1), num_s, rtol=1e-5, atol=1e-7, err_msg=f"initial state {i}"
+        )
 
 
 @pytest.mark.usefixtures("with_leaky")

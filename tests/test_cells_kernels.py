@@ -208,8 +208,16 @@ def test_relu_and_tanh_differ(numerics_rng) -> None:
 
 # (T, B, H): 1 to 7 rows per range with parts 1 and 2; H = 70 gives partial panels in both
 # directions (3H = 210 forward, 70 backward), H = 64 whole ones (192 and 64)
-F32_SHAPES = [(1, 1, 1), (3, 7, 5), (2, 6, 70), (4, 13, 20), (3, 5, 70), (2, 14, 70), (5, 4, 9),
-              (6, 8, 64)]  # fmt: skip
+F32_SHAPES = [
+    (1, 1, 1),
+    (3, 7, 5),
+    (2, 6, 70),
+    (4, 13, 20),
+    (3, 5, 70),
+    (2, 14, 70),
+    (5, 4, 9),
+    (6, 8, 64),
+]
 F32_PARAMS = [
     pytest.param(kind, T, B, H, parts, id=f"{kind}-T{T}-B{B}-H{H}-parts{parts}")
     for kind in KINDS

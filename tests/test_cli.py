@@ -36,8 +36,21 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained(workdir):
     """One small char model trained through the CLI, shared by the tests below."""
-    p = run("train", "corpus.txt", *SMALL, "--steps", "150", "--lr", "0.01", "--seed", "3",
-            "--out", "runs/small", "--json", cwd=workdir)  # fmt: skip
+    p = run(
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--steps",
+        "150",
+        "--lr",
+        "0.01",
+        "--seed",
+        "3",
+        "--out",
+        "runs/small",
+        "--json",
+        cwd=workdir,
+    )
     assert p.returncode == 0, err(p)
     return workdir, p
 
@@ -66,8 +79,17 @@ def test_train_prints_json_on_stdout_and_progress_on_stderr(trained):
 def test_sample_streams_only_text_to_stdout_and_is_reproducible(trained):
     workdir, _ = trained
     a = run("sample", "runs/small", "--length", "300", "--seed", "7", "--temp", "0.5", cwd=workdir)
-    b = run("sample", "runs/small/best.safetensors", "--length", "300", "--seed", "7",
-            "--temp", "0.5", cwd=workdir)  # fmt: skip
+    b = run(
+        "sample",
+        "runs/small/best.safetensors",
+        "--length",
+        "300",
+        "--seed",
+        "7",
+        "--temp",
+        "0.5",
+        cwd=workdir,
+    )
     assert a.returncode == 0 and b.returncode == 0, err(a)
     assert out(a) == out(b) and len(out(a)) == 300
     assert set(out(a)) <= set(repetitive_text())  # only characters of the corpus
@@ -89,16 +111,36 @@ def test_sample_without_model_uses_the_newest_run_and_says_so(trained):
 def test_sample_piped_into_head_ends_quietly(trained):
     workdir, _ = trained
     cmd = f"'{rnngen_exe()}' sample runs/small --length 200000 --seed 1 | head -c 50"
-    p = subprocess.run(["bash", "-c", cmd + "; echo \"rc=${PIPESTATUS[0]}\" >&2"], cwd=workdir,
-                       capture_output=True, text=True, timeout=300, env=cli_env())  # fmt: skip
+    p = subprocess.run(
+        ["bash", "-c", cmd + '; echo "rc=${PIPESTATUS[0]}" >&2'],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
+    )
     assert len(p.stdout) == 50
     assert "rc=0" in p.stderr and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
 
 
 def test_sample_stop_and_num(trained):
     workdir, _ = trained
-    p = run("sample", "runs/small", "--prime", "the cat", "--stop", ".", "--seed", "2",
-            "--length", "500", "--num", "3", "-q", cwd=workdir)  # fmt: skip
+    p = run(
+        "sample",
+        "runs/small",
+        "--prime",
+        "the cat",
+        "--stop",
+        ".",
+        "--seed",
+        "2",
+        "--length",
+        "500",
+        "--num",
+        "3",
+        "-q",
+        cwd=workdir,
+    )
     assert p.returncode == 0 and err(p) == ""
     samples = out(p).split("\n\n")
     assert len(samples) == 3
@@ -120,8 +162,18 @@ def test_eval_reports_loss_bits_and_perplexity(trained):
 
 
 def test_train_reads_stdin(workdir):
-    p = run("train", "-", *SMALL, "--steps", "3", "--out", "runs/stdin", "-q", cwd=workdir,
-            stdin=repetitive_text().encode())  # fmt: skip
+    p = run(
+        "train",
+        "-",
+        *SMALL,
+        "--steps",
+        "3",
+        "--out",
+        "runs/stdin",
+        "-q",
+        cwd=workdir,
+        stdin=repetitive_text().encode(),
+    )
     assert p.returncode == 0, err(p)
     assert err(p) == "" and out(p) == ""
     assert checkpoint.load(workdir / "runs/stdin/last.safetensors").step == 3
@@ -133,9 +185,28 @@ def trained_word(workdir):
     text = repetitive_text(800)
     (workdir / "words.txt").write_text(text)
     (workdir / "words_val.txt").write_text(repetitive_text(40) + "the zebra sat.\n")
-    p = run("train", "words.txt", "--level", "word", "--val-file", "words_val.txt", "--hidden",
-            "32", "--seq-len", "8", "--batch-size", "8", "--steps", "120", "--lr", "0.01",
-            "--out", "runs/word", "--json", cwd=workdir)  # fmt: skip
+    p = run(
+        "train",
+        "words.txt",
+        "--level",
+        "word",
+        "--val-file",
+        "words_val.txt",
+        "--hidden",
+        "32",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "8",
+        "--steps",
+        "120",
+        "--lr",
+        "0.01",
+        "--out",
+        "runs/word",
+        "--json",
+        cwd=workdir,
+    )
     assert p.returncode == 0, err(p)
     return workdir
 
@@ -144,8 +215,9 @@ def test_word_level_train_sample_eval(trained_word):
     workdir = trained_word
     ck = checkpoint.load(workdir / "runs/word/best.safetensors")
     assert ck.vocab.level == "word" and ck.vocab.itos[:2] == ["<eos>", "<unk>"]
-    s = run("sample", "runs/word", "--length", "60", "--seed", "1", "--prime", "the cat",
-            cwd=workdir)  # fmt: skip
+    s = run(
+        "sample", "runs/word", "--length", "60", "--seed", "1", "--prime", "the cat", cwd=workdir
+    )
     assert s.returncode == 0 and "<eos>" not in out(s) and "\n" in out(s)
     assert out(s).startswith("the cat ")
     e = run("eval", "runs/word", "words_val.txt", "--json", cwd=workdir)
@@ -165,8 +237,20 @@ def test_train_takes_files_directories_and_stdin_in_order(workdir):
     (d / "blob.bin").write_bytes(BINARY)
     (d / "empty.txt").write_text("")
     (workdir / "extra.txt").write_text("".join(lines[300:]))
-    p = run("train", "many", "-", "extra.txt", *SMALL, "--steps", "2", "--out", "runs/many", "-q",
-            cwd=workdir, stdin=b"from stdin\n")  # fmt: skip
+    p = run(
+        "train",
+        "many",
+        "-",
+        "extra.txt",
+        *SMALL,
+        "--steps",
+        "2",
+        "--out",
+        "runs/many",
+        "-q",
+        cwd=workdir,
+        stdin=b"from stdin\n",
+    )
     assert p.returncode == 0, err(p)
     ck = checkpoint.load(workdir / "runs/many/last.safetensors")
     expected = "".join(lines[:300]) + "from stdin\n" + "".join(lines[300:])
@@ -177,12 +261,34 @@ def test_train_takes_files_directories_and_stdin_in_order(workdir):
 
 def test_encoding_and_errors_options(workdir):
     (workdir / "latin.txt").write_bytes(("café crème, déjà vu\n" * 80).encode("latin-1"))
-    p = run("train", "latin.txt", "--encoding", "latin-1", *SMALL, "--steps", "2", "--out",
-            "runs/latin", "-q", cwd=workdir)  # fmt: skip
+    p = run(
+        "train",
+        "latin.txt",
+        "--encoding",
+        "latin-1",
+        *SMALL,
+        "--steps",
+        "2",
+        "--out",
+        "runs/latin",
+        "-q",
+        cwd=workdir,
+    )
     assert p.returncode == 0, err(p)
     assert "é" in checkpoint.load(workdir / "runs/latin/last.safetensors").vocab.stoi
-    q = run("train", "latin.txt", "--errors", "replace", *SMALL, "--steps", "2", "--out",
-            "runs/replaced", "-q", cwd=workdir)  # fmt: skip
+    q = run(
+        "train",
+        "latin.txt",
+        "--errors",
+        "replace",
+        *SMALL,
+        "--steps",
+        "2",
+        "--out",
+        "runs/replaced",
+        "-q",
+        cwd=workdir,
+    )
     assert q.returncode == 0, err(q)
     vocab = checkpoint.load(workdir / "runs/replaced/last.safetensors").vocab.stoi
     assert "\ufffd" in vocab and "é" not in vocab
@@ -193,8 +299,9 @@ def test_score_lines_sort_in_a_pipeline(trained):
     text = "the cat sat on the mat.\nthe mat sat on the cat.\n\nthe dog sat on the log.\n"
     (workdir / "lines.txt").write_text(text)
     cmd = f"'{rnngen_exe()}' score runs/small < lines.txt | sort -k2 -n"
-    p = subprocess.run(["bash", "-c", cmd], cwd=workdir, capture_output=True, text=True,
-                       env=cli_env(), timeout=300)  # fmt: skip
+    p = subprocess.run(
+        ["bash", "-c", cmd], cwd=workdir, capture_output=True, text=True, env=cli_env(), timeout=300
+    )
     assert p.returncode == 0, p.stderr
     rows = [r.split("\t") for r in p.stdout.splitlines()]
     assert sorted(r[4] for r in rows) == sorted(text.splitlines())
@@ -232,9 +339,14 @@ def test_info_describes_the_model(trained):
 
 def test_quiet_silences_every_command(trained):
     workdir, _ = trained
-    commands = [["sample", "runs/small", "--length", "5"], ["eval", "runs/small", "corpus.txt"],
-                ["score", "runs/small", "corpus.txt"], ["info", "runs/small"],
-                ["corpus", "list"], ["corpus", "get", "python-docs", "-o", "docs.txt"]]  # fmt: skip
+    commands = [
+        ["sample", "runs/small", "--length", "5"],
+        ["eval", "runs/small", "corpus.txt"],
+        ["score", "runs/small", "corpus.txt"],
+        ["info", "runs/small"],
+        ["corpus", "list"],
+        ["corpus", "get", "python-docs", "-o", "docs.txt"],
+    ]
     for args in commands:
         p = run(*args, "--quiet", cwd=workdir)
         assert p.returncode == 0 and err(p) == "", (args, err(p))
@@ -245,8 +357,14 @@ def test_a_full_output_device_is_one_clear_error(trained):
     workdir, _ = trained
     for args in (["sample", "runs/small", "--length", "50"], ["score", "runs/small", "corpus.txt"]):
         with open("/dev/full", "wb") as full:
-            p = subprocess.run([rnngen_exe(), *args, "-q"], cwd=workdir, env=cli_env(),
-                               stdout=full, stderr=subprocess.PIPE, timeout=300)  # fmt: skip
+            p = subprocess.run(
+                [rnngen_exe(), *args, "-q"],
+                cwd=workdir,
+                env=cli_env(),
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=300,
+            )
         e = p.stderr.decode()
         assert (
             p.returncode == 1 and e == "error: cannot write the output (No space left on device)\n"
@@ -255,8 +373,14 @@ def test_a_full_output_device_is_one_clear_error(trained):
 
 def _stderr_on_a_terminal(args: list[str], cwd, env: dict) -> tuple[int, str]:
     master, slave = pty.openpty()
-    p = subprocess.Popen([rnngen_exe(), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=slave)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
     os.close(slave)
     p.communicate(timeout=120)
     data = b""
@@ -277,19 +401,29 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
     env["TERM"] = "xterm-256color"
     code, e = _stderr_on_a_terminal(["sample", "nomodel.safetensors"], tmp_path, env)
     assert code == 1 and "no such file" in e and "\x1b[" in e
-    code, e = _stderr_on_a_terminal(["sample", "nomodel.safetensors"], tmp_path,
-                                    {**env, "NO_COLOR": "1"})  # fmt: skip
+    code, e = _stderr_on_a_terminal(
+        ["sample", "nomodel.safetensors"], tmp_path, {**env, "NO_COLOR": "1"}
+    )
     assert code == 1 and "no such file" in e and "\x1b[" not in e
-    p = subprocess.run([rnngen_exe(), "sample", "nomodel.safetensors"], cwd=tmp_path, env=env,
-                       capture_output=True, timeout=120)  # fmt: skip
+    p = subprocess.run(
+        [rnngen_exe(), "sample", "nomodel.safetensors"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert p.returncode == 1 and b"no such file" in p.stderr and b"\x1b[" not in p.stderr
 
 
 def test_ctrl_c_exits_130_without_a_traceback(trained):
     workdir, _ = trained
-    p = subprocess.Popen([rnngen_exe(), "sample", "runs/small", "--length", "1000000000"],
-                         cwd=workdir, env=cli_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), "sample", "runs/small", "--length", "1000000000"],
+        cwd=workdir,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert len(p.stdout.read(100)) == 100  # it is generating
     p.send_signal(signal.SIGINT)
     _, e = p.communicate(timeout=60)
@@ -319,76 +453,210 @@ BAD = [
     ("empty corpus", {"e.txt": b""}, ["train", "e.txt"], 1, "e.txt: is empty"),
     ("empty stdin", {}, ["train", "-"], 1, "<stdin>: is empty"),
     ("no corpus at all", {}, ["train"], 2, "give the text to train on"),
-    ("directory without text", {"bins/a.bin": BINARY, "bins/.notes.txt": b"hidden\n"},
-     ["train", "bins"], 1, "bins: no text files in this directory"),
+    (
+        "directory without text",
+        {"bins/a.bin": BINARY, "bins/.notes.txt": b"hidden\n"},
+        ["train", "bins"],
+        1,
+        "bins: no text files in this directory",
+    ),
     ("binary corpus", {"b.bin": BINARY}, ["train", "b.bin"], 1, "binary"),
-    ("invalid utf-8", {"l.txt": b"caf\xe9 au lait\n" * 30}, ["train", "l.txt"], 1,
-     "l.txt: is not valid UTF-8 (bad byte 0xe9 at offset 3)"),
-    ("invalid utf-8 in a directory", {"d/ok.txt": b"fine\n", "d/sub/l.txt": b"\xff\n"},
-     ["train", "d"], 1, "d/sub/l.txt: is not valid UTF-8 (bad byte 0xff at offset 0)"),
-    ("unknown encoding", {}, ["train", "corpus.txt", "--encoding", "klingon"], 2,
-     "--encoding 'klingon' is not a known text encoding"),
-    ("bad --errors", {}, ["train", "corpus.txt", "--errors", "ignore"], 2,
-     "--errors must be 'strict' or 'replace'"),
-    ("shorter than a batch", {"s.txt": b"hello world\n" * 5}, ["train", "s.txt"], 1,
-     "one batch needs"),
-    ("shorter than one sequence", {"t.txt": b"hi\n"}, ["train", "t.txt", "--batch-size", "1"], 1,
-     "t.txt: too short"),
+    (
+        "invalid utf-8",
+        {"l.txt": b"caf\xe9 au lait\n" * 30},
+        ["train", "l.txt"],
+        1,
+        "l.txt: is not valid UTF-8 (bad byte 0xe9 at offset 3)",
+    ),
+    (
+        "invalid utf-8 in a directory",
+        {"d/ok.txt": b"fine\n", "d/sub/l.txt": b"\xff\n"},
+        ["train", "d"],
+        1,
+        "d/sub/l.txt: is not valid UTF-8 (bad byte 0xff at offset 0)",
+    ),
+    (
+        "unknown encoding",
+        {},
+        ["train", "corpus.txt", "--encoding", "klingon"],
+        2,
+        "--encoding 'klingon' is not a known text encoding",
+    ),
+    (
+        "bad --errors",
+        {},
+        ["train", "corpus.txt", "--errors", "ignore"],
+        2,
+        "--errors must be 'strict' or 'replace'",
+    ),
+    (
+        "shorter than a batch",
+        {"s.txt": b"hello world\n" * 5},
+        ["train", "s.txt"],
+        1,
+        "one batch needs",
+    ),
+    (
+        "shorter than one sequence",
+        {"t.txt": b"hi\n"},
+        ["train", "t.txt", "--batch-size", "1"],
+        1,
+        "t.txt: too short",
+    ),
     ("zero hidden", {}, ["train", "corpus.txt", "--hidden", "0"], 2, "--hidden must be at least 1"),
     ("negative embed", {}, ["train", "corpus.txt", "--embed", "-4"], 2, "--embed must be at least"),
     ("negative steps", {}, ["train", "corpus.txt", "--steps", "-5"], 2, "--steps must be at least"),
     ("zero batch", {}, ["train", "corpus.txt", "--batch-size", "0"], 2, "--batch-size must be"),
     ("zero seq-len", {}, ["train", "corpus.txt", "--seq-len", "0"], 2, "--seq-len must be"),
     ("val-frac above 1", {}, ["train", "corpus.txt", "--val-frac", "1.5"], 2, "--val-frac must be"),
-    ("val-frac zero", {}, ["train", "corpus.txt", "--val-frac", "0"], 2,
-     "--val-frac must be between 0 and 1, exclusive (got 0)"),
-    ("conflicting val", {},
-     ["train", "corpus.txt", "--val-frac", "0.2", "--val-file", "corpus.txt"], 2, "conflict"),
+    (
+        "val-frac zero",
+        {},
+        ["train", "corpus.txt", "--val-frac", "0"],
+        2,
+        "--val-frac must be between 0 and 1, exclusive (got 0)",
+    ),
+    (
+        "conflicting val",
+        {},
+        ["train", "corpus.txt", "--val-frac", "0.2", "--val-file", "corpus.txt"],
+        2,
+        "conflict",
+    ),
     ("bad level", {}, ["train", "corpus.txt", "--level", "byte"], 2, "--level must be"),
-    ("tie with mismatched sizes", {}, ["train", "corpus.txt", "--tie", "--embed", "32",
-     "--hidden", "64"], 2, "--tie needs --embed equal to --hidden"),
-    ("unwritable output directory", {}, ["train", "corpus.txt", "--out", "corpus.txt/run"], 1,
-     "corpus.txt/run: cannot write the run directory"),
-    ("resume a run that does not exist", {}, ["train", "--resume", "runs/nope"], 1,
-     "runs/nope: no such run"),
-    ("resume with a conflicting option", {}, ["train", "--resume", "runs/small", "--hidden", "64"],
-     2, "--hidden 64 conflicts with the run in runs/small, which has hidden 32"),
-    ("resume with --out", {}, ["train", "--resume", "runs/small", "--out", "elsewhere"], 2,
-     "--out cannot be combined with the run in runs/small"),
-    ("resume on other text", {"other.txt": b"completely different words\n" * 200},
-     ["train", "other.txt", "--resume", "runs/small"], 1,
-     "other.txt: is not the text the run in runs/small was trained on"),
-    ("resume and init-from", {}, ["train", "corpus.txt", "--resume", "runs/small", "--init-from",
-     "runs/small"], 2, "--resume and --init-from conflict"),
-    ("init-from with another size", {}, ["train", "corpus.txt", "--init-from", "runs/small",
-     "--layers", "3"], 2, "--layers 3 conflicts with runs/small, which has layers 2"),
-    ("missing model", {}, ["sample", "nomodel.safetensors"], 1,
-     "nomodel.safetensors: no such file"),
-    ("truncated model", {"trunc.safetensors": _truncated}, ["sample", "trunc.safetensors"], 1,
-     "trunc.safetensors: checkpoint is truncated"),
-    ("foreign model", {"fake.safetensors": b"not a model at all" * 10},
-     ["sample", "fake.safetensors"], 1, "not an rnngen checkpoint"),
-    ("newer-version model", {"newer.safetensors": _newer}, ["sample", "newer.safetensors"], 1,
-     "written by a newer rnngen"),
-    ("no model anywhere", {}, ["sample"], 1, "no model given and none found under ./runs",
-     {"cwd": "empty"}),
+    (
+        "tie with mismatched sizes",
+        {},
+        ["train", "corpus.txt", "--tie", "--embed", "32", "--hidden", "64"],
+        2,
+        "--tie needs --embed equal to --hidden",
+    ),
+    (
+        "unwritable output directory",
+        {},
+        ["train", "corpus.txt", "--out", "corpus.txt/run"],
+        1,
+        "corpus.txt/run: cannot write the run directory",
+    ),
+    (
+        "resume a run that does not exist",
+        {},
+        ["train", "--resume", "runs/nope"],
+        1,
+        "runs/nope: no such run",
+    ),
+    (
+        "resume with a conflicting option",
+        {},
+        ["train", "--resume", "runs/small", "--hidden", "64"],
+        2,
+        "--hidden 64 conflicts with the run in runs/small, which has hidden 32",
+    ),
+    (
+        "resume with --out",
+        {},
+        ["train", "--resume", "runs/small", "--out", "elsewhere"],
+        2,
+        "--out cannot be combined with the run in runs/small",
+    ),
+    (
+        "resume on other text",
+        {"other.txt": b"completely different words\n" * 200},
+        ["train", "other.txt", "--resume", "runs/small"],
+        1,
+        "other.txt: is not the text the run in runs/small was trained on",
+    ),
+    (
+        "resume and init-from",
+        {},
+        ["train", "corpus.txt", "--resume", "runs/small", "--init-from", "runs/small"],
+        2,
+        "--resume and --init-from conflict",
+    ),
+    (
+        "init-from with another size",
+        {},
+        ["train", "corpus.txt", "--init-from", "runs/small", "--layers", "3"],
+        2,
+        "--layers 3 conflicts with runs/small, which has layers 2",
+    ),
+    (
+        "missing model",
+        {},
+        ["sample", "nomodel.safetensors"],
+        1,
+        "nomodel.safetensors: no such file",
+    ),
+    (
+        "truncated model",
+        {"trunc.safetensors": _truncated},
+        ["sample", "trunc.safetensors"],
+        1,
+        "trunc.safetensors: checkpoint is truncated",
+    ),
+    (
+        "foreign model",
+        {"fake.safetensors": b"not a model at all" * 10},
+        ["sample", "fake.safetensors"],
+        1,
+        "not an rnngen checkpoint",
+    ),
+    (
+        "newer-version model",
+        {"newer.safetensors": _newer},
+        ["sample", "newer.safetensors"],
+        1,
+        "written by a newer rnngen",
+    ),
+    (
+        "no model anywhere",
+        {},
+        ["sample"],
+        1,
+        "no model given and none found under ./runs",
+        {"cwd": "empty"},
+    ),
     ("negative temp", {}, ["sample", "runs/small", "--temp", "-1"], 2, "--temp must be >= 0"),
     ("negative length", {}, ["sample", "runs/small", "--length", "-3"], 2, "--length must be"),
     ("top-p zero", {}, ["sample", "runs/small", "--top-p", "0"], 2, "--top-p must be in (0, 1]"),
     ("top-p above 1", {}, ["sample", "runs/small", "--top-p", "1.5"], 2, "--top-p must be"),
     ("negative top-k", {}, ["sample", "runs/small", "--top-k", "-1"], 2, "--top-k must be >= 0"),
-    ("unknown prime chars", {}, ["sample", "runs/small", "--prime", "Zürich"], 1,
-     "characters the model does not know: 'Z', 'ü'"),
-    ("unknown prime words", {}, ["sample", "runs/word/best.safetensors", "--prime", "the zebra",
-     "--length", "5"], 0,
-     "warning: prime words not in the vocabulary, read as <unk>: 'zebra'"),
-    ("eval unknown chars", {"u.txt": "ÅÅÅ the cat\n".encode()}, ["eval", "runs/small", "u.txt"], 1,
-     "'Å'"),
-    ("score unknown chars", {"z.txt": b"the cat\nthe Zebra\n"}, ["score", "runs/small", "z.txt"], 1,
-     "z.txt: line 2 has characters the model does not know: 'Z'"),
-    ("info of a foreign file", {"fake.safetensors": b"not a model at all" * 10},
-     ["info", "fake.safetensors"], 1, "fake.safetensors: not an rnngen checkpoint"),
-]  # fmt: skip
+    (
+        "unknown prime chars",
+        {},
+        ["sample", "runs/small", "--prime", "Zürich"],
+        1,
+        "characters the model does not know: 'Z', 'ü'",
+    ),
+    (
+        "unknown prime words",
+        {},
+        ["sample", "runs/word/best.safetensors", "--prime", "the zebra", "--length", "5"],
+        0,
+        "warning: prime words not in the vocabulary, read as <unk>: 'zebra'",
+    ),
+    (
+        "eval unknown chars",
+        {"u.txt": "ÅÅÅ the cat\n".encode()},
+        ["eval", "runs/small", "u.txt"],
+        1,
+        "'Å'",
+    ),
+    (
+        "score unknown chars",
+        {"z.txt": b"the cat\nthe Zebra\n"},
+        ["score", "runs/small", "z.txt"],
+        1,
+        "z.txt: line 2 has characters the model does not know: 'Z'",
+    ),
+    (
+        "info of a foreign file",
+        {"fake.safetensors": b"not a model at all" * 10},
+        ["info", "fake.safetensors"],
+        1,
+        "fake.safetensors: not an rnngen checkpoint",
+    ),
+]
 
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
@@ -429,8 +697,17 @@ def test_train_refuses_to_overwrite_a_run_unless_forced(trained):
     assert "--force" in err(p) and "Traceback" not in err(p)
     assert (workdir / "runs/small/best.safetensors").read_bytes() == before
     q = run("train", "corpus.txt", *SMALL, "--steps", "2", "--out", "runs/forced", cwd=workdir)
-    r = run("train", "corpus.txt", *SMALL, "--steps", "2", "--out", "runs/forced", "--force",
-            cwd=workdir)  # fmt: skip
+    r = run(
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--steps",
+        "2",
+        "--out",
+        "runs/forced",
+        "--force",
+        cwd=workdir,
+    )
     assert q.returncode == 0 and r.returncode == 0, err(r)
 
 

@@ -28,16 +28,33 @@ def corpus(tmp_path_factory):
         (
             "lstm",
             ["--tie", "--embed", "32", "--schedule", "cosine", "--warmup", "20", "--lr", "0.01"],
-        ),  # fmt: skip
+        ),
     ],
 )
 @pytest.mark.learning
 def test_each_cell_trains_samples_and_evaluates(corpus, cell, extra):
     run_dir = f"runs/{cell}"
-    args = [*SMALL, *extra] if "--embed" not in extra else ["--hidden", "32", "--seq-len", "16",
-                                                           "--batch-size", "8", *extra]  # fmt: skip
-    p = run("train", "corpus.txt", "--cell", cell, *args, "--steps", "150", "--seed", "1",
-            "--out", run_dir, "--json", "--force", cwd=corpus)  # fmt: skip
+    args = (
+        [*SMALL, *extra]
+        if "--embed" not in extra
+        else ["--hidden", "32", "--seq-len", "16", "--batch-size", "8", *extra]
+    )
+    p = run(
+        "train",
+        "corpus.txt",
+        "--cell",
+        cell,
+        *args,
+        "--steps",
+        "150",
+        "--seed",
+        "1",
+        "--out",
+        run_dir,
+        "--json",
+        "--force",
+        cwd=corpus,
+    )
     assert p.returncode == 0, err(p)
     metrics = json.loads(out(p))
     # log(V=25) = 3.2: it learned something; measured 0.08 (rnn-tanh) to 1.13 (rnn-relu), the
@@ -59,9 +76,30 @@ def test_each_cell_trains_samples_and_evaluates(corpus, cell, extra):
 
 
 def test_sgd_step_schedule_is_recorded_and_followed(corpus):
-    p = run("train", "corpus.txt", *SMALL, "--optimizer", "sgd", "--lr", "2", "--schedule", "step",
-            "--decay", "0.5", "--decay-after", "1", "--epochs", "3", "--eval-every", "20",
-            "--out", "runs/sgd", "--json", "--force", cwd=corpus)  # fmt: skip
+    p = run(
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "2",
+        "--schedule",
+        "step",
+        "--decay",
+        "0.5",
+        "--decay-after",
+        "1",
+        "--epochs",
+        "3",
+        "--eval-every",
+        "20",
+        "--out",
+        "runs/sgd",
+        "--json",
+        "--force",
+        cwd=corpus,
+    )
     assert p.returncode == 0, err(p)
     ck = checkpoint.load(corpus / "runs/sgd/last.safetensors")
     tc = ck.train_cfg
@@ -75,9 +113,26 @@ def test_patience_stops_when_validation_stops_improving(corpus):
     # the validation text shares no structure with the training text: it only gets worse
     (corpus / "val.txt").write_text("zyxwv utsrq ponml kjihg fedcb\n" * 40)
     (corpus / "train.txt").write_text(repetitive_text() + "zyxwvutsrqponmlkjihgfedcb\n")
-    p = run("train", "train.txt", "--val-file", "val.txt", *SMALL, "--lr", "0.01",
-            "--steps", "2000", "--eval-every", "25", "--patience", "2", "--out", "runs/pat",
-            "--json", "--force", cwd=corpus)  # fmt: skip
+    p = run(
+        "train",
+        "train.txt",
+        "--val-file",
+        "val.txt",
+        *SMALL,
+        "--lr",
+        "0.01",
+        "--steps",
+        "2000",
+        "--eval-every",
+        "25",
+        "--patience",
+        "2",
+        "--out",
+        "runs/pat",
+        "--json",
+        "--force",
+        cwd=corpus,
+    )
     assert p.returncode == 0, err(p)
     m = json.loads(out(p))
     assert m["steps"] < 2000

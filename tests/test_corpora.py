@@ -156,8 +156,15 @@ def files_under(directory: Path) -> list[Path]:
 def test_catalog_is_well_formed() -> None:
     names = [c.name for c in load_catalog()]
     assert len(names) == len(set(names))
-    assert {"tinyshakespeare", "ptb", "ptb-char", "wikitext-2", "python-docs", "python-stdlib",
-            "dates"} <= set(names)  # fmt: skip
+    assert {
+        "tinyshakespeare",
+        "ptb",
+        "ptb-char",
+        "wikitext-2",
+        "python-docs",
+        "python-stdlib",
+        "dates",
+    } <= set(names)
     for corpus in load_catalog():
         assert corpus.license
         assert corpus.splits in ((), ("train", "valid", "test"))
@@ -242,8 +249,11 @@ def test_dates_builtin_pairs_every_form_with_its_iso_date() -> None:
         return {written(date, f, c) for f in FORMATS for c in ("lower", "title", "upper")}
 
     splits = build_dates()
-    assert {k: v.count("\n") for k, v in splits.items()} == {"train": 40_000, "valid": 1_000,
-                                                               "test": 1_000}  # fmt: skip
+    assert {k: v.count("\n") for k, v in splits.items()} == {
+        "train": 40_000,
+        "valid": 1_000,
+        "test": 1_000,
+    }
     assert build_dates() == splits  # deterministic
     seen: dict[str, set[str]] = {}
     for name, text in splits.items():
@@ -255,8 +265,18 @@ def test_dates_builtin_pairs_every_form_with_its_iso_date() -> None:
             low = source.lower()
             words = set(re.findall("[a-z]+", low))
             month = MONTHS[date.month - 1]
-            assert words <= {month, month[:3], "of", "the", "st", "nd", "rd", "th",
-                             WEEKDAYS[date.weekday()], WEEKDAYS[date.weekday()][:3]}  # fmt: skip
+            assert words <= {
+                month,
+                month[:3],
+                "of",
+                "the",
+                "st",
+                "nd",
+                "rd",
+                "th",
+                WEEKDAYS[date.weekday()],
+                WEEKDAYS[date.weekday()][:3],
+            }
             numbers = [int(n) for n in re.findall("[0-9]+", low)]
             if numbers == [int(target.replace("-", ""))]:
                 continue  # 20010303
@@ -271,7 +291,8 @@ def test_dates_builtin_pairs_every_form_with_its_iso_date() -> None:
     assert [ordinal(int(o[:-2])) for o in ordinals] == ordinals
     sat = datetime.date(2001, 3, 3)
     assert written(sat, "{weekday}, the {od} of {month} {y}", "title") == (
-        "Saturday, the 3rd of March 2001")  # fmt: skip
+        "Saturday, the 3rd of March 2001"
+    )
     assert written(sat, "the {od} of {month}, {y}", "title") == "The 3rd of March, 2001"
     assert written(sat, "{dy} {d} {mon} {y}", "upper") == "SAT 3 MAR 2001"
     assert written(sat, "{mm}/{dd}/{y}", "lower") == "03/03/2001"

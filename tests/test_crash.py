@@ -15,8 +15,20 @@ from clitools import OWN_BLAS_KERNELS, cli_env, err, out, repetitive_text, rnnge
 
 import rnngen.checkpoint as checkpoint
 
-TINY = ["--layers", "1", "--hidden", "8", "--embed", "4", "--seq-len", "8", "--batch-size", "4",
-        "--threads", "1"]  # fmt: skip
+TINY = [
+    "--layers",
+    "1",
+    "--hidden",
+    "8",
+    "--embed",
+    "4",
+    "--seq-len",
+    "8",
+    "--batch-size",
+    "4",
+    "--threads",
+    "1",
+]
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8", "--threads", "1"]
 
 
@@ -61,12 +73,35 @@ def test_the_number_of_threads_does_not_change_the_model(corpus, cell, level):
     """--threads 1 and --threads 3 train the same weights bit for bit: the batch ranges, the
     column split of the embedding gradient and the bias sums keep every sum's order. (3 threads
     on fewer cores still split the work three ways.)"""
-    opts = ["corpus.txt", *SMALL[:-2], "--cell", cell, "--level", level, "--dropout", "0.2",
-            "--steps", "40", "--eval-every", "20", "--seed", "3", "-q"]  # fmt: skip
+    opts = [
+        "corpus.txt",
+        *SMALL[:-2],
+        "--cell",
+        cell,
+        "--level",
+        level,
+        "--dropout",
+        "0.2",
+        "--steps",
+        "40",
+        "--eval-every",
+        "20",
+        "--seed",
+        "3",
+        "-q",
+    ]
     runs = {}
     for threads in ("1", "3"):
-        r = run("train", *opts, "--threads", threads, "--out", f"runs/t{threads}", cwd=corpus,
-                env=OWN_BLAS_KERNELS)  # fmt: skip
+        r = run(
+            "train",
+            *opts,
+            "--threads",
+            threads,
+            "--out",
+            f"runs/t{threads}",
+            cwd=corpus,
+            env=OWN_BLAS_KERNELS,
+        )
         assert r.returncode == 0, err(r)
         runs[threads] = checkpoint.load(corpus / f"runs/t{threads}/last.safetensors")
     a, b = runs["1"], runs["3"]
@@ -82,13 +117,37 @@ def test_sigint_then_resume_equals_one_uninterrupted_run(corpus):
     AdamW with weight decay, a cosine schedule with warmup. The signal goes as soon as the first
     step is logged, and 3,000 steps (about 2 s here) leave it a wide margin: with 400 steps the
     whole run once ended before a signal sent 0.2 s later arrived."""
-    opts = ["corpus.txt", *SMALL, "--cell", "gru", "--dropout", "0.2", "--optimizer", "adamw",
-            "--weight-decay", "0.01", "--schedule", "cosine", "--warmup", "20", "--steps", "3000",
-            "--eval-every", "300", "--seed", "9"]  # fmt: skip
+    opts = [
+        "corpus.txt",
+        *SMALL,
+        "--cell",
+        "gru",
+        "--dropout",
+        "0.2",
+        "--optimizer",
+        "adamw",
+        "--weight-decay",
+        "0.01",
+        "--schedule",
+        "cosine",
+        "--warmup",
+        "20",
+        "--steps",
+        "3000",
+        "--eval-every",
+        "300",
+        "--seed",
+        "9",
+    ]
     full = run("train", *opts, "--out", "runs/whole", "-q", cwd=corpus)
     assert full.returncode == 0, err(full)
-    p = subprocess.Popen([rnngen_exe(), "train", *opts, "--out", "runs/int"], cwd=corpus,
-                         env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), "train", *opts, "--out", "runs/int"],
+        cwd=corpus,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _wait_for(lambda: re.search(rb"step [1-9]\d* ", _peek(p)) is not None, p)
     p.send_signal(signal.SIGINT)
     seen = _peek(p)
@@ -107,9 +166,13 @@ def test_sigint_then_resume_equals_one_uninterrupted_run(corpus):
 
 
 def test_sigterm_stops_like_ctrl_c(corpus):
-    p = subprocess.Popen([rnngen_exe(), "train", "corpus.txt", *TINY, "--steps", "10000000",
-                          "--out", "runs/term"], cwd=corpus, env=cli_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), "train", "corpus.txt", *TINY, "--steps", "10000000", "--out", "runs/term"],
+        cwd=corpus,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _wait_for(lambda: re.search(rb"step [1-9]", _peek(p)) is not None, p)
     p.terminate()
     seen = _peek(p)
@@ -122,10 +185,13 @@ def test_sigterm_stops_like_ctrl_c(corpus):
 
 def test_a_closed_stderr_does_not_stop_training(corpus):
     """``rnngen train ... 2>&1 | head -2``: the log is cut short, the run is not."""
-    cmd = (f"'{rnngen_exe()}' train corpus.txt {' '.join(TINY)} --steps 1500 --eval-every 100 "
-           "--out runs/pipe 2>&1 | head -2; echo rc=${PIPESTATUS[0]}")  # fmt: skip
-    p = subprocess.run(["bash", "-c", cmd], cwd=corpus, env=cli_env(), capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
+    cmd = (
+        f"'{rnngen_exe()}' train corpus.txt {' '.join(TINY)} --steps 1500 --eval-every 100 "
+        "--out runs/pipe 2>&1 | head -2; echo rc=${PIPESTATUS[0]}"
+    )
+    p = subprocess.run(
+        ["bash", "-c", cmd], cwd=corpus, env=cli_env(), capture_output=True, text=True, timeout=300
+    )
     assert p.stdout.splitlines()[-1] == "rc=0", p.stdout
     assert checkpoint.load(corpus / "runs/pipe/last.safetensors").step == 1500
 
@@ -137,15 +203,29 @@ def test_kill_9_at_random_moments_never_loses_the_checkpoint(corpus):
     rng = random.Random(1234)
     run_dir = corpus / "runs/k"
     last = run_dir / "last.safetensors"
-    args = ["train", "corpus.txt", *TINY, "--steps", "100000000", "--eval-every", "1",
-            "--out", "runs/k"]  # fmt: skip
+    args = [
+        "train",
+        "corpus.txt",
+        *TINY,
+        "--steps",
+        "100000000",
+        "--eval-every",
+        "1",
+        "--out",
+        "runs/k",
+    ]
     kills, loads, resumes, mid_write = 0, 0, 0, 0
     step = None
     while kills < 22:
         log = corpus / f"kill{kills}.err"
         with open(log, "wb") as f:
-            p = subprocess.Popen([rnngen_exe(), *args], cwd=corpus, env=cli_env(),
-                                 stdout=subprocess.DEVNULL, stderr=f)  # fmt: skip
+            p = subprocess.Popen(
+                [rnngen_exe(), *args],
+                cwd=corpus,
+                env=cli_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=f,
+            )
             if step is None:  # the first run: kill it once it has a checkpoint
                 t0 = time.monotonic()
                 _wait_for(last.exists, p)
@@ -220,15 +300,30 @@ def _limit_file_size(limit: int):
 def test_full_disk_while_saving_keeps_the_previous_checkpoint(corpus):
     """Writes fail (RLIMIT_FSIZE stands in for a full disk): training warns, goes on, and finally
     stops with a clear error; the checkpoints written before are untouched."""
-    first = run("train", "corpus.txt", *TINY, "--steps", "20", "--eval-every", "10",
-                "--out", "runs/full", "-q", cwd=corpus)  # fmt: skip
+    first = run(
+        "train",
+        "corpus.txt",
+        *TINY,
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--out",
+        "runs/full",
+        "-q",
+        cwd=corpus,
+    )
     assert first.returncode == 0, err(first)
     before = {q.name: q.read_bytes() for q in (corpus / "runs/full").iterdir()}
     limit = min(len(b) for b in before.values()) // 2
     p = subprocess.run(
-        [rnngen_exe(), "train", "--resume", "runs/full", "--steps", "50"], cwd=corpus,
-        env=cli_env(), capture_output=True, preexec_fn=_limit_file_size(limit), timeout=300,
-    )  # fmt: skip
+        [rnngen_exe(), "train", "--resume", "runs/full", "--steps", "50"],
+        cwd=corpus,
+        env=cli_env(),
+        capture_output=True,
+        preexec_fn=_limit_file_size(limit),
+        timeout=300,
+    )
     e = err(p)
     assert p.returncode == 1, e
     assert "warning: runs/full/last.safetensors: could not write checkpoint (File too large)" in e
@@ -242,8 +337,7 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(corpus):
 def test_read_only_run_directory_is_refused_before_training(corpus):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only directories")
-    first = run("train", "corpus.txt", *TINY, "--steps", "5", "--out", "runs/ro", "-q",
-                cwd=corpus)  # fmt: skip
+    first = run("train", "corpus.txt", *TINY, "--steps", "5", "--out", "runs/ro", "-q", cwd=corpus)
     assert first.returncode == 0
     ro = corpus / "runs/ro"
     before = {q.name: q.read_bytes() for q in ro.iterdir()}
@@ -260,8 +354,20 @@ def test_read_only_run_directory_is_refused_before_training(corpus):
 
 
 def test_diverging_loss_rolls_back_halves_the_rate_then_stops_cleanly(corpus):
-    p = run("train", "corpus.txt", *TINY, "--lr", "1e6", "--clip", "0", "--steps", "200",
-            "--out", "runs/div", cwd=corpus)  # fmt: skip
+    p = run(
+        "train",
+        "corpus.txt",
+        *TINY,
+        "--lr",
+        "1e6",
+        "--clip",
+        "0",
+        "--steps",
+        "200",
+        "--out",
+        "runs/div",
+        cwd=corpus,
+    )
     e = err(p)
     assert p.returncode == 1, e
     warnings = [line for line in e.splitlines() if line.startswith("warning:")]
@@ -276,12 +382,26 @@ def test_diverging_loss_rolls_back_halves_the_rate_then_stops_cleanly(corpus):
 
 
 def test_init_from_grows_the_vocabulary_and_keeps_the_old_weights(corpus):
-    base = run("train", "corpus.txt", *SMALL, "--steps", "30", "--out", "runs/base", "-q",
-               cwd=corpus)  # fmt: skip
+    base = run(
+        "train", "corpus.txt", *SMALL, "--steps", "30", "--out", "runs/base", "-q", cwd=corpus
+    )
     assert base.returncode == 0, err(base)
     (corpus / "new.txt").write_text(repetitive_text().replace("cat", "Zebu") * 2)
-    p = run("train", "new.txt", "--init-from", "runs/base/last.safetensors", "--steps", "5",
-            "--batch-size", "8", "--seq-len", "16", "--out", "runs/tuned", cwd=corpus)  # fmt: skip
+    p = run(
+        "train",
+        "new.txt",
+        "--init-from",
+        "runs/base/last.safetensors",
+        "--steps",
+        "5",
+        "--batch-size",
+        "8",
+        "--seq-len",
+        "16",
+        "--out",
+        "runs/tuned",
+        cwd=corpus,
+    )
     assert p.returncode == 0, err(p)
     assert "added 2 characters it did not know to its vocabulary: 'Z', 'u'" in err(p)
     old = checkpoint.load(corpus / "runs/base/last.safetensors")

@@ -108,8 +108,12 @@ def small_command(command: str, d: Path) -> str:
     if re.search(r"\brnngen train\b", command) and "--resume" not in command:
         small = SMALL_TRAIN if "--task seq2seq" in command else SMALL_LM_TRAIN
         # the options go right after `rnngen train ...` (before any pipe or redirection)
-        command = re.sub(r"(\brnngen train\b[^|<>]*)", lambda m: m.group(1).rstrip() + " "
-                         + small + " ", command, count=1).rstrip()  # fmt: skip
+        command = re.sub(
+            r"(\brnngen train\b[^|<>]*)",
+            lambda m: m.group(1).rstrip() + " " + small + " ",
+            command,
+            count=1,
+        ).rstrip()
     return command
 
 
@@ -122,8 +126,14 @@ def test_the_tour_runs(tmp_path):
     stdin = (tmp_path / "corpus.txt").read_bytes()  # for the commands that read stdin
     for command in commands:
         run = small_command(command, tmp_path)
-        p = subprocess.run(["bash", "-o", "pipefail", "-c", run], cwd=tmp_path, env=env,
-                           input=stdin, capture_output=True, timeout=300)  # fmt: skip
+        p = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", run],
+            cwd=tmp_path,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            timeout=300,
+        )
         stderr = p.stderr.decode(errors="replace")
         assert p.returncode == 0, f"{command}\n  ran as: {run}\n  exit {p.returncode}\n{stderr}"
         assert "Traceback" not in stderr, f"{run}\n{stderr}"
@@ -176,6 +186,12 @@ def test_a_python_block_runs(tmp_path, where, code):
     make_fixtures(tmp_path)
     script = tmp_path / "block.py"
     script.write_text(PRELUDE + "\n# " + where + "\n" + code)
-    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=cli_env(),
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, f"{where}\n{code}\n{p.stderr}"

@@ -19,8 +19,13 @@ print(json.dumps({k: os.environ.get(k) for k in %r}))
 def _probe(env: dict) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in _env.ENV_DEFAULTS}
     code = PROBE % list(_env.ENV_DEFAULTS)
-    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 

@@ -24,12 +24,40 @@ SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8
 def wd(tmp_path_factory):
     d = tmp_path_factory.mktemp("gen")
     (d / "corpus.txt").write_text(repetitive_text())
-    p = run("train", "corpus.txt", *SMALL, "--steps", "150", "--lr", "0.01", "--seed", "3",
-            "--out", "char", cwd=d)  # fmt: skip
+    p = run(
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--steps",
+        "150",
+        "--lr",
+        "0.01",
+        "--seed",
+        "3",
+        "--out",
+        "char",
+        cwd=d,
+    )
     assert p.returncode == 0, err(p)
-    p = run("train", "corpus.txt", "--level", "word", "--hidden", "32", "--seq-len", "8",
-            "--batch-size", "8", "--steps", "150", "--lr", "0.01", "--out", "word",
-            cwd=d)  # fmt: skip
+    p = run(
+        "train",
+        "corpus.txt",
+        "--level",
+        "word",
+        "--hidden",
+        "32",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "8",
+        "--steps",
+        "150",
+        "--lr",
+        "0.01",
+        "--out",
+        "word",
+        cwd=d,
+    )
     assert p.returncode == 0, err(p)
     return d
 
@@ -41,8 +69,7 @@ def _words_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
 
 def test_prime_file_takes_newlines_and_is_printed_first(wd):
     (wd / "prime.txt").write_text("the cat sat on the mat.\nthe dog")
-    p = run("sample", "char", "--prime-file", "prime.txt", "--length", "30", "--seed", "1",
-            cwd=wd)  # fmt: skip
+    p = run("sample", "char", "--prime-file", "prime.txt", "--length", "30", "--seed", "1", cwd=wd)
     assert p.returncode == 0, err(p)
     assert out(p).startswith("the cat sat on the mat.\nthe dog") and len(out(p)) == 31 + 30
     p = run("sample", "char", "--prime-file", "-", "--length", "5", cwd=wd, stdin=b"the\ncat ")
@@ -100,16 +127,28 @@ def test_the_controls_act_on_words():
 
 @pytest.mark.parametrize("model", ["word", "char"])
 def test_no_repeat_ngram_never_repeats_a_run_of_words(wd, model):
-    p = run("sample", model, "--temp", "0", "--length", "150", "--no-repeat-ngram", "2",
-            "--prime", "the cat", cwd=wd)  # fmt: skip
+    p = run(
+        "sample",
+        model,
+        "--temp",
+        "0",
+        "--length",
+        "150",
+        "--no-repeat-ngram",
+        "2",
+        "--prime",
+        "the cat",
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     text = out(p)
     if model == "char":  # the last word may still be being written
         text = text[: max(text.rfind(" "), text.rfind("\n"))]
     grams = _words_ngrams(text, 2)
     assert len(grams) > 10 and len(grams) == len(set(grams))
-    plain = out(run("sample", model, "--temp", "0", "--length", "150", "--prime", "the cat",
-                    cwd=wd))  # fmt: skip
+    plain = out(
+        run("sample", model, "--temp", "0", "--length", "150", "--prime", "the cat", cwd=wd)
+    )
     assert len(set(_words_ngrams(plain, 2))) < len(_words_ngrams(plain, 2))  # it did repeat
 
 

@@ -41,15 +41,16 @@ def test_the_page_is_self_contained(page):
     assert "".join(data["tokens"]) == TEXT
     assert len(data["top"]) == len(TEXT) and all(len(t) == 5 for t in data["top"])
     ranked = data["ranked"]
-    assert set(ranked) == {"inside quotes", "inside brackets", "position in line",
-                           "inside a word"}  # fmt: skip
-    assert all(len(units) == 8 and abs(units[0]["r"]) >= abs(units[-1]["r"])
-               for units in ranked.values())  # fmt: skip
+    assert set(ranked) == {"inside quotes", "inside brackets", "position in line", "inside a word"}
+    assert all(
+        len(units) == 8 and abs(units[0]["r"]) >= abs(units[-1]["r"]) for units in ranked.values()
+    )
 
 
 def test_in_a_real_browser_hover_pick_and_screenshot(page, tmp_path):
     assert shutil.which("chromium") or Path(CHROMIUM).exists(), (
-        "Debian's chromium is needed: apt-get install -y chromium")  # fmt: skip
+        "Debian's chromium is needed: apt-get install -y chromium"
+    )
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -93,8 +94,19 @@ def test_max_tokens_refuses_a_big_text_with_one_line(page):
     (d / "big.txt").write_text(repetitive_text(40_000))  # about 1 MB
     p = run("heatmap", "m", "big.txt", "-o", "big.html", cwd=d)
     assert p.returncode == 1 and not (d / "big.html").exists()
-    assert err(p) == ("error: big.txt: has 950,000 tokens, more than --max-tokens 2,000; give a "
-                      "shorter text or a larger --max-tokens\n")  # fmt: skip
-    p = run("heatmap", "m", "-", "-o", "small.html", "--max-tokens", "30", cwd=d,
-            stdin=b"the cat sat.\n")  # fmt: skip
+    assert err(p) == (
+        "error: big.txt: has 950,000 tokens, more than --max-tokens 2,000; give a "
+        "shorter text or a larger --max-tokens\n"
+    )
+    p = run(
+        "heatmap",
+        "m",
+        "-",
+        "-o",
+        "small.html",
+        "--max-tokens",
+        "30",
+        cwd=d,
+        stdin=b"the cat sat.\n",
+    )
     assert p.returncode == 0 and (d / "small.html").stat().st_size < 200_000, err(p)

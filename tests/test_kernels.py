@@ -70,8 +70,9 @@ def run_forward(c: LSTMCase, parts: int) -> dict[str, np.ndarray]:
     }
     xin, xrow = c.xp.reshape(T * B, H4), np.arange(T * B).reshape(T, B)
     bias = np.zeros(H4, dt)  # the bias and indexed rows: test_lstm_bias_and_rows_by_index
-    lstm_forward(xin, xrow, bias, c.W_hh, c.h0, c.c0, out["hs"], out["cs"], out["acts"],
-                 out["tcs"], parts)  # fmt: skip
+    lstm_forward(
+        xin, xrow, bias, c.W_hh, c.h0, c.c0, out["hs"], out["cs"], out["acts"], out["tcs"], parts
+    )
     return out
 
 
@@ -173,8 +174,9 @@ def test_lstm_bias_and_rows_by_index(T, B, H, parts, dtype, numerics_rng) -> Non
     hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     acts, tcs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
     h0, c0 = cd.h0.copy(), cd.c0.copy()
-    lstm_forward(table.astype(dtype), tokens, bias.astype(dtype), cd.W_hh, h0, c0, hs, cs, acts,
-                 tcs, parts)  # fmt: skip
+    lstm_forward(
+        table.astype(dtype), tokens, bias.astype(dtype), cd.W_hh, h0, c0, hs, cs, acts, tcs, parts
+    )
     dG, db = np.empty((T, B, 4 * H), dtype), np.empty((B, 4 * H), dtype)
     dh, dc = cd.rh.copy(), cd.rc.copy()
     lstm_backward(dG, cd.Rh, cd.W_hh, acts, cs, tcs, dh, dc, db, parts)

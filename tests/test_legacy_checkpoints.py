@@ -68,8 +68,17 @@ def test_score_gives_the_same_bits(name, work):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_sample_writes_the_same_text(name, work):
-    p = run("sample", str(HERE / f"{name}.safetensors"), "--seed", "7", "--length", "120",
-            "--temp", "0.5", cwd=work)  # fmt: skip
+    p = run(
+        "sample",
+        str(HERE / f"{name}.safetensors"),
+        "--seed",
+        "7",
+        "--length",
+        "120",
+        "--temp",
+        "0.5",
+        cwd=work,
+    )
     assert p.returncode == 0, err(p)
     assert out(p) == EXPECTED["models"][name]["sample"]
 
@@ -82,8 +91,7 @@ def test_resume_continues_the_same_run(name, work):
     run_dir.mkdir()
     shutil.copy(HERE / f"{name}.safetensors", run_dir / "last.safetensors")
     steps = EXPECTED["steps"] + EXPECTED["more"]
-    p = run("train", "corpus.txt", "--resume", str(run_dir), "--steps", str(steps), "-q",
-            cwd=work)  # fmt: skip
+    p = run("train", "corpus.txt", "--resume", str(run_dir), "--steps", str(steps), "-q", cwd=work)
     assert p.returncode == 0, err(p)
     ck = checkpoint.load(run_dir / "last.safetensors")
     assert ck.step == steps

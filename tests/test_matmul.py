@@ -13,14 +13,23 @@ from clitools import checkpoint_arrays, cli_env, err, out, reversals, run
 
 from rnngen.kernels.matmul import ROW_BLOCK, packed_matmul
 
-SHAPES = [(1, 1, 1), (7, 3, 5), (6, 64, 64), (13, 1, 130), (64, 129, 71), (ROW_BLOCK + 5, 40, 192),
-          (577, 200, 1000)]  # fmt: skip
+SHAPES = [
+    (1, 1, 1),
+    (7, 3, 5),
+    (6, 64, 64),
+    (13, 1, 130),
+    (64, 129, 71),
+    (ROW_BLOCK + 5, 40, 192),
+    (577, 200, 1000),
+]
 
 
 def operands(M: int, K: int, N: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((M, K), dtype=np.float32),
-            rng.standard_normal((K, N), dtype=np.float32))  # fmt: skip
+    return (
+        rng.standard_normal((M, K), dtype=np.float32),
+        rng.standard_normal((K, N), dtype=np.float32),
+    )
 
 
 def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -80,8 +89,9 @@ def test_the_same_bits_whatever_the_thread_count():
 
 def choice(env: dict) -> bool:
     code = "from rnngen.kernels.matmul import own_gemm; print(own_gemm())"
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=cli_env(env))  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(env)
+    )
     assert p.returncode == 0, p.stderr
     return p.stdout.strip() == "True"
 
@@ -104,13 +114,32 @@ def test_training_on_the_micro_kernel_against_numpys_blas(tmp_path):
     rounding; and on the micro-kernel, the same bits with 1 and 2 threads, whatever OpenBLAS's
     kernels."""
     (tmp_path / "pairs.tsv").write_text(reversals(200, 3, 9, spaced=True))
-    common = ["train", "pairs.tsv", "--task", "seq2seq", "--tgt-level", "word", "--hidden", "32",
-              "--embed", "16", "--batch-size", "16", "--steps", "10", "--eval-every", "10",
-              "--seed", "3", "--json"]  # fmt: skip
+    common = [
+        "train",
+        "pairs.tsv",
+        "--task",
+        "seq2seq",
+        "--tgt-level",
+        "word",
+        "--hidden",
+        "32",
+        "--embed",
+        "16",
+        "--batch-size",
+        "16",
+        "--steps",
+        "10",
+        "--eval-every",
+        "10",
+        "--seed",
+        "3",
+        "--json",
+    ]
     runs = {"own1": ("own", "1"), "own2": ("own", "2"), "blas": ("blas", "1")}
     for name, (gemm, threads) in runs.items():
-        p = run(*common, "--out", name, "--threads", threads, cwd=tmp_path,
-                env={"RNNGEN_GEMM": gemm})  # fmt: skip
+        p = run(
+            *common, "--out", name, "--threads", threads, cwd=tmp_path, env={"RNNGEN_GEMM": gemm}
+        )
         assert p.returncode == 0, err(p)
         assert json.loads(out(p))["steps"] == 10
     w = {name: checkpoint_arrays(tmp_path / name / "last.safetensors") for name in runs}

@@ -16,8 +16,9 @@ CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
 
 
 def cfg_of(cell="lstm", V=7, E=4, H=5, L=2, dropout=0.0, tie=False) -> ModelConfig:
-    return ModelConfig(vocab_size=V, embed=E, hidden=H, layers=L, cell=cell, dropout=dropout,
-                       tie=tie)  # fmt: skip
+    return ModelConfig(
+        vocab_size=V, embed=E, hidden=H, layers=L, cell=cell, dropout=dropout, tie=tie
+    )
 
 
 def make(cfg: ModelConfig, dtype, rng, parts: int = 1) -> LMNetwork:
@@ -222,8 +223,18 @@ def test_sampling_steps_equal_the_training_forward(cell, tie, tmp_path) -> None:
     top = m._forward(ws, seq.astype(np.int32).reshape(-1, 1), state, None)
     want = m.output.logits(top.reshape(len(seq), 6), ws.logits)
     for t, tok in enumerate(seq):
-        ks.advance(s.cell.kernels, seq[t : t + 1], np.empty(0, np.int64), sampled,
-                   *s._weights(), logits, 1.0, 0, 1.0, -1)  # fmt: skip
+        ks.advance(
+            s.cell.kernels,
+            seq[t : t + 1],
+            np.empty(0, np.int64),
+            sampled,
+            *s._weights(),
+            logits,
+            1.0,
+            0,
+            1.0,
+            -1,
+        )
         np.testing.assert_allclose(logits, want[t], rtol=1e-5, atol=1e-6, err_msg=str(tok))
     for i, name in enumerate(state.names):  # h, and the LSTM's c
         np.testing.assert_allclose(sampled[:, i], state[name][:, 0], rtol=1e-5, atol=1e-6)
@@ -244,9 +255,10 @@ def test_token_table_path_equals_the_embedding_path(cell, tie, numerics_rng) -> 
     inputs, targets, state = batch(cfg, 5, 3, numerics_rng)
     sa, sb = state.copy(), state.copy()
     np.testing.assert_allclose(
-        a.forward_backward(inputs, targets, sa), b.forward_backward(inputs, targets, sb),
+        a.forward_backward(inputs, targets, sa),
+        b.forward_backward(inputs, targets, sb),
         rtol=1e-13,
-    )  # fmt: skip
+    )
     assert a._ws[(5, 3)].token_input is not None and b._ws[(5, 3)].token_input is None
     np.testing.assert_allclose(sa.h, sb.h, rtol=1e-12, atol=1e-14)
     for name, want in b.grads.views.items():

@@ -27,8 +27,20 @@ from clitools import (
 )
 
 # a small model and batch, 20 steps: seconds per run
-SMALL = ["--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16", "--seed", "5",
-         "--lr", "0.01"]  # fmt: skip
+SMALL = [
+    "--hidden",
+    "32",
+    "--embed",
+    "16",
+    "--batch-size",
+    "8",
+    "--seq-len",
+    "16",
+    "--seed",
+    "5",
+    "--lr",
+    "0.01",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +91,14 @@ def test_the_python_api_trains_over_mpi_as_the_command_does(workdir):
     cli = mpi(2, *common, "--out", "cli-mpi", cwd=workdir)
     assert cli.returncode == 0, err(cli)
     (workdir / "script.py").write_text(MPI_SCRIPT)
-    api = subprocess.run([mpiexec_exe(), "-n", "2", sys.executable, "script.py"], cwd=workdir,
-                         capture_output=True, text=True, env=cli_env(), timeout=300)  # fmt: skip
+    api = subprocess.run(
+        [mpiexec_exe(), "-n", "2", sys.executable, "script.py"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
     assert api.returncode == 0, api.stderr
     assert api.stdout == ""
     # each process ran 20 steps; the root alone reported progress, of 2 processes
@@ -116,9 +134,11 @@ def test_usage_and_input_errors_are_reported_once(workdir):
     for data in (["corpus.txt", *SMALL], ["pairs.tsv", "--task", "seq2seq"]):
         p = mpi(2, "train", *data, "--batch-size", "7", "--out", "odd", cwd=workdir)
         assert p.returncode == 2
-        assert err(p).strip() == ("error: --batch-size 7 cannot be split among 2 processes: give "
-                                  "a batch size divisible by 2 (each of them trains batch-size / "
-                                  "2 rows)")  # fmt: skip
+        assert err(p).strip() == (
+            "error: --batch-size 7 cannot be split among 2 processes: give "
+            "a batch size divisible by 2 (each of them trains batch-size / "
+            "2 rows)"
+        )
         assert not (workdir / "odd").exists()
     p = mpi(2, "train", "missing.txt", "--steps", "2", cwd=workdir)
     assert p.returncode == 1 and err(p).strip() == "error: missing.txt: no such file"
@@ -127,9 +147,28 @@ def test_usage_and_input_errors_are_reported_once(workdir):
 
 def test_distributed_off_trains_each_process_alone(workdir):
     args = ["train", "corpus.txt", *SMALL, "--steps", "3", "--distributed", "off", "--json"]
-    p = subprocess.run([mpiexec_exe(), "-n", "1", rnngen_exe(), *args, "--out", "a", ":",
-                        "-n", "1", rnngen_exe(), *args, "--out", "b"], cwd=workdir,
-                       capture_output=True, env=cli_env(), timeout=300)  # fmt: skip
+    p = subprocess.run(
+        [
+            mpiexec_exe(),
+            "-n",
+            "1",
+            rnngen_exe(),
+            *args,
+            "--out",
+            "a",
+            ":",
+            "-n",
+            "1",
+            rnngen_exe(),
+            *args,
+            "--out",
+            "b",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        env=cli_env(),
+        timeout=300,
+    )
     assert p.returncode == 0, err(p)
     runs = [json.loads(line) for line in out(p).strip().splitlines()]
     assert sorted(r["run_dir"] for r in runs) == ["a", "b"]  # two runs, each its own
@@ -137,11 +176,25 @@ def test_distributed_off_trains_each_process_alone(workdir):
 
 
 def _start(workdir: Path, out_dir: str) -> subprocess.Popen:
-    args = ["train", "corpus.txt", *SMALL, "--steps", "100000", "--eval-every", "3",
-            "--out", out_dir]  # fmt: skip
-    return subprocess.Popen([mpiexec_exe(), "-n", "2", rnngen_exe(), *args], cwd=workdir,
-                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    args = [
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--steps",
+        "100000",
+        "--eval-every",
+        "3",
+        "--out",
+        out_dir,
+    ]
+    return subprocess.Popen(
+        [mpiexec_exe(), "-n", "2", rnngen_exe(), *args],
+        cwd=workdir,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _wait_for_checkpoint(workdir: Path, out_dir: str, p: subprocess.Popen) -> None:
@@ -156,10 +209,15 @@ def _wait_for_checkpoint(workdir: Path, out_dir: str, p: subprocess.Popen) -> No
 def _ranks(p: subprocess.Popen) -> list[int]:
     """The rnngen processes mpiexec started (children of its proxy)."""
     found = []
-    for proxy in subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
-                                text=True).stdout.split():  # fmt: skip
-        found += [int(x) for x in subprocess.run(["pgrep", "-P", proxy], capture_output=True,
-                                                 text=True).stdout.split()]  # fmt: skip
+    for proxy in subprocess.run(
+        ["pgrep", "-P", str(p.pid)], capture_output=True, text=True
+    ).stdout.split():
+        found += [
+            int(x)
+            for x in subprocess.run(
+                ["pgrep", "-P", proxy], capture_output=True, text=True
+            ).stdout.split()
+        ]
     return found
 
 
@@ -206,7 +264,21 @@ def test_a_wall_time_schedule_follows_one_clock(workdir):
     """Under --minutes, cosine's rate follows the fraction of time gone: every process takes the
     root's, so the weights stay identical (before, each process read its own clock and the
     weights check stopped the run at its first evaluation: 'the 2 processes' weights differ')."""
-    p = mpi(2, "train", "corpus.txt", *SMALL, "--minutes", "0.08", "--schedule", "cosine",
-            "--eval-every", "10", "--out", "cosine", "--json", cwd=workdir)  # fmt: skip
+    p = mpi(
+        2,
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--minutes",
+        "0.08",
+        "--schedule",
+        "cosine",
+        "--eval-every",
+        "10",
+        "--out",
+        "cosine",
+        "--json",
+        cwd=workdir,
+    )
     assert p.returncode == 0, err(p)
     assert "weights differ" not in err(p) and json.loads(out(p))["steps"] >= 10

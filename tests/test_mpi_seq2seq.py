@@ -19,8 +19,24 @@ from clitools import (
 )
 
 # a small model, 20 steps: seconds per run; --best-by error decodes the validation sources too
-SMALL = ["--task", "seq2seq", "--tgt-level", "word", "--hidden", "32", "--embed", "16",
-         "--batch-size", "8", "--seed", "5", "--lr", "0.01", "--best-by", "error"]  # fmt: skip
+SMALL = [
+    "--task",
+    "seq2seq",
+    "--tgt-level",
+    "word",
+    "--hidden",
+    "32",
+    "--embed",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "5",
+    "--lr",
+    "0.01",
+    "--best-by",
+    "error",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +61,18 @@ def close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
 
 
 def test_two_processes_train_what_one_process_trains(workdir):
-    common = ["train", "pairs.tsv", *SMALL, "--steps", "20", "--eval-every", "5", "--json",
-              "--teacher-forcing", "0.8"]  # fmt: skip
+    common = [
+        "train",
+        "pairs.tsv",
+        *SMALL,
+        "--steps",
+        "20",
+        "--eval-every",
+        "5",
+        "--json",
+        "--teacher-forcing",
+        "0.8",
+    ]
     one_and_two_processes(workdir, common, 20)
     a = last(workdir, "one")
     b = last(workdir, "two1")
@@ -64,8 +90,7 @@ def test_two_processes_train_what_one_process_trains(workdir):
 
 def test_a_short_last_batch_leaves_a_process_without_rows(workdir):
     """17 pairs in batches of 8: the third batch's one pair goes to rank 0, rank 1 adds zeros."""
-    common = ["train", "small.tsv", "--val-file", "valid.tsv", *SMALL, "--epochs", "2",
-              "--json"]  # fmt: skip
+    common = ["train", "small.tsv", "--val-file", "valid.tsv", *SMALL, "--epochs", "2", "--json"]
     one = run(*common, "--out", "short1", "--threads", "1", cwd=workdir)
     two = mpi(2, *common, "--out", "short2", cwd=workdir)
     for p in (one, two):
@@ -80,12 +105,36 @@ def test_a_short_last_batch_leaves_a_process_without_rows(workdir):
 def test_pairs_from_stdin_reach_every_process(workdir):
     """mpiexec gives rank 0 the stdin: the others get the pairs from it."""
     data = (workdir / "pairs.tsv").read_bytes()
-    p = mpi(2, "train", "-", *SMALL, "--steps", "6", "--eval-every", "3", "--out", "piped",
-            "--json", cwd=workdir, stdin=data)  # fmt: skip
+    p = mpi(
+        2,
+        "train",
+        "-",
+        *SMALL,
+        "--steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--out",
+        "piped",
+        "--json",
+        cwd=workdir,
+        stdin=data,
+    )
     assert p.returncode == 0, err(p)
     assert json.loads(out(p))["steps"] == 6
-    file = mpi(2, "train", "pairs.tsv", *SMALL, "--steps", "6", "--eval-every", "3", "--out",
-               "filed", cwd=workdir)  # fmt: skip
+    file = mpi(
+        2,
+        "train",
+        "pairs.tsv",
+        *SMALL,
+        "--steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--out",
+        "filed",
+        cwd=workdir,
+    )
     assert file.returncode == 0, err(file)
     a, b = (
         last(workdir, "piped"),
@@ -95,8 +144,17 @@ def test_pairs_from_stdin_reach_every_process(workdir):
 
 
 def test_resume_with_the_same_or_another_process_count(workdir):
-    common = ["train", "pairs.tsv", *SMALL, "--eval-every", "5", "--dropout", "0.2",
-              "--label-smoothing", "0.1"]  # fmt: skip
+    common = [
+        "train",
+        "pairs.tsv",
+        *SMALL,
+        "--eval-every",
+        "5",
+        "--dropout",
+        "0.2",
+        "--label-smoothing",
+        "0.1",
+    ]
     full = mpi(2, *common, "--steps", "20", "--out", "full", cwd=workdir)
     assert full.returncode == 0, err(full)
     first = mpi(2, *common, "--steps", "10", "--out", "same", cwd=workdir)

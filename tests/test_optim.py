@@ -72,8 +72,13 @@ def test_optimizer_matches_torch(name) -> None:
     p0 = rng.normal(size=30)
     grads = [rng.normal(size=30) for _ in range(4)]
     tp = torch.tensor(p0.copy(), requires_grad=True)
-    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-           "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[name]  # fmt: skip
+    cls = {
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "sgd": torch.optim.SGD,
+        "rmsprop": torch.optim.RMSprop,
+        "adagrad": torch.optim.Adagrad,
+    }[name]
     kwargs = {"lr": 0.03, "weight_decay": 0.05}
     if name == "adagrad":
         kwargs["eps"] = 1e-10

@@ -19,8 +19,22 @@ def runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("plot")
     (d / "corpus.txt").write_text(repetitive_text())
     for name, lr in (("fast", "0.01"), ("slow", "0.002")):
-        p = run("train", "corpus.txt", *SMALL, "--steps", "200", "--eval-every", "50", "--lr", lr,
-                "--schedule", "cosine", "--out", name, cwd=d)  # fmt: skip
+        p = run(
+            "train",
+            "corpus.txt",
+            *SMALL,
+            "--steps",
+            "200",
+            "--eval-every",
+            "50",
+            "--lr",
+            lr,
+            "--schedule",
+            "cosine",
+            "--out",
+            name,
+            cwd=d,
+        )
         assert p.returncode == 0, err(p)
     return d
 
@@ -65,8 +79,14 @@ def on_terminal(cwd, *args: str) -> tuple[int, str, bytes]:
     """``rnngen ARGS`` with stdout a pseudo-terminal: (exit status, what it drew, stderr)."""
     master, slave = pty.openpty()
     env = {**cli_env(), "COLUMNS": "100", "LINES": "30"}
-    p = subprocess.Popen([rnngen_exe(), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                         stdout=slave, stderr=subprocess.PIPE)  # fmt: skip
+    p = subprocess.Popen(
+        [rnngen_exe(), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+    )
     os.close(slave)
     _, stderr = p.communicate(timeout=120)
     data = b""
@@ -111,9 +131,29 @@ def test_a_seq2seq_run_kept_by_its_error_plots_the_error_and_stars_its_best(runs
     from rnngen.pictures.curves import read_curves
 
     (runs / "rev.tsv").write_text(reversals(400, 1))
-    p = run("train", "rev.tsv", "--task", "seq2seq", "--hidden", "32", "--embed", "8",
-            "--batch-size", "16", "--steps", "60", "--eval-every", "10", "--lr", "0.01",
-            "--best-by", "error", "--out", "s2s", cwd=runs)  # fmt: skip
+    p = run(
+        "train",
+        "rev.tsv",
+        "--task",
+        "seq2seq",
+        "--hidden",
+        "32",
+        "--embed",
+        "8",
+        "--batch-size",
+        "16",
+        "--steps",
+        "60",
+        "--eval-every",
+        "10",
+        "--lr",
+        "0.01",
+        "--best-by",
+        "error",
+        "--out",
+        "s2s",
+        cwd=runs,
+    )
     assert p.returncode == 0, err(p)
     best = checkpoint.load(runs / "s2s" / "best.safetensors")
     c = read_curves(runs / "s2s")

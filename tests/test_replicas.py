@@ -27,11 +27,48 @@ from clitools import (
 from rnngen.errors import TrainingError
 from rnngen.parallel.replicas import Hub, ReplicaStoppedError, ThreadGroup
 
-LM = ["corpus.txt", "--hidden", "32", "--embed", "16", "--batch-size", "8", "--seq-len", "16",
-      "--seed", "5", "--lr", "0.01", "--dropout", "0.2"]  # fmt: skip
-S2S = ["pairs.tsv", "--task", "seq2seq", "--tgt-level", "word", "--hidden", "32", "--embed", "16",
-       "--batch-size", "8", "--seed", "5", "--lr", "0.01", "--best-by", "error", "--dropout",
-       "0.2", "--label-smoothing", "0.1", "--teacher-forcing", "0.8"]  # fmt: skip
+LM = [
+    "corpus.txt",
+    "--hidden",
+    "32",
+    "--embed",
+    "16",
+    "--batch-size",
+    "8",
+    "--seq-len",
+    "16",
+    "--seed",
+    "5",
+    "--lr",
+    "0.01",
+    "--dropout",
+    "0.2",
+]
+S2S = [
+    "pairs.tsv",
+    "--task",
+    "seq2seq",
+    "--tgt-level",
+    "word",
+    "--hidden",
+    "32",
+    "--embed",
+    "16",
+    "--batch-size",
+    "8",
+    "--seed",
+    "5",
+    "--lr",
+    "0.01",
+    "--best-by",
+    "error",
+    "--dropout",
+    "0.2",
+    "--label-smoothing",
+    "0.1",
+    "--teacher-forcing",
+    "0.8",
+]
 TASKS = {"lm": LM, "seq2seq": S2S}
 
 
@@ -57,8 +94,17 @@ def without_clock(h: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_two_replicas_train_what_two_mpi_processes_train_bit_for_bit(workdir, task):
-    common = ["train", *TASKS[task], "--steps", "12", "--eval-every", "4", "--threads", "1",
-              "--json"]  # fmt: skip
+    common = [
+        "train",
+        *TASKS[task],
+        "--steps",
+        "12",
+        "--eval-every",
+        "4",
+        "--threads",
+        "1",
+        "--json",
+    ]
     threads = run(*common, "--replicas", "2", "--out", f"{task}-threads", cwd=workdir)
     assert threads.returncode == 0, err(threads)
     assert len(out(threads).strip().splitlines()) == 1  # the root alone prints --json ...
@@ -84,8 +130,7 @@ def test_a_run_of_replicas_resumes_exactly(workdir, task):
     assert full.returncode == 0, err(full)
     first = run(*common, "--steps", "8", "--out", f"{task}-half", cwd=workdir)
     assert first.returncode == 0, err(first)
-    more = run("train", "--resume", f"{task}-half", "--steps", "16", "--replicas", "2",
-               cwd=workdir)  # fmt: skip
+    more = run("train", "--resume", f"{task}-half", "--steps", "16", "--replicas", "2", cwd=workdir)
     assert more.returncode == 0, err(more)
     assert f"resuming {task}-half at step 8" in err(more)
     assert same(weights(workdir, f"{task}-full"), weights(workdir, f"{task}-half"))
@@ -95,10 +140,25 @@ def test_a_run_of_replicas_resumes_exactly(workdir, task):
 
 
 def test_ctrl_c_stops_the_replicas_after_a_step_and_says_how_to_resume(workdir):
-    args = ["train", *LM, "--steps", "100000", "--eval-every", "3", "--replicas", "2", "--out",
-            "stopped"]  # fmt: skip
-    p = subprocess.Popen([rnngen_exe(), *args], cwd=workdir, env=cli_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    args = [
+        "train",
+        *LM,
+        "--steps",
+        "100000",
+        "--eval-every",
+        "3",
+        "--replicas",
+        "2",
+        "--out",
+        "stopped",
+    ]
+    p = subprocess.Popen(
+        [rnngen_exe(), *args],
+        cwd=workdir,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         t0 = time.monotonic()
         while not (workdir / "stopped" / "last.safetensors").exists():
@@ -133,8 +193,16 @@ def test_replicas_that_cannot_run_are_refused(workdir):
     assert "--replicas 2 under an MPI launcher (2 processes)" in err(both)
     assert not (workdir / "both").exists()
     # Numba's workqueue layer aborts the process when two threads launch kernels at once
-    queue = run("train", *LM, "--replicas", "2", "--out", "queue", cwd=workdir,
-                env={"NUMBA_THREADING_LAYER": "workqueue"})  # fmt: skip
+    queue = run(
+        "train",
+        *LM,
+        "--replicas",
+        "2",
+        "--out",
+        "queue",
+        cwd=workdir,
+        env={"NUMBA_THREADING_LAYER": "workqueue"},
+    )
     assert queue.returncode == 2, err(queue)
     assert "needs Numba's 'omp' or 'tbb' threading layer" in err(queue)
     assert not (workdir / "queue").exists()
@@ -165,8 +233,14 @@ def test_the_python_api_trains_replicas_as_the_command_does(workdir):
     common = ["train", *LM, "--steps", "6", "--eval-every", "3", "--threads", "1"]
     cli = run(*common, "--replicas", "2", "--out", "api-cli", cwd=workdir)
     assert cli.returncode == 0, err(cli)
-    api = subprocess.run([sys.executable, "-c", API_SCRIPT], cwd=workdir, env=cli_env(),
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    api = subprocess.run(
+        [sys.executable, "-c", API_SCRIPT],
+        cwd=workdir,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert api.returncode == 0, api.stderr
     assert api.stdout == ""  # the library prints nothing
     assert same(weights(workdir, "api"), weights(workdir, "api-cli"))

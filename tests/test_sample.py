@@ -35,8 +35,9 @@ def test_step_by_step_logits_equal_the_training_forward(layers):
     seq = np.array([0, 3, 1, 6, 2, 2, 5], np.int64)
     sampled = s.new_state()  # (L, 2, H): h and c
     logits = np.zeros(7, np.float32)
-    ks.advance(s.cell.kernels, seq, np.empty(0, np.int64), sampled, *s._weights(), logits, 1.0,
-               0, 1.0, -1)  # fmt: skip
+    ks.advance(
+        s.cell.kernels, seq, np.empty(0, np.int64), sampled, *s._weights(), logits, 1.0, 0, 1.0, -1
+    )
     # the training path: a (T, 1) batch, top layer's last hidden state through the output layer
     state = State.zeros(m.cfg, 1)
     ws = m._workspace(len(seq), 1)

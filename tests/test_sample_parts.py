@@ -75,8 +75,18 @@ def test_parallel_parts_equal_one_part_and_the_training_forward(cell) -> None:
     logits = np.zeros(1100, np.float32)
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     try:
-        ks.advance(s2.cell.kernels, seq, np.empty(0, np.int64), sampled, *s2._weights(), logits,
-                   1.0, 0, 1.0, -1)  # fmt: skip
+        ks.advance(
+            s2.cell.kernels,
+            seq,
+            np.empty(0, np.int64),
+            sampled,
+            *s2._weights(),
+            logits,
+            1.0,
+            0,
+            1.0,
+            -1,
+        )
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for i, name in enumerate(state.names):

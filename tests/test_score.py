@@ -58,8 +58,11 @@ def test_word_lines_read_unknown_words_as_unk():
 
 def test_unknown_characters_name_the_line():
     vocab = Vocab.build("abc\n", "char")
-    with pytest.raises(DataError, match=r"lines.txt: line 2 has characters the model does not "
-                       r"know: 'x'"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"lines.txt: line 2 has characters the model does not "
+        r"know: 'x'",
+    ):
         encode_lines(vocab, ["abc", "abx"], "lines.txt")
 
 

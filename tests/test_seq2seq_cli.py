@@ -25,9 +25,26 @@ from clitools import (
 )
 
 STEPS = 900  # 98.7-99.3% with attention on both GEMM paths and 1 or 2 threads
-MODEL = ["--hidden", "128", "--embed", "32", "--layers", "1", "--batch-size", "64",
-         "--lr", "0.01", "--schedule", "cosine", "--clip", "1", "--seed", "1",
-         "--threads", os.environ.get("RNNGEN_TEST_THREADS", "2")]  # fmt: skip
+MODEL = [
+    "--hidden",
+    "128",
+    "--embed",
+    "32",
+    "--layers",
+    "1",
+    "--batch-size",
+    "64",
+    "--lr",
+    "0.01",
+    "--schedule",
+    "cosine",
+    "--clip",
+    "1",
+    "--seed",
+    "1",
+    "--threads",
+    os.environ.get("RNNGEN_TEST_THREADS", "2"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +56,21 @@ def wd(tmp_path_factory):
 
 
 def train(wd, name: str, *extra: str) -> dict:
-    p = run("train", "train.tsv", "--task", "seq2seq", "--steps", str(STEPS), *MODEL, "--out",
-            name, "--json", "--quiet", *extra, cwd=wd)  # fmt: skip
+    p = run(
+        "train",
+        "train.tsv",
+        "--task",
+        "seq2seq",
+        "--steps",
+        str(STEPS),
+        *MODEL,
+        "--out",
+        name,
+        "--json",
+        "--quiet",
+        *extra,
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     return json.loads(out(p))
 
@@ -142,8 +172,24 @@ def test_info_describes_a_seq2seq_model(wd, attn) -> None:
 
 def test_wrong_command_for_the_model_names_the_right_one(wd, attn) -> None:
     (wd / "lm.txt").write_text("the cat sat on the mat.\n" * 300)
-    p = run("train", "lm.txt", "--steps", "2", "--hidden", "8", "--embed", "4", "--seq-len", "8",
-            "--batch-size", "4", "--out", "lm", "--quiet", cwd=wd)  # fmt: skip
+    p = run(
+        "train",
+        "lm.txt",
+        "--steps",
+        "2",
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "4",
+        "--out",
+        "lm",
+        "--quiet",
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     cases = [
         (["translate", "lm"], "rnngen sample"),
@@ -195,20 +241,38 @@ def test_translate_refuses_what_it_cannot_read(wd, attn) -> None:
 
 
 def test_long_training_pairs_are_skipped_with_a_count(wd) -> None:
-    p = run("train", "train.tsv", "--task", "seq2seq", "--max-len", "6", "--steps", "2",
-            "--hidden", "8", "--embed", "4", "--out", "short", cwd=wd)  # fmt: skip
+    p = run(
+        "train",
+        "train.tsv",
+        "--task",
+        "seq2seq",
+        "--max-len",
+        "6",
+        "--steps",
+        "2",
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--out",
+        "short",
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     assert "skipped" in err(p) and "training pairs longer than --max-len 6" in err(p)
 
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--hidden", "200000"], "of 200000 lstm units"),
-     (["--max-len", "10000000"], "up to 10000000 tokens")],
-)  # fmt: skip
+    [
+        (["--hidden", "200000"], "of 200000 lstm units"),
+        (["--max-len", "10000000"], "up to 10000000 tokens"),
+    ],
+)
 def test_sizes_that_cannot_fit_are_refused_before_allocating(wd, args, fragment) -> None:
-    p = run("train", "train.tsv", "--task", "seq2seq", *args, "--steps", "1", "--out", "huge",
-            cwd=wd)  # fmt: skip
+    p = run(
+        "train", "train.tsv", "--task", "seq2seq", *args, "--steps", "1", "--out", "huge", cwd=wd
+    )
     e = err(p)
     assert p.returncode == 2, e
     assert "training a seq2seq model of 2 layers" in e and fragment in e, e
@@ -223,7 +287,8 @@ def test_options_of_the_other_task_are_refused(wd) -> None:
     p = run("train", "train.tsv", "--task", "seq2seq", "--seq-len", "50", "--steps", "1", cwd=wd)
     assert p.returncode == 2 and err(p).strip() == (
         "error: --seq-len applies to language models: a sequence-to-sequence batch holds whole "
-        "pairs (up to --max-len tokens each)")  # fmt: skip
+        "pairs (up to --max-len tokens each)"
+    )
 
 
 def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
@@ -234,9 +299,23 @@ def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
     lines = ["a b c\tx y"] * 30 + ["a b d\tx z", "a e\tw y"] * 2 + ["q\tv"]
     (wd / "words.tsv").write_text("\n".join(lines) + "\n")
     (wd / "words-valid.tsv").write_text("a b c\tx y\nk\tk\n")
-    common = ["train", "words.tsv", "--val-file", "words-valid.tsv", "--task", "seq2seq",
-              "--level", "word", "--steps", "2", "--hidden", "8", "--embed", "4",
-              "--quiet"]  # fmt: skip
+    common = [
+        "train",
+        "words.tsv",
+        "--val-file",
+        "words-valid.tsv",
+        "--task",
+        "seq2seq",
+        "--level",
+        "word",
+        "--steps",
+        "2",
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--quiet",
+    ]
     for extra, src, tgt in (
         (["--min-count", "2"], ["a", "b", "c", "d", "e"], ["x", "y", "w", "z"]),
         (["--max-vocab", "5"], ["a", "b", "c"], ["x", "y", "w"]),
@@ -247,21 +326,35 @@ def test_word_vocabularies_take_max_vocab_and_min_count(wd) -> None:
         ck = load(resolve(wd / "capped"))
         assert ck.vocabs["src_vocab"].itos == ["<eos>", "<unk>", *src], extra
         assert ck.vocab.itos == ["<eos>", "<unk>", *tgt], extra
-    p = run("train", "train.tsv", "--task", "seq2seq", "--max-vocab", "100", "--steps", "1",
-            cwd=wd)  # fmt: skip
+    p = run("train", "train.tsv", "--task", "seq2seq", "--max-vocab", "100", "--steps", "1", cwd=wd)
     assert p.returncode == 2 and err(p).strip() == (
         "error: --max-vocab and --min-count apply to a word-level side only (--src-level or "
-        "--tgt-level word)")  # fmt: skip
+        "--tgt-level word)"
+    )
 
 
 @pytest.mark.parametrize(
     "extra",
     [["--teacher-forcing", "0.8"], ["--best-by", "error", "--label-smoothing", "0.1"]],
     ids=["scheduled-sampling", "best-by-error-smoothed"],
-)  # fmt: skip
+)
 def test_resume_continues_bit_for_bit(wd, extra) -> None:
-    small = ["--hidden", "16", "--embed", "8", "--batch-size", "16", "--threads", "1",
-             "--eval-every", "10", "--dropout", "0.2", *extra, "--quiet"]  # fmt: skip
+    small = [
+        "--hidden",
+        "16",
+        "--embed",
+        "8",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--eval-every",
+        "10",
+        "--dropout",
+        "0.2",
+        *extra,
+        "--quiet",
+    ]
     args = ["train", "train.tsv", "--task", "seq2seq", *small]
     whole, part = f"whole{len(extra)}", f"part{len(extra)}"
     assert run(*args, "--steps", "30", "--out", whole, cwd=wd, env=OWN_BLAS_KERNELS).returncode == 0
@@ -283,9 +376,26 @@ def test_best_by_error_keeps_the_checkpoint_greedy_decoding_gets_most_right(wd) 
     """--best-by error: every evaluation records the validation sources' greedy sequence error;
     the best checkpoint is the evaluation with the lowest (ties: lower loss), and that error is
     what `rnngen eval --beam 1` measures on the same file."""
-    args = ["train", "train.tsv", "--task", "seq2seq", "--val-file", "test.tsv", "--best-by",
-            "error", "--label-smoothing", "0.1", "--steps", "240", "--eval-every", "60", *MODEL,
-            "--out", "byerror", "--json"]  # fmt: skip
+    args = [
+        "train",
+        "train.tsv",
+        "--task",
+        "seq2seq",
+        "--val-file",
+        "test.tsv",
+        "--best-by",
+        "error",
+        "--label-smoothing",
+        "0.1",
+        "--steps",
+        "240",
+        "--eval-every",
+        "60",
+        *MODEL,
+        "--out",
+        "byerror",
+        "--json",
+    ]
     p = run(*args, cwd=wd)
     assert p.returncode == 0, err(p)
     res = json.loads(out(p))
@@ -329,20 +439,33 @@ def test_an_ensemble_decodes_and_scores_together(wd, attn) -> None:
     both = json.loads(out(p))
     assert both["accuracy"] == alone["accuracy"] and both["sources"] == alone["sources"]
     assert both["loss"] == pytest.approx(alone["loss"], rel=1e-9)
-    p = run("translate", "attn", "--ensemble", "attn", "--ensemble", "attn/last.safetensors",
-            stdin=b"abcde\nqrst\n", cwd=wd)  # fmt: skip
+    p = run(
+        "translate",
+        "attn",
+        "--ensemble",
+        "attn",
+        "--ensemble",
+        "attn/last.safetensors",
+        stdin=b"abcde\nqrst\n",
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     assert out(p).splitlines() == ["edcba", "tsrq"]
     base = ["train", "train.tsv", "--task", "seq2seq", "--steps", "2", "--quiet"]
-    for name, extra in [("tiny", ["--layers", "1", "--hidden", "16", "--embed", "8"]),
-                        ("additive", [*MODEL, "--attention", "additive"])]:  # fmt: skip
+    for name, extra in [
+        ("tiny", ["--layers", "1", "--hidden", "16", "--embed", "8"]),
+        ("additive", [*MODEL, "--attention", "additive"]),
+    ]:
         p = run(*base, *extra, "--out", name, cwd=wd)
         assert p.returncode == 0, err(p)
     (wd / "upper.tsv").write_text(reversals(200, 3).upper())
     p = run("train", "upper.tsv", *base[2:], *MODEL, "--out", "upper", cwd=wd)
     assert p.returncode == 0, err(p)
-    for other, what in [("tiny", "hidden units: 16"), ("additive", "attention: additive"),
-                        ("upper", "the source vocabularies differ")]:  # fmt: skip
+    for other, what in [
+        ("tiny", "hidden units: 16"),
+        ("additive", "attention: additive"),
+        ("upper", "the source vocabularies differ"),
+    ]:
         p = run("translate", "attn", "--ensemble", other, stdin=b"abc\n", cwd=wd)
         assert p.returncode == 2 and what in err(p) and other in err(p), err(p)
         assert "Traceback" not in err(p) and out(p) == ""
@@ -368,8 +491,15 @@ def test_the_python_api_trains_translates_and_evaluates(wd, attn) -> None:
     with pytest.raises(rnngen.UserError, match="tsv:1: the line has no tab"):
         (wd / "notab.tsv").write_text("abc cba\n")
         rnngen.train([str(wd / "notab.tsv")], task="seq2seq", steps=1)
-    run = rnngen.train([str(wd / "train.tsv")], task="seq2seq", steps=3, hidden=8, embed=4,
-                       attention="additive", out=str(wd / "api"))  # fmt: skip
+    run = rnngen.train(
+        [str(wd / "train.tsv")],
+        task="seq2seq",
+        steps=3,
+        hidden=8,
+        embed=4,
+        attention="additive",
+        out=str(wd / "api"),
+    )
     assert run.steps == 3 and rnngen.load(run.run_dir).translate(["ab"], beam=2)[0] is not None
 
 
@@ -392,8 +522,7 @@ def test_heatmap_draws_where_the_decoder_looked(wd, attn) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # self-contained
     data = _page_data(html)
     assert [line["source"] for line in data["lines"]] == [list(w) for w in words]
-    js = run("translate", "attn", "--json", stdin="".join(w + "\n" for w in words).encode(),
-             cwd=wd)  # fmt: skip
+    js = run("translate", "attn", "--json", stdin="".join(w + "\n" for w in words).encode(), cwd=wd)
     searched = [json.loads(r) for r in out(js).splitlines()]
     on_diagonal = cells = 0
     for line, found in zip(data["lines"], searched, strict=True):
@@ -446,8 +575,24 @@ def test_heatmap_page_in_a_real_browser(wd, attn, tmp_path) -> None:
 
 
 def test_heatmap_refuses_a_model_without_attention(wd) -> None:
-    p = run("train", "train.tsv", "--task", "seq2seq", "--attention", "none", "--steps", "2",
-            "--hidden", "8", "--embed", "4", "--out", "blind", "--quiet", cwd=wd)  # fmt: skip
+    p = run(
+        "train",
+        "train.tsv",
+        "--task",
+        "seq2seq",
+        "--attention",
+        "none",
+        "--steps",
+        "2",
+        "--hidden",
+        "8",
+        "--embed",
+        "4",
+        "--out",
+        "blind",
+        "--quiet",
+        cwd=wd,
+    )
     assert p.returncode == 0, err(p)
     p = run("heatmap", "blind", "-", "-o", "blind.html", stdin=b"abc\n", cwd=wd)
     assert p.returncode == 2 and "Traceback" not in err(p)

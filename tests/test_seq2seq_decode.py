@@ -62,8 +62,9 @@ def test_scores_are_the_training_forward_log_probabilities(cell, attention, nume
 
 
 @pytest.mark.parametrize(("cell", "attention"), CASES)
-def test_greedy_is_the_argmax_at_every_step_and_equals_beam_one(cell, attention,
-                                                               numerics_rng) -> None:  # fmt: skip
+def test_greedy_is_the_argmax_at_every_step_and_equals_beam_one(
+    cell, attention, numerics_rng
+) -> None:
     tr = translator(cell, attention)
     srcs = sources(numerics_rng, 8)
     greedy = tr.search_ids(srcs, beam=1, max_len=12)
@@ -134,25 +135,36 @@ def test_float64_search_matches_float32(numerics_rng) -> None:
         a = tr32.search_ids(srcs, beam=beam, n_best=beam, max_len=12)
         b = tr64.search_ids(srcs, beam=beam, n_best=beam, max_len=12)
         assert [[ids for ids, _ in h] for h in a] == [[ids for ids, _ in h] for h in b]
-        np.testing.assert_allclose([s for h in a for _, s in h], [s for h in b for _, s in h],
-                                   rtol=1e-4, atol=1e-4)  # fmt: skip
+        np.testing.assert_allclose(
+            [s for h in a for _, s in h], [s for h in b for _, s in h], rtol=1e-4, atol=1e-4
+        )
 
 
 @pytest.mark.parametrize(
     ("cell", "encoder", "L", "enc_hidden", "attention", "dtype"),
-    [("lstm", "bi", 2, None, "general", np.float32), ("gru", "uni", 1, 5, "additive", np.float32),
-     ("rnn-tanh", "bi", 3, 3, "dot", np.float64), ("lstm", "uni", 2, None, "none", np.float64)],
-)  # fmt: skip
-def test_inference_encoder_equals_the_training_encoder(cell, encoder, L, enc_hidden, attention,
-                                                      dtype, numerics_rng) -> None:  # fmt: skip
+    [
+        ("lstm", "bi", 2, None, "general", np.float32),
+        ("gru", "uni", 1, 5, "additive", np.float32),
+        ("rnn-tanh", "bi", 3, 3, "dot", np.float64),
+        ("lstm", "uni", 2, None, "none", np.float64),
+    ],
+)
+def test_inference_encoder_equals_the_training_encoder(
+    cell, encoder, L, enc_hidden, attention, dtype, numerics_rng
+) -> None:
     """``decoder_inputs`` (one jitted call per batch, no tapes) gives the training forward's
     encoder outputs, attention keys and bridged initial states, on ragged sources."""
     from rnngen.generate.translate import decoder_inputs
 
     H = 8 if attention != "dot" or encoder == "uni" else 6
     m = ModelConfig(cell=cell, vocab_size=len(LETTERS) + 1, embed=6, hidden=H, layers=L)
-    s = Seq2SeqConfig(attention=attention, encoder=encoder, enc_hidden=enc_hidden,
-                      src_vocab=len(LETTERS), max_len=12)  # fmt: skip
+    s = Seq2SeqConfig(
+        attention=attention,
+        encoder=encoder,
+        enc_hidden=enc_hidden,
+        src_vocab=len(LETTERS),
+        max_len=12,
+    )
     model = Seq2SeqNetwork(m, s.resolve_with("char", H), dtype)
     model.init_weights(numerics_rng)
     srcs = sources(numerics_rng, 5)
@@ -207,9 +219,11 @@ def test_an_ensemble_scores_its_models_mean_probability(cell, attention, numeric
 
 def test_models_of_different_shapes_cannot_decode_together() -> None:
     a = translator("lstm", "general")
-    for other, what in [(translator("gru", "general"), "decoder cell"),
-                        (translator("lstm", "additive"), "attention"),
-                        (translator("lstm", "general", L=1), "layers")]:  # fmt: skip
+    for other, what in [
+        (translator("gru", "general"), "decoder cell"),
+        (translator("lstm", "additive"), "attention"),
+        (translator("lstm", "general", L=1), "layers"),
+    ]:
         with pytest.raises(ValueError, match=what):
             Translator(a.model, a.src_vocab, a.tgt_vocab, [other.model])
     dot = translator("lstm", "dot")  # general and dot both score h . key: they can

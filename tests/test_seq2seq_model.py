@@ -37,11 +37,22 @@ class Case:
     tie: bool = False
 
     def cfgs(self) -> tuple[ModelConfig, Seq2SeqConfig]:
-        m = ModelConfig(cell=self.cell, vocab_size=self.Vt, embed=self.H if self.tie else self.E,
-                        hidden=self.H, layers=self.L, dropout=0.0, dropout_input=0.0,
-                        tie=self.tie)  # fmt: skip
-        s = Seq2SeqConfig(encoder=self.encoder, attention=self.attention, src_vocab=self.Vs,
-                          enc_hidden=self.enc_hidden).resolve_with("char", self.H)  # fmt: skip
+        m = ModelConfig(
+            cell=self.cell,
+            vocab_size=self.Vt,
+            embed=self.H if self.tie else self.E,
+            hidden=self.H,
+            layers=self.L,
+            dropout=0.0,
+            dropout_input=0.0,
+            tie=self.tie,
+        )
+        s = Seq2SeqConfig(
+            encoder=self.encoder,
+            attention=self.attention,
+            src_vocab=self.Vs,
+            enc_hidden=self.enc_hidden,
+        ).resolve_with("char", self.H)
         return m, s
 
 
@@ -53,11 +64,11 @@ CASES = [
     pytest.param(
         Case(cell="gru", L=2, H=5, enc_hidden=3, src_lens=(2, 5), tgt_lens=(4, 2)),
         id="gru-bi-general-L2-bridge-odd",
-    ),  # fmt: skip
+    ),
     pytest.param(
         Case(cell="rnn-tanh", encoder="uni", attention="additive", src_lens=(1,), tgt_lens=(1,)),
         id="rnn-uni-additive-len1-B1",
-    ),  # fmt: skip
+    ),
     pytest.param(Case(tie=True, encoder="uni", attention="dot"), id="lstm-tied-dot"),
 ]
 
@@ -95,8 +106,20 @@ def batch_of(pairs, rng: np.random.Generator, Vs: int, Vt: int) -> Batch:
 def ref_loss(model: Seq2SeqNetwork, case: Case, pairs, smoothing: float = 0.0) -> float:
     prefix = CELLS[case.cell].prefix
     P = dict(model.params.views)
-    total = sum(refs.pair_loss(P, case.cell, prefix, case.L, case.encoder == "bi",
-                               case.attention, case.tie, *p, smoothing) for p in pairs)  # fmt: skip
+    total = sum(
+        refs.pair_loss(
+            P,
+            case.cell,
+            prefix,
+            case.L,
+            case.encoder == "bi",
+            case.attention,
+            case.tie,
+            *p,
+            smoothing,
+        )
+        for p in pairs
+    )
     return total / sum(len(p[2]) for p in pairs)
 
 
@@ -153,10 +176,12 @@ def test_label_smoothing_gradients_match_finite_differences(case: Case, numerics
     model.label_smoothing = eps
     batch = batch_of(pairs, numerics_rng, case.Vs, case.Vt)
     N = batch.tokens
-    np.testing.assert_allclose(model.forward_backward(batch), ref_loss(model, case, pairs),
-                               rtol=1e-10)  # fmt: skip
-    np.testing.assert_allclose(model.loss_sum(batch, eps) / N, ref_loss(model, case, pairs, eps),
-                               rtol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(
+        model.forward_backward(batch), ref_loss(model, case, pairs), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        model.loss_sum(batch, eps) / N, ref_loss(model, case, pairs, eps), rtol=1e-10
+    )
     analytic = {n: g.copy() for n, g in model.grads.views.items()}
     model.label_smoothing = 0.0
     model.forward_backward(batch)

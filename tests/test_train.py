@@ -89,8 +89,10 @@ def test_evaluation_split_by_rows_adds_up_to_the_whole(tmp_path, cuts):
     trainer, _, corpus = _train(tmp_path, "split", steps=3)
     toks = corpus.val[:203]  # 4 rows of 50 and a tail of 2
     whole = evaluate(trainer.model, toks, 4, 16)
-    parts = [evaluate(trainer.model, toks, 4, 16, rows=(lo, hi))
-             for lo, hi in zip(cuts, cuts[1:], strict=False)]  # fmt: skip
+    parts = [
+        evaluate(trainer.model, toks, 4, 16, rows=(lo, hi))
+        for lo, hi in zip(cuts, cuts[1:], strict=False)
+    ]
     assert sum(p.tokens for p in parts) == whole.tokens == 202
     total = sum(p.loss * p.tokens for p in parts if p.tokens)
     assert total / whole.tokens == pytest.approx(whole.loss, rel=1e-6)

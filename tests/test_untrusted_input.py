@@ -25,8 +25,21 @@ def workdir(tmp_path_factory):
     d = tmp_path_factory.mktemp("untrusted")
     (d / "corpus.txt").write_text(repetitive_text())
     for name, cell in (("lstm", "lstm"), ("gru", "gru")):
-        p = run("train", "corpus.txt", *SMALL, "--cell", cell, "--steps", "20", "--eval-every",
-                "10", "--out", f"runs/{name}", "-q", cwd=d)  # fmt: skip
+        p = run(
+            "train",
+            "corpus.txt",
+            *SMALL,
+            "--cell",
+            cell,
+            "--steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--out",
+            f"runs/{name}",
+            "-q",
+            cwd=d,
+        )
         assert p.returncode == 0, err(p)
     return d
 
@@ -65,65 +78,148 @@ def _drop_tensor(name):
 
 # (case, the file's edit: ("meta", edit) or ("tensors", edit), message fragment)
 LIES = [
-    ("hidden that does not match the tensors", ("meta", _meta(model__hidden=64)),
-     "parameter lstm0.W_ih has shape (8, 128), but the model's settings (cell lstm, layers 2, "
-     "hidden 64"),
-    ("a missing vocabulary", ("meta", _meta(vocab=DELETE)),
-     "vocab is missing: a checkpoint holds its vocabulary"),
-    ("an unknown cell", ("meta", _meta(model__cell="transformer")),
-     "model.cell must be one of lstm, gru, rnn-tanh, rnn-relu, not 'transformer'"),
-    ("a negative layer count", ("meta", _meta(model__layers=-2)),
-     "model.layers must be at least 1 (got -2)"),
-    ("a billion layers", ("meta", _meta(model__layers=10**9)),
-     "model.layers is 1000000000, but the file holds 9 parameters"),
-    ("a step that is a string", ("meta", _meta(step="many")),
-     "step must be a whole number >= 0 (got 'many')"),
-    ("a layer count that is a float", ("meta", _meta(model__layers=2.0)),
-     "model.layers must be a whole number (got 2.0)"),
-    ("a boolean hidden size", ("meta", _meta(model__hidden=True)),
-     "model.hidden must be a whole number (got True)"),
-    ("NaN dropout", ("meta", _meta(model__dropout=math.nan)),
-     "model.dropout must be a finite number (got nan)"),
-    ("an infinite learning rate", ("meta", _meta(train__lr=math.inf)),
-     "train.lr must be a finite number (got inf)"),
-    ("a negative learning rate", ("meta", _meta(train__lr=-0.1)),
-     "train.lr must be positive (got -0.1)"),
-    ("an unknown optimizer", ("meta", _meta(train__optimizer="lion")),
-     "train.optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, not 'lion'"),
-    ("a tie that the sizes do not allow", ("meta", _meta(model__tie=True)),
-     "model.tie needs model.embed equal to model.hidden (got embed 8, hidden 32)"),
-    ("a vocabulary one token short", ("meta", lambda m: m["vocab"]["tokens"].pop()),
-     "model.vocab_size is 19, but the vocabulary holds 18 tokens"),
-    ("a vocabulary with a repeated token", ("meta", lambda m: m["vocab"]["tokens"].__setitem__(
-        1, m["vocab"]["tokens"][2])), "vocab is not a vocabulary (vocabulary has repeated tokens)"),
-    ("a word vocabulary without <unk>", ("meta", _meta(vocab__level="word", model__level="word")),
-     "vocab is not a vocabulary (a word vocabulary holds <eos> and <unk>)"),
-    ("a vocabulary of another level", ("meta", lambda m: m["vocab"].update(
-        level="word", tokens=["<eos>", "<unk>", *m["vocab"]["tokens"][2:]])),
-     "vocab.level is 'word', but model.level is 'char'"),
-    ("model settings that are a list", ("meta", _meta(model=[1, 2])),
-     "model is missing or not a mapping"),
-    ("a format version that is a string", ("meta", _meta(format_version="1")),
-     "format_version must be a whole number from 1 (got '1')"),
-    ("a history entry with a string step", ("meta", lambda m: m["info"]["history"][0]
-                                            .__setitem__("step", "ten")),
-     "info.history[0].step must be a whole number >= 0 (got 'ten')"),
-    ("a learning curve with a row of text", ("meta", _meta(info__curve=[[10, 2.5, "fast", 1.0]])),
-     "info.curve must be a list of [step, loss, lr, seconds] (got [[10, 2.5, 'fast', 1.0]])"),
-    ("a best loss that is text", ("meta", _meta(info__best_val_loss="low")),
-     "info.best_val_loss must be a number (got 'low')"),
-    ("a missing parameter", ("tensors", _drop_tensor("param/lstm1.W_hh")),
-     "parameter lstm1.W_hh is missing"),
-    ("a parameter of another shape", ("tensors", _tensor("param/out.b", lambda a: a[:-1])),
-     "parameter out.b has shape (18,), but the model's settings"),
-    ("a float64 parameter", ("tensors", _tensor("param/lstm0.b", lambda a: a.astype(np.float64))),
-     "parameter lstm0.b is float64, not float32"),
-    ("NaN weights", ("tensors", _tensor("param/lstm0.W_hh", lambda a: a * np.float32(np.nan))),
-     "parameter lstm0.W_hh holds NaN or infinite values"),
-    ("a parameter the model does not have", ("tensors", lambda t: t.__setitem__(
-        "param/lstm2.W_hh", np.zeros((32, 128), np.float32))),
-     "parameter lstm2.W_hh is not part of the model its settings describe"),
-]  # fmt: skip
+    (
+        "hidden that does not match the tensors",
+        ("meta", _meta(model__hidden=64)),
+        "parameter lstm0.W_ih has shape (8, 128), but the model's settings (cell lstm, layers 2, "
+        "hidden 64",
+    ),
+    (
+        "a missing vocabulary",
+        ("meta", _meta(vocab=DELETE)),
+        "vocab is missing: a checkpoint holds its vocabulary",
+    ),
+    (
+        "an unknown cell",
+        ("meta", _meta(model__cell="transformer")),
+        "model.cell must be one of lstm, gru, rnn-tanh, rnn-relu, not 'transformer'",
+    ),
+    (
+        "a negative layer count",
+        ("meta", _meta(model__layers=-2)),
+        "model.layers must be at least 1 (got -2)",
+    ),
+    (
+        "a billion layers",
+        ("meta", _meta(model__layers=10**9)),
+        "model.layers is 1000000000, but the file holds 9 parameters",
+    ),
+    (
+        "a step that is a string",
+        ("meta", _meta(step="many")),
+        "step must be a whole number >= 0 (got 'many')",
+    ),
+    (
+        "a layer count that is a float",
+        ("meta", _meta(model__layers=2.0)),
+        "model.layers must be a whole number (got 2.0)",
+    ),
+    (
+        "a boolean hidden size",
+        ("meta", _meta(model__hidden=True)),
+        "model.hidden must be a whole number (got True)",
+    ),
+    (
+        "NaN dropout",
+        ("meta", _meta(model__dropout=math.nan)),
+        "model.dropout must be a finite number (got nan)",
+    ),
+    (
+        "an infinite learning rate",
+        ("meta", _meta(train__lr=math.inf)),
+        "train.lr must be a finite number (got inf)",
+    ),
+    (
+        "a negative learning rate",
+        ("meta", _meta(train__lr=-0.1)),
+        "train.lr must be positive (got -0.1)",
+    ),
+    (
+        "an unknown optimizer",
+        ("meta", _meta(train__optimizer="lion")),
+        "train.optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, not 'lion'",
+    ),
+    (
+        "a tie that the sizes do not allow",
+        ("meta", _meta(model__tie=True)),
+        "model.tie needs model.embed equal to model.hidden (got embed 8, hidden 32)",
+    ),
+    (
+        "a vocabulary one token short",
+        ("meta", lambda m: m["vocab"]["tokens"].pop()),
+        "model.vocab_size is 19, but the vocabulary holds 18 tokens",
+    ),
+    (
+        "a vocabulary with a repeated token",
+        ("meta", lambda m: m["vocab"]["tokens"].__setitem__(1, m["vocab"]["tokens"][2])),
+        "vocab is not a vocabulary (vocabulary has repeated tokens)",
+    ),
+    (
+        "a word vocabulary without <unk>",
+        ("meta", _meta(vocab__level="word", model__level="word")),
+        "vocab is not a vocabulary (a word vocabulary holds <eos> and <unk>)",
+    ),
+    (
+        "a vocabulary of another level",
+        (
+            "meta",
+            lambda m: m["vocab"].update(
+                level="word", tokens=["<eos>", "<unk>", *m["vocab"]["tokens"][2:]]
+            ),
+        ),
+        "vocab.level is 'word', but model.level is 'char'",
+    ),
+    (
+        "model settings that are a list",
+        ("meta", _meta(model=[1, 2])),
+        "model is missing or not a mapping",
+    ),
+    (
+        "a format version that is a string",
+        ("meta", _meta(format_version="1")),
+        "format_version must be a whole number from 1 (got '1')",
+    ),
+    (
+        "a history entry with a string step",
+        ("meta", lambda m: m["info"]["history"][0].__setitem__("step", "ten")),
+        "info.history[0].step must be a whole number >= 0 (got 'ten')",
+    ),
+    (
+        "a learning curve with a row of text",
+        ("meta", _meta(info__curve=[[10, 2.5, "fast", 1.0]])),
+        "info.curve must be a list of [step, loss, lr, seconds] (got [[10, 2.5, 'fast', 1.0]])",
+    ),
+    (
+        "a best loss that is text",
+        ("meta", _meta(info__best_val_loss="low")),
+        "info.best_val_loss must be a number (got 'low')",
+    ),
+    (
+        "a missing parameter",
+        ("tensors", _drop_tensor("param/lstm1.W_hh")),
+        "parameter lstm1.W_hh is missing",
+    ),
+    (
+        "a parameter of another shape",
+        ("tensors", _tensor("param/out.b", lambda a: a[:-1])),
+        "parameter out.b has shape (18,), but the model's settings",
+    ),
+    (
+        "a float64 parameter",
+        ("tensors", _tensor("param/lstm0.b", lambda a: a.astype(np.float64))),
+        "parameter lstm0.b is float64, not float32",
+    ),
+    (
+        "NaN weights",
+        ("tensors", _tensor("param/lstm0.W_hh", lambda a: a * np.float32(np.nan))),
+        "parameter lstm0.W_hh holds NaN or infinite values",
+    ),
+    (
+        "a parameter the model does not have",
+        ("tensors", lambda t: t.__setitem__("param/lstm2.W_hh", np.zeros((32, 128), np.float32))),
+        "parameter lstm2.W_hh is not part of the model its settings describe",
+    ),
+]
 
 
 def _forge(workdir, case) -> str:
@@ -152,9 +248,12 @@ def test_every_command_refuses_it_in_one_line(workdir, case):
     checkpoint through the same checks; the test above has every lie in process)."""
     name = _forge(workdir, case)
     command = COMMANDS[LIES.index(case) % len(COMMANDS)]
-    args = {"info": ["info", name], "sample": ["sample", name, "--length", "5"],
-            "eval": ["eval", name, "corpus.txt"],
-            "resume": ["train", "corpus.txt", "--resume", name]}[command]  # fmt: skip
+    args = {
+        "info": ["info", name],
+        "sample": ["sample", name, "--length", "5"],
+        "eval": ["eval", name, "corpus.txt"],
+        "resume": ["train", "corpus.txt", "--resume", name],
+    }[command]
     before = sorted(q.name for q in workdir.iterdir())
     p = run(*args, cwd=workdir)
     e = err(p)
@@ -166,20 +265,27 @@ def test_every_command_refuses_it_in_one_line(workdir, case):
 
 RESUME_LIES = [
     ("a missing optimizer moment", _drop_tensor("adam.v"), "tensor adam.v is missing"),
-    ("an optimizer moment of another length", _tensor("adam.m", lambda a: a[:10]),
-     "tensor adam.m is float32 (10,), not float32 (14347,)"),
-    ("a carried state of another batch", _tensor("state.h", lambda a: a[:, :3]),
-     "tensor state.h is float32 (2, 3, 32), not float32 (2, 8, 32)"),
+    (
+        "an optimizer moment of another length",
+        _tensor("adam.m", lambda a: a[:10]),
+        "tensor adam.m is float32 (10,), not float32 (14347,)",
+    ),
+    (
+        "a carried state of another batch",
+        _tensor("state.h", lambda a: a[:, :3]),
+        "tensor state.h is float32 (2, 3, 32), not float32 (2, 8, 32)",
+    ),
     ("a missing cell state", _drop_tensor("state.c"), "tensor state.c is missing"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", RESUME_LIES, ids=[c[0] for c in RESUME_LIES])
 def test_a_training_state_that_lies_is_refused_by_resume_only(workdir, case):
     _, edit, fragment = case
     name = f"state-{RESUME_LIES.index(case)}.safetensors"
-    (workdir / name).write_bytes(with_tensors((workdir / "runs/lstm/last.safetensors")
-                                              .read_bytes(), edit))  # fmt: skip
+    (workdir / name).write_bytes(
+        with_tensors((workdir / "runs/lstm/last.safetensors").read_bytes(), edit)
+    )
     p = run("train", "corpus.txt", "--resume", name, cwd=workdir)
     assert p.returncode == 1 and "Traceback" not in err(p), err(p)
     assert f"{name}: cannot resume from this checkpoint: {fragment}" in err(p)
@@ -200,11 +306,13 @@ def test_a_metadata_bomb_is_refused_without_reading_it(workdir):
 # ---- sizes that cannot fit -------------------------------------------------------------------
 
 TOO_BIG = [
-    (["--hidden", "200000"], "training 2 layers of 200000 lstm units (vocabulary 19) on batches "
-     "of 32 x 64 needs about"),
+    (
+        ["--hidden", "200000"],
+        "training 2 layers of 200000 lstm units (vocabulary 19) on batches of 32 x 64 needs about",
+    ),
     (["--layers", "100000"], "training 100000 layers of 256 lstm units"),
     (["--embed", "100000000", "--cell", "gru"], "training 2 layers of 256 gru units"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", TOO_BIG, ids=[" ".join(c[0]) for c in TOO_BIG])
@@ -224,12 +332,20 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating(workdir, case):
 # ---- numbers that are not numbers --------------------------------------------------------------
 
 NOT_FINITE = [
-    ("train", "--lr", "nan"), ("train", "--minutes", "inf"), ("train", "--epochs", "inf"),
-    ("train", "--dropout", "nan"), ("train", "--clip", "inf"), ("train", "--decay", "nan"),
-    ("train", "--init-scale", "inf"), ("train", "--val-frac", "nan"),
-    ("train", "--weight-decay", "-inf"), ("train", "--min-lr", "nan"),
-    ("sample", "--temp", "nan"), ("sample", "--top-p", "nan"), ("sample", "--temp", "inf"),
-]  # fmt: skip
+    ("train", "--lr", "nan"),
+    ("train", "--minutes", "inf"),
+    ("train", "--epochs", "inf"),
+    ("train", "--dropout", "nan"),
+    ("train", "--clip", "inf"),
+    ("train", "--decay", "nan"),
+    ("train", "--init-scale", "inf"),
+    ("train", "--val-frac", "nan"),
+    ("train", "--weight-decay", "-inf"),
+    ("train", "--min-lr", "nan"),
+    ("sample", "--temp", "nan"),
+    ("sample", "--top-p", "nan"),
+    ("sample", "--temp", "inf"),
+]
 
 
 @pytest.mark.parametrize("case", NOT_FINITE, ids=[" ".join(c) for c in NOT_FINITE])
@@ -256,10 +372,26 @@ def test_typers_own_usage_errors_are_one_line_too(workdir):
 
 
 def test_a_live_runs_directory_is_refused_and_a_killed_run_leaves_no_lock(workdir):
-    cmd = [rnngen_exe(), "train", "corpus.txt", *SMALL, "--steps", "10000000", "--eval-every",
-           "20", "--out", "runs/live"]  # fmt: skip
-    live = subprocess.Popen(cmd, cwd=workdir, env=cli_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    cmd = [
+        rnngen_exe(),
+        "train",
+        "corpus.txt",
+        *SMALL,
+        "--steps",
+        "10000000",
+        "--eval-every",
+        "20",
+        "--out",
+        "runs/live",
+    ]
+    live = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = workdir / "runs/live/last.safetensors"
     try:
         for line in live.stderr:  # plain log lines: stderr is not a terminal
@@ -269,13 +401,17 @@ def test_a_live_runs_directory_is_refused_and_a_killed_run_leaves_no_lock(workdi
         while not last.exists() and time.monotonic() - t0 < 30:
             time.sleep(0.05)
         assert live.poll() is None and last.exists()
-        for args in (["train", "corpus.txt", *SMALL, "--out", "runs/live", "--force"],
-                     ["train", "--resume", "runs/live"]):  # fmt: skip
+        for args in (
+            ["train", "corpus.txt", *SMALL, "--out", "runs/live", "--force"],
+            ["train", "--resume", "runs/live"],
+        ):
             p = run(*args, cwd=workdir)
             e = err(p)
             assert p.returncode == 1, e
-            assert (f"error: runs/live: another rnngen train (process {live.pid}) is writing this "
-                    "run directory") in e and "Traceback" not in e  # fmt: skip
+            assert (
+                f"error: runs/live: another rnngen train (process {live.pid}) is writing this "
+                "run directory"
+            ) in e and "Traceback" not in e
     finally:
         live.send_signal(signal.SIGKILL)
         live.wait(timeout=30)

@@ -43,8 +43,11 @@ def digests(path: Path) -> dict[str, str]:
     """sha256 of each parameter tensor, as ``make_v2.digests``."""
     from safetensors.numpy import load_file
 
-    return {k: hashlib.sha256(np.ascontiguousarray(v, dtype="<f4").tobytes()).hexdigest()
-            for k, v in sorted(load_file(str(path)).items()) if k.startswith("param/")}  # fmt: skip
+    return {
+        k: hashlib.sha256(np.ascontiguousarray(v, dtype="<f4").tobytes()).hexdigest()
+        for k, v in sorted(load_file(str(path)).items())
+        if k.startswith("param/")
+    }
 
 
 def approx(want):
@@ -87,9 +90,15 @@ def answers(tmp_path_factory):
     # the resumes first: they take longest
     order = sorted(jobs, key=lambda k: k[1] != "resume")
     with ThreadPoolExecutor(2) as pool:
-        started = {k: pool.submit(run, *jobs[k][0], cwd=work,
-                                  stdin=None if jobs[k][1] is None else jobs[k][1].encode())
-                   for k in order}  # fmt: skip
+        started = {
+            k: pool.submit(
+                run,
+                *jobs[k][0],
+                cwd=work,
+                stdin=None if jobs[k][1] is None else jobs[k][1].encode(),
+            )
+            for k in order
+        }
         return work, {k: f.result() for k, f in started.items()}
 
 
@@ -157,9 +166,16 @@ def test_the_python_api_agrees(name):
         assert [ev.loss, ev.tokens] == approx([want["loss"], want["tokens"]])
         return
     # the command turns an empty line into an empty line; the API refuses an empty source
-    rows = [(src, greedy, beam) for src, greedy, beam in
-            zip(a["greedy"]["stdin"].splitlines(), a["greedy"]["out"].splitlines(),
-                a["beam"]["out"], strict=True) if src]  # fmt: skip
+    rows = [
+        (src, greedy, beam)
+        for src, greedy, beam in zip(
+            a["greedy"]["stdin"].splitlines(),
+            a["greedy"]["out"].splitlines(),
+            a["beam"]["out"],
+            strict=True,
+        )
+        if src
+    ]
     sources = [src for src, _, _ in rows]
     assert model.translate(sources, beam=1) == [greedy for _, greedy, _ in rows]
     best = model.translate(sources, beam=3, n_best=2)

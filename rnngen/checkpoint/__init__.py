@@ -20,8 +20,17 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
 from rnngen.nn.networks import NetworkSpec, network_spec
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SUFFIX", "Checkpoint", "find_resumable", "load",
-           "read_header", "resolve", "save"]  # fmt: skip
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "Checkpoint",
+    "find_resumable",
+    "load",
+    "read_header",
+    "resolve",
+    "save",
+]
 
 
 @dataclass
@@ -57,8 +66,15 @@ class Checkpoint:
     def check_training_state(self) -> None:
         """Raise CheckpointError unless this checkpoint holds all a resumed run needs, in the
         types and shapes its settings imply."""
-        check_training_state(self.path, self.spec, self.model_cfg, self.train_cfg, self.task_cfg,
-                             self.info, self.arrays)  # fmt: skip
+        check_training_state(
+            self.path,
+            self.spec,
+            self.model_cfg,
+            self.train_cfg,
+            self.task_cfg,
+            self.info,
+            self.arrays,
+        )
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
@@ -67,8 +83,11 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
     tensors.update(ckpt.arrays)
     own = {}
     if ckpt.spec.names_task:
-        own = {"task": ckpt.task, ckpt.task: ckpt.task_cfg.to_dict(),
-               **{k: v.to_dict() for k, v in ckpt.vocabs.items()}}  # fmt: skip
+        own = {
+            "task": ckpt.task,
+            ckpt.task: ckpt.task_cfg.to_dict(),
+            **{k: v.to_dict() for k, v in ckpt.vocabs.items()},
+        }
     meta = {
         "model": ckpt.model_cfg.to_dict(),
         "train": ckpt.train_cfg.resolve().to_dict(),  # complete: the learning rate it implies

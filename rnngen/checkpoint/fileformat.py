@@ -27,17 +27,24 @@ MAX_HEADER = 100_000_000  # bytes of JSON header read at most
 def write(path: Path, tensors: dict[str, np.ndarray], meta: dict) -> Path:
     """Write ``tensors`` and ``meta`` (format fields added) to ``path`` atomically. Raises
     CheckpointError (the previous file kept)."""
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rnngen_version": __version__,
-            **meta}  # fmt: skip
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rnngen_version": __version__,
+        **meta,
+    }
     # one metadata key: safetensors writes a map's keys in hash order, and checkpoints of the same
     # training must be byte-identical
-    blob = st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()},
-                   metadata={"rnngen": json.dumps(meta)})  # fmt: skip
+    blob = st_save(
+        {k: np.ascontiguousarray(v) for k, v in tensors.items()},
+        metadata={"rnngen": json.dumps(meta)},
+    )
     try:
         atomic_write(path, blob)
     except OSError as e:
-        raise CheckpointError(f"{path}: could not write checkpoint ({e.strerror or e}); the "
-                              "previous one is intact") from None  # fmt: skip
+        raise CheckpointError(
+            f"{path}: could not write checkpoint ({e.strerror or e}); the previous one is intact"
+        ) from None
     return path
 
 
@@ -71,8 +78,9 @@ def read_header(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not an rnngen checkpoint") from None
     version = meta.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{path}: format_version must be a whole number from 1 (got "
-                              f"{version!r})")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: format_version must be a whole number from 1 (got {version!r})"
+        )
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: written by a newer rnngen (format {version}; this one reads up to "
@@ -80,8 +88,9 @@ def read_header(path: str | Path) -> dict:
         )
     # the data section must hold every tensor's bytes
     try:
-        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"),
-                  default=0)  # fmt: skip
+        end = max(
+            (int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0
+        )
     except (KeyError, TypeError, ValueError, IndexError):
         raise CheckpointError(f"{path}: not an rnngen checkpoint (bad tensor table)") from None
     if 8 + n + end > size:

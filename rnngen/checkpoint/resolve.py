@@ -25,8 +25,11 @@ def resolve(model: str | Path | None, cwd: Path | None = None) -> Path:
             raise CheckpointError(f"{p}: no such file")
         return p
     base = cwd or Path.cwd()
-    runs = [*base.glob("runs/*/last" + SUFFIX), *base.glob("*/last" + SUFFIX),
-            *base.glob("*" + SUFFIX)]  # fmt: skip
+    runs = [
+        *base.glob("runs/*/last" + SUFFIX),
+        *base.glob("*/last" + SUFFIX),
+        *base.glob("*" + SUFFIX),
+    ]
     if not runs:
         raise CheckpointError(
             "no model given and none found under ./runs or in a run directory here; train one "

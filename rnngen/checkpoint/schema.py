@@ -50,9 +50,19 @@ def checked_parts(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> dic
     params = {k[len("param/") :]: v for k, v in tensors.items() if k.startswith("param/")}
     arrays = {k: v for k, v in tensors.items() if not k.startswith("param/")}
     _check_params(path, model_cfg, params, lambda: spec.param_shapes(model_cfg, own))
-    return dict(model_cfg=model_cfg, train_cfg=train_cfg, vocab=vocab, params=params, step=step,
-                arrays=arrays, info=info, path=path, task=task, task_cfg=own,
-                vocabs=more)  # fmt: skip
+    return dict(
+        model_cfg=model_cfg,
+        train_cfg=train_cfg,
+        vocab=vocab,
+        params=params,
+        step=step,
+        arrays=arrays,
+        info=info,
+        path=path,
+        task=task,
+        task_cfg=own,
+        vocabs=more,
+    )
 
 
 def _vocab(meta: dict, key: str, what: str, fail) -> Vocab:
@@ -66,8 +76,9 @@ def _vocab(meta: dict, key: str, what: str, fail) -> Vocab:
         raise fail(key, f"is not a vocabulary ({e})") from None
 
 
-def _settings(path: Path, meta: dict, section: str, cls: type[Settings],
-              legacy: Callable[[dict], dict] | None) -> Any:  # fmt: skip
+def _settings(
+    path: Path, meta: dict, section: str, cls: type[Settings], legacy: Callable[[dict], dict] | None
+) -> Any:
     d = meta.get(section)
     if not isinstance(d, dict):
         raise CheckpointError(f"{path}: {section} is missing or not a mapping")
@@ -94,14 +105,19 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray],
-                  shapes: Callable[[], dict[str, tuple[int, ...]]]) -> None:  # fmt: skip
+def _check_params(
+    path: Path,
+    cfg: ModelConfig,
+    params: dict[str, np.ndarray],
+    shapes: Callable[[], dict[str, tuple[int, ...]]],
+) -> None:
     """Every parameter the settings imply (``shapes()``), with its shape, float32 and finite; no
     other."""
     per_layer = 2 + len(CELLS[cfg.cell].biases)
     if cfg.layers * per_layer > len(params):  # before listing the names of 10^9 layers
-        raise CheckpointError(f"{path}: model.layers is {cfg.layers}, but the file holds "
-                              f"{len(params)} parameters")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: model.layers is {cfg.layers}, but the file holds {len(params)} parameters"
+        )
     want = shapes()
     for name, shape in want.items():
         a = params.get(name)
@@ -119,8 +135,9 @@ def _check_params(path: Path, cfg: ModelConfig, params: dict[str, np.ndarray],
             raise CheckpointError(f"{path}: parameter {name} holds NaN or infinite values")
     extra = sorted(set(params) - set(want))
     if extra:
-        raise CheckpointError(f"{path}: parameter {extra[0]} is not part of the model its "
-                              "settings describe")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: parameter {extra[0]} is not part of the model its settings describe"
+        )
 
 
 _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
@@ -137,7 +154,7 @@ _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "sources": (
         "a list of strings",
         lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
-    ),  # fmt: skip
+    ),
     "encoding": ("a string", lambda v: isinstance(v, str)),
     "errors": ("a string", lambda v: isinstance(v, str)),
     "val_source": ("a string", lambda v: isinstance(v, str)),
@@ -146,7 +163,7 @@ _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "recent_losses": (
         "a list of numbers",
         lambda v: isinstance(v, list) and all(_is_num(x) for x in v),
-    ),  # fmt: skip
+    ),
     "optimizer": ("a mapping", lambda v: isinstance(v, dict)),
     "schedule": ("a mapping", lambda v: isinstance(v, dict)),
     "history": ("a list", lambda v: isinstance(v, list)),
@@ -156,7 +173,7 @@ _INFO_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
             isinstance(v, list)
             and all(isinstance(r, list) and len(r) == 4 and all(_is_num(x) for x in r) for r in v)
         ),
-    ),  # fmt: skip
+    ),
 }
 _HISTORY_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "step": ("a whole number >= 0", lambda v: _is_int(v) and v >= 0),
@@ -179,8 +196,9 @@ def _check_info(path: Path, info: dict) -> None:
         for key, (what, ok) in _HISTORY_TYPES.items():
             v = h.get(key)
             if v is not None and not ok(v):
-                raise CheckpointError(f"{path}: info.history[{i}].{key} must be {what} (got "
-                                      f"{_short(v)})")  # fmt: skip
+                raise CheckpointError(
+                    f"{path}: info.history[{i}].{key} must be {what} (got {_short(v)})"
+                )
 
 
 def _short(v: Any) -> str:
@@ -188,8 +206,15 @@ def _short(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check_training_state(path: Path | None, spec: NetworkSpec, m: ModelConfig, t: TrainConfig,
-                         own: Any, info: dict, arrays: dict) -> None:  # fmt: skip
+def check_training_state(
+    path: Path | None,
+    spec: NetworkSpec,
+    m: ModelConfig,
+    t: TrainConfig,
+    own: Any,
+    info: dict,
+    arrays: dict,
+) -> None:
     """Raise CheckpointError unless the checkpoint holds all a resumed run needs, in the types and
     shapes its settings imply."""
 
@@ -201,8 +226,10 @@ def check_training_state(path: Path | None, spec: NetworkSpec, m: ModelConfig, t
             raise fail(f"info.{key} is missing")
     opt = info["optimizer"]
     if opt.get("optimizer") != t.optimizer:
-        raise fail(f"info.optimizer.optimizer is {opt.get('optimizer')!r}, but train.optimizer "
-                   f"is {t.optimizer!r}")  # fmt: skip
+        raise fail(
+            f"info.optimizer.optimizer is {opt.get('optimizer')!r}, but train.optimizer "
+            f"is {t.optimizer!r}"
+        )
     if not _is_int(opt.get("t")) or opt["t"] < 0:
         raise fail(f"info.optimizer.t must be a whole number >= 0 (got {_short(opt.get('t'))})")
     scale = info["schedule"].get("scale", 1.0)

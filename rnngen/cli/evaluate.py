@@ -45,8 +45,10 @@ def evaluate(
         m = load(model, shared.threads)
         if hasattr(m, "translate"):  # its outputs are decoded and scored against references
             if "seq_len" in given(ctx):
-                raise UsageError(f"{m.path}: --seq-len is for language models; a sequence-to-"
-                                 "sequence model reads whole pairs")  # fmt: skip
+                raise UsageError(
+                    f"{m.path}: --seq-len is for language models; a sequence-to-"
+                    "sequence model reads whole pairs"
+                )
             if ensemble:
                 m = m.ensemble(*ensemble)
             return _evaluate_seq2seq(m, path, beam, settings, shared)
@@ -56,35 +58,54 @@ def evaluate(
         text, name = read_text(path, shared.encoding, shared.errors)
         with compiling_status(shared.quiet):
             m.warm("eval", settings.batch_size)
-        res = m.evaluate(text=text, batch_size=settings.batch_size, seq_len=settings.seq_len,
-                         source=name)  # fmt: skip
+        res = m.evaluate(
+            text=text, batch_size=settings.batch_size, seq_len=settings.seq_len, source=name
+        )
         if m.unknown:
             warn(f"{len(m.unknown):,} word types not in the vocabulary were scored as <unk>")
     unit = "char" if m.level == "char" else "word"
     if shared.json_out:
-        write(json.dumps({"loss": res.loss, "bits_per_token": res.bits_per_token,
-                          "perplexity": res.perplexity, "tokens": res.tokens,
-                          "level": m.level}) + "\n")  # fmt: skip
+        write(
+            json.dumps(
+                {
+                    "loss": res.loss,
+                    "bits_per_token": res.bits_per_token,
+                    "perplexity": res.perplexity,
+                    "tokens": res.tokens,
+                    "level": m.level,
+                }
+            )
+            + "\n"
+        )
     else:
-        write(f"loss        {res.loss:.4f} nats/{unit}\n"
-              f"bits        {res.bits_per_token:.4f} bits/{unit}\n"
-              f"perplexity  {res.perplexity:.2f}\n"
-              f"tokens      {res.tokens:,}\n")  # fmt: skip
+        write(
+            f"loss        {res.loss:.4f} nats/{unit}\n"
+            f"bits        {res.bits_per_token:.4f} bits/{unit}\n"
+            f"perplexity  {res.perplexity:.2f}\n"
+            f"tokens      {res.tokens:,}\n"
+        )
 
 
 def _evaluate_seq2seq(m, path: str, beam: int, settings: EvalConfig, shared: Shared) -> None:
     s2s = m.checkpoint.task_cfg
     with compiling_status(shared.quiet):
         m.warm(batch=settings.batch_size)
-    res = m.evaluate(path, beam=beam, batch_size=settings.batch_size, encoding=shared.encoding,
-                     errors=shared.errors)  # fmt: skip
+    res = m.evaluate(
+        path,
+        beam=beam,
+        batch_size=settings.batch_size,
+        encoding=shared.encoding,
+        errors=shared.errors,
+    )
     if shared.json_out:
         write(json.dumps({**res.to_dict(), "beam": beam, "level": s2s.tgt_level}) + "\n")
         return
     unit = "token" if s2s.tgt_level == "word" else "char"
-    write(f"loss                 {res.loss:.4f} nats/{unit} (teacher-forced)\n"
-          f"perplexity           {res.perplexity:.3f}\n"
-          f"sequence accuracy    {100 * res.accuracy:.2f}% of {res.sources:,} sources "
-          f"(beam {beam})\n"
-          f"sequence error rate  {100 * res.sequence_error_rate:.2f}%\n"
-          f"token error rate     {100 * res.token_error_rate:.2f}%\n")  # fmt: skip
+    write(
+        f"loss                 {res.loss:.4f} nats/{unit} (teacher-forced)\n"
+        f"perplexity           {res.perplexity:.3f}\n"
+        f"sequence accuracy    {100 * res.accuracy:.2f}% of {res.sources:,} sources "
+        f"(beam {beam})\n"
+        f"sequence error rate  {100 * res.sequence_error_rate:.2f}%\n"
+        f"token error rate     {100 * res.token_error_rate:.2f}%\n"
+    )

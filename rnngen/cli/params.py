@@ -30,8 +30,11 @@ from rnngen.errors import flag_name
 class Shared(Settings):
     """The options several commands take; each command picks its own (``Shared.only``)."""
 
-    threads: int | None = setting(None, "CPU threads [train, eval, score: all cores; sample: 1 or "
-                                  "2, whichever is faster].", min=1)  # fmt: skip
+    threads: int | None = setting(
+        None,
+        "CPU threads [train, eval, score: all cores; sample: 1 or 2, whichever is faster].",
+        min=1,
+    )
     encoding: str = setting("utf-8", "Text encoding of the inputs (utf-8, latin-1, cp1252, ...).")
     errors: str = setting("strict", "Undecodable bytes: 'strict' (refuse) or 'replace' (U+FFFD).")
     json_out: bool = setting(False, "Write JSON to stdout instead of text.", flag="--json")
@@ -69,8 +72,14 @@ def _options(cls: type[Settings], names: frozenset[str] | None) -> list[inspect.
         option = typer.Option(*decls, help=help_text, show_default=not spec.derived)
         default = None if f.default is dataclasses.MISSING else f.default
         kind = base | None if optional else base
-        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                     annotation=Annotated[kind, option]))  # fmt: skip
+        out.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[kind, option],
+            )
+        )
     return out
 
 
@@ -86,8 +95,11 @@ def settings_options(*sources: type[Settings] | Subset) -> Callable:
         extra: list[inspect.Parameter] = []
         for src in sources:
             cls, names = (src.cls, src.names) if isinstance(src, Subset) else (src, None)
-            target = next(p.name for p in sig.parameters.values()
-                          if p.kind is p.KEYWORD_ONLY and p.annotation is cls)  # fmt: skip
+            target = next(
+                p.name
+                for p in sig.parameters.values()
+                if p.kind is p.KEYWORD_ONLY and p.annotation is cls
+            )
             opts = _options(cls, names)
             groups.append((cls, target, [p.name for p in opts]))
             extra += opts

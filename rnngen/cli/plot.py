@@ -43,13 +43,24 @@ def plot(
         from rnngen.pictures.terminal import render
 
         size = shutil.get_terminal_size((100, 30))
-        write(render(curves, size.columns, max(15, size.lines - 4), COLOR_SYSTEM is not None)
-              + "\n")  # fmt: skip
+        write(
+            render(curves, size.columns, max(15, size.lines - 4), COLOR_SYSTEM is not None) + "\n"
+        )
         return
     for c in curves:
         for run, series, step, minutes, value in c.rows():
             if shared.json_out:
-                write(json.dumps({"run": run, "series": series, "step": step,
-                                  "minutes": minutes, "value": value}) + "\n")  # fmt: skip
+                write(
+                    json.dumps(
+                        {
+                            "run": run,
+                            "series": series,
+                            "step": step,
+                            "minutes": minutes,
+                            "value": value,
+                        }
+                    )
+                    + "\n"
+                )
             else:
                 write(f"{run}\t{series}\t{step}\t{minutes:.4f}\t{value:.6g}\n")

@@ -97,8 +97,9 @@ class TrainProgress:
             pct = 100 * self._fraction(step, elapsed)
             self.err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {fmt_rate(rate)}")
 
-    def evaluated(self, step: int, val_loss: float, best: bool,
-                  val_error: float | None = None) -> None:  # fmt: skip
+    def evaluated(
+        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+    ) -> None:
         self.val = f"{val_loss:.3f}" + ("" if val_error is None else f" {100 * val_error:.1f}%")
         error = "" if val_error is None else f"  error {100 * val_error:.2f}%"
         if self.bar is not None:
@@ -121,8 +122,10 @@ class TrainProgress:
 
     def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None:
         if not self.quiet:
-            self.err.print(f"step {step:,}  val {val_loss:.4f} on the whole validation split "
-                           f"({tokens:,} tokens)")  # fmt: skip
+            self.err.print(
+                f"step {step:,}  val {val_loss:.4f} on the whole validation split "
+                f"({tokens:,} tokens)"
+            )
 
     def saved(self, path: Path) -> None: ...
 

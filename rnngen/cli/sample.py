@@ -21,7 +21,7 @@ def sample(
         typer.Argument(
             help="Checkpoint file or run directory (default: the newest under ./runs "
             "or in a run directory here)."
-        ),  # fmt: skip
+        ),
     ] = None,
     prime_file: Annotated[
         str | None,
@@ -51,8 +51,10 @@ def sample(
         if model is None or Path(model).is_dir():
             info(f"sampling from {m.path}", quiet)
         if unknown:
-            warn("prime words not in the vocabulary, read as <unk>: "
-                 + ", ".join(repr(w) for w in unknown[:10]))  # fmt: skip
+            warn(
+                "prime words not in the vocabulary, read as <unk>: "
+                + ", ".join(repr(w) for w in unknown[:10])
+            )
         with compiling_status(quiet):
             m.warm("batch" if settings.batched else "sample")
         options = dataclasses.asdict(settings)

@@ -48,30 +48,46 @@ def score(
             a = n * CHUNK_LINES
             if n == 0 and m.unknown and not quiet:
                 unknown = m.unknown
-                shown = ", ".join(repr(w) for w in unknown[:10]) + (", …" if len(unknown) > 10
-                                                                     else "")  # fmt: skip
-                warn(f"{len(unknown):,} word types not in the vocabulary are scored as <unk>: "
-                     f"{shown}")  # fmt: skip
+                shown = ", ".join(repr(w) for w in unknown[:10]) + (
+                    ", …" if len(unknown) > 10 else ""
+                )
+                warn(
+                    f"{len(unknown):,} word types not in the vocabulary are scored as <unk>: "
+                    f"{shown}"
+                )
             out = []
             for k, s in enumerate(scores):
                 line = lines[a + k]
                 total_bits += s.bits
                 total_tokens += s.tokens
                 if shared.json_out:
-                    out.append(json.dumps({
-                        "line": a + k + 1, "bits": s.bits, "bits_per_token": s.bits_per_token,
-                        "perplexity": s.perplexity, "tokens": s.tokens, "text": line,
-                    }))  # fmt: skip
+                    out.append(
+                        json.dumps(
+                            {
+                                "line": a + k + 1,
+                                "bits": s.bits,
+                                "bits_per_token": s.bits_per_token,
+                                "perplexity": s.perplexity,
+                                "tokens": s.tokens,
+                                "text": line,
+                            }
+                        )
+                    )
                 else:
-                    out.append(f"{s.bits:.4f}\t{s.bits_per_token:.4f}\t{s.perplexity:.4f}\t"
-                               f"{s.tokens}\t{line}")  # fmt: skip
+                    out.append(
+                        f"{s.bits:.4f}\t{s.bits_per_token:.4f}\t{s.perplexity:.4f}\t"
+                        f"{s.tokens}\t{line}"
+                    )
             write("".join(o + "\n" for o in out))
     seconds = time.perf_counter() - t0
     unit = "char" if m.level == "char" else "token"
     if total_tokens:
         mean = total_bits / total_tokens
         ppl = 2.0 ** min(mean, 1000.0)
-        info(f"scored {len(lines):,} lines, {total_tokens:,} {unit}s in {seconds:.1f} s: "
-             f"{mean:.4f} bits/{unit}, perplexity {ppl:.4f}", quiet)  # fmt: skip
+        info(
+            f"scored {len(lines):,} lines, {total_tokens:,} {unit}s in {seconds:.1f} s: "
+            f"{mean:.4f} bits/{unit}, perplexity {ppl:.4f}",
+            quiet,
+        )
     else:
         info(f"{name}: no lines to score", quiet)

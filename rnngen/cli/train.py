@@ -95,19 +95,33 @@ def train(
     with user_errors(), session:  # the group's end (its replicas joined) on every way out
         if paths and "-" in paths and sys.stdin.isatty():
             info("reading the corpus from stdin; end it with Ctrl-D", quiet)
-        trainer = session.prepare(lambda threads, group: prepare(
-            paths, val_file=val_file, out=out, force=force, resume=resume, init_from=init_from,
-            threads=threads, encoding=shared.encoding, errors=shared.errors, given=settings,
-            flag=name_flag, notice=lambda m: info(m, quiet), task_name=task, group=group,
-        ))  # fmt: skip
+        trainer = session.prepare(
+            lambda threads, group: prepare(
+                paths,
+                val_file=val_file,
+                out=out,
+                force=force,
+                resume=resume,
+                init_from=init_from,
+                threads=threads,
+                encoding=shared.encoding,
+                errors=shared.errors,
+                given=settings,
+                flag=name_flag,
+                notice=lambda m: info(m, quiet),
+                task_name=task,
+                group=group,
+            )
+        )
         if resume is not None:
             done = trainer.done_reason()
             if done is not None:
                 info(done, quiet)
                 raise typer.Exit(0)
             epochs = trainer.step / trainer.stream.steps_per_epoch
-            info(f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)",
-                 quiet)  # fmt: skip
+            info(
+                f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)", quiet
+            )
         else:
             for notice in session.task.notices(trainer):
                 info(notice, quiet)
@@ -152,8 +166,10 @@ def _run(session, quiet: bool, json_out: bool) -> None:
     if json_out:
         print(json.dumps(result.to_dict()), flush=True)
     if result.interrupted:
-        err.print(f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
-                  f"{escape(str(run_dir))}; resume with:")  # fmt: skip
+        err.print(
+            f"[yellow]interrupted[/] at step {result.steps:,}; checkpoints are in "
+            f"{escape(str(run_dir))}; resume with:"
+        )
         n, hint = trainer.group.size, resume_hint(run_dir, trainer.meta)
         if n > 1 and trainer.group.members == "replicas":
             hint = hint.replace(" --resume ", f" --replicas {n} --resume ", 1)

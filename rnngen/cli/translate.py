@@ -61,8 +61,10 @@ def translate(
             for line, where in numbered:  # every line readable before anything is written
                 if line.strip():
                     tr.encode_source(line, where)
-            batches = (numbered[a : a + settings.batch_size]
-                       for a in range(0, len(numbered), settings.batch_size))  # fmt: skip
+            batches = (
+                numbered[a : a + settings.batch_size]
+                for a in range(0, len(numbered), settings.batch_size)
+            )
         with compiling_status(shared.quiet):
             m.warm(batch=settings.batch_size)
         unknown: dict[str, None] = {}
@@ -96,8 +98,11 @@ def _decode(tr, batch, settings: TranslateConfig, max_len: int, unknown: dict):
     for line, _ in real:
         unknown.update(dict.fromkeys(tr.unknown_words(line)))
     srcs = [tr.encode_source(line, where) for line, where in real]
-    hyps = tr.search(srcs, settings.beam, settings.n_best, max_len, settings.temp,
-                     settings.seed) if srcs else []  # fmt: skip
+    hyps = (
+        tr.search(srcs, settings.beam, settings.n_best, max_len, settings.temp, settings.seed)
+        if srcs
+        else []
+    )
     found = iter(hyps)
     return [(line, next(found) if line.strip() else []) for line, _ in batch]
 

@@ -189,8 +189,10 @@ class Settings:
             if name not in names:
                 close = difflib.get_close_matches(name, names, 1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise UsageError(f"{what}: unknown setting {name!r}{hint}; the settings are: "
-                                 f"{', '.join(sorted(names))}")  # fmt: skip
+                raise UsageError(
+                    f"{what}: unknown setting {name!r}{hint}; the settings are: "
+                    f"{', '.join(sorted(names))}"
+                )
 
     @classmethod
     def from_dict(cls, d: dict) -> Self:

@@ -12,8 +12,13 @@ from rnngen.errors import ConfigError
 # the optimizers of rnngen.training.optim: their default learning rates, and the state buffers each
 # keeps (each as long as the parameters; checkpoints store them)
 DEFAULT_LR = {"adam": 2e-3, "adamw": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
-MOMENTS = {"adam": ("m", "v"), "adamw": ("m", "v"), "sgd": ("momentum",),
-           "rmsprop": ("square_avg",), "adagrad": ("sum",)}  # fmt: skip
+MOMENTS = {
+    "adam": ("m", "v"),
+    "adamw": ("m", "v"),
+    "sgd": ("momentum",),
+    "rmsprop": ("square_avg",),
+    "adagrad": ("sum",),
+}
 OPTIMIZERS = tuple(DEFAULT_LR)
 STOP_LIMITS = ("steps", "minutes", "epochs", "patience")  # what --resume may change
 
@@ -24,32 +29,44 @@ SCHEDULES = ("constant", "step", "plateau", "cosine")  # rnngen.training.schedul
 class TrainConfig(Settings):
     seq_len: int = setting(64, "Unrolled steps per batch (T): the truncated-BPTT window.", min=1)
     batch_size: int = setting(32, "Parallel streams per batch (B).", min=1)
-    optimizer: str = setting("adam", "adam, adamw, sgd, rmsprop or adagrad (update rules as "
-                             "PyTorch writes them).", choices=OPTIMIZERS)  # fmt: skip
-    lr: float | None = setting(None, "Learning rate [2e-3; sgd 1, adagrad 0.01].", above=0,
-                               derived=True)  # fmt: skip
+    optimizer: str = setting(
+        "adam",
+        "adam, adamw, sgd, rmsprop or adagrad (update rules as PyTorch writes them).",
+        choices=OPTIMIZERS,
+    )
+    lr: float | None = setting(
+        None, "Learning rate [2e-3; sgd 1, adagrad 0.01].", above=0, derived=True
+    )
     beta1: float = setting(0.9, "Adam's first-moment decay.", min=0, below=1, cli=False)
     beta2: float = setting(0.999, "Adam's second-moment decay.", min=0, below=1, cli=False)
     eps: float = setting(1e-8, "Adam's epsilon.", above=0, cli=False)
     momentum: float = setting(0.0, "SGD momentum.", min=0, below=1)
     weight_decay: float = setting(0.0, "L2 weight decay (decoupled for adamw).", min=0)
     clip: float = setting(5.0, "Global gradient-norm clip (0 = off).", min=0)
-    schedule: str = setting("constant", "Learning rate: constant, step, plateau or cosine.",
-                            choices=SCHEDULES)  # fmt: skip
-    decay: float | None = setting(None, "Factor per decay: step [0.5], plateau [0.25].", above=0,
-                                  below=1)  # fmt: skip
+    schedule: str = setting(
+        "constant", "Learning rate: constant, step, plateau or cosine.", choices=SCHEDULES
+    )
+    decay: float | None = setting(
+        None, "Factor per decay: step [0.5], plateau [0.25].", above=0, below=1
+    )
     decay_after: float = setting(4.0, "step: epochs at the full rate before decaying.", min=0)
     warmup: int = setting(0, "Steps of linear learning-rate warmup.", min=0)
     min_lr: float = setting(0.0, "cosine: the final learning rate.", min=0)
     patience: int | None = setting(None, "Stop after N evaluations without improvement.", min=1)
-    init_scale: float | None = setting(None, "Initialise every weight uniform in [-S, S] "
-                                       "[PyTorch's initialisation].", above=0)  # fmt: skip
+    init_scale: float | None = setting(
+        None, "Initialise every weight uniform in [-S, S] [PyTorch's initialisation].", above=0
+    )
     steps: int | None = setting(None, "Stop after N steps.", min=1)
     minutes: float | None = setting(None, "Stop after M minutes.", above=0)
-    epochs: float | None = setting(None, "Stop after E passes (default 10 if no other limit).",
-                                   above=0)  # fmt: skip
-    val_frac: float | None = setting(None, "Hold out this tail fraction for validation [0.1; "
-                                     "none with --val-file].", above=0, below=1)  # fmt: skip
+    epochs: float | None = setting(
+        None, "Stop after E passes (default 10 if no other limit).", above=0
+    )
+    val_frac: float | None = setting(
+        None,
+        "Hold out this tail fraction for validation [0.1; none with --val-file].",
+        above=0,
+        below=1,
+    )
     eval_every: int | None = setting(None, "Steps between evaluations [every ~500k tokens].", min=1)
     seed: int = setting(0, "Random seed (same seed, same model).", min=0)
     max_vocab: int | None = setting(None, "Word level: keep the N most frequent words.", min=3)

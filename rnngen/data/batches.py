@@ -72,8 +72,9 @@ def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int):
     B, _ = eval_shape(len(tokens), batch_size, seq_len)
     row_len = n_pred // B
     n = row_len * B
-    yield from row_windows(tokens[:n].reshape(B, row_len), tokens[1 : n + 1].reshape(B, row_len),
-                           seq_len)  # fmt: skip
+    yield from row_windows(
+        tokens[:n].reshape(B, row_len), tokens[1 : n + 1].reshape(B, row_len), seq_len
+    )
     if n < n_pred:
         rest_x = tokens[n:n_pred]
         rest_y = tokens[n + 1 : n_pred + 1]

@@ -13,8 +13,20 @@ import datetime
 import hashlib
 import random
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-          "september", "october", "november", "december")  # fmt: skip
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # the ways of writing a date: {d} 3, {dd} 03, {od} 3rd, {m} 3, {mm} 03, {month} march, {mon} mar,
@@ -60,9 +72,18 @@ def written(date: datetime.date, fmt: str, case: str) -> str:
     month, weekday = MONTHS[date.month - 1], WEEKDAYS[date.weekday()]
     if case == "title":
         month, weekday = month.title(), weekday.title()
-    text = fmt.format(d=date.day, dd=f"{date.day:02d}", od=ordinal(date.day), m=date.month,
-                      mm=f"{date.month:02d}", month=month, mon=month[:3], weekday=weekday,
-                      dy=weekday[:3], y=date.year)  # fmt: skip
+    text = fmt.format(
+        d=date.day,
+        dd=f"{date.day:02d}",
+        od=ordinal(date.day),
+        m=date.month,
+        mm=f"{date.month:02d}",
+        month=month,
+        mon=month[:3],
+        weekday=weekday,
+        dy=weekday[:3],
+        y=date.year,
+    )
     if case == "upper":
         return text.upper()
     return text[:1].upper() + text[1:] if case == "title" else text

@@ -41,8 +41,13 @@ def rows_of(batch: Batch, lo: int, hi: int) -> Batch:
     src_len, tgt_len = batch.src_len[lo:hi], batch.tgt_len[lo:hi]
     S, T = int(src_len.max()), int(tgt_len.max())
     own = np.ascontiguousarray
-    return Batch(own(batch.src[:S, lo:hi]), src_len.copy(), own(batch.tgt_in[:T, lo:hi]),
-                 own(batch.tgt_out[:T, lo:hi]), tgt_len.copy())  # fmt: skip
+    return Batch(
+        own(batch.src[:S, lo:hi]),
+        src_len.copy(),
+        own(batch.tgt_in[:T, lo:hi]),
+        own(batch.tgt_out[:T, lo:hi]),
+        tgt_len.copy(),
+    )
 
 
 def sorted_batches(pairs: PairSet, B: int) -> list[np.ndarray]:

@@ -56,8 +56,13 @@ def parse_pairs(text: str, name: str, src_level: str, tgt_level: str) -> list[Pa
     return pairs
 
 
-def read_pairs(paths: Iterable[str], src_level: str, tgt_level: str, encoding: str = "utf-8",
-               errors: str = "strict") -> tuple[list[Pair], str, str]:  # fmt: skip
+def read_pairs(
+    paths: Iterable[str],
+    src_level: str,
+    tgt_level: str,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+) -> tuple[list[Pair], str, str]:
     """(pairs, display name, fingerprint) of files, directories (every text file below) and '-'.
     Raises DataError."""
     paths = list(paths)
@@ -91,8 +96,9 @@ def held_out(source: str, frac: float) -> bool:
 # ---- vocabularies -------------------------------------------------------------------------------
 
 
-def build_vocab(seqs: Iterable[list[str]], level: str, max_vocab: int | None = None,
-                min_count: int = 1) -> Vocab:  # fmt: skip
+def build_vocab(
+    seqs: Iterable[list[str]], level: str, max_vocab: int | None = None, min_count: int = 1
+) -> Vocab:
     """Sorted characters, or words by descending frequency after <eos> and <unk>: those seen at
     least ``min_count`` times, at most ``max_vocab`` entries in all (the others read as <unk>)."""
     if level == "char":
@@ -167,16 +173,18 @@ def _packed(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return lengths, flat.astype(np.int32, copy=False)
 
 
-def _unpack(src_len: np.ndarray, src: np.ndarray, tgt_len: np.ndarray, tgt: np.ndarray,
-            sources: list[str]) -> PairSet:  # fmt: skip
+def _unpack(
+    src_len: np.ndarray, src: np.ndarray, tgt_len: np.ndarray, tgt: np.ndarray, sources: list[str]
+) -> PairSet:
     def split(lengths: np.ndarray, flat: np.ndarray) -> list[np.ndarray]:
         return np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
 
     return PairSet(split(src_len, src), split(tgt_len, tgt), sources)
 
 
-def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
-                 references: bool = False) -> PairSet:  # fmt: skip
+def encode_pairs(
+    pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, references: bool = False
+) -> PairSet:
     """Raises DataError at the first pair with a character its vocabulary lacks. With
     ``references`` (targets to compare outputs with, not to train on), a target's unknown
     characters are encoded as -1, which no output equals."""
@@ -188,8 +196,9 @@ def encode_pairs(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
                 continue
             if missing:
                 shown = ", ".join(repr(c) for c in missing[:5])
-                raise DataError(f"{p.where}: the {side} has characters the model does not know: "
-                                f"{shown}")  # fmt: skip
+                raise DataError(
+                    f"{p.where}: the {side} has characters the model does not know: {shown}"
+                )
         src.append(encode(src_vocab, p.src))
         if references and tgt_vocab.level == "char":
             tgt.append(np.array([tgt_vocab.stoi.get(c, -1) for c in p.tgt], np.int32))

@@ -43,8 +43,9 @@ def spool_stdin(target: Path) -> None:
         shutil.copyfileobj(sys.stdin.buffer, f, CHUNK)
 
 
-def file_pieces(path: Path, name: str, encoding: str, errors: str,
-                chunk: int = CHUNK) -> Iterator[str]:  # fmt: skip
+def file_pieces(
+    path: Path, name: str, encoding: str, errors: str, chunk: int = CHUNK
+) -> Iterator[str]:
     """One file's text in pieces (of ``chunk`` bytes read), as ``decode_text`` would give it
     whole. Raises DataError."""
     decoder = codecs.getincrementaldecoder(encoding)(errors)
@@ -64,15 +65,17 @@ def file_pieces(path: Path, name: str, encoding: str, errors: str,
                 if final:
                     raise DataError(f"{name}: is empty")
                 if looks_binary(raw, encoding):
-                    raise DataError(f"{name}: looks like a binary file (it contains NUL bytes), "
-                                    "not text")  # fmt: skip
+                    raise DataError(
+                        f"{name}: looks like a binary file (it contains NUL bytes), not text"
+                    )
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(raw, final)
             except UnicodeDecodeError as e:
                 data = pending + raw
-                raise undecodable(name, encoding, data[e.start], offset - len(pending) + e.start
-                                  ) from None  # fmt: skip
+                raise undecodable(
+                    name, encoding, data[e.start], offset - len(pending) + e.start
+                ) from None
             offset += len(raw)
             if first and text:
                 first = False
@@ -88,8 +91,13 @@ def file_pieces(path: Path, name: str, encoding: str, errors: str,
                 return
 
 
-def text_pieces(files: list[Path | str], encoding: str, errors: str,
-                stdin_copy: Path | None = None, chunk: int = CHUNK) -> Iterator[str]:  # fmt: skip
+def text_pieces(
+    files: list[Path | str],
+    encoding: str,
+    errors: str,
+    stdin_copy: Path | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[str]:
     """The joined text of ``files`` (from ``expand``) in pieces; '-' reads ``stdin_copy``."""
     for i, f in enumerate(files):
         path, name = (stdin_copy, "<stdin>") if f == "-" else (f, str(f))

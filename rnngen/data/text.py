@@ -27,8 +27,9 @@ def check_encoding(encoding: str, errors: str) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise UsageError(f"--encoding {encoding!r} is not a known text encoding (e.g. utf-8, "
-                         "latin-1, cp1252)") from None  # fmt: skip
+        raise UsageError(
+            f"--encoding {encoding!r} is not a known text encoding (e.g. utf-8, latin-1, cp1252)"
+        ) from None
     if errors not in ERRORS:
         raise UsageError(f"--errors must be 'strict' or 'replace', not {errors!r}")
 
@@ -68,8 +69,9 @@ def read_texts(paths: list[str], encoding: str = "utf-8", errors: str = "strict"
                 parts.append(decode_text(_read_bytes(f), str(f), encoding, errors))
         else:
             parts.append(read_text(path, encoding, errors)[0])
-    text = "".join(t if t.endswith("\n") or i == len(parts) - 1 else t + "\n"
-                   for i, t in enumerate(parts))  # fmt: skip
+    text = "".join(
+        t if t.endswith("\n") or i == len(parts) - 1 else t + "\n" for i, t in enumerate(parts)
+    )
     return Text(text, display_name(paths), [str(p) for p in paths])
 
 
@@ -145,8 +147,10 @@ def undecodable(name: str, encoding: str, byte: int, offset: int) -> DataError:
     """The error for a byte that does not decode, at ``offset`` of file ``name``."""
     enc = codecs.lookup(encoding).name
     what = "valid UTF-8" if enc == "utf-8" else f"valid {enc}"
-    return DataError(f"{name}: is not {what} (bad byte 0x{byte:02x} at offset {offset}); "
-                     "give its --encoding, or --errors replace")  # fmt: skip
+    return DataError(
+        f"{name}: is not {what} (bad byte 0x{byte:02x} at offset {offset}); "
+        "give its --encoding, or --errors replace"
+    )
 
 
 def fingerprint(text: str) -> str:

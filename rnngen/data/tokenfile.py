@@ -177,8 +177,10 @@ def encode_corpus(
         fps = [Fingerprint(), Fingerprint()]
         try:
             with os.fdopen(fd, "wb") as f:
-                counts = [_write_ids(f, p(level), encode, dtype, fp)
-                          for p, fp in zip(parts, fps, strict=False)]  # fmt: skip
+                counts = [
+                    _write_ids(f, p(level), encode, dtype, fp)
+                    for p, fp in zip(parts, fps, strict=False)
+                ]
                 f.flush()
                 os.fsync(f.fileno())
             got = (fps[0].hexdigest(), fps[1].hexdigest() if val is not None else None)
@@ -222,9 +224,12 @@ def read_meta(run_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     try:
-        ok = (meta["format"] == FORMAT and meta["dtype"] in DTYPES
-              and size == np.dtype(meta["dtype"]).itemsize
-              * (meta["tokens"] + (meta["val_tokens"] or 0)))  # fmt: skip
+        ok = (
+            meta["format"] == FORMAT
+            and meta["dtype"] in DTYPES
+            and size
+            == np.dtype(meta["dtype"]).itemsize * (meta["tokens"] + (meta["val_tokens"] or 0))
+        )
     except (KeyError, TypeError):
         return None
     return meta if ok else None

@@ -100,8 +100,13 @@ class Vocab:
         """Text of token ids; at word level <eos> becomes a newline."""
         return StreamDecoder(self)(ids)
 
-    def extended(self, text: str, val_text: str | None = None, max_vocab: int | None = None,
-                 min_count: int = 1) -> tuple["Vocab", list[str]]:  # fmt: skip
+    def extended(
+        self,
+        text: str,
+        val_text: str | None = None,
+        max_vocab: int | None = None,
+        min_count: int = 1,
+    ) -> tuple["Vocab", list[str]]:
         """(this vocabulary with the tokens of a new text it lacks appended, those tokens): every
         old token keeps its id, so a trained model can go on learning on new text
         (``--init-from``).
@@ -114,8 +119,9 @@ class Vocab:
             return self.extended_with(set(text + (val_text or "")))
         return self.extended_with(Counter(text.split()), max_vocab, min_count)
 
-    def extended_with(self, seen: set[str] | Counter, max_vocab: int | None = None,
-                      min_count: int = 1) -> tuple["Vocab", list[str]]:  # fmt: skip
+    def extended_with(
+        self, seen: set[str] | Counter, max_vocab: int | None = None, min_count: int = 1
+    ) -> tuple["Vocab", list[str]]:
         """``extended`` from what the new text holds: its characters (a set), or its word counts
         (a Counter)."""
         if self.level == "char":

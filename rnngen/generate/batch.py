@@ -20,8 +20,9 @@ from rnngen.generate.text import cut_at, decoder_after, resolve_seed, start_ids,
 from rnngen.nn.lm import LMNetwork, State
 
 
-def draw_rows(logits: np.ndarray, temp: float, top_k: int, top_p: float,
-              rngs: list[np.random.Generator]) -> np.ndarray:  # fmt: skip
+def draw_rows(
+    logits: np.ndarray, temp: float, top_k: int, top_p: float, rngs: list[np.random.Generator]
+) -> np.ndarray:
     """One token id per row of ``logits`` (B, V): softmax(logits / temp) within the top-k and
     the top-p nucleus, one uniform draw from ``rngs[b]`` per row; temp 0 takes the argmax."""
     B, V = logits.shape
@@ -82,8 +83,9 @@ class Stepper:
             else:
                 xin, xrow = tape.xp.reshape(self.B, -1), self.rows
                 np.dot(below, layer.W_ih, out=xin)
-            timeloop.forward_packed(self.kernels[k], xin, xrow, layer.bias, self.packed[k],
-                                    tape.states, tape.caches, 1)  # fmt: skip
+            timeloop.forward_packed(
+                self.kernels[k], xin, xrow, layer.bias, self.packed[k], tape.states, tape.caches, 1
+            )
             for s, s0 in zip(tape.states, state.layer(k), strict=True):
                 s0[...] = s[1]
             below = tape.states[0][1]  # (B, H)

@@ -22,8 +22,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def beam_search(gen: BatchGenerator, prime_ids: np.ndarray,
-                cfg: SampleConfig) -> list[tuple[str, float]]:  # fmt: skip
+def beam_search(
+    gen: BatchGenerator, prime_ids: np.ndarray, cfg: SampleConfig
+) -> list[tuple[str, float]]:
     """The best ``cfg.num`` of ``cfg.beam`` beams: (prime + continuation, its log-probability in
     nats), best first."""
     K = cfg.beam

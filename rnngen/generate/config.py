@@ -13,22 +13,34 @@ class SampleConfig(Settings):
     length: int = setting(1000, "Tokens to generate after the prime.", min=0)
     temp: float = setting(1.0, "Temperature; 0 takes the most likely token.", min=0)
     top_k: int = setting(0, "Sample among the K most likely (0 = all).", min=0)
-    top_p: float = setting(1.0, "Nucleus: the smallest set with this probability mass.", above=0,
-                           max=1)  # fmt: skip
+    top_p: float = setting(
+        1.0, "Nucleus: the smallest set with this probability mass.", above=0, max=1
+    )
     prime: str = setting("", "Text to start from (printed first).")
     seed: int | None = setting(None, "Random seed (same seed, same text) [random].")
     stop: str | None = setting(None, "End a sample where this string appears (not printed).")
-    num: int = setting(1, "Number of samples, generated as one batch, separated by a blank line.",
-                       min=1, max=10_000)  # fmt: skip
+    num: int = setting(
+        1,
+        "Number of samples, generated as one batch, separated by a blank line.",
+        min=1,
+        max=10_000,
+    )
     repetition_penalty: float = setting(
-        1.0, "Divide the logits of words already in the text by R (CTRL); 1 = off. At char level "
-        "it applies where a word already written would end.", min=1)  # fmt: skip
+        1.0,
+        "Divide the logits of words already in the text by R (CTRL); 1 = off. At char level "
+        "it applies where a word already written would end.",
+        min=1,
+    )
     no_repeat_ngram: int = setting(
-        0, "Never repeat a run of N words (char level: whitespace-separated words); 0 = off.",
-        min=0)  # fmt: skip
-    beam: int = setting(0, "Beam search with K beams: the most likely continuation (ignores "
-                        "--temp, --top-k, --top-p, --seed); 0 = sample.", min=0,
-                        max=1000)  # fmt: skip
+        0, "Never repeat a run of N words (char level: whitespace-separated words); 0 = off.", min=0
+    )
+    beam: int = setting(
+        0,
+        "Beam search with K beams: the most likely continuation (ignores "
+        "--temp, --top-k, --top-p, --seed); 0 = sample.",
+        min=0,
+        max=1000,
+    )
 
     def check(self) -> None:
         if self.stop == "":
@@ -50,14 +62,14 @@ class SampleConfig(Settings):
 @dataclass
 class TranslateConfig(Settings):
     beam: int = setting(5, "Beam width (length-normalised); 1 is greedy search.", min=1)
-    n_best: int = setting(1, "Outputs per input, best first (output<TAB>log-probability).",
-                          min=1)  # fmt: skip
-    temp: float = setting(0.0, "Sample at this temperature instead of searching (0: search).",
-                          min=0)  # fmt: skip
-    max_len: int | None = setting(None, "Longest output in tokens [the model's --max-len].",
-                                  min=1)  # fmt: skip
-    batch_size: int = setting(32, "Inputs decoded together (outputs stream a batch at a time).",
-                              min=1)  # fmt: skip
+    n_best: int = setting(1, "Outputs per input, best first (output<TAB>log-probability).", min=1)
+    temp: float = setting(
+        0.0, "Sample at this temperature instead of searching (0: search).", min=0
+    )
+    max_len: int | None = setting(None, "Longest output in tokens [the model's --max-len].", min=1)
+    batch_size: int = setting(
+        32, "Inputs decoded together (outputs stream a batch at a time).", min=1
+    )
     seed: int = setting(0, "Random seed of --temp sampling.", min=0)
 
     def check(self) -> None:

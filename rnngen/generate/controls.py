@@ -47,8 +47,13 @@ class WordHistory:
     partial: str = ""
 
     def copy(self) -> "WordHistory":
-        return WordHistory(self.n, list(self.words), set(self.seen),
-                           {k: set(v) for k, v in self.grams.items()}, self.partial)  # fmt: skip
+        return WordHistory(
+            self.n,
+            list(self.words),
+            set(self.seen),
+            {k: set(v) for k, v in self.grams.items()},
+            self.partial,
+        )
 
     def add_word(self, word: str) -> None:
         if self.n > 0 and len(self.words) >= self.n - 1:

@@ -35,8 +35,9 @@ def evaluate(
     if len(tokens) < 2:
         raise ValueError("need at least two tokens to evaluate")
     B, _ = eval_shape(len(tokens), batch_size, seq_len)
-    return score_windows(model, eval_batches(tokens, batch_size, seq_len), len(tokens) - 1,
-                         B, rows, progress)  # fmt: skip
+    return score_windows(
+        model, eval_batches(tokens, batch_size, seq_len), len(tokens) - 1, B, rows, progress
+    )
 
 
 def evaluate_rows(
@@ -48,8 +49,9 @@ def evaluate_rows(
     progress: Progress | None = None,
 ) -> EvalResult:
     """Mean cross-entropy of (B, L) rows of inputs and targets, each row from a zero state."""
-    return score_windows(model, row_windows(inputs, targets, seq_len), targets.size,
-                         inputs.shape[0], rows, progress)  # fmt: skip
+    return score_windows(
+        model, row_windows(inputs, targets, seq_len), targets.size, inputs.shape[0], rows, progress
+    )
 
 
 def score_windows(

@@ -142,15 +142,27 @@ class Sampler:
         # scratch of the kernel: gate accumulators, layer state copy, the cell's own, padded
         # logits, probabilities
         width = -(-H // P)  # the widest part's units
-        self._scratch = (np.zeros((2, P, Gp), f32), np.zeros(H, f32),
-                         np.zeros((P, max(1, self.cell.scratch * width)), f32),
-                         np.zeros(NPo * ks.PANEL, f32), np.zeros(V, f32))  # fmt: skip
+        self._scratch = (
+            np.zeros((2, P, Gp), f32),
+            np.zeros(H, f32),
+            np.zeros((P, max(1, self.cell.scratch * width)), f32),
+            np.zeros(NPo * ks.PANEL, f32),
+            np.zeros(V, f32),
+        )
         self._cores = np.array([P], np.int64)  # cores the parts run on in the next call
 
     def _weights(self):
         """The arguments of ``ks.advance`` between the state and ``logits``."""
-        return (self.table0, self.W_in, self.W_rec, self.bias, self.W_out, self.b_out,
-                *self._scratch, self._cores)  # fmt: skip
+        return (
+            self.table0,
+            self.W_in,
+            self.W_rec,
+            self.bias,
+            self.W_out,
+            self.b_out,
+            *self._scratch,
+            self._cores,
+        )
 
     def new_state(self) -> np.ndarray:
         """(L, S, H) zeros: the cell's S state vectors (h first) of every layer."""
@@ -166,8 +178,18 @@ class Sampler:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         t0 = time.perf_counter()
         try:
-            ks.advance(self.cell.kernels, ids, out, state, *self._weights(), logits,
-                       float(cfg.temp), int(cfg.top_k), float(cfg.top_p), seed)  # fmt: skip
+            ks.advance(
+                self.cell.kernels,
+                ids,
+                out,
+                state,
+                *self._weights(),
+                logits,
+                float(cfg.temp),
+                int(cfg.top_k),
+                float(cfg.top_p),
+                seed,
+            )
         finally:
             if threads != before:
                 numba.set_num_threads(before)

@@ -44,10 +44,15 @@ class Seq2SeqScores:
         return self.edits / max(self.ref_tokens, 1)
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "perplexity": self.perplexity, "tokens": self.tokens,
-                "sources": self.sources, "accuracy": self.accuracy,
-                "sequence_error_rate": self.sequence_error_rate,
-                "token_error_rate": self.token_error_rate}  # fmt: skip
+        return {
+            "loss": self.loss,
+            "perplexity": self.perplexity,
+            "tokens": self.tokens,
+            "sources": self.sources,
+            "accuracy": self.accuracy,
+            "sequence_error_rate": self.sequence_error_rate,
+            "token_error_rate": self.token_error_rate,
+        }
 
 
 def validation_loss(model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int) -> float:
@@ -57,8 +62,9 @@ def validation_loss(model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int) -> 
     return total / count
 
 
-def validation_sums(model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int,
-                    part: tuple[int, int] = (0, 1)) -> tuple[float, int]:  # fmt: skip
+def validation_sums(
+    model: Seq2SeqNetwork, pairs: PairSet, B: int, bos: int, part: tuple[int, int] = (0, 1)
+) -> tuple[float, int]:
     """(summed cross-entropy, target tokens) of every pair; with ``part`` (rank, size), of
     every size-th batch from the rank-th (a data-parallel process's share: the batches go by
     length, so the shares are alike)."""
@@ -77,8 +83,9 @@ def teacher_forced_loss(translator: Translator, pairs: PairSet, B: int) -> tuple
     keep = [i for i, t in enumerate(pairs.tgt) if len(t) == 0 or t.min() >= 0]
     if not keep:
         return float("nan"), 0
-    pairs = PairSet([pairs.src[i] for i in keep], [pairs.tgt[i] for i in keep],
-                    [pairs.sources[i] for i in keep])  # fmt: skip
+    pairs = PairSet(
+        [pairs.src[i] for i in keep], [pairs.tgt[i] for i in keep], [pairs.sources[i] for i in keep]
+    )
     bos = boundary(translator.tgt_vocab)
     if len(translator.models) == 1:
         return validation_loss(translator.model, pairs, B, bos), pairs.target_tokens
@@ -98,17 +105,23 @@ def ensemble_loss(models: list[Seq2SeqNetwork], pairs: PairSet, B: int, bos: int
     return total / count
 
 
-def evaluate_pairs(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,
-                   max_len: int = 100) -> Seq2SeqScores:  # fmt: skip
+def evaluate_pairs(
+    translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32, max_len: int = 100
+) -> Seq2SeqScores:
     """Loss, sequence accuracy and token error rate of ``pairs`` (encoded with the translator's
     vocabularies)."""
     loss, tokens = teacher_forced_loss(translator, pairs, B)
     return Seq2SeqScores(loss, tokens, *decoded_counts(translator, pairs, beam, B, max_len))
 
 
-def decoded_counts(translator: Translator, pairs: PairSet, beam: int = 5, B: int = 32,
-                   max_len: int = 100, part: tuple[int, int] = (0, 1),
-                   ) -> tuple[int, int, int, int]:  # fmt: skip
+def decoded_counts(
+    translator: Translator,
+    pairs: PairSet,
+    beam: int = 5,
+    B: int = 32,
+    max_len: int = 100,
+    part: tuple[int, int] = (0, 1),
+) -> tuple[int, int, int, int]:
     """Each distinct source of ``pairs`` decoded (``beam`` 1: greedy) and scored against its
     references: (sources, correct, token edits against the closest, that reference's tokens).
     With ``part`` (rank, size), every size-th source from the rank-th in length order (a

@@ -8,8 +8,9 @@ import numpy as np
 from rnngen.data.vocab import EOS, StreamDecoder, Vocab
 
 
-def stream_text(chunks: Iterable[np.ndarray], decode: StreamDecoder,
-                stop: str | None) -> Iterator[str]:  # fmt: skip
+def stream_text(
+    chunks: Iterable[np.ndarray], decode: StreamDecoder, stop: str | None
+) -> Iterator[str]:
     """The text of ``chunks`` of token ids, piece by piece, ending before ``stop`` (not yielded)
     when it appears. The caller stops producing chunks when this generator returns."""
     pending = ""

@@ -75,8 +75,9 @@ class Weights:
         emb = model.src_embed.W
         self.enc_tables = np.stack([np.ascontiguousarray(emb @ d[0].W_ih) for d in dirs])
         none = [np.stack([_pack(np.zeros((enc.width, 1), dt))] * len(dirs))]  # L = 1
-        self.enc_P_ih = np.stack([np.stack([_pack(d[k].W_ih) for d in dirs])
-                                  for k in range(1, enc.L)] or none)  # fmt: skip
+        self.enc_P_ih = np.stack(
+            [np.stack([_pack(d[k].W_ih) for d in dirs]) for k in range(1, enc.L)] or none
+        )
         self.enc_P_hh = np.stack([np.stack([_pack(d[k].W_hh) for d in dirs]) for k in range(enc.L)])
         self.enc_bias = np.stack([np.stack([d[k].bias for d in dirs]) for k in range(enc.L)])
         W_key = {"general": "att.W_a", "additive": "att.W_k"}.get(model.attention.kind)
@@ -93,8 +94,9 @@ def _stack(arrays) -> np.ndarray:
     return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
 
-def ensemble_mismatch(ma: ModelConfig, sa: Seq2SeqConfig, mb: ModelConfig,
-                      sb: Seq2SeqConfig) -> str | None:  # fmt: skip
+def ensemble_mismatch(
+    ma: ModelConfig, sa: Seq2SeqConfig, mb: ModelConfig, sb: Seq2SeqConfig
+) -> str | None:
     """Why the model of settings (mb, sb) cannot decode together with the model of (ma, sa)
     (None: it can): what differs of the shape the search kernel needs shared."""
     facts = [
@@ -115,8 +117,13 @@ class Translator:
     """A seq2seq model (or an ensemble of models of one shape and the same vocabularies) ready to
     translate; vocabularies from its checkpoint."""
 
-    def __init__(self, model: Seq2SeqNetwork, src_vocab: Vocab, tgt_vocab: Vocab,
-                 ensemble: Iterable[Seq2SeqNetwork] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Seq2SeqNetwork,
+        src_vocab: Vocab,
+        tgt_vocab: Vocab,
+        ensemble: Iterable[Seq2SeqNetwork] = (),
+    ) -> None:
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.models = [model, *ensemble]
         for other in self.models[1:]:
@@ -154,18 +161,32 @@ class Translator:
             return []
         return unknown(self.src_vocab, tokens(line, "word"))
 
-    def search(self, srcs: list[np.ndarray], beam: int = 5, n_best: int = 1, max_len: int = 100,
-               temp: float = 0.0, seed: int = 0) -> list[list[Hypothesis]]:  # fmt: skip
+    def search(
+        self,
+        srcs: list[np.ndarray],
+        beam: int = 5,
+        n_best: int = 1,
+        max_len: int = 100,
+        temp: float = 0.0,
+        seed: int = 0,
+    ) -> list[list[Hypothesis]]:
         """The n_best outputs of each encoded source (one batch)."""
         out = []
         for found in self.search_ids(srcs, beam, n_best, max_len, temp, seed):
-            out.append([Hypothesis(decode(self.tgt_vocab, ids), ids, score)
-                        for ids, score in found])  # fmt: skip
+            out.append(
+                [Hypothesis(decode(self.tgt_vocab, ids), ids, score) for ids, score in found]
+            )
         return out
 
-    def search_ids(self, srcs: list[np.ndarray], beam: int = 5, n_best: int = 1,
-                   max_len: int = 100, temp: float = 0.0,
-                   seed: int = 0) -> list[list[tuple[list[int], float]]]:  # fmt: skip
+    def search_ids(
+        self,
+        srcs: list[np.ndarray],
+        beam: int = 5,
+        n_best: int = 1,
+        max_len: int = 100,
+        temp: float = 0.0,
+        seed: int = 0,
+    ) -> list[list[tuple[list[int], float]]]:
         """``search`` as (token ids, log-probability) pairs."""
         from rnngen.kernels.decode import search
 
@@ -180,16 +201,50 @@ class Translator:
         scores = np.zeros((N, n_best), np.float64)
         count = np.zeros(N, np.int64)
         w, a = self.w, self.stacked
-        search(w.cell.kernels, w.scratch, w.f32, K, n_best, max_len, self.bos, float(temp),
-               int(seed), a["table0"], a["P_ih"], a["P_hh"], a["bias"], init, enc, batch.src_len,
-               keys, w.kind, a["W_q"], a["v"], a["P_c"], a["P_out"], a["b_out"], toks, lens,
-               scores, count)  # fmt: skip
-        return [[(toks[n, r, : lens[n, r]].tolist(), float(scores[n, r]))
-                 for r in range(count[n])] for n in range(N)]  # fmt: skip
+        search(
+            w.cell.kernels,
+            w.scratch,
+            w.f32,
+            K,
+            n_best,
+            max_len,
+            self.bos,
+            float(temp),
+            int(seed),
+            a["table0"],
+            a["P_ih"],
+            a["P_hh"],
+            a["bias"],
+            init,
+            enc,
+            batch.src_len,
+            keys,
+            w.kind,
+            a["W_q"],
+            a["v"],
+            a["P_c"],
+            a["P_out"],
+            a["b_out"],
+            toks,
+            lens,
+            scores,
+            count,
+        )
+        return [
+            [(toks[n, r, : lens[n, r]].tolist(), float(scores[n, r])) for r in range(count[n])]
+            for n in range(N)
+        ]
 
-    def translate(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
-                  max_len: int = 100, temp: float = 0.0, seed: int = 0,
-                  batch_size: int = 32) -> Iterator[Translation]:  # fmt: skip
+    def translate(
+        self,
+        lines: Iterable[tuple[str, str]],
+        beam: int = 5,
+        n_best: int = 1,
+        max_len: int = 100,
+        temp: float = 0.0,
+        seed: int = 0,
+        batch_size: int = 32,
+    ) -> Iterator[Translation]:
         """Translations of (line, where) pairs, in order, a batch at a time: each batch is
         yielded as soon as it is decoded. Raises DataError at a line that cannot be read."""
         pending: list[tuple[str, np.ndarray]] = []
@@ -219,12 +274,24 @@ def decoder_inputs(m: Seq2SeqNetwork, batch: Batch, w: Weights | None = None):
     enc = np.empty((N, S, He), m.dtype)
     finals = np.empty((N, L, ns, He), m.dtype)
     keys = np.empty((N, S, w.P_key.shape[0] * w.P_key.shape[2] if w.key_width else 1), m.dtype)
-    encode(w.cell.kernels, m.encoder.cell.scratch * m.encoder.h, w.f32, batch.src,
-           batch.src_len, w.enc_tables, w.enc_P_ih, w.enc_P_hh, w.enc_bias, w.key_width > 0,
-           w.P_key, enc, finals, keys)  # fmt: skip
+    encode(
+        w.cell.kernels,
+        m.encoder.cell.scratch * m.encoder.h,
+        w.f32,
+        batch.src,
+        batch.src_len,
+        w.enc_tables,
+        w.enc_P_ih,
+        w.enc_P_hh,
+        w.enc_bias,
+        w.key_width > 0,
+        w.P_key,
+        enc,
+        finals,
+        keys,
+    )
     init = m.bridge.forward([tuple(finals[:, k, v] for v in range(ns)) for k in range(L)])
-    init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init],
-                                             axis=1))  # fmt: skip
+    init_arr = np.ascontiguousarray(np.stack([np.stack(layer, axis=1) for layer in init], axis=1))
     keys = np.ascontiguousarray(keys[:, :, : w.key_width]) if w.key_width else enc
     return enc, keys, init_arr
 
@@ -237,7 +304,26 @@ def guided_greedy(model: Seq2SeqNetwork, batch: Batch, keep: np.ndarray) -> np.n
     w = Weights(model)
     enc, keys, init = decoder_inputs(model, batch, w)
     out = np.empty_like(batch.tgt_in)
-    guided(w.cell.kernels, w.scratch, w.f32, batch.tgt_in, keep, w.table0, w.P_ih, w.P_hh,
-           w.bias, init, enc, batch.src_len, keys, w.kind, w.W_q, w.v, w.P_c, w.P_out, w.b_out,
-           out)  # fmt: skip
+    guided(
+        w.cell.kernels,
+        w.scratch,
+        w.f32,
+        batch.tgt_in,
+        keep,
+        w.table0,
+        w.P_ih,
+        w.P_hh,
+        w.bias,
+        init,
+        enc,
+        batch.src_len,
+        keys,
+        w.kind,
+        w.W_q,
+        w.v,
+        w.P_c,
+        w.P_out,
+        w.b_out,
+        out,
+    )
     return out

@@ -7,16 +7,28 @@ import threading
 import numpy as np
 
 
-def warm_lm_kernels(parts: int, cell: str = "lstm", dropout: bool = False, scoring: bool = False,
-                    backward: bool = False) -> None:  # fmt: skip
+def warm_lm_kernels(
+    parts: int,
+    cell: str = "lstm",
+    dropout: bool = False,
+    scoring: bool = False,
+    backward: bool = False,
+) -> None:
     """Touch the kernels a language model's evaluation uses: the cell's forward and the loss;
     with ``scoring`` the per-token losses of ``rnngen score``; with ``backward`` (training) the
     backward and dropout (the optimizer's: ``rnngen.training.optim.warm_optimizer``)."""
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.lm import LMNetwork
 
-    cfg = ModelConfig(vocab_size=5, embed=3, hidden=4, layers=2, cell=cell,
-                      dropout=0.5 if dropout else 0.0, dropout_input=0.0)  # fmt: skip
+    cfg = ModelConfig(
+        vocab_size=5,
+        embed=3,
+        hidden=4,
+        layers=2,
+        cell=cell,
+        dropout=0.5 if dropout else 0.0,
+        dropout_input=0.0,
+    )
     model = LMNetwork(cfg, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))
     x = np.zeros((2, 2), np.int32)
@@ -39,13 +51,23 @@ def warm_sampling_kernels(cell: str = "lstm") -> None:
     f = np.zeros
     Gp = NP * ks.PANEL
     state, logits = f((L, len(c.state), H), np.float32), f(V, np.float32)
-    w = (f((V, P, Gp), np.float32), f((L - 1, P, NP, H, ks.PANEL), np.float32),
-         f((L, P, NP, H, ks.PANEL), np.float32), f((L, P, len(c.biases), Gp), np.float32),
-         f((1, H, ks.PANEL), np.float32), f(V, np.float32),
-         f((2, P, Gp), np.float32), f(H, np.float32), f((P, max(1, c.scratch * H)), np.float32),
-         f(ks.PANEL, np.float32), f(V, np.float32), np.ones(1, np.int64))  # fmt: skip
-    ks.advance(c.kernels, np.zeros(1, np.int64), np.zeros(1, np.int64), state, *w, logits, 1.0, 0,
-               1.0, 0)  # fmt: skip
+    w = (
+        f((V, P, Gp), np.float32),
+        f((L - 1, P, NP, H, ks.PANEL), np.float32),
+        f((L, P, NP, H, ks.PANEL), np.float32),
+        f((L, P, len(c.biases), Gp), np.float32),
+        f((1, H, ks.PANEL), np.float32),
+        f(V, np.float32),
+        f((2, P, Gp), np.float32),
+        f(H, np.float32),
+        f((P, max(1, c.scratch * H)), np.float32),
+        f(ks.PANEL, np.float32),
+        f(V, np.float32),
+        np.ones(1, np.int64),
+    )
+    ks.advance(
+        c.kernels, np.zeros(1, np.int64), np.zeros(1, np.int64), state, *w, logits, 1.0, 0, 1.0, 0
+    )
 
 
 def sampling_cached(cell: str) -> bool:
@@ -78,18 +100,24 @@ def prepare_sampling(cell: str = "lstm") -> "subprocess.Popen | None":
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     try:
-        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True,
-                                 preexec_fn=lambda: os.nice(19))  # fmt: skip
+        child = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lambda: os.nice(19),
+        )
     except OSError:  # no process to spare: the first sample compiles it instead
         return None
     threading.Thread(target=child.wait, daemon=True).start()  # reaped when done: no zombie
     return child
 
 
-def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "general",
-                         training: bool = False) -> None:  # fmt: skip
+def warm_seq2seq_kernels(
+    parts: int, cell: str = "lstm", attention: str = "general", training: bool = False
+) -> None:
     """Touch the kernels a sequence-to-sequence model uses for ``cell`` and ``attention``: the
     encoder's and decoder's time loops, attention, the search (and with ``training`` the
     backward, dropout and scheduled sampling's greedy pass), on a tiny model."""
@@ -99,8 +127,9 @@ def warm_seq2seq_kernels(parts: int, cell: str = "lstm", attention: str = "gener
     from rnngen.nn.seq2seq.config import Seq2SeqConfig
     from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork
 
-    m = ModelConfig(cell=cell, vocab_size=5, embed=3, hidden=4, layers=2, dropout=0.5,
-                    dropout_input=0.0)  # fmt: skip
+    m = ModelConfig(
+        cell=cell, vocab_size=5, embed=3, hidden=4, layers=2, dropout=0.5, dropout_input=0.0
+    )
     s = Seq2SeqConfig(attention=attention, src_vocab=4).resolve_with("char", 4)
     model = Seq2SeqNetwork(m, s, np.float32, parts=max(1, parts))
     model.init_weights(np.random.default_rng(0))

@@ -63,8 +63,29 @@ def _matvec(x, W, out):
 
 
 @njit(**JIT)
-def _advance(cell, f32, R, toks, states, n, table0, P_ih, P_hh, bias, enc, src_len, keys, kind,
-             W_q, v, P_c, P_out, b_out, bufs, logp):  # fmt: skip
+def _advance(
+    cell,
+    f32,
+    R,
+    toks,
+    states,
+    n,
+    table0,
+    P_ih,
+    P_hh,
+    bias,
+    enc,
+    src_len,
+    keys,
+    kind,
+    W_q,
+    v,
+    P_c,
+    P_out,
+    b_out,
+    bufs,
+    logp,
+):
     """One decoder step of the R hypotheses of input n: hypothesis r reads token toks[r] and
     updates states[r] (L, ns, H) in place; logp[r, :V] = the log-softmax of its next token's
     logits. bufs: (xg (K, Gp), rec (K, Gp), scratch, ch (K, He + H), scores (S), q (A),
@@ -199,9 +220,35 @@ def _mean_prob(logps, M, R, V, logp):
 
 
 @njit(**JIT_PAR)
-def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0, P_ih, P_hh,
-           bias, init, enc, src_len, keys, kind, W_q, v, P_c, P_out, b_out, out_tokens, out_len,
-           out_score, out_count):  # fmt: skip
+def search(
+    cell,
+    cell_scratch,
+    f32,
+    K,
+    n_best,
+    max_len,
+    bos,
+    temp,
+    seed,
+    table0,
+    P_ih,
+    P_hh,
+    bias,
+    init,
+    enc,
+    src_len,
+    keys,
+    kind,
+    W_q,
+    v,
+    P_c,
+    P_out,
+    b_out,
+    out_tokens,
+    out_len,
+    out_score,
+    out_count,
+):
     """Beam search with K beams (greedy when K = 1; sampling at temperature ``temp`` > 0, K = 1)
     for each of the N inputs, by an ensemble of M models (the model arrays stacked along a first
     axis of M: table0 (M, V, G), init (M, N, L, ns, H), enc (M, N, S, He), ...). Out: out_tokens
@@ -238,9 +285,29 @@ def search(cell, cell_scratch, f32, K, n_best, max_len, bos, temp, seed, table0,
         cand_tok = np.empty(K * K, np.int64)
         for t in range(max_len):
             for i in range(M):
-                _advance(cell, f32, live, last, states[i], n, table0[i], P_ih[i], P_hh[i],
-                         bias[i], enc[i], src_len, keys[i], kind, W_q[i], v[i], P_c[i],
-                         P_out[i], b_out[i], bufs, logps[i])  # fmt: skip
+                _advance(
+                    cell,
+                    f32,
+                    live,
+                    last,
+                    states[i],
+                    n,
+                    table0[i],
+                    P_ih[i],
+                    P_hh[i],
+                    bias[i],
+                    enc[i],
+                    src_len,
+                    keys[i],
+                    kind,
+                    W_q[i],
+                    v[i],
+                    P_c[i],
+                    P_out[i],
+                    b_out[i],
+                    bufs,
+                    logps[i],
+                )
             _mean_prob(logps, M, live, V, logp)
             nc = 0
             for k in range(live):
@@ -321,8 +388,28 @@ def q_width(kind, W_q):
 
 
 @njit(**JIT_PAR)
-def guided(cell, cell_scratch, f32, tgt_in, keep, table0, P_ih, P_hh, bias, init, enc, src_len,
-           keys, kind, W_q, v, P_c, P_out, b_out, out):  # fmt: skip
+def guided(
+    cell,
+    cell_scratch,
+    f32,
+    tgt_in,
+    keep,
+    table0,
+    P_ih,
+    P_hh,
+    bias,
+    init,
+    enc,
+    src_len,
+    keys,
+    kind,
+    W_q,
+    v,
+    P_c,
+    P_out,
+    b_out,
+    out,
+):
     """Scheduled sampling's decoder inputs: out (T, B) = tgt_in where keep, else the greedy
     guess of the step before, given the inputs chosen before it (row 0 is kept)."""
     T, B = tgt_in.shape
@@ -337,6 +424,27 @@ def guided(cell, cell_scratch, f32, tgt_in, keep, table0, P_ih, P_hh, bias, init
         out[0, b] = tgt_in[0, b]
         for t in range(T - 1):
             tok[0] = out[t, b]
-            _advance(cell, f32, 1, tok, state, b, table0, P_ih, P_hh, bias, enc, src_len, keys,
-                     kind, W_q, v, P_c, P_out, b_out, bufs, logp)  # fmt: skip
+            _advance(
+                cell,
+                f32,
+                1,
+                tok,
+                state,
+                b,
+                table0,
+                P_ih,
+                P_hh,
+                bias,
+                enc,
+                src_len,
+                keys,
+                kind,
+                W_q,
+                v,
+                P_c,
+                P_out,
+                b_out,
+                bufs,
+                logp,
+            )
             out[t + 1, b] = tgt_in[t + 1, b] if keep[t + 1, b] else np.argmax(logp[0, :V])

@@ -33,8 +33,22 @@ from rnngen.kernels.gemm import matmul_packed, padded
 
 
 @njit(**JIT_PAR)
-def encode(cell, cell_scratch, f32, src, src_len, tables, P_ih, P_hh, bias, with_keys, P_key,
-           enc, finals, keys):  # fmt: skip
+def encode(
+    cell,
+    cell_scratch,
+    f32,
+    src,
+    src_len,
+    tables,
+    P_ih,
+    P_hh,
+    bias,
+    with_keys,
+    P_key,
+    enc,
+    finals,
+    keys,
+):
     S, N = src.shape
     L, nd, h = P_hh.shape[0], P_hh.shape[1], P_hh.shape[3]
     G, He, ns = tables.shape[2], enc.shape[2], finals.shape[2]

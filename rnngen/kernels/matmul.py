@@ -73,8 +73,9 @@ def own_gemm() -> bool:
     return bool(kernels) and not (kernels & AVX512_BLAS)
 
 
-def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
-           add: bool = False) -> np.ndarray:  # fmt: skip
+def matmul(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, add: bool = False
+) -> np.ndarray:
     """out (M, N) = a (M, K) @ b (K, N), or ``+=`` with ``add``; a and b may be transposed or
     strided views. Returns out (a new array when None). float32 products take the micro-kernel
     where ``own_gemm()`` says so, the rest ``np.dot``."""
@@ -86,8 +87,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     return np.dot(a, b, out=out) if out is not None else np.dot(a, b)
 
 
-def packed_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
-                  add: bool = False) -> np.ndarray:  # fmt: skip
+def packed_matmul(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, add: bool = False
+) -> np.ndarray:
     """``matmul`` on the micro-kernel, whatever ``own_gemm()`` says; a and b float32."""
     M, K = a.shape
     N = b.shape[1]

@@ -32,9 +32,19 @@ from rnngen.kernels.cellcall import cell_step
 from rnngen.kernels.mathfn import exp
 
 # prange only: no array expression in ``advance`` may turn into a parallel region of its own
-JIT_SAMPLE = dict(JIT, parallel={"prange": True, "comprehension": False, "reduction": False,
-                                 "inplace_binop": False, "setitem": False, "numpy": False,
-                                 "stencil": False, "fusion": False})  # fmt: skip
+JIT_SAMPLE = dict(
+    JIT,
+    parallel={
+        "prange": True,
+        "comprehension": False,
+        "reduction": False,
+        "inplace_binop": False,
+        "setitem": False,
+        "numpy": False,
+        "stencil": False,
+        "fusion": False,
+    },
+)
 
 # a layer (or the output layer) is split across the parts only when its weights are at least this
 # many floats (1 MB, ~15 us to stream on one core): below that, waking the other core (a futex
@@ -223,8 +233,29 @@ def _reseed(seed):
 
 
 @njit(**JIT_SAMPLE)
-def advance(cell, feed, out, state, table0, W_in, W_rec, bias, W_out, b_out, acc, hprev, scratch,
-            lpad, prob, cores, logits, temp, top_k, top_p, seed):  # fmt: skip
+def advance(
+    cell,
+    feed,
+    out,
+    state,
+    table0,
+    W_in,
+    W_rec,
+    bias,
+    W_out,
+    b_out,
+    acc,
+    hprev,
+    scratch,
+    lpad,
+    prob,
+    cores,
+    logits,
+    temp,
+    top_k,
+    top_p,
+    seed,
+):
     """Consume the tokens ``feed`` (a prime), then fill ``out`` (n,) with sampled tokens, each fed
     back in. The state (L, S, H) (S vectors per layer, h first) and the next-token logits (V,)
     carry over to the next call. ``seed`` >= 0 reseeds Numba's generator (separate from NumPy's)
@@ -265,12 +296,14 @@ def advance(cell, feed, out, state, table0, W_in, W_rec, bias, W_out, b_out, acc
             _copy(hprev, state[k, 0])
             if split_rec if k == 0 else split_up:
                 for p in prange(P):
-                    _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc,
-                                scratch)  # fmt: skip
+                    _layer_part(
+                        cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc, scratch
+                    )
             else:
                 for p in range(P):
-                    _layer_part(cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc,
-                                scratch)  # fmt: skip
+                    _layer_part(
+                        cell, k, p, tok, state, hprev, table0, W_in, W_rec, bias, acc, scratch
+                    )
         if split_out:
             for p in prange(P):
                 _output_part(p, P, state[L - 1, 0], W_out, lpad)

@@ -47,8 +47,9 @@ from rnngen.kernels.gemm import PANEL, gemm_panels, pack_panels, use_packed
 def forward(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts: int) -> None:
     """Forward over T steps of all B rows, split into ``parts`` ranges run in parallel."""
     if use_packed(xin, W_hh, states[0]):
-        _forward_par_packed(cell, xin, xrow, bias, pack_panels(W_hh), states, caches, lengths,
-                            parts)  # fmt: skip
+        _forward_par_packed(
+            cell, xin, xrow, bias, pack_panels(W_hh), states, caches, lengths, parts
+        )
     else:
         _forward_par(cell, xin, xrow, bias, W_hh, states, caches, lengths, parts)
 
@@ -68,8 +69,7 @@ def backward(cell, grads, dhs, W_hh, states, caches, sums, carry, dh, lengths, p
         s[...] = 0.0
     if use_packed(grads[0], W_hh, dhs):
         WTp = pack_panels(W_hh.T)
-        _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths,
-                             parts)  # fmt: skip
+        _backward_par_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh, lengths, parts)
     else:
         W_hhT = np.ascontiguousarray(W_hh.T)
         _backward_par(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, lengths, parts)
@@ -118,8 +118,9 @@ def _backward_rows(cell, grads, dhs, W_hhT, states, caches, sums, carry, dh, len
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             if t < lengths[b]:
-                cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums,
-                              carry)  # fmt: skip
+                cell_backward(
+                    cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums, carry
+                )
             else:
                 _no_grads(grads, t, b)
         np.dot(dG[t, b0:b1], W_hhT, dhr)
@@ -161,8 +162,9 @@ def _backward_rows_packed(cell, grads, dhs, WTp, states, caches, sums, carry, dh
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             if t < lengths[b]:
-                cell_backward(cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums,
-                              carry)  # fmt: skip
+                cell_backward(
+                    cell, t, b, dhs[t, b], dhr[b - b0], states, caches, grads, sums, carry
+                )
             else:
                 _no_grads(grads, t, b)
         aoff = (t * dG.strides[0] + b0 * dG.strides[1]) // 4

@@ -18,27 +18,37 @@ def _cells() -> tuple[str, ...]:
 
 @dataclass
 class ModelConfig(Settings):
-    level: str = setting("char", "Tokens: 'char' (code points) or 'word' (whitespace-separated, "
-                         "<eos> at each line end).", choices=LEVELS)  # fmt: skip
+    level: str = setting(
+        "char",
+        "Tokens: 'char' (code points) or 'word' (whitespace-separated, <eos> at each line end).",
+        choices=LEVELS,
+    )
     cell: str = setting("lstm", "Recurrent cell: " + ", ".join(CELLS) + ".", choices=_cells)
     vocab_size: int = setting(0, "Vocabulary size (V), from the corpus.", min=0, cli=False)
-    embed: int | None = setting(None, "Embedding width (E) [64 for char, H for word].", min=1,
-                                derived=True)  # fmt: skip
+    embed: int | None = setting(
+        None, "Embedding width (E) [64 for char, H for word].", min=1, derived=True
+    )
     hidden: int = setting(256, "Hidden units per layer (H).", min=1)
     layers: int = setting(2, "Stacked recurrent layers (L).", min=1)
-    dropout: float = setting(0.0, "Dropout between layers and before the output, in training "
-                             "(Zaremba et al. 2014).", min=0, below=1)  # fmt: skip
+    dropout: float = setting(
+        0.0,
+        "Dropout between layers and before the output, in training (Zaremba et al. 2014).",
+        min=0,
+        below=1,
+    )
     # None: the rate between the layers (what LMNetwork reads, and what checkpoints from before
     # the setting meant); the command line resolves it by level instead
-    dropout_input: float | None = setting(None, "Dropout on the embedding output [--dropout for "
-                                          "word, 0 for char].", min=0, below=1)  # fmt: skip
+    dropout_input: float | None = setting(
+        None, "Dropout on the embedding output [--dropout for word, 0 for char].", min=0, below=1
+    )
     tie: bool = setting(False, "Tie the output layer to the embedding (needs E = H).")
 
     def resolve(self) -> Self:
         """Embedding 64 wide for characters and H for words; input dropout as between layers for
         words and none for characters (char-rnn and torch-rnn never drop input characters)."""
-        embed = self.embed if self.embed is not None else (64 if self.level == "char" else
-                                                           self.hidden)  # fmt: skip
+        embed = (
+            self.embed if self.embed is not None else (64 if self.level == "char" else self.hidden)
+        )
         drop_in = self.dropout_input
         if drop_in is None:
             drop_in = self.dropout if self.level == "word" else 0.0
@@ -46,5 +56,8 @@ class ModelConfig(Settings):
 
     def check(self) -> None:
         if self.tie and self.embed is not None and self.embed != self.hidden:
-            raise ConfigError("tie", f"needs {{embed}} equal to {{hidden}} (got embed "
-                              f"{self.embed}, hidden {self.hidden})")  # fmt: skip
+            raise ConfigError(
+                "tie",
+                f"needs {{embed}} equal to {{hidden}} (got embed "
+                f"{self.embed}, hidden {self.hidden})",
+            )

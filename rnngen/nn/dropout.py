@@ -16,12 +16,19 @@ class Dropout:
     def __init__(self, rate: float, site: int, sites: int) -> None:
         self.rate, self.site, self.sites = rate, site, sites
 
-    def forward(self, x: np.ndarray, out: np.ndarray, mask: np.ndarray, seed: int,
-                key: int) -> None:  # fmt: skip
+    def forward(
+        self, x: np.ndarray, out: np.ndarray, mask: np.ndarray, seed: int, key: int
+    ) -> None:
         """out = dropout(x) with the mask of (seed, key, site), kept in mask for the backward
         (all the same shape; out may be x)."""
-        dropout_forward(x.reshape(-1), out.reshape(-1), mask.reshape(-1), self.rate, seed,
-                        key * self.sites + self.site)  # fmt: skip
+        dropout_forward(
+            x.reshape(-1),
+            out.reshape(-1),
+            mask.reshape(-1),
+            self.rate,
+            seed,
+            key * self.sites + self.site,
+        )
 
     def backward(self, dx: np.ndarray, mask: np.ndarray) -> None:
         """dx in place: the gradient through the mask of the forward."""

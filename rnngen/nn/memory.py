@@ -63,5 +63,7 @@ def check_fits(need: int, what: str, remedy: str) -> None:
     """Raise UsageError when ``need`` bytes exceed the memory available."""
     have = available_memory()
     if have is not None and need > have:
-        raise UsageError(f"{what} needs about {human_size(need)} of memory, and this machine "
-                         f"has {human_size(have)} available; {remedy}")  # fmt: skip
+        raise UsageError(
+            f"{what} needs about {human_size(need)} of memory, and this machine "
+            f"has {human_size(have)} available; {remedy}"
+        )

@@ -39,9 +39,15 @@ class Output:
         out += self.b
         return out
 
-    def loss_backward(self, x: np.ndarray, logits: np.ndarray, targets: np.ndarray,
-                      dx: np.ndarray, smoothing: float = 0.0,
-                      per: int | None = None) -> float:  # fmt: skip
+    def loss_backward(
+        self,
+        x: np.ndarray,
+        logits: np.ndarray,
+        targets: np.ndarray,
+        dx: np.ndarray,
+        smoothing: float = 0.0,
+        per: int | None = None,
+    ) -> float:
         """The mean cross-entropy's gradient (label-smoothed by ``smoothing``), for a mean over
         ``per`` tokens (default N = len(targets)): the parameters' (the embedding's written, not
         added to, when tied) and dx (N, H). ``logits`` (N, V) are overwritten by their gradient.

@@ -38,8 +38,9 @@ class FlatParams:
         return self.flat[a : a + n * len(names)].reshape(len(names), n)
 
 
-def init_params(params: FlatParams, rng: np.random.Generator, H: int, scale: float | None,
-                normal: set[str]) -> None:  # fmt: skip
+def init_params(
+    params: FlatParams, rng: np.random.Generator, H: int, scale: float | None, normal: set[str]
+) -> None:
     """Every parameter uniform(-scale, scale) when ``scale`` is given (the classic recipes);
     otherwise PyTorch's U(-1/sqrt(H), 1/sqrt(H)), and N(0, 1) for the names in ``normal`` (untied
     embeddings). Bias adjustments of the cells come after, from the layers."""

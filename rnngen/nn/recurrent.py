@@ -61,8 +61,7 @@ class RecurrentLayer:
     whose time loops run in parallel. Its parameters are named ``{where}{cell.prefix}{index}.*``
     (``where``: e.g. ``enc.`` in an encoder)."""
 
-    def __init__(self, cell: Cell, index: int, D: int, H: int, parts: int,
-                 where: str = "") -> None:  # fmt: skip
+    def __init__(self, cell: Cell, index: int, D: int, H: int, parts: int, where: str = "") -> None:
         self.cell, self.D, self.H, self.parts = cell, D, H, parts
         self.G = cell.gates * H
         self.out_width = H
@@ -97,8 +96,9 @@ class RecurrentLayer:
 
     # ---- forward and backward ----------------------------------------------------------------
 
-    def forward(self, x: Input, state: CellState, tape: Tape,
-                lengths: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    def forward(
+        self, x: Input, state: CellState, tape: Tape, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """Run T steps from ``state``, which becomes the final state; returns the outputs
         (T, B, H), a view into ``tape``. ``lengths`` (B,) int64: row b runs its first lengths[b]
         steps and then holds its state (the padding of shorter sequences), so the final state is
@@ -117,14 +117,29 @@ class RecurrentLayer:
             s[0] = s0
         from rnngen.kernels import timeloop  # here: sampling never loads the training kernels
 
-        timeloop.forward(self.cell.kernels, xin, xrow, self.bias, self.W_hh, tape.states,
-                         tape.caches, tape.lengths, self.parts)  # fmt: skip
+        timeloop.forward(
+            self.cell.kernels,
+            xin,
+            xrow,
+            self.bias,
+            self.W_hh,
+            tape.states,
+            tape.caches,
+            tape.lengths,
+            self.parts,
+        )
         for s, s0 in zip(tape.states, state, strict=True):
             s0[...] = s[T]
         return tape.outputs
 
-    def backward(self, tape: Tape, dy: np.ndarray, dx: np.ndarray | None, scratch: Scratch,
-                 dstate: CellState | None = None) -> CellState:  # fmt: skip
+    def backward(
+        self,
+        tape: Tape,
+        dy: np.ndarray,
+        dx: np.ndarray | None,
+        scratch: Scratch,
+        dstate: CellState | None = None,
+    ) -> CellState:
         """dy (T, B, H): the loss's gradient w.r.t. the outputs; ``dstate``: w.r.t. the final
         state (None: zero, as under truncated BPTT); dy is not read at a row's held steps.
         Writes this layer's parameter gradients and, if given, dx (T*B, D) (a ``TokenInput``
@@ -137,8 +152,19 @@ class RecurrentLayer:
             a[...] = dstate[i + 1] if dstate is not None and i + 1 < len(dstate) else 0.0
         from rnngen.kernels import timeloop
 
-        timeloop.backward(c.kernels, sc.grads, dy, self.W_hh, tape.states, tape.caches, sc.sums,
-                          sc.carry, sc.dh, tape.lengths, self.parts)  # fmt: skip
+        timeloop.backward(
+            c.kernels,
+            sc.grads,
+            dy,
+            self.W_hh,
+            tape.states,
+            tape.caches,
+            sc.sums,
+            sc.carry,
+            sc.dh,
+            tape.lengths,
+            self.parts,
+        )
         c.bias_grads(sc.sums, self.dbias)
         hs = tape.states[0][:T].reshape(T * B, self.H)
         matmul(hs.T, sc.grads[0].reshape(T * B, self.G), out=self.dW_hh)

@@ -117,8 +117,10 @@ class ThreadGroup(Collective):
 
     def allgather(self, obj: R) -> list[R]:
         got = self._post(obj)
-        mine = [x if r == self.rank else pickle.loads(pickle.dumps(x, pickle.HIGHEST_PROTOCOL))
-                for r, x in enumerate(got)]  # fmt: skip
+        mine = [
+            x if r == self.rank else pickle.loads(pickle.dumps(x, pickle.HIGHEST_PROTOCOL))
+            for r, x in enumerate(got)
+        ]
         self._done()
         return mine
 
@@ -147,8 +149,9 @@ def check_replicas(replicas: int, processes: int) -> None:
     if replicas < 1:
         raise UsageError(f"--replicas must be at least 1 (got {replicas})")
     if replicas > 1 and processes > 1:
-        raise UsageError(f"--replicas {replicas} under an MPI launcher ({processes} processes): "
-                         "give one of them")  # fmt: skip
+        raise UsageError(
+            f"--replicas {replicas} under an MPI launcher ({processes} processes): give one of them"
+        )
     if replicas > 1:
         import numba
         from numba.np.ufunc import parallel
@@ -163,9 +166,12 @@ def check_replicas(replicas: int, processes: int) -> None:
             )
 
 
-def start(n: int, threads: int | None, processes: int = 1,
-          follow: Callable[[Group, int | None], None] | None = None,
-          ) -> tuple[Group, int | None]:  # fmt: skip
+def start(
+    n: int,
+    threads: int | None,
+    processes: int = 1,
+    follow: Callable[[Group, int | None], None] | None = None,
+) -> tuple[Group, int | None]:
     """(the group of ``n`` replicas, each one's threads: ``threads``, or the cores shared among
     them). Replica 0 is this thread; replicas 1..n-1 start in threads of their own and run
     ``follow(group, threads)``: they follow the root's set-up and train (the run's orchestration,
@@ -180,8 +186,12 @@ def start(n: int, threads: int | None, processes: int = 1,
     if threads is None:
         threads = share_of_cores(root, available_cores())
     for rank in range(1, n):
-        t = threading.Thread(target=_replica, args=(ThreadGroup(hub, rank), threads, follow),
-                             name=f"rnngen-replica-{rank}", daemon=True)  # fmt: skip
+        t = threading.Thread(
+            target=_replica,
+            args=(ThreadGroup(hub, rank), threads, follow),
+            name=f"rnngen-replica-{rank}",
+            daemon=True,
+        )
         hub.threads.append(t)
         t.start()
     return root, threads

@@ -42,8 +42,10 @@ def parse(text: str, source: str) -> list[tuple[str, str, list[str]]]:
             continue
         src, tab, ref = line.partition("\t")
         if tab and "\t" in ref:
-            raise DataError(f"{source}: line {n}: more than one tab; give a source, or "
-                            "source<TAB>target, per line")  # fmt: skip
+            raise DataError(
+                f"{source}: line {n}: more than one tab; give a source, or "
+                "source<TAB>target, per line"
+            )
         if not src.strip():
             raise DataError(f"{source}: line {n}: the source is empty")
         entry = items.setdefault(src, (f"line {n}", src, []))
@@ -54,59 +56,97 @@ def parse(text: str, source: str) -> list[tuple[str, str, list[str]]]:
     return list(items.values())
 
 
-def read(tr: Translator, text: str, beam: int, max_len: int, max_tokens: int,
-         source: str, batch: int = 32) -> list[Item]:  # fmt: skip
+def read(
+    tr: Translator,
+    text: str,
+    beam: int,
+    max_len: int,
+    max_tokens: int,
+    source: str,
+    batch: int = 32,
+) -> list[Item]:
     """Decode every source of ``text`` and record how the model attended while writing it."""
     model = tr.model
     if model.s2s.attention == "none":
-        raise UsageError(f"{source}: this model has no attention (--attention none) to show; "
-                         "its decoder sees the source through its initial state only")  # fmt: skip
+        raise UsageError(
+            f"{source}: this model has no attention (--attention none) to show; "
+            "its decoder sees the source through its initial state only"
+        )
     lines = parse(text, source)
     encoded = [tr.encode_source(src, f"{source}: {where}") for where, src, _ in lines]
     total = sum(len(e) for e in encoded)
     if total > max_tokens:
-        raise DataError(f"{source}: has {total:,} source tokens, more than --max-tokens "
-                        f"{max_tokens:,}; give fewer lines or a larger --max-tokens")  # fmt: skip
+        raise DataError(
+            f"{source}: has {total:,} source tokens, more than --max-tokens "
+            f"{max_tokens:,}; give fewer lines or a larger --max-tokens"
+        )
     src_level, tgt = tr.src_vocab.level, tr.tgt_vocab
     bos = boundary(tgt)
     items = []
     for a in range(0, len(lines), batch):
         srcs = encoded[a : a + batch]
-        outs = [found[0] if found else Hypothesis("", [], 0.0)
-                for found in tr.search(srcs, beam, 1, max_len)]  # fmt: skip
+        outs = [
+            found[0] if found else Hypothesis("", [], 0.0)
+            for found in tr.search(srcs, beam, 1, max_len)
+        ]
         pairs = PairSet(srcs, [np.array(o.tokens, np.int32) for o in outs], [""] * len(srcs))
         weights, logp = model.alignments(make_batch(pairs, np.arange(len(srcs)), bos))
-        for b, ((where, src, refs), out) in enumerate(zip(lines[a : a + batch], outs,
-                                                          strict=True)):  # fmt: skip
+        for b, ((where, src, refs), out) in enumerate(zip(lines[a : a + batch], outs, strict=True)):
             S, T = len(srcs[b]), len(out.tokens) + 1
             written = [tgt.itos[i] for i in out.tokens] + ["</s>"]
             seen = weights[b, :T, :S].astype(np.float64)
-            items.append(Item(where, tokens(src, src_level), out.text, written, seen,
-                              logp[b, :T], refs))  # fmt: skip
+            items.append(
+                Item(where, tokens(src, src_level), out.text, written, seen, logp[b, :T], refs)
+            )
     return items
 
 
-def page_data(items: list[Item], tgt_level: str, src_level: str, beam: int, source: str,
-              model_path: Path | None) -> dict:  # fmt: skip
+def page_data(
+    items: list[Item],
+    tgt_level: str,
+    src_level: str,
+    beam: int,
+    source: str,
+    model_path: Path | None,
+) -> dict:
     """The JSON the page reads: per line its tokens, output, the weights (rounded to 4 places),
     token probabilities, score, and references with whether the output matched one."""
     rows = []
     for it in items:
         text = it.text
         refs = [joined(tokens(r, tgt_level), tgt_level) for r in it.references]
-        rows.append({
-            "where": it.where, "source": it.source, "output": it.output,
-            "weights": np.round(it.weights, 4).tolist(),
-            "probs": np.round(np.exp(it.logp), 4).tolist(),
-            "logprob": round(float(it.logp.sum()), 4),
-            "text": text, "references": refs, "correct": (text in refs) if refs else None,
-        })  # fmt: skip
-    return {"source": source, "model": str(model_path) if model_path else "", "beam": beam,
-            "src_level": src_level, "tgt_level": tgt_level, "lines": rows}  # fmt: skip
+        rows.append(
+            {
+                "where": it.where,
+                "source": it.source,
+                "output": it.output,
+                "weights": np.round(it.weights, 4).tolist(),
+                "probs": np.round(np.exp(it.logp), 4).tolist(),
+                "logprob": round(float(it.logp.sum()), 4),
+                "text": text,
+                "references": refs,
+                "correct": (text in refs) if refs else None,
+            }
+        )
+    return {
+        "source": source,
+        "model": str(model_path) if model_path else "",
+        "beam": beam,
+        "src_level": src_level,
+        "tgt_level": tgt_level,
+        "lines": rows,
+    }
 
 
-def alignment_page(tr: Translator, text: str, beam: int, max_len: int, max_tokens: int,
-                   source: str, model_path: Path | None) -> str:  # fmt: skip
+def alignment_page(
+    tr: Translator,
+    text: str,
+    beam: int,
+    max_len: int,
+    max_tokens: int,
+    source: str,
+    model_path: Path | None,
+) -> str:
     """The self-contained HTML page of ``text``'s sources, decoded, with their attention."""
     from rnngen.pictures.page import render
 

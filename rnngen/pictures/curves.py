@@ -43,10 +43,16 @@ class Curves:
 
     def rows(self) -> list[tuple[str, str, int, float, float]]:
         """(run, series, step, minutes, value), every point, for text output."""
-        return [(self.name, series, s, m, v) for series, pts in
-                (("val_loss", self.val), ("val_error", self.error), ("train_loss", self.train),
-                 ("lr", self.lr))
-                for s, m, v in pts]  # fmt: skip
+        return [
+            (self.name, series, s, m, v)
+            for series, pts in (
+                ("val_loss", self.val),
+                ("val_error", self.error),
+                ("train_loss", self.train),
+                ("lr", self.lr),
+            )
+            for s, m, v in pts
+        ]
 
 
 def read_curves(run: str | Path) -> Curves:
@@ -54,8 +60,14 @@ def read_curves(run: str | Path) -> Curves:
     checkpoint file. Raises CheckpointError naming the file."""
     p = Path(run)
     if p.is_dir():
-        ck = next((p / (n + checkpoint.SUFFIX) for n in ("last", "best")
-                   if (p / (n + checkpoint.SUFFIX)).is_file()), None)  # fmt: skip
+        ck = next(
+            (
+                p / (n + checkpoint.SUFFIX)
+                for n in ("last", "best")
+                if (p / (n + checkpoint.SUFFIX)).is_file()
+            ),
+            None,
+        )
         if ck is None:
             raise CheckpointError(f"{p}: no checkpoint in this directory")
         name = p.name

@@ -27,8 +27,9 @@ def draw(runs: list[Curves], out: Path) -> Path:
 
     errors = any(run.error for run in runs)  # seq2seq runs that keep their best by it
     fig = Figure(figsize=(9, 7.4 if errors else 5.6), dpi=80, layout="constrained")
-    axes = fig.subplots(3 if errors else 2, 2, sharex="col",
-                        height_ratios=[3, 2, 1] if errors else [3, 1])  # fmt: skip
+    axes = fig.subplots(
+        3 if errors else 2, 2, sharex="col", height_ratios=[3, 2, 1] if errors else [3, 1]
+    )
     (by_step, by_min), *middle, (lr_step, lr_min) = axes
     colours = matplotlib.colormaps["tab10"].colors
     for k, run in enumerate(runs):
@@ -69,12 +70,25 @@ def draw(runs: list[Curves], out: Path) -> Path:
                 ax.plot([p[x] for p in run.lr], [p[2] for p in run.lr], color=c, linewidth=1.2)
         for ax, x in zip(middle[0] if middle else (), (0, 1), strict=False):
             if run.error:
-                ax.plot([p[x] for p in run.error], [100 * p[2] for p in run.error], color=c,
-                        marker="o", markersize=3, linewidth=1.8)  # fmt: skip
+                ax.plot(
+                    [p[x] for p in run.error],
+                    [100 * p[2] for p in run.error],
+                    color=c,
+                    marker="o",
+                    markersize=3,
+                    linewidth=1.8,
+                )
             best = run.best_error
             if best is not None:
-                ax.plot([best[x]], [100 * best[2]], marker="*", markersize=13, color=c,
-                        markeredgecolor="black", linestyle="none")  # fmt: skip
+                ax.plot(
+                    [best[x]],
+                    [100 * best[2]],
+                    marker="*",
+                    markersize=13,
+                    color=c,
+                    markeredgecolor="black",
+                    linestyle="none",
+                )
     by_step.set_ylabel("loss (nats/token)")
     by_step.set_title("by step", fontsize=10)
     by_min.set_title("by minute", fontsize=10)

@@ -95,12 +95,17 @@ def features(tokens: list[str]) -> dict[str, np.ndarray]:
             q = False  # a quote does not run on past its line
         quote[i], bracket[i], column[i] = q, depth > 0, col
         word[i] = t.isalnum()
-    return {"inside quotes": quote, "inside brackets": bracket, "position in line": column,
-            "inside a word": word}  # fmt: skip
+    return {
+        "inside quotes": quote,
+        "inside brackets": bracket,
+        "position in line": column,
+        "inside a word": word,
+    }
 
 
-def ranked_units(states: np.ndarray, names: tuple[str, ...],
-                 feats: dict[str, np.ndarray]) -> dict[str, list[dict]]:  # fmt: skip
+def ranked_units(
+    states: np.ndarray, names: tuple[str, ...], feats: dict[str, np.ndarray]
+) -> dict[str, list[dict]]:
     """For each feature, the RANKED units whose activation correlates best with it (Pearson's r
     over the tokens, by its absolute value): layer, state vector, unit, r."""
     T, L, S, H = states.shape
@@ -116,8 +121,15 @@ def ranked_units(states: np.ndarray, names: tuple[str, ...],
             continue
         r = (X.T @ y) / np.where(sx > 0, sx * sy, np.inf)
         order = np.argsort(-np.abs(r), kind="stable")[:RANKED]
-        out[name] = [{"layer": int(k // (S * H)), "state": names[(k // H) % S],
-                      "unit": int(k % H), "r": round(float(r[k]), 3)} for k in order]  # fmt: skip
+        out[name] = [
+            {
+                "layer": int(k // (S * H)),
+                "state": names[(k // H) % S],
+                "unit": int(k % H),
+                "r": round(float(r[k]), 3),
+            }
+            for k in order
+        ]
     return out
 
 
@@ -128,8 +140,11 @@ def page_data(reading: Reading, source: str, model_path: Path | None) -> dict:
     scale = np.abs(reading.states).max(axis=0)  # (L, S, H)
     scale[scale == 0] = 1.0
     q = np.round(reading.states / scale * 127).astype(np.int8)  # (T, L, S, H)
-    blocks = {f"{k}.{name}": base64.b64encode(np.ascontiguousarray(q[:, k, s]).tobytes()).decode()
-              for k in range(L) for s, name in enumerate(reading.names)}  # fmt: skip
+    blocks = {
+        f"{k}.{name}": base64.b64encode(np.ascontiguousarray(q[:, k, s]).tobytes()).decode()
+        for k in range(L)
+        for s, name in enumerate(reading.names)
+    }
     return {
         "source": source,
         "model": str(model_path) if model_path else "",
@@ -145,8 +160,9 @@ def page_data(reading: Reading, source: str, model_path: Path | None) -> dict:
     }
 
 
-def heatmap_page(gen: BatchGenerator, text: str, max_tokens: int, source: str,
-                 model_path: Path | None) -> str:  # fmt: skip
+def heatmap_page(
+    gen: BatchGenerator, text: str, max_tokens: int, source: str, model_path: Path | None
+) -> str:
     """The self-contained HTML page of ``text`` read by the model."""
     from rnngen.pictures.page import render
 

@@ -32,8 +32,13 @@ def render(runs: list[Curves], width: int, height: int, color: bool) -> str:
             line([run.best], f"{run.name} best {run.best[2]:.4f}", marker="*", connect=False)
     ends = [p for run in runs for p in (*run.train, *run.val)]
     if ends:  # the legend in the top right corner, where the curves have come down from
-        fig.legend(x=max(p[0] for p in ends), y=max(p[2] for p in ends), ha="right", va="top",
-                   relative=True)  # fmt: skip
+        fig.legend(
+            x=max(p[0] for p in ends),
+            y=max(p[2] for p in ends),
+            ha="right",
+            va="top",
+            relative=True,
+        )
     fig.title("loss (nats/token) by step")
     top = fig.build().string(colorless=not color)
     if any(run.error for run in runs):  # seq2seq runs that keep their best by it

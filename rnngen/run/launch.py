@@ -81,8 +81,17 @@ def _recipe(trainer: Trainer) -> dict:
     }
 
 
-_SCALARS = ("step", "saved_step", "history", "curve", "best", "recent",
-            "bad_evals", "lr", "seconds_before")  # fmt: skip
+_SCALARS = (
+    "step",
+    "saved_step",
+    "history",
+    "curve",
+    "best",
+    "recent",
+    "bad_evals",
+    "lr",
+    "seconds_before",
+)
 
 
 def _follow(recipe: dict, group: Group, threads: int | None) -> Trainer:

@@ -13,8 +13,11 @@ from rnngen.errors import UsageError, flag_name
 from rnngen.tasks import TASKS, task
 
 
-def start_group(distributed: str = "auto", replicas: int = 1, threads: int | None = None,
-                ) -> tuple[Any, int | None]:  # fmt: skip
+def start_group(
+    distributed: str = "auto",
+    replicas: int = 1,
+    threads: int | None = None,
+) -> tuple[Any, int | None]:
     """(the members training together, threads for this one: its share of the machine's cores
     unless ``threads`` says). ``distributed``: "auto" (MPI when an MPI launcher started several
     processes) or "off"; ``replicas``: N replicas in threads of this process."""
@@ -23,8 +26,9 @@ def start_group(distributed: str = "auto", replicas: int = 1, threads: int | Non
     from rnngen.parallel.replicas import start
 
     if replicas != 1:
-        return start(replicas, threads, launched_size() if distributed == "auto" else 1,
-                     _follow_the_root)  # fmt: skip
+        return start(
+            replicas, threads, launched_size() if distributed == "auto" else 1, _follow_the_root
+        )
     group = make_group(distributed)
     if threads is None and group.size > 1:
         threads = share_of_cores(group, available_cores())
@@ -47,8 +51,9 @@ def _not_root() -> None:  # setup builds on the root only
     raise AssertionError("a replica other than the root was asked to build the trainer")
 
 
-def split_settings(settings: dict[str, Any], own: type | None,
-                   flag: Callable[[str], str] = flag_name) -> tuple[dict, dict, dict]:  # fmt: skip
+def split_settings(
+    settings: dict[str, Any], own: type | None, flag: Callable[[str], str] = flag_name
+) -> tuple[dict, dict, dict]:
     """(the model's, training's, the task's own) of ``settings``. A name no task knows is a
     UsageError listing the settings; another task's setting says which task it is for."""
     from rnngen.config.training import TrainConfig
@@ -64,19 +69,29 @@ def split_settings(settings: dict[str, Any], own: type | None,
             continue
         for other in others.values():
             if name in names(other.settings):
-                raise UsageError(f"{flag(name)} applies to {other.plural}: add --task "
-                                 f"{other.name}")  # fmt: skip
+                raise UsageError(f"{flag(name)} applies to {other.plural}: add --task {other.name}")
         known = sorted(set().union(*mine, *(names(t.settings) for t in others.values())))
         raise UsageError(f"unknown setting {name!r}; the settings are: {', '.join(known)}")
     return tuple({k: v for k, v in settings.items() if k in n} for n in mine)  # type: ignore
 
 
-def prepare(paths: list[str] | str | None = None, *, val_file: str | Path | None = None,
-            out: str | Path | None = None, force: bool = False, resume: str | Path | None = None,
-            init_from: str | Path | None = None, threads: int | None = None,
-            encoding: str = "utf-8", errors: str = "strict", given: dict[str, Any] | None = None,
-            flag: Callable[[str], str] | None = None, notice: Callable[[str], None] | None = None,
-            task_name: str = "lm", group: Any = None) -> Any:  # fmt: skip
+def prepare(
+    paths: list[str] | str | None = None,
+    *,
+    val_file: str | Path | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    resume: str | Path | None = None,
+    init_from: str | Path | None = None,
+    threads: int | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    given: dict[str, Any] | None = None,
+    flag: Callable[[str], str] | None = None,
+    notice: Callable[[str], None] | None = None,
+    task_name: str = "lm",
+    group: Any = None,
+) -> Any:
     """A trainer ready to run (the run directory locked): a new run of ``task_name`` on ``paths``
     with the settings ``given`` (name -> value), or the run ``resume`` continued (its task from
     its checkpoint), or a new run from ``init_from``'s weights. ``flag`` names settings in
@@ -96,14 +111,17 @@ def prepare(paths: list[str] | str | None = None, *, val_file: str | Path | None
         raise UsageError("--resume and --init-from conflict: give one")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be at least 1 (got {threads})")
-    inputs = Inputs([str(p) for p in paths] if paths else None,
-                    None if val_file is None else str(val_file), encoding, errors)  # fmt: skip
+    inputs = Inputs(
+        [str(p) for p in paths] if paths else None,
+        None if val_file is None else str(val_file),
+        encoding,
+        errors,
+    )
     if resume is not None:
         ck_path, run_dir = checkpoint.find_resumable(Path(resume))
         ck = checkpoint.load(ck_path)
         t = task(ck.task)
-        m, tr, _ = split_settings({k: v for k, v in given.items() if k != "task"}, t.settings,
-                                  flag)  # fmt: skip
+        m, tr, _ = split_settings({k: v for k, v in given.items() if k != "task"}, t.settings, flag)
         ModelConfig(**m).validate(resolved=False)  # the options given must be valid before
         TrainConfig(**tr).validate(resolved=False)  # they are compared with the run's
         # where a new run would go has no place in a resumed one: the run's own directory
@@ -112,10 +130,20 @@ def prepare(paths: list[str] | str | None = None, *, val_file: str | Path | None
     t = task(task_name)
     t.check_given(given, flag, resume is not None, init_from is not None)
     m, tr, own = split_settings(given, t.settings, flag)
-    return t.new_trainer(ModelConfig(**m), None if t.settings is None else t.settings(**own),
-                         TrainConfig(**tr), inputs, None if out is None else Path(out), force,
-                         threads, None if init_from is None else Path(init_from), given, flag,
-                         notice, group)  # fmt: skip
+    return t.new_trainer(
+        ModelConfig(**m),
+        None if t.settings is None else t.settings(**own),
+        TrainConfig(**tr),
+        inputs,
+        None if out is None else Path(out),
+        force,
+        threads,
+        None if init_from is None else Path(init_from),
+        given,
+        flag,
+        notice,
+        group,
+    )
 
 
 class Session:
@@ -128,8 +156,9 @@ class Session:
 
     The group is closed (its replicas joined) on every way out."""
 
-    def __init__(self, distributed: str = "auto", replicas: int = 1,
-                 threads: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, distributed: str = "auto", replicas: int = 1, threads: int | None = None
+    ) -> None:
         self.group, self.threads = start_group(distributed, replicas, threads)
         self.trainer: Any = None
 

@@ -26,19 +26,40 @@ class Task:
             if name in given:
                 raise UsageError(f"{flag(name)} {why}")
 
-    def new_trainer(self, model: Any, own: Any, train: Any, inputs: Any, out: Path | None,
-                    force: bool, threads: int | None, init_from: Path | None,
-                    given: dict[str, Any], flag, notice, group: Any) -> Any:  # fmt: skip
+    def new_trainer(
+        self,
+        model: Any,
+        own: Any,
+        train: Any,
+        inputs: Any,
+        out: Path | None,
+        force: bool,
+        threads: int | None,
+        init_from: Path | None,
+        given: dict[str, Any],
+        flag,
+        notice,
+        group: Any,
+    ) -> Any:
         """A trainer for a new run, its run directory locked."""
         raise NotImplementedError
 
-    def resume_trainer(self, ck: Any, run_dir: Path, inputs: Any, given: dict[str, Any],
-                       threads: int | None, flag, group: Any) -> Any:  # fmt: skip
+    def resume_trainer(
+        self,
+        ck: Any,
+        run_dir: Path,
+        inputs: Any,
+        given: dict[str, Any],
+        threads: int | None,
+        flag,
+        group: Any,
+    ) -> Any:
         """A trainer that continues the run ``ck`` was saved from, locked (unless done)."""
         raise NotImplementedError
 
-    def follow(self, recipe: dict, model: Any, own: Any, train: Any, threads: int | None,
-               group: Any) -> Any:  # fmt: skip
+    def follow(
+        self, recipe: dict, model: Any, own: Any, train: Any, threads: int | None, group: Any
+    ) -> Any:
         """On a process other than the root: the trainer the root's ``recipe`` describes."""
         raise NotImplementedError
 

@@ -29,8 +29,9 @@ def load(path: str | Path | None = None, threads: int | None = None) -> "Trained
     return task(ck.task).model(ck, threads)
 
 
-def load_for(path: str | Path | None, threads: int | None, needs: str, command: str
-             ) -> "TrainedModel":  # fmt: skip
+def load_for(
+    path: str | Path | None, threads: int | None, needs: str, command: str
+) -> "TrainedModel":
     """``load``, refusing a model that cannot do ``needs`` (a method name) with one line that
     says what the model is and which command uses it."""
     m = load(path, threads)
@@ -90,19 +91,32 @@ class TrainedModel:
         best = i.get("best_val_loss")
         best_step = next((h["step"] for h in history if h.get("val_loss") == best), None)
         return {
-            "path": str(ck.path), "cell": m.cell, "level": m.level, "layers": m.layers,
-            "hidden": m.hidden, "embed": m.embed, "vocab_size": len(ck.vocab),
+            "path": str(ck.path),
+            "cell": m.cell,
+            "level": m.level,
+            "layers": m.layers,
+            "hidden": m.hidden,
+            "embed": m.embed,
+            "vocab_size": len(ck.vocab),
             "parameters": int(sum(v.size for v in ck.params.values())),
-            "corpus": i.get("corpus"), "fingerprint": i.get("fingerprint"), "steps": ck.step,
-            "epochs": i.get("epochs"), "best_val_loss": best, "best_step": best_step,
-            "history": history, "model": m.to_dict(), "train": ck.train_cfg.to_dict(),
-            "task": ck.task, **self.task.describe(ck),
-        }  # fmt: skip
+            "corpus": i.get("corpus"),
+            "fingerprint": i.get("fingerprint"),
+            "steps": ck.step,
+            "epochs": i.get("epochs"),
+            "best_val_loss": best,
+            "best_step": best_step,
+            "history": history,
+            "model": m.to_dict(),
+            "train": ck.train_cfg.to_dict(),
+            "task": ck.task,
+            **self.task.describe(ck),
+        }
 
     evaluate_options: frozenset[str] = frozenset()  # the keywords ``evaluate`` takes
 
-    def evaluate(self, path: str | Path | None = None, *, text: str | None = None,
-                 **options: Any) -> Any:  # fmt: skip
+    def evaluate(
+        self, path: str | Path | None = None, *, text: str | None = None, **options: Any
+    ) -> Any:
         """Score the model on held-out data: the file ``path`` ("-": stdin) or ``text`` in memory,
         one of them (a string given alone is a path, never scored as text). ``options``: the
         class's (``batch_size``, ``source``, ``encoding``, ``errors``, ...); another keyword is a
@@ -115,14 +129,18 @@ class TrainedModel:
             raise UsageError("evaluate takes a file path or text=..., one of them")
         if path is not None and not isinstance(path, str | Path):
             kind = type(path).__name__
-            raise UsageError(f"evaluate: the path must be a str or Path (got {kind}); give "
-                             "text=... to score text in memory")  # fmt: skip
+            raise UsageError(
+                f"evaluate: the path must be a str or Path (got {kind}); give "
+                "text=... to score text in memory"
+            )
         if text is not None and not isinstance(text, str):
             raise UsageError(f"evaluate: text must be a str (got {type(text).__name__})")
         for name in options:
             if name not in self.evaluate_options:
-                raise UsageError(f"evaluate: unknown keyword {name!r}; it takes path or text, "
-                                 f"and {', '.join(sorted(self.evaluate_options))}")  # fmt: skip
+                raise UsageError(
+                    f"evaluate: unknown keyword {name!r}; it takes path or text, "
+                    f"and {', '.join(sorted(self.evaluate_options))}"
+                )
         return self._evaluate(None if path is None else str(path), text, **options)
 
     def _evaluate(self, path: str | None, text: str | None, **options: Any) -> Any:

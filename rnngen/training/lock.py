@@ -18,8 +18,9 @@ class RunLock:
         try:
             self.fd = os.open(run_dir, os.O_RDONLY)
         except OSError as e:
-            raise TrainingError(f"{run_dir}: cannot open the run directory "
-                                f"({e.strerror or e})") from None  # fmt: skip
+            raise TrainingError(
+                f"{run_dir}: cannot open the run directory ({e.strerror or e})"
+            ) from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:

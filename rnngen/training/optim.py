@@ -66,18 +66,36 @@ class Adam(Optimizer):
     buffers = MOMENTS["adam"]
     decoupled = False
 
-    def __init__(self, size: int, lr: float, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay: float = 0.0, dtype=np.float32) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int,
+        lr: float,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay: float = 0.0,
+        dtype=np.float32,
+    ) -> None:
         super().__init__(size, lr, weight_decay, dtype)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _update(self, p, g, lr, gscale):
         s = self.state
         adam_step(
-            p, g, s["m"], s["v"], lr, self.beta1, self.beta2, self.eps,
-            1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t, gscale, self.weight_decay,
+            p,
+            g,
+            s["m"],
+            s["v"],
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            1.0 - self.beta1**self.t,
+            1.0 - self.beta2**self.t,
+            gscale,
+            self.weight_decay,
             self.decoupled,
-        )  # fmt: skip
+        )
 
 
 class AdamW(Adam):
@@ -93,8 +111,14 @@ class SGD(Optimizer):
     name = "sgd"
     buffers = MOMENTS["sgd"]
 
-    def __init__(self, size: int, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                 dtype=np.float32) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        dtype=np.float32,
+    ) -> None:
         super().__init__(size, lr, weight_decay, dtype)
         self.momentum = momentum
 
@@ -108,14 +132,22 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     buffers = MOMENTS["rmsprop"]
 
-    def __init__(self, size: int, lr: float, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, dtype=np.float32) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int,
+        lr: float,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        dtype=np.float32,
+    ) -> None:
         super().__init__(size, lr, weight_decay, dtype)
         self.alpha, self.eps = alpha, eps
 
     def _update(self, p, g, lr, gscale):
-        rmsprop_step(p, g, self.state["square_avg"], lr, self.alpha, self.eps, gscale,
-                     self.weight_decay)  # fmt: skip
+        rmsprop_step(
+            p, g, self.state["square_avg"], lr, self.alpha, self.eps, gscale, self.weight_decay
+        )
 
 
 class Adagrad(Optimizer):
@@ -124,8 +156,9 @@ class Adagrad(Optimizer):
     name = "adagrad"
     buffers = MOMENTS["adagrad"]
 
-    def __init__(self, size: int, lr: float, eps: float = 1e-10, weight_decay: float = 0.0,
-                 dtype=np.float32) -> None:  # fmt: skip
+    def __init__(
+        self, size: int, lr: float, eps: float = 1e-10, weight_decay: float = 0.0, dtype=np.float32
+    ) -> None:
         super().__init__(size, lr, weight_decay, dtype)
         self.eps = eps
 

@@ -11,8 +11,11 @@ from rnngen.data.batches import Position
 from rnngen.errors import CheckpointError
 
 
-def checkpoint_of(t: Any, train_loss: float, state: dict[str, np.ndarray],
-                  ) -> checkpoint.Checkpoint:  # fmt: skip
+def checkpoint_of(
+    t: Any,
+    train_loss: float,
+    state: dict[str, np.ndarray],
+) -> checkpoint.Checkpoint:
     """The checkpoint of the run of trainer ``t`` now, with the carried state of all rows."""
     info = {
         **t.meta,
@@ -58,9 +61,11 @@ def restore(t: Any, ck: checkpoint.Checkpoint) -> None:
     best = ck.info.get("best_val_loss")
     t.best = None
     if best is not None:  # the measures it was kept by, as the info records them
-        more = {k[len("best_") :]: v for k, v in ck.info.items()
-                if k.startswith("best_val_") and k != "best_val_loss"
-                and v is not None}  # fmt: skip
+        more = {
+            k[len("best_") :]: v
+            for k, v in ck.info.items()
+            if k.startswith("best_val_") and k != "best_val_loss" and v is not None
+        }
         t.best = {"val_loss": best, **more}
     t.recent[:] = ck.info.get("recent_losses") or []
     t.bad_evals = ck.info.get("bad_evals") or 0

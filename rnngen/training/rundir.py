@@ -21,8 +21,18 @@ from rnngen.errors import TrainingError, flag_name
 from rnngen.training.lock import RunLock
 
 # options --resume takes besides the stop limits: they change how this session runs, not the run
-RESUME_FREE = {"paths", "resume", "threads", "quiet", "json_out", "encoding", "errors", "val_file",
-               "distributed", "replicas"}  # fmt: skip
+RESUME_FREE = {
+    "paths",
+    "resume",
+    "threads",
+    "quiet",
+    "json_out",
+    "encoding",
+    "errors",
+    "val_file",
+    "distributed",
+    "replicas",
+}
 
 Flag = Callable[[str], str]  # a setting's name -> how the user wrote it (--hidden)
 
@@ -74,12 +84,14 @@ def probe_run_dir(run_dir: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise TrainingError(f"{run_dir}: cannot write the run directory ({e.strerror or e})"
-                            ) from None  # fmt: skip
+        raise TrainingError(
+            f"{run_dir}: cannot write the run directory ({e.strerror or e})"
+        ) from None
 
 
-def inputs_meta(paths: list[str], val_path: str | None, val_fingerprint: str | None,
-                encoding: str, errors: str) -> dict:  # fmt: skip
+def inputs_meta(
+    paths: list[str], val_path: str | None, val_fingerprint: str | None, encoding: str, errors: str
+) -> dict:
     """What a run records about its inputs: absolute paths, decoding, validation fingerprint."""
 
     def where(p: str) -> str:
@@ -101,8 +113,9 @@ def resume_hint(run_dir: Path, meta: dict) -> str:
     return f"rnngen train --resume {shlex.quote(str(run_dir))}"
 
 
-def conflict(given: dict[str, Any], stored: dict, allowed: set[str], against: str,
-             flag: Flag = flag_name) -> str | None:  # fmt: skip
+def conflict(
+    given: dict[str, Any], stored: dict, allowed: set[str], against: str, flag: Flag = flag_name
+) -> str | None:
     """A message about the first given option that disagrees with ``stored`` (or that is neither
     stored nor ``allowed``), or None."""
     for name, value in given.items():

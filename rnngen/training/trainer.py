@@ -30,8 +30,9 @@ class Reporter:
 
     def start(self, info: dict) -> None: ...
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
-    def evaluated(self, step: int, val_loss: float, best: bool,
-                  val_error: float | None = None) -> None: ...  # fmt: skip
+    def evaluated(
+        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+    ) -> None: ...
     def evaluating(self, done: int, total: int) -> None: ...
     def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None: ...
     def saved(self, path: Path) -> None: ...
@@ -48,8 +49,16 @@ class Trainer:
         self.job, self.out_dir = job, out_dir
         self.tcfg, self.group = job.tcfg, job.group
         c = self.tcfg
-        self.opt = make_optimizer(c.optimizer, self.model.params.size, c.lr, c.weight_decay,
-                                  c.momentum, c.beta1, c.beta2, c.eps)  # fmt: skip
+        self.opt = make_optimizer(
+            c.optimizer,
+            self.model.params.size,
+            c.lr,
+            c.weight_decay,
+            c.momentum,
+            c.beta1,
+            c.beta2,
+            c.eps,
+        )
         decay = c.decay if c.decay is not None else DEFAULT_DECAY.get(c.schedule, 0.5)
         self.schedule = Schedule(c.schedule, c.lr, decay, c.decay_after, c.warmup, c.min_lr)
         self.lr = self.tcfg.lr  # the rate of the latest step
@@ -140,11 +149,15 @@ class Trainer:
     def done_reason(self) -> str | None:
         """Why a resumed run has nothing left to do under its limits, or None."""
         if self.max_steps is not None and self.step >= self.max_steps:
-            return (f"{self.out_dir}: already trained for {self.step:,} steps, its limit; give a "
-                    "larger --steps or --epochs to train on")  # fmt: skip
+            return (
+                f"{self.out_dir}: already trained for {self.step:,} steps, its limit; give a "
+                "larger --steps or --epochs to train on"
+            )
         if self._out_of_patience():
-            return (f"{self.out_dir}: stopped early after {self.tcfg.patience} evaluations without "
-                    "improvement; give a larger --patience to train on")  # fmt: skip
+            return (
+                f"{self.out_dir}: stopped early after {self.tcfg.patience} evaluations without "
+                "improvement; give a larger --patience to train on"
+            )
         return None
 
     def _out_of_patience(self) -> bool:
@@ -170,15 +183,21 @@ class Trainer:
         self._t0 = t0 - self.seconds_before  # history's seconds count the whole run (--resume)
         if c.minutes is not None:  # wall time of this session (checkpoints hold no clock time)
             deadline = t0 + c.minutes * 60.0
-        rep.start({
-            "run_dir": str(self.out_dir), "max_steps": max_steps,
-            "seconds": None if c.minutes is None else c.minutes * 60,
-            "params": self.model.params.size, "steps_per_epoch": self.stream.steps_per_epoch,
-            "threads": self.plan.threads, "parts": self.plan.parts,
-            "processes": self.group.size, "members": self.group.members,
-            "val_part_tokens": self.job.val_tokens() if self.job.scores_part else None,
-            **self.job.data_info(),
-        })  # fmt: skip
+        rep.start(
+            {
+                "run_dir": str(self.out_dir),
+                "max_steps": max_steps,
+                "seconds": None if c.minutes is None else c.minutes * 60,
+                "params": self.model.params.size,
+                "steps_per_epoch": self.stream.steps_per_epoch,
+                "threads": self.plan.threads,
+                "parts": self.plan.parts,
+                "processes": self.group.size,
+                "members": self.group.members,
+                "val_part_tokens": self.job.val_tokens() if self.job.scores_part else None,
+                **self.job.data_info(),
+            }
+        )
         train_time, tokens_done = 0.0, 0
         recent = self.recent
         val_loss: float | None = None
@@ -294,8 +313,15 @@ class Trainer:
             if not final:  # only evaluations every eval_every steps count for patience/plateau
                 self.bad_evals = 0 if improved else self.bad_evals + 1
         seconds = round(time.perf_counter() - self._t0, 2)  # wall time into the run, for curves
-        self.history.append({"step": self.step, "train_loss": train_loss, "val_loss": val_loss,
-                             "lr": self.lr, "seconds": seconds})  # fmt: skip
+        self.history.append(
+            {
+                "step": self.step,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": self.lr,
+                "seconds": seconds,
+            }
+        )
         if val_loss is not None:
             self.history[-1]["val_tokens"] = self.job.val_tokens()
             self.history[-1].update(measures)
@@ -304,8 +330,10 @@ class Trainer:
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved, **measures)
             if not final and self.schedule.evaluated(improved):
-                rep.warning(f"validation {self.job.selected_by} did not improve: learning rate "
-                            f"now {self.schedule.lr * self.schedule.scale:.4g}")  # fmt: skip
+                rep.warning(
+                    f"validation {self.job.selected_by} did not improve: learning rate "
+                    f"now {self.schedule.lr * self.schedule.scale:.4g}"
+                )
         try:
             rep.saved(self._save("last", train_loss))
             if improved or not self.job.has_val:
@@ -390,7 +418,7 @@ class Trainer:
             lambda: checkpoint.save(
                 record.checkpoint_of(self, train_loss, state),
                 self.out_dir / (name + checkpoint.SUFFIX),
-            )  # fmt: skip
+            )
         )
         if name == "last":
             self.saved_step = self.step

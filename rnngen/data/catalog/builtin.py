@@ -100,8 +100,9 @@ def with_local_checksums(corpus: CatalogEntry) -> CatalogEntry:
     files = []
     for f in corpus.files:
         data = build_builtin(corpus.name, f.split)
-        files.append(dataclasses.replace(f, size=len(data),
-                                         sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
+        files.append(
+            dataclasses.replace(f, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        )
     return dataclasses.replace(corpus, files=tuple(files))
 
 

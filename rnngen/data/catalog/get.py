@@ -48,8 +48,9 @@ def _targets(
     return [(entry, dest / default.name if dest.is_dir() else dest)]
 
 
-def _get_builtin(corpus: CatalogEntry, plan: list[tuple[CorpusFile, Path]],
-                 notice: NoticeFn | None) -> list[Path]:  # fmt: skip
+def _get_builtin(
+    corpus: CatalogEntry, plan: list[tuple[CorpusFile, Path]], notice: NoticeFn | None
+) -> list[Path]:
     """Build and write each file of ``plan`` (each file whole, atomically)."""
     created = _make_dirs(dict.fromkeys(target.parent for _, target in plan))
     try:

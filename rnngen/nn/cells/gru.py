@@ -92,8 +92,9 @@ def forward(t, b, x, rec, bias, states, caches):
     """states (hs (T+1, B, H),); caches (acts (T, B, 3H), hns (T, B, H)); bias (b_ih, b_hh)."""
     hs = states[0]
     acts, hns = caches
-    _forward_row(acts[t, b], hns[t, b], x, bias[0], rec, bias[1], hs[t, b], hs[t + 1, b],
-                 hs.shape[2])  # fmt: skip
+    _forward_row(
+        acts[t, b], hns[t, b], x, bias[0], rec, bias[1], hs[t, b], hs[t + 1, b], hs.shape[2]
+    )
 
 
 @njit(**JIT)
@@ -102,8 +103,19 @@ def backward(t, b, dht, dhr, states, caches, grads, sums, carry):
     hs = states[0]
     acts, hns = caches
     dGh, dGx = grads
-    _backward_row(dGx[t, b], dGh[t, b], acts[t, b], hns[t, b], hs[t, b], dht, dhr, carry[0][b],
-                  sums[0][b], sums[1][b], hs.shape[2])  # fmt: skip
+    _backward_row(
+        dGx[t, b],
+        dGh[t, b],
+        acts[t, b],
+        hns[t, b],
+        hs[t, b],
+        dht,
+        dhr,
+        carry[0][b],
+        sums[0][b],
+        sums[1][b],
+        hs.shape[2],
+    )
 
 
 @njit(**JIT)

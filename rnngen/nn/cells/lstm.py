@@ -93,8 +93,9 @@ def backward(t, b, dht, dhr, states, caches, grads, sums, carry):
     cs = states[1]
     acts, tcs = caches
     H = cs.shape[2]
-    _backward_row(grads[0][t, b], acts[t, b], dht, dhr, cs[t, b], tcs[t, b], carry[0][b],
-                  sums[0][b], H)  # fmt: skip
+    _backward_row(
+        grads[0][t, b], acts[t, b], dht, dhr, cs[t, b], tcs[t, b], carry[0][b], sums[0][b], H
+    )
 
 
 @njit(**JIT)
@@ -108,8 +109,9 @@ def step(x, rec, bias, state, u0, u1, scratch):
     c_prev = scratch[5 * n : 6 * n]
     for j in range(n):  # a loop, not c_prev[:] = c: no shape check to compile (1.3 s)
         c_prev[j] = c[j]
-    _forward_row(scratch[: 4 * n], x, rec, bias[0], c_prev, c, scratch[4 * n : 5 * n],
-                 state[0, u0:u1], n)  # fmt: skip
+    _forward_row(
+        scratch[: 4 * n], x, rec, bias[0], c_prev, c, scratch[4 * n : 5 * n], state[0, u0:u1], n
+    )
 
 
 class LSTM(Cell):

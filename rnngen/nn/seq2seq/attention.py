@@ -135,8 +135,9 @@ class Attention:
         else:  # additive
             dq, dk = np.empty_like(tape.query), np.empty_like(tape.keys)
             dv_rows = np.empty((B, H), h.dtype)
-            additive_scores_backward(dscores, tape.tanh_u, self.p["att.v"], tape.src_len, dq, dk,
-                                     dv_rows)  # fmt: skip
+            additive_scores_backward(
+                dscores, tape.tanh_u, self.p["att.v"], tape.src_len, dq, dk, dv_rows
+            )
             np.sum(dv_rows, axis=0, out=g["att.v"])
             matmul(h.reshape(B * T, H).T, dq.reshape(B * T, H), out=g["att.W_q"])
             dh += linear(dq, self.p["att.W_q"].T)

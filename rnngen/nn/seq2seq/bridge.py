@@ -32,10 +32,12 @@ class Bridge:
         if not self.learned:
             return [tuple(a.copy() for a in layer) for layer in finals]
         return [
-            tuple(matmul(a, self.p[f"bridge{k}.{v}.W"]) + self.p[f"bridge{k}.{v}.b"]
-                  for v, a in zip(self.names, layer, strict=True))
+            tuple(
+                matmul(a, self.p[f"bridge{k}.{v}.W"]) + self.p[f"bridge{k}.{v}.b"]
+                for v, a in zip(self.names, layer, strict=True)
+            )
             for k, layer in enumerate(finals)
-        ]  # fmt: skip
+        ]
 
     def backward(self, finals: State, dinit: State) -> State:
         """dinit: the gradient w.r.t. the decoder's initial states; writes the parameters'

@@ -17,31 +17,58 @@ SELECTIONS = ("loss", "error")
 
 @dataclass
 class Seq2SeqConfig(Settings):
-    src_level: str | None = setting(None, "Source tokens: 'char' or 'word' [--level].",
-                                    choices=LEVELS, derived=True)  # fmt: skip
-    tgt_level: str | None = setting(None, "Target tokens: 'char' or 'word' (space-separated, "
-                                    "e.g. phonemes) [--level].", choices=LEVELS,
-                                    derived=True)  # fmt: skip
-    encoder: str = setting("bi", "Encoder: 'bi' (both directions, concatenated) or 'uni'.",
-                           choices=ENCODERS)  # fmt: skip
-    enc_hidden: int | None = setting(None, "Encoder units per direction [H/2 for bi, H for uni: "
-                                     "its outputs are then H wide].", min=1,
-                                     derived=True)  # fmt: skip
-    attention: str = setting("general", "Attention: 'general' (Luong), 'dot', 'additive' "
-                             "(Bahdanau) or 'none' (the encoder's final state only).",
-                             choices=ATTENTIONS)  # fmt: skip
-    teacher_forcing: float = setting(1.0, "Probability that a decoder input is the true previous "
-                                     "token; below 1, else the model's own previous guess "
-                                     "(scheduled sampling).", min=0, max=1)  # fmt: skip
-    label_smoothing: float = setting(0.0, "Label smoothing eps: train towards 1 - eps on the true "
-                                     "token and eps spread over the vocabulary (validation "
-                                     "loss stays plain cross-entropy).", min=0,
-                                     below=1)  # fmt: skip
-    best_by: str = setting("loss", "Keep as best (and count --patience and plateau by) the "
-                           "validation 'loss', or the 'error': the share of validation sources "
-                           "greedy decoding gets wrong.", choices=SELECTIONS)  # fmt: skip
-    max_len: int = setting(100, "Longest source or target in tokens; longer training pairs are "
-                           "skipped with a warning.", min=1)  # fmt: skip
+    src_level: str | None = setting(
+        None, "Source tokens: 'char' or 'word' [--level].", choices=LEVELS, derived=True
+    )
+    tgt_level: str | None = setting(
+        None,
+        "Target tokens: 'char' or 'word' (space-separated, e.g. phonemes) [--level].",
+        choices=LEVELS,
+        derived=True,
+    )
+    encoder: str = setting(
+        "bi", "Encoder: 'bi' (both directions, concatenated) or 'uni'.", choices=ENCODERS
+    )
+    enc_hidden: int | None = setting(
+        None,
+        "Encoder units per direction [H/2 for bi, H for uni: its outputs are then H wide].",
+        min=1,
+        derived=True,
+    )
+    attention: str = setting(
+        "general",
+        "Attention: 'general' (Luong), 'dot', 'additive' "
+        "(Bahdanau) or 'none' (the encoder's final state only).",
+        choices=ATTENTIONS,
+    )
+    teacher_forcing: float = setting(
+        1.0,
+        "Probability that a decoder input is the true previous "
+        "token; below 1, else the model's own previous guess "
+        "(scheduled sampling).",
+        min=0,
+        max=1,
+    )
+    label_smoothing: float = setting(
+        0.0,
+        "Label smoothing eps: train towards 1 - eps on the true "
+        "token and eps spread over the vocabulary (validation "
+        "loss stays plain cross-entropy).",
+        min=0,
+        below=1,
+    )
+    best_by: str = setting(
+        "loss",
+        "Keep as best (and count --patience and plateau by) the "
+        "validation 'loss', or the 'error': the share of validation sources "
+        "greedy decoding gets wrong.",
+        choices=SELECTIONS,
+    )
+    max_len: int = setting(
+        100,
+        "Longest source or target in tokens; longer training pairs are skipped with a warning.",
+        min=1,
+    )
     src_vocab: int = setting(0, "Source vocabulary size, from the pairs.", min=0, cli=False)
 
     def resolve_with(self, level: str, hidden: int) -> Self:
@@ -49,8 +76,12 @@ class Seq2SeqConfig(Settings):
         enc = self.enc_hidden
         if enc is None:
             enc = max(1, hidden // 2) if self.encoder == "bi" else hidden
-        return replace(self, src_level=self.src_level or level, tgt_level=self.tgt_level or level,
-                       enc_hidden=enc)  # fmt: skip
+        return replace(
+            self,
+            src_level=self.src_level or level,
+            tgt_level=self.tgt_level or level,
+            enc_hidden=enc,
+        )
 
     @property
     def enc_width(self) -> int:
@@ -60,6 +91,9 @@ class Seq2SeqConfig(Settings):
 
     def check_with(self, hidden: int) -> None:
         if self.attention == "dot" and self.enc_hidden is not None and self.enc_width != hidden:
-            raise ConfigError("attention", f"'dot' needs the encoder's outputs as wide as the "
-                              f"decoder (got {self.enc_width} against {{hidden}} {hidden}); use "
-                              "'general'")  # fmt: skip
+            raise ConfigError(
+                "attention",
+                f"'dot' needs the encoder's outputs as wide as the "
+                f"decoder (got {self.enc_width} against {{hidden}} {hidden}); use "
+                "'general'",
+            )

@@ -44,8 +44,17 @@ class EncoderTape:
 class Encoder:
     """L layers of ``cell`` over E-wide inputs, ``h`` units per direction."""
 
-    def __init__(self, cell: Cell, L: int, E: int, h: int, bidirectional: bool, parts: int,
-                 rates: tuple[float, float], sites: tuple[int, int]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cell: Cell,
+        L: int,
+        E: int,
+        h: int,
+        bidirectional: bool,
+        parts: int,
+        rates: tuple[float, float],
+        sites: tuple[int, int],
+    ) -> None:
         """``rates``: dropout on the embedded source, and between layers; ``sites``: the first of
         this encoder's L dropout sites, and the model's count."""
         self.cell, self.L, self.h, self.bi = cell, L, h, bidirectional
@@ -54,8 +63,9 @@ class Encoder:
         D = E
         for k in range(L):
             self.fwd.append(RecurrentLayer(cell, k, D, h, parts, where="enc."))
-            self.bwd.append(RecurrentLayer(cell, k, D, h, parts, where="enc.rev.")
-                            if bidirectional else None)  # fmt: skip
+            self.bwd.append(
+                RecurrentLayer(cell, k, D, h, parts, where="enc.rev.") if bidirectional else None
+            )
             D = self.width
         first, count = sites
         self.drops = [Dropout(rates[k > 0], first + k, count) for k in range(L)]
@@ -83,9 +93,12 @@ class Encoder:
 
     # ---- forward and backward --------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray | TokenInput, src_len: np.ndarray,
-                drop: tuple[int, int] | None,
-                ) -> tuple[EncoderTape, list[tuple[np.ndarray, ...]]]:  # fmt: skip
+    def forward(
+        self,
+        x: np.ndarray | TokenInput,
+        src_len: np.ndarray,
+        drop: tuple[int, int] | None,
+    ) -> tuple[EncoderTape, list[tuple[np.ndarray, ...]]]:
         """x (S, B, E) embedded source, or its tokens (a ``TokenInput``: layer 0 reads its
         (V, G) table by token, when no dropout sits on its input), read up to src_len[b];
         ``drop`` (seed, key) switches dropout on (on every layer's input). Returns the tape (its
@@ -123,8 +136,11 @@ class Encoder:
                 out[:, :, self.h :] = rout.reshape(S * B, -1)[tape.rev].reshape(S, B, self.h)
                 tape.rev_inputs.append(rin)
                 tape.bwd.append(rtape)
-                finals.append(tuple(np.concatenate([a, c], axis=1)
-                                    for a, c in zip(fstate, rstate, strict=True)))  # fmt: skip
+                finals.append(
+                    tuple(
+                        np.concatenate([a, c], axis=1) for a, c in zip(fstate, rstate, strict=True)
+                    )
+                )
             else:
                 tape.rev_inputs.append(None)
                 tape.bwd.append(None)
@@ -133,8 +149,9 @@ class Encoder:
             inp = out
         return tape, finals
 
-    def backward(self, tape: EncoderTape, dout: np.ndarray,
-                 dfinals: list[tuple[np.ndarray, ...]] | None) -> np.ndarray | None:  # fmt: skip
+    def backward(
+        self, tape: EncoderTape, dout: np.ndarray, dfinals: list[tuple[np.ndarray, ...]] | None
+    ) -> np.ndarray | None:
         """dout (S, B, He): the gradient w.r.t. the top layer's outputs (zero at padding);
         dfinals: w.r.t. each layer's final states (None: zero). Writes the layers' parameter
         gradients; returns the gradient w.r.t. the embedded source (S, B, E), or None when layer
@@ -156,8 +173,9 @@ class Encoder:
             self.fwd[k].backward(tape.fwd[k], dyf, dx, scratch, f_state)
             if self.bi:
                 dyr = dy[:, :, h:].reshape(S * B, h)[tape.rev].reshape(S, B, h)
-                r_state = None if dfin is None else tuple(np.ascontiguousarray(a[:, h:])
-                                                          for a in dfin)  # fmt: skip
+                r_state = (
+                    None if dfin is None else tuple(np.ascontiguousarray(a[:, h:]) for a in dfin)
+                )
                 dxr = None if tokens else np.empty((S * B, D), dt)
                 self.bwd[k].backward(tape.bwd[k], dyr, dxr, scratch, r_state)
                 if not tokens:

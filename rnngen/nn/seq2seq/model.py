@@ -61,8 +61,9 @@ def layers_of(cfg: ModelConfig, s2s: Seq2SeqConfig, parts: int = 1):
     encoder = Encoder(cell, L, E, s2s.enc_hidden, s2s.encoder == "bi", parts, rates, (0, 2 * L + 1))
     bridge = Bridge(L, cell.state, encoder.width, H)
     tgt_embed = Embedding(cfg.vocab_size, E, parts, name="tgt.embed")
-    decoder = [RecurrentLayer(cell, k, E if k == 0 else H, H, parts, where="dec.")
-               for k in range(L)]  # fmt: skip
+    decoder = [
+        RecurrentLayer(cell, k, E if k == 0 else H, H, parts, where="dec.") for k in range(L)
+    ]
     attention = Attention(s2s.attention, encoder.width, H)
     output = Output(H, cfg.vocab_size, parts, tied=tgt_embed if cfg.tie else None)
     return src_embed, encoder, bridge, tgt_embed, decoder, attention, output
@@ -103,16 +104,24 @@ class Tapes:
 class Seq2SeqNetwork:
     """Encoder-decoder with attention; exact float32/float64 gradients."""
 
-    def __init__(self, cfg: ModelConfig, s2s: Seq2SeqConfig, dtype=np.float32,
-                 parts: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, cfg: ModelConfig, s2s: Seq2SeqConfig, dtype=np.float32, parts: int = 1
+    ) -> None:
         if cfg.tie and cfg.embed != cfg.hidden:
             raise ValueError(f"tied weights need embed == hidden (got {cfg.embed}, {cfg.hidden})")
         self.cfg, self.s2s, self.parts = cfg, s2s, parts
         self.dtype = np.dtype(dtype)
         L = cfg.layers
         parts_ = layers_of(cfg, s2s, parts)
-        (self.src_embed, self.encoder, self.bridge, self.tgt_embed, self.decoder, self.attention,
-         self.output) = parts_  # fmt: skip
+        (
+            self.src_embed,
+            self.encoder,
+            self.bridge,
+            self.tgt_embed,
+            self.decoder,
+            self.attention,
+            self.output,
+        ) = parts_
         self.drop_dec_in = Dropout(input_dropout(cfg), L, 2 * L + 1)
         self.drops = [Dropout(cfg.dropout, L + k, 2 * L + 1) for k in range(1, L)]
         self.drop_att = Dropout(cfg.dropout, 2 * L, 2 * L + 1)
@@ -203,8 +212,21 @@ class Seq2SeqNetwork:
         if drop is not None and self.drop_att.rate > 0:
             att_mask = np.empty_like(top)
             self.drop_att.forward(top, top, att_mask, *drop)
-        return Tapes(batch, src_x, enc_tape, finals, dec_x, dec_mask, tapes, inputs, masks, att,
-                     att_mask, real, top)  # fmt: skip
+        return Tapes(
+            batch,
+            src_x,
+            enc_tape,
+            finals,
+            dec_x,
+            dec_mask,
+            tapes,
+            inputs,
+            masks,
+            att,
+            att_mask,
+            real,
+            top,
+        )
 
     def _targets(self, t: Tapes) -> np.ndarray:
         return t.batch.tgt_out.T.reshape(-1)[t.real]  # batch-major, as ``real``
@@ -241,8 +263,9 @@ class Seq2SeqNetwork:
 
     # ---- forward and backward --------------------------------------------------------------------
 
-    def forward_backward(self, batch: Batch, key: int | None = None,
-                         per: int | None = None) -> float:  # fmt: skip
+    def forward_backward(
+        self, batch: Batch, key: int | None = None, per: int | None = None
+    ) -> float:
         """Mean cross-entropy (nats) per real target token; writes self.grads, the gradient of
         the mean objective: the cross-entropy, label-smoothed by ``self.label_smoothing``. ``key``
         (the step in training) switches dropout on and picks its masks. ``per``: the tokens the
@@ -257,8 +280,9 @@ class Seq2SeqNetwork:
         self.src_embed.dW[...] = 0.0
         dtop = np.empty((N, H), self.dtype)
         per = N if per is None else per
-        loss = self.output.loss_backward(t.top, logits, self._targets(t), dtop,
-                                         self.label_smoothing, per)  # fmt: skip
+        loss = self.output.loss_backward(
+            t.top, logits, self._targets(t), dtop, self.label_smoothing, per
+        )
         if t.att_mask is not None:
             self.drop_att.backward(dtop, t.att_mask)
         datt = np.zeros((B * T, H), self.dtype)
@@ -286,8 +310,7 @@ class Seq2SeqNetwork:
             self.tgt_embed.backward(batch.tgt_in, dy.reshape(T * B, -1))
 
         dfinals = self.bridge.backward(t.finals, dinit)
-        dsrc = self.encoder.backward(t.enc, np.ascontiguousarray(denc.transpose(1, 0, 2)),
-                                     dfinals)  # fmt: skip
+        dsrc = self.encoder.backward(t.enc, np.ascontiguousarray(denc.transpose(1, 0, 2)), dfinals)
         if dsrc is not None:  # else layer 0 read tokens and added to the embedding's gradient
             S = batch.src.shape[0]
             self.src_embed.backward(batch.src, dsrc.reshape(S * B, -1))

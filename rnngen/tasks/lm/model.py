@@ -40,8 +40,10 @@ class LanguageModel(TrainedModel):
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"<rnngen.LanguageModel {c.level} {c.cell} {c.layers}x{c.hidden}, vocabulary "
-                f"{c.vocab_size:,}, {self.path}>")  # fmt: skip
+        return (
+            f"<rnngen.LanguageModel {c.level} {c.cell} {c.layers}x{c.hidden}, vocabulary "
+            f"{c.vocab_size:,}, {self.path}>"
+        )
 
     # ---- generating ---------------------------------------------------------------------------
 
@@ -112,8 +114,9 @@ class LanguageModel(TrainedModel):
         included: ``.bits``, ``.tokens``, ``.bits_per_token``, ``.perplexity``."""
         return [s for chunk in self.score_chunks(list(lines)) for s in chunk]
 
-    def score_chunks(self, lines: list[str], source: str = "the text",
-                     chunk: int = SCORE_CHUNK) -> Iterator[list[LineScore]]:  # fmt: skip
+    def score_chunks(
+        self, lines: list[str], source: str = "the text", chunk: int = SCORE_CHUNK
+    ) -> Iterator[list[LineScore]]:
         """``score`` in chunks of ``chunk`` lines, every line read (and checked: a character the
         model does not know raises ``DataError`` naming ``source`` and the line) before any is
         scored. ``unknown`` then holds the words read as ``<unk>``."""
@@ -127,9 +130,16 @@ class LanguageModel(TrainedModel):
 
     evaluate_options = frozenset({"batch_size", "seq_len", "source", "encoding", "errors"})
 
-    def _evaluate(self, path: str | None, text: str | None, batch_size: int = 16,
-                  seq_len: int = 64, source: str | None = None, encoding: str = "utf-8",
-                  errors: str = "strict") -> EvalResult:  # fmt: skip
+    def _evaluate(
+        self,
+        path: str | None,
+        text: str | None,
+        batch_size: int = 16,
+        seq_len: int = 64,
+        source: str | None = None,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+    ) -> EvalResult:
         """Loss on the text, every token after the first scored with the state carried across
         windows of ``batch_size`` x ``seq_len``: ``.loss`` (nats per token),
         ``.bits_per_token``, ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types
@@ -154,9 +164,11 @@ class LanguageModel(TrainedModel):
         if len(tokens) < 2:
             raise DataError(f"{source}: needs at least two tokens to score")
         B, T = eval_shape(len(tokens), batch_size, seq_len)
-        check_fits(FLOAT * activation_floats(self.config, T, B),
-                   f"evaluating in batches of {B} x {T}",
-                   "use a smaller --batch-size or --seq-len")  # fmt: skip
+        check_fits(
+            FLOAT * activation_floats(self.config, T, B),
+            f"evaluating in batches of {B} x {T}",
+            "use a smaller --batch-size or --seq-len",
+        )
         net = self._net(B)
         self.warm("eval", B)
         return evaluate(net, tokens, batch_size, seq_len)
@@ -173,8 +185,9 @@ class LanguageModel(TrainedModel):
 
     # ---- pictures -----------------------------------------------------------------------------
 
-    def heatmap(self, text: str, max_tokens: int = 2000, source: str = "the text",
-                beam: int | None = None) -> str:  # fmt: skip
+    def heatmap(
+        self, text: str, max_tokens: int = 2000, source: str = "the text", beam: int | None = None
+    ) -> str:
         """A self-contained HTML page of ``text`` as the model reads it: each token coloured by
         its surprisal, the top-5 predictions on hover, and a picker recolouring the text by any
         hidden unit, with the units that best track quotes, brackets and position ranked.

@@ -79,11 +79,19 @@ def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None)
         raise ConfigError("max_vocab", "and {min_count} apply to {level} word only")
 
 
-def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Path | None = None,
-                force: bool = False, threads: int | None = None,
-                init_from: Path | None = None, given: dict[str, Any] | None = None,
-                flag: Flag = flag_name, notice: Callable[[str], None] | None = None,
-                group: Group | None = None) -> Trainer:  # fmt: skip
+def new_trainer(
+    model: ModelConfig,
+    train: TrainConfig,
+    inputs: Inputs,
+    out: Path | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    init_from: Path | None = None,
+    given: dict[str, Any] | None = None,
+    flag: Flag = flag_name,
+    notice: Callable[[str], None] | None = None,
+    group: Group | None = None,
+) -> Trainer:
     """A Trainer for a new run on ``inputs``, in ``out`` (default ``runs/NAME-TIME``), locked;
     with ``init_from``, starting from that model's weights and vocabulary (``given``: the
     settings the user gave, which must agree with the model's sizes)."""
@@ -98,16 +106,18 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
     if init_from is not None:  # the model's vocabulary, grown for the new text
         base = checkpoint.load(checkpoint.resolve(init_from))
         stored = {k: v for k, v in base.model_cfg.to_dict().items() if k not in FINETUNE_FREE}
-        problem = conflict({k: v for k, v in given.items() if k in stored}, stored, set(),
-                           str(init_from), flag)  # fmt: skip
+        problem = conflict(
+            {k: v for k, v in given.items() if k in stored}, stored, set(), str(init_from), flag
+        )
         if problem:
             raise UsageError(f"{problem}; with --init-from the model's sizes come from the model")
         model = dataclasses.replace(
             base.model_cfg,
             dropout=model.dropout if "dropout" in given else base.model_cfg.dropout,
-            dropout_input=(model.dropout_input if "dropout_input" in given
-                           else base.model_cfg.dropout_input),
-        )  # fmt: skip
+            dropout_input=(
+                model.dropout_input if "dropout_input" in given else base.model_cfg.dropout_input
+            ),
+        )
     check_batch(group or Alone(), train.batch_size)
     expand(inputs.paths, inputs.encoding)  # the inputs exist, before a run directory is made
     val_src = _val_source(inputs.val_file, inputs.encoding, inputs.errors)
@@ -119,21 +129,28 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
     probe_run_dir(run_dir)
     with cleanup:
         corpus, added = encode_corpus(
-            run_dir, model.level, Source(list(inputs.paths), inputs.encoding, inputs.errors),
-            val_src, val_frac=0.1 if train.val_frac is None else train.val_frac,
-            vocab=None if base is None else base.vocab, grow=base is not None,
-            max_vocab=train.max_vocab, min_count=train.min_count,
-        )  # fmt: skip
+            run_dir,
+            model.level,
+            Source(list(inputs.paths), inputs.encoding, inputs.errors),
+            val_src,
+            val_frac=0.1 if train.val_frac is None else train.val_frac,
+            vocab=None if base is None else base.vocab,
+            grow=base is not None,
+            max_vocab=train.max_vocab,
+            min_count=train.min_count,
+        )
         if corpus.val is None:
-            raise DataError(f"{corpus.name}: too short to hold out a validation split; give "
-                            "--val-file")  # fmt: skip
+            raise DataError(
+                f"{corpus.name}: too short to hold out a validation split; give --val-file"
+            )
         model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
         if inputs.val_file is None and train.val_frac is None:
             train = dataclasses.replace(train, val_frac=0.1)
         trainer = lm_trainer(model, train, corpus, run_dir, threads, group)
     val_fp = read_meta(run_dir)["val_fingerprint"]
-    trainer.meta = inputs_meta(list(inputs.paths), inputs.val_file, val_fp, inputs.encoding,
-                               inputs.errors)  # fmt: skip
+    trainer.meta = inputs_meta(
+        list(inputs.paths), inputs.val_file, val_fp, inputs.encoding, inputs.errors
+    )
     if base is not None:
         trainer.load_weights(base.params)
         trainer.meta["init_from"] = str(base.path)
@@ -142,16 +159,24 @@ def new_trainer(model: ModelConfig, train: TrainConfig, inputs: Inputs, out: Pat
         what = "characters" if base.vocab.level == "char" else "words"
         if added:
             shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
-            notice(f"starting from {base.path}; added {len(added):,} {what} it did not know "
-                   f"to its vocabulary: {shown}")  # fmt: skip
+            notice(
+                f"starting from {base.path}; added {len(added):,} {what} it did not know "
+                f"to its vocabulary: {shown}"
+            )
         else:
             notice(f"starting from {base.path}; its vocabulary covers the new text")
     return trainer
 
 
-def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
-                   given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
-                   group: Group | None = None) -> Trainer:  # fmt: skip
+def resume_trainer(
+    ck: "checkpoint.Checkpoint",
+    run_dir: Path,
+    inputs: Inputs,
+    given: dict[str, Any],
+    threads: int | None = None,
+    flag: Flag = flag_name,
+    group: Group | None = None,
+) -> Trainer:
     """A Trainer that continues the run ``ck`` was saved from (in ``run_dir``) where it stopped,
     on the same inputs, locked. ``given``: the options the user gave; only stop limits may change
     (they replace the stored ones), and anything else that disagrees with the run is a
@@ -159,14 +184,16 @@ def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
     ``done_reason`` saying so."""
     ck_path = ck.path
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
-    problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}",
-                       flag)  # fmt: skip
+    problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}", flag)
     if problem:
-        raise UsageError(f"{problem}; with --resume give only stop limits (--steps, --epochs, "
-                         "--minutes)")  # fmt: skip
+        raise UsageError(
+            f"{problem}; with --resume give only stop limits (--steps, --epochs, --minutes)"
+        )
     ck.check_training_state()
-    meta = {k: ck.info.get(k) for k in ("sources", "encoding", "errors", "val_source",
-                                        "val_fingerprint")}  # fmt: skip
+    meta = {
+        k: ck.info.get(k)
+        for k in ("sources", "encoding", "errors", "val_source", "val_fingerprint")
+    }
     enc = inputs.encoding if "encoding" in given else (meta["encoding"] or "utf-8")
     errs = inputs.errors if "errors" in given else (meta["errors"] or "strict")
     val_path = inputs.val_file if inputs.val_file is not None else meta["val_source"]
@@ -188,17 +215,25 @@ def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
         if not paths:
             paths = meta["sources"]
             if not paths:
-                raise UsageError(f"{ck_path}: does not record its corpus; give the corpus paths "
-                                 "with --resume")  # fmt: skip
+                raise UsageError(
+                    f"{ck_path}: does not record its corpus; give the corpus paths with --resume"
+                )
             if "-" in paths:
-                raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same text "
-                                 f"in again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
+                raise UsageError(
+                    f"the run in {run_dir} was trained on stdin: pipe the same text "
+                    f"in again, ... | rnngen train - --resume {run_dir}"
+                )
         src = Source(list(paths), enc, errs)
         try:
-            corpus, _ = encode_corpus(run_dir, ck.vocab.level, src,
-                                      _val_source(val_path, enc, errs),
-                                      val_frac=tcfg.val_frac or 0.0, vocab=ck.vocab,
-                                      expect=expect)  # fmt: skip
+            corpus, _ = encode_corpus(
+                run_dir,
+                ck.vocab.level,
+                src,
+                _val_source(val_path, enc, errs),
+                val_frac=tcfg.val_frac or 0.0,
+                vocab=ck.vocab,
+                expect=expect,
+            )
         except TextChangedError as e:
             if e.args[0][0] != expect[0]:
                 found = f"fingerprint {e.args[0][0]}, " if e.args[0][0] else ""
@@ -207,8 +242,9 @@ def resume_trainer(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
                     f"not {expect[0]}); to train on new text, start a new run with --init-from "
                     f"{run_dir}"
                 ) from None
-            raise DataError(f"{val_path}: is not the validation text of the run in {run_dir}"
-                            ) from None  # fmt: skip
+            raise DataError(
+                f"{val_path}: is not the validation text of the run in {run_dir}"
+            ) from None
     corpus.name = ck.info.get("corpus") or corpus.name
     tcfg = resumed_limits(tcfg, given)
     trainer = lm_trainer(ck.model_cfg, tcfg, corpus, run_dir, threads, group)

@@ -12,12 +12,14 @@ class LanguageModelTask(Task):
     plural = "language models"
     use = "sample"
 
-    def new_trainer(self, model, own, train, inputs, out, force, threads, init_from, given,
-                    flag, notice, group):  # fmt: skip
+    def new_trainer(
+        self, model, own, train, inputs, out, force, threads, init_from, given, flag, notice, group
+    ):
         from rnngen.tasks.lm.runs import new_trainer
 
-        return new_trainer(model, train, inputs, out, force, threads, init_from, given, flag,
-                           notice, group)  # fmt: skip
+        return new_trainer(
+            model, train, inputs, out, force, threads, init_from, given, flag, notice, group
+        )
 
     def resume_trainer(self, ck, run_dir: Path, inputs, given, threads, flag, group):
         from rnngen.tasks.lm.runs import resume_trainer
@@ -33,9 +35,10 @@ class LanguageModelTask(Task):
         try:
             corpus = open_corpus(run_dir)
         except DataError as e:
-            raise DataError(f"{e}; every process reads the run directory's token file, so the "
-                            "run directory must be on a file system all machines share"
-                            ) from None  # fmt: skip
+            raise DataError(
+                f"{e}; every process reads the run directory's token file, so the "
+                "run directory must be on a file system all machines share"
+            ) from None
         return lm_trainer(model, train, corpus, run_dir, threads, group)
 
     def warm_training(self, trainer) -> None:

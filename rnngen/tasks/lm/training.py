@@ -34,8 +34,14 @@ class LanguageModelJob(Job):
 
     task_name = "lm"
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus,
-                 threads: int | None = None, group: Group | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        corpus: Corpus,
+        threads: int | None = None,
+        group: Group | None = None,
+    ) -> None:
         train_cfg = train_cfg.resolve()
         self.mcfg, self.tcfg, self.corpus = model_cfg, train_cfg, corpus
         T, B = train_cfg.seq_len, train_cfg.batch_size
@@ -69,8 +75,11 @@ class LanguageModelJob(Job):
     # ---- the data ------------------------------------------------------------------------------
 
     def data_info(self) -> dict:
-        return {"vocab": len(self.corpus.vocab), "train_tokens": len(self.corpus.train),
-                "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val)}  # fmt: skip
+        return {
+            "vocab": len(self.corpus.vocab),
+            "train_tokens": len(self.corpus.train),
+            "val_tokens": 0 if self.corpus.val is None else len(self.corpus.val),
+        }
 
     def default_eval_every(self) -> int:
         # every ~500k training tokens (at most once per epoch, at least 100 steps apart): frequent
@@ -127,14 +136,25 @@ class LanguageModelJob(Job):
         c = self.tcfg
         if whole or self.val_part is None:
             B = min(c.batch_size, len(self.corpus.val) - 1)
-            res = evaluate(self.model, self.corpus.val, c.batch_size, c.seq_len,
-                           rows=self.group.rows(B), progress=reporter.evaluating)  # fmt: skip
+            res = evaluate(
+                self.model,
+                self.corpus.val,
+                c.batch_size,
+                c.seq_len,
+                rows=self.group.rows(B),
+                progress=reporter.evaluating,
+            )
         else:
             x, y = self.val_part
-            res = evaluate_rows(self.model, x, y, c.seq_len, rows=self.group.rows(len(x)),
-                                progress=reporter.evaluating)  # fmt: skip
-        total, count = self.group.sums(res.loss * res.tokens if res.tokens else 0.0,
-                                           res.tokens)  # fmt: skip
+            res = evaluate_rows(
+                self.model,
+                x,
+                y,
+                c.seq_len,
+                rows=self.group.rows(len(x)),
+                progress=reporter.evaluating,
+            )
+        total, count = self.group.sums(res.loss * res.tokens if res.tokens else 0.0, res.tokens)
         return EvalResult(total / count, count).loss
 
     # ---- the carried state ---------------------------------------------------------------------
@@ -162,7 +182,13 @@ class LanguageModelJob(Job):
         self.state.assign(self.own_rows_of(state))
 
 
-def lm_trainer(model_cfg: ModelConfig, train_cfg: TrainConfig, corpus: Corpus, out_dir: Path,
-               threads: int | None = None, group: Group | None = None) -> Trainer:  # fmt: skip
+def lm_trainer(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    corpus: Corpus,
+    out_dir: Path,
+    threads: int | None = None,
+    group: Group | None = None,
+) -> Trainer:
     """A trainer of a language model on ``corpus``, writing into ``out_dir``."""
     return Trainer(LanguageModelJob(model_cfg, train_cfg, corpus, threads, group), out_dir)

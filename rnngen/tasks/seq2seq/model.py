@@ -19,8 +19,9 @@ class Seq2SeqModel(TrainedModel):
     >>> g2p.translate(["ghoti"], beam=5)  # doctest: +SKIP
     """
 
-    def __init__(self, ckpt: Checkpoint, threads: int | None = None,
-                 ensemble: Sequence[Checkpoint] = ()) -> None:  # fmt: skip
+    def __init__(
+        self, ckpt: Checkpoint, threads: int | None = None, ensemble: Sequence[Checkpoint] = ()
+    ) -> None:
         super().__init__(ckpt, threads)
         self.members = list(ensemble)  # more models that decode together with this one
         self._tr = None
@@ -32,12 +33,16 @@ class Seq2SeqModel(TrainedModel):
         step. The models need the same vocabularies and the same decoder shape (cell, layers,
         hidden units, encoder width, attention family); raises ``rnngen.UserError`` naming the
         one that differs."""
-        cks = [o.checkpoint if isinstance(o, TrainedModel)
-               else checkpoint.load(checkpoint.resolve(o)) for o in others]  # fmt: skip
+        cks = [
+            o.checkpoint if isinstance(o, TrainedModel) else checkpoint.load(checkpoint.resolve(o))
+            for o in others
+        ]
         for ck in cks:
             if ck.task != self.checkpoint.task:
-                raise UsageError(f"{ck.path}: is not a sequence-to-sequence model; an ensemble "
-                                 "decodes sequence-to-sequence models together")  # fmt: skip
+                raise UsageError(
+                    f"{ck.path}: is not a sequence-to-sequence model; an ensemble "
+                    "decodes sequence-to-sequence models together"
+                )
             problem = _mismatch(self.checkpoint, ck)
             if problem is not None:
                 raise UsageError(f"{ck.path}: cannot decode together with {self.path}: {problem}")
@@ -46,8 +51,10 @@ class Seq2SeqModel(TrainedModel):
     def __repr__(self) -> str:
         m, s = self.checkpoint.model_cfg, self.checkpoint.task_cfg
         more = f", in an ensemble of {1 + len(self.members)}" if self.members else ""
-        return (f"<rnngen seq2seq model {self.path}: {m.cell} x{m.layers} H{m.hidden}, "
-                f"{s.encoder} encoder, {s.attention} attention{more}>")  # fmt: skip
+        return (
+            f"<rnngen seq2seq model {self.path}: {m.cell} x{m.layers} H{m.hidden}, "
+            f"{s.encoder} encoder, {s.attention} attention{more}>"
+        )
 
     def translator(self, batch: int = 32):
         """The ``rnngen.generate.translate.Translator`` of this model, threads planned for
@@ -76,20 +83,36 @@ class Seq2SeqModel(TrainedModel):
         if use is not None and use not in self.USES:
             raise UsageError(f"warm: use must be one of {', '.join(self.USES)} (got {use!r})")
         ck = self.checkpoint
-        warm_seq2seq_kernels(self.translator(batch or 32).model.parts, ck.model_cfg.cell,
-                             ck.task_cfg.attention)  # fmt: skip
+        warm_seq2seq_kernels(
+            self.translator(batch or 32).model.parts, ck.model_cfg.cell, ck.task_cfg.attention
+        )
 
-    def translate_lines(self, lines: Iterable[tuple[str, str]], beam: int = 5, n_best: int = 1,
-                        max_len: int | None = None, temp: float = 0.0, seed: int = 0,
-                        batch_size: int = 32) -> Iterator[Any]:  # fmt: skip
+    def translate_lines(
+        self,
+        lines: Iterable[tuple[str, str]],
+        beam: int = 5,
+        n_best: int = 1,
+        max_len: int | None = None,
+        temp: float = 0.0,
+        seed: int = 0,
+        batch_size: int = 32,
+    ) -> Iterator[Any]:
         """``Translation``s of (line, where) pairs, in order, a batch at a time."""
         tr = self.translator(batch_size)
-        yield from tr.translate(lines, beam, n_best, max_len or self.checkpoint.task_cfg.max_len,
-                                temp, seed, batch_size)  # fmt: skip
+        yield from tr.translate(
+            lines, beam, n_best, max_len or self.checkpoint.task_cfg.max_len, temp, seed, batch_size
+        )
 
-    def translate(self, lines: Iterable[str] | str, beam: int = 5, n_best: int = 1,
-                  max_len: int | None = None, temp: float = 0.0, seed: int = 0,
-                  batch_size: int = 32) -> list[str] | list[list[tuple[str, float]]]:  # fmt: skip
+    def translate(
+        self,
+        lines: Iterable[str] | str,
+        beam: int = 5,
+        n_best: int = 1,
+        max_len: int | None = None,
+        temp: float = 0.0,
+        seed: int = 0,
+        batch_size: int = 32,
+    ) -> list[str] | list[list[tuple[str, float]]]:
         """The best output of each line (``n_best`` > 1: the n best (output, log-probability)
         of each). Beam search of width ``beam`` (1: greedy), or sampling at ``temp`` > 0.
         Raises ``rnngen.UserError`` for a line it cannot read."""
@@ -106,9 +129,16 @@ class Seq2SeqModel(TrainedModel):
 
     evaluate_options = frozenset({"beam", "batch_size", "source", "encoding", "errors"})
 
-    def _evaluate(self, path: str | None, text: str | None, beam: int = 5, batch_size: int = 32,
-                  source: str | None = None, encoding: str = "utf-8",
-                  errors: str = "strict"):  # fmt: skip
+    def _evaluate(
+        self,
+        path: str | None,
+        text: str | None,
+        beam: int = 5,
+        batch_size: int = 32,
+        source: str | None = None,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+    ):
         """Teacher-forced loss, then sequence accuracy and token error rate of the decoded
         outputs (``rnngen.generate.seq2seq_eval.Seq2SeqScores``) on source<TAB>target pairs."""
         from rnngen.data.pairs import encode_pairs, parse_pairs, read_pairs
@@ -128,8 +158,9 @@ class Seq2SeqModel(TrainedModel):
         tr.max_src = max(tr.max_src, longest)  # evaluation reads every source it is given
         return evaluate_pairs(tr, encoded, beam, batch_size, s2s.max_len * 2)
 
-    def heatmap(self, text: str, beam: int = 5, max_tokens: int = 2000,
-                source: str = "the text") -> str:  # fmt: skip
+    def heatmap(
+        self, text: str, beam: int = 5, max_tokens: int = 2000, source: str = "the text"
+    ) -> str:
         """A self-contained HTML page of the attention: each line of ``text`` (a source, or
         source<TAB>target to mark the output right or wrong) decoded, with the weights each
         output token gave the source tokens. Raises ``rnngen.UserError`` for a model without
@@ -140,8 +171,9 @@ class Seq2SeqModel(TrainedModel):
             raise UsageError("an ensemble has one attention per model: draw each model alone")
         self.warm()
         tr = self.translator()
-        return alignment_page(tr, text, beam, self.checkpoint.task_cfg.max_len * 2, max_tokens,
-                              source, self.path)  # fmt: skip
+        return alignment_page(
+            tr, text, beam, self.checkpoint.task_cfg.max_len * 2, max_tokens, source, self.path
+        )
 
 
 def _mismatch(a: Checkpoint, b: Checkpoint) -> str | None:

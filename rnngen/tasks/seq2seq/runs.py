@@ -30,8 +30,12 @@ from rnngen.training.rundir import (
 from rnngen.training.trainer import Trainer
 
 
-def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
-           ) -> tuple[list[Pair], list[Pair], int]:  # fmt: skip
+def _split(
+    pairs: list[Pair],
+    val: list[Pair] | None,
+    frac: float,
+    max_len: int,
+) -> tuple[list[Pair], list[Pair], int]:
     """(training pairs within max_len, validation pairs, pairs skipped as too long)."""
     if val is None:
         val = [p for p in pairs if held_out(p.source, frac)]
@@ -40,18 +44,25 @@ def _split(pairs: list[Pair], val: list[Pair] | None, frac: float, max_len: int,
     return kept, val, len(pairs) - len(kept)
 
 
-def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
-                vocabs: tuple[Vocab, Vocab] | None = None, max_vocab: int | None = None,
-                min_count: int = 1) -> PairCorpus:  # fmt: skip
+def pair_corpus(
+    inputs: Inputs,
+    s2s: Seq2SeqConfig,
+    val_frac: float,
+    vocabs: tuple[Vocab, Vocab] | None = None,
+    max_vocab: int | None = None,
+    min_count: int = 1,
+) -> PairCorpus:
     """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them
     (a word-level side's capped by ``max_vocab`` and ``min_count``, counted on the training
     pairs)."""
-    pairs, name, fp = read_pairs(inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding,
-                                 inputs.errors)  # fmt: skip
+    pairs, name, fp = read_pairs(
+        inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding, inputs.errors
+    )
     val = val_fp = None
     if inputs.val_file is not None:
-        val, _, val_fp = read_pairs([inputs.val_file], s2s.src_level, s2s.tgt_level,
-                                    inputs.encoding, inputs.errors)  # fmt: skip
+        val, _, val_fp = read_pairs(
+            [inputs.val_file], s2s.src_level, s2s.tgt_level, inputs.encoding, inputs.errors
+        )
     train, val, skipped = _split(pairs, val, val_frac, s2s.max_len)
     if not train:
         raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
@@ -61,18 +72,33 @@ def pair_corpus(inputs: Inputs, s2s: Seq2SeqConfig, val_frac: float,
         capped = max_vocab is not None or min_count > 1
         counted = train if capped else train + val
         cap = (max_vocab, min_count)
-        vocabs = (build_vocab((p.src for p in counted), s2s.src_level, *cap),
-                  build_vocab((p.tgt for p in counted), s2s.tgt_level, *cap))  # fmt: skip
+        vocabs = (
+            build_vocab((p.src for p in counted), s2s.src_level, *cap),
+            build_vocab((p.tgt for p in counted), s2s.tgt_level, *cap),
+        )
     src_vocab, tgt_vocab = vocabs
-    return PairCorpus(src_vocab, tgt_vocab, encode_pairs(train, src_vocab, tgt_vocab),
-                      encode_pairs(val, src_vocab, tgt_vocab) if val else None, name, fp,
-                      skipped, val_fp)  # fmt: skip
+    return PairCorpus(
+        src_vocab,
+        tgt_vocab,
+        encode_pairs(train, src_vocab, tgt_vocab),
+        encode_pairs(val, src_vocab, tgt_vocab) if val else None,
+        name,
+        fp,
+        skipped,
+        val_fp,
+    )
 
 
-def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConfig,
-                        inputs: Inputs, out: Path | None = None, force: bool = False,
-                        threads: int | None = None,
-                        group: Group | None = None) -> Trainer:  # fmt: skip
+def new_seq2seq_trainer(
+    model: ModelConfig,
+    s2s: Seq2SeqConfig,
+    train: TrainConfig,
+    inputs: Inputs,
+    out: Path | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    group: Group | None = None,
+) -> Trainer:
     """A trainer for a new seq2seq run on ``inputs``, in ``out`` (default runs/NAME-TIME),
     locked."""
     model.validate(resolved=False)
@@ -93,44 +119,62 @@ def new_seq2seq_trainer(model: ModelConfig, s2s: Seq2SeqConfig, train: TrainConf
     if "word" not in (s2s.src_level, s2s.tgt_level) and (
         train.max_vocab is not None or train.min_count != 1
     ):
-        raise ConfigError("max_vocab", "and {min_count} apply to a word-level side only "
-                          "(--src-level or --tgt-level word)")  # fmt: skip
+        raise ConfigError(
+            "max_vocab",
+            "and {min_count} apply to a word-level side only (--src-level or --tgt-level word)",
+        )
     frac = 0.05 if train.val_frac is None else train.val_frac
     corpus = pair_corpus(inputs, s2s, frac, None, train.max_vocab, train.min_count)
     if corpus.val is None:
-        raise DataError(f"{corpus.name}: too few pairs to hold out validation pairs; give "
-                        "--val-file")  # fmt: skip
+        raise DataError(
+            f"{corpus.name}: too few pairs to hold out validation pairs; give --val-file"
+        )
     model = dataclasses.replace(model, level=s2s.tgt_level, vocab_size=target_size(corpus.vocab))
     s2s = dataclasses.replace(s2s, src_vocab=len(corpus.src_vocab))
     if inputs.val_file is None and train.val_frac is None:
         train = dataclasses.replace(train, val_frac=frac)
     run_dir = out or default_run_dir(corpus.name)
     trainer = seq2seq_trainer(model, s2s, train, corpus, run_dir, threads, group)
-    trainer.meta = inputs_meta(inputs.paths, inputs.val_file, corpus.val_fingerprint,
-                               inputs.encoding, inputs.errors)  # fmt: skip
+    trainer.meta = inputs_meta(
+        inputs.paths, inputs.val_file, corpus.val_fingerprint, inputs.encoding, inputs.errors
+    )
     trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
     return trainer
 
 
-def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
-                   given: dict[str, Any], threads: int | None = None, flag: Flag = flag_name,
-                   group: Group | None = None) -> Trainer:  # fmt: skip
+def resume_seq2seq(
+    ck: "checkpoint.Checkpoint",
+    run_dir: Path,
+    inputs: Inputs,
+    given: dict[str, Any],
+    threads: int | None = None,
+    flag: Flag = flag_name,
+    group: Group | None = None,
+) -> Trainer:
     """``rnngen.tasks.lm.runs.resume_trainer`` for a seq2seq run."""
-    stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict(), **ck.task_cfg.to_dict(),
-              "task": "seq2seq"}  # fmt: skip
-    problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS) | {"level"},
-                       f"the run in {run_dir}", flag)  # fmt: skip
+    stored = {
+        **ck.model_cfg.to_dict(),
+        **ck.train_cfg.to_dict(),
+        **ck.task_cfg.to_dict(),
+        "task": "seq2seq",
+    }
+    problem = conflict(
+        given, stored, RESUME_FREE | set(STOP_LIMITS) | {"level"}, f"the run in {run_dir}", flag
+    )
     if problem:
-        raise UsageError(f"{problem}; with --resume give only stop limits (--steps, --epochs, "
-                         "--minutes)")  # fmt: skip
+        raise UsageError(
+            f"{problem}; with --resume give only stop limits (--steps, --epochs, --minutes)"
+        )
     ck.check_training_state()
     info = ck.info
     paths = inputs.paths or info.get("sources")
     if not paths:
         raise UsageError(f"{ck.path}: does not record its pairs; give them with --resume")
     if "-" in paths and not inputs.paths:
-        raise UsageError(f"the run in {run_dir} was trained on stdin: pipe the same pairs in "
-                         f"again, ... | rnngen train - --resume {run_dir}")  # fmt: skip
+        raise UsageError(
+            f"the run in {run_dir} was trained on stdin: pipe the same pairs in "
+            f"again, ... | rnngen train - --resume {run_dir}"
+        )
     enc = inputs.encoding if "encoding" in given else (info.get("encoding") or "utf-8")
     errs = inputs.errors if "errors" in given else (info.get("errors") or "strict")
     val_file = inputs.val_file if inputs.val_file is not None else info.get("val_source")
@@ -140,8 +184,10 @@ def resume_seq2seq(ck: "checkpoint.Checkpoint", run_dir: Path, inputs: Inputs,
         again, ck.task_cfg, tcfg.val_frac or 0.0, (ck.vocabs["src_vocab"], ck.vocab)
     )
     if corpus.fingerprint != info.get("fingerprint"):
-        raise DataError(f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
-                        "to train on new pairs, start a new run")  # fmt: skip
+        raise DataError(
+            f"{corpus.name}: are not the pairs the run in {run_dir} was trained on; "
+            "to train on new pairs, start a new run"
+        )
     val_fp = corpus.val_fingerprint
     if val_fp != info.get("val_fingerprint"):
         raise DataError(f"{val_file}: is not the validation file of the run in {run_dir}")

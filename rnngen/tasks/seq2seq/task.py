@@ -14,17 +14,21 @@ class Seq2SeqTask(Task):
     plural = "sequence-to-sequence models"
     use = "translate"
     settings = Seq2SeqConfig
-    refuses = {"seq_len": "applies to language models: a sequence-to-sequence batch holds whole "
-                          "pairs (up to --max-len tokens each)"}  # fmt: skip
+    refuses = {
+        "seq_len": "applies to language models: a sequence-to-sequence batch holds whole "
+        "pairs (up to --max-len tokens each)"
+    }
 
     def check_given(self, given, flag, resume: bool, init_from: bool) -> None:
         super().check_given(given, flag, resume, init_from)
         if init_from:
-            raise UsageError("--init-from is for language models; seq2seq runs start fresh or "
-                             "--resume")  # fmt: skip
+            raise UsageError(
+                "--init-from is for language models; seq2seq runs start fresh or --resume"
+            )
 
-    def new_trainer(self, model, own, train, inputs, out, force, threads, init_from, given,
-                    flag, notice, group):  # fmt: skip
+    def new_trainer(
+        self, model, own, train, inputs, out, force, threads, init_from, given, flag, notice, group
+    ):
         from rnngen.tasks.seq2seq.runs import new_seq2seq_trainer
 
         return new_seq2seq_trainer(model, own, train, inputs, out, force, threads, group)
@@ -37,8 +41,7 @@ class Seq2SeqTask(Task):
     def follow(self, recipe: dict, model, own, train, threads, group):
         from rnngen.tasks.seq2seq.training import seq2seq_trainer
 
-        return seq2seq_trainer(model, own, train, recipe["data"], recipe["run_dir"], threads,
-                              group)  # fmt: skip
+        return seq2seq_trainer(model, own, train, recipe["data"], recipe["run_dir"], threads, group)
 
     def warm_training(self, trainer) -> None:
         from rnngen.generate.warm import warm_lm_kernels, warm_seq2seq_kernels
@@ -55,8 +58,10 @@ class Seq2SeqTask(Task):
         skipped = trainer.corpus.skipped
         if not skipped:
             return []
-        return [f"skipped {skipped:,} training pairs longer than --max-len "
-                f"{trainer.own_settings.max_len}"]  # fmt: skip
+        return [
+            f"skipped {skipped:,} training pairs longer than --max-len "
+            f"{trainer.own_settings.max_len}"
+        ]
 
     def model_class(self) -> type:
         from rnngen.tasks.seq2seq.model import Seq2SeqModel
@@ -69,9 +74,11 @@ class Seq2SeqTask(Task):
         return Seq2SeqModel(ck, threads)
 
     def describe(self, ck) -> dict:
-        return {"seq2seq": ck.task_cfg.to_dict(),
-                "src_vocab_size": len(ck.vocabs["src_vocab"]),
-                "best_val_error": ck.info.get("best_val_error")}  # fmt: skip
+        return {
+            "seq2seq": ck.task_cfg.to_dict(),
+            "src_vocab_size": len(ck.vocabs["src_vocab"]),
+            "best_val_error": ck.info.get("best_val_error"),
+        }
 
     def info_rows(self, d: dict) -> list[tuple[str, str]]:
         s = d["seq2seq"]

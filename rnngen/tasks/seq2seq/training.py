@@ -73,9 +73,15 @@ class Seq2SeqJob(Job):
     task_name = "seq2seq"
     measure_names = ("val_error",)
 
-    def __init__(self, model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
-                 corpus: PairCorpus, threads: int | None = None,
-                 group: Group | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        s2s: Seq2SeqConfig,
+        train_cfg: TrainConfig,
+        corpus: PairCorpus,
+        threads: int | None = None,
+        group: Group | None = None,
+    ) -> None:
         train_cfg = train_cfg.resolve()
         self.mcfg, self.s2s, self.tcfg, self.corpus = model_cfg, s2s, train_cfg, corpus
         B = train_cfg.batch_size
@@ -116,11 +122,15 @@ class Seq2SeqJob(Job):
 
     def data_info(self) -> dict:
         val = self.corpus.val
-        return {"vocab": len(self.corpus.vocab), "src_vocab": len(self.corpus.src_vocab),
-                "train_tokens": self.corpus.train.target_tokens,
-                "val_tokens": 0 if val is None else val.target_tokens,
-                "pairs": len(self.corpus.train), "val_pairs": 0 if val is None else len(val),
-                "skipped": self.corpus.skipped}  # fmt: skip
+        return {
+            "vocab": len(self.corpus.vocab),
+            "src_vocab": len(self.corpus.src_vocab),
+            "train_tokens": self.corpus.train.target_tokens,
+            "val_tokens": 0 if val is None else val.target_tokens,
+            "pairs": len(self.corpus.train),
+            "val_pairs": 0 if val is None else len(val),
+            "skipped": self.corpus.skipped,
+        }
 
     def baseline(self) -> float:
         return math.log(self.mcfg.vocab_size)
@@ -166,8 +176,9 @@ class Seq2SeqJob(Job):
     def validate(self, reporter, whole: bool) -> float:
         """Every validation pair's loss, the batches shared among the members."""
         g = self.group
-        total, count = validation_sums(self.model, self.corpus.val, self.tcfg.batch_size,
-                                       self.stream.bos, (g.rank, g.size))  # fmt: skip
+        total, count = validation_sums(
+            self.model, self.corpus.val, self.tcfg.batch_size, self.stream.bos, (g.rank, g.size)
+        )
         total, count = g.sums(total, count)
         return total / count
 
@@ -200,12 +211,21 @@ class Seq2SeqJob(Job):
     # ---- state: nothing carried from batch to batch --------------------------------------------
 
     def checkpoint_part(self) -> dict:
-        return {"task": "seq2seq", "task_cfg": self.s2s,
-                "vocabs": {"src_vocab": self.corpus.src_vocab}}  # fmt: skip
+        return {
+            "task": "seq2seq",
+            "task_cfg": self.s2s,
+            "vocabs": {"src_vocab": self.corpus.src_vocab},
+        }
 
 
-def seq2seq_trainer(model_cfg: ModelConfig, s2s: Seq2SeqConfig, train_cfg: TrainConfig,
-                    corpus: PairCorpus, out_dir: Path, threads: int | None = None,
-                    group: Group | None = None) -> Trainer:  # fmt: skip
+def seq2seq_trainer(
+    model_cfg: ModelConfig,
+    s2s: Seq2SeqConfig,
+    train_cfg: TrainConfig,
+    corpus: PairCorpus,
+    out_dir: Path,
+    threads: int | None = None,
+    group: Group | None = None,
+) -> Trainer:
     """A trainer of a seq2seq model on ``corpus``, writing into ``out_dir``."""
     return Trainer(Seq2SeqJob(model_cfg, s2s, train_cfg, corpus, threads, group), out_dir)

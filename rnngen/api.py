@@ -2,11 +2,13 @@
 ``rnngen train``'s options, and ``rnngen.load``. Importing this module costs nothing: the work
 imports NumPy and Numba when it is called.
 
-Progress goes to an optional callback (``progress=``), never to stdout or stderr; errors are
-``rnngen.UserError``s with the command line's messages.
+Nothing goes to stdout. Progress is a bar on stderr (or in a notebook) by default, or events for
+a callback (``progress=``); errors are ``rnngen.UserError``s with the command line's messages.
 """
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,8 +68,9 @@ class _Events:
 
 
 def train(
-    paths: list[str] | str | None = None,
+    paths: list[str] | str | Path | None = None,
     *,
+    text: str | Iterable[str] | None = None,
     val_file: str | Path | None = None,
     out: str | Path | None = None,
     force: bool = False,
@@ -76,44 +79,51 @@ def train(
     threads: int | None = None,
     encoding: str = "utf-8",
     errors: str = "strict",
-    progress: Callable[[TrainEvent], None] | None = None,
+    progress: bool | Callable[[TrainEvent], None] | None = None,
     task: str = "lm",
     replicas: int = 1,
     distributed: str = "auto",
     **settings: Any,
 ) -> "Run":
-    """Train a language model on ``paths`` (text files, directories, ``"-"`` for stdin), as
-    ``rnngen train`` does, and return the ``Run``; with ``task="seq2seq"``, a
-    sequence-to-sequence model on source<TAB>target pairs (``attention``, ``encoder``, ...).
+    """Train a language model on ``paths`` (text files, directories, ``"-"`` for stdin) or on
+    ``text`` in memory (a string, or an iterable of strings taken as lines), as ``rnngen train``
+    does, and return the ``Run``; with ``task="seq2seq"``, a sequence-to-sequence model on
+    source<TAB>target pairs (``attention``, ``encoder``, ...).
 
     ``settings`` are ``rnngen train``'s options by their Python names: ``level``, ``cell``,
     ``hidden``, ``layers``, ``embed``, ``dropout``, ``tie``, ``seq_len``, ``batch_size``,
     ``optimizer``, ``lr``, ``schedule``, ``steps``, ``minutes``, ``epochs``, ``eval_every``,
-    ``seed``, ... ``out`` is the run directory (default ``runs/NAME-TIME``); ``resume`` continues a
-    run (only stop limits may be given with it); ``init_from`` starts from a model's weights.
-    ``progress``, if given, is called with a ``TrainEvent`` at the start, after every step and
-    after every evaluation (on the root alone, under MPI). ``replicas``: train that many
-    replicas in threads of this process, each on its share of every batch (``--replicas``;
-    ``threads`` then counts each one's). Under ``mpiexec -n N python script.py`` the N processes
-    train one model together (``distributed="off"``: each its own). Raises ``rnngen.UserError``
-    with the command line's messages.
+    ``seed``, ...; a name it does not know is a ``rnngen.UsageError`` listing them. ``out`` is
+    the run directory (default ``runs/NAME-TIME``); ``resume`` continues a run (only stop limits
+    may be given with it); ``init_from`` starts from a model's weights.
+
+    ``progress``: None (the default) shows a progress bar on stderr when stderr is a terminal or
+    in a notebook; True always shows it (log lines when not a terminal); False shows nothing; a
+    callable is called with a ``TrainEvent`` at the start, after every step and after every
+    evaluation instead. Under MPI the root alone reports. ``replicas``: train that many replicas
+    in threads of this process, each on its share of every batch (``--replicas``; ``threads``
+    then counts each one's). Under ``mpiexec -n N python script.py`` the N processes train one
+    model together (``distributed="off"``: each its own). Raises ``rnngen.UserError`` with the
+    command line's messages.
 
     >>> run = rnngen.train("corpus.txt", hidden=128, minutes=1)  # doctest: +SKIP
+    >>> run = rnngen.train(text=open("notes.txt").read(), steps=500)  # doctest: +SKIP
     >>> run.load().samples(2, length=80, temp=0.8, seed=1)  # doctest: +SKIP
     """
     from rnngen.run.training import Session, prepare
 
-    with Session(distributed, replicas, threads) as session:
-        trainer = session.prepare(
+    reporter = _reporter(progress)
+    with _text_file(text, paths) as given_paths, Session(distributed, replicas, threads) as s:
+        trainer = s.prepare(
             lambda threads, group: prepare(
-                paths,
+                given_paths,
                 val_file=val_file,
                 out=out,
                 force=force,
                 resume=resume,
                 init_from=init_from,
                 threads=threads,
-                encoding=encoding,
+                encoding=encoding if text is None else "utf-8",  # the file _text_file writes
                 errors=errors,
                 given=settings,
                 task_name=task,
@@ -123,6 +133,47 @@ def train(
         done = trainer.done_reason()
         if done is not None:
             raise UsageError(done)
-        session.warm()
-        talks = progress is not None and session.group.is_root  # the root alone reports
-        return session.run(_Events(progress) if talks else None)
+        s.warm()
+        try:
+            return s.run(reporter if s.group.is_root else None)  # the root alone reports
+        finally:
+            if reporter is not None and hasattr(reporter, "close"):
+                reporter.close()
+
+
+def _reporter(progress: Any) -> Any:
+    """The reporter ``progress`` asks for (see ``train``)."""
+    if progress is None or isinstance(progress, bool):
+        from rnngen.run.progress import TrainProgress, shows_progress, stderr_console
+
+        show = shows_progress() if progress is None else progress
+        return TrainProgress(stderr_console(), quiet=False) if show else None
+    if callable(progress):
+        return _Events(progress)
+    raise UsageError(
+        f"progress must be True, False, None or a callable (got {type(progress).__name__})"
+    )
+
+
+@contextmanager
+def _text_file(text: Any, paths: Any) -> Iterator[Any]:
+    """``paths``, or for ``text`` in memory a file holding it (removed after training)."""
+    if text is None:
+        yield paths
+        return
+    if paths is not None:
+        raise UsageError("give the paths to train on or text=..., not both")
+    if not isinstance(text, str):
+        try:
+            lines = list(text)
+        except TypeError:
+            raise UsageError(
+                f"text must be a string or an iterable of strings (got {type(text).__name__})"
+            ) from None
+        if not all(isinstance(line, str) for line in lines):
+            raise UsageError("text must be a string or an iterable of strings")
+        text = "\n".join(lines) + ("\n" if lines else "")
+    with tempfile.TemporaryDirectory(prefix="rnngen-text-") as d:
+        path = Path(d) / "text.txt"
+        path.write_text(text, encoding="utf-8")
+        yield [str(path)]

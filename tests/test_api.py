@@ -169,3 +169,52 @@ def test_samples_are_one_batch_each_reproducible_from_the_seed(run_dir):
     # sample i draws from its own generator: the same text whatever the batch
     five = m.samples(5, prime="the ", length=60, temp=1.0, seed=11)
     assert five[:3] == three
+
+
+def test_train_on_text_in_memory_with_a_progress_display_on_stderr(tmp_path, capfd):
+    """``text=`` (a string, or an iterable of lines) trains as a file of that text would;
+    ``progress=True`` shows the progress on stderr, never stdout; the default shows nothing
+    where stderr is not a terminal (as here) or a notebook; ``progress=False`` nothing."""
+    lines = repetitive_text(60).splitlines()
+    a = rnngen.train(text=lines, out=tmp_path / "lines", steps=6, eval_every=3, progress=True,
+                     **SMALL)  # fmt: skip
+    shown = capfd.readouterr()
+    assert shown.out == "" and "step 6" in shown.err and "parameters" in shown.err
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    b = rnngen.train(str(tmp_path / "corpus.txt"), out=tmp_path / "file", steps=6, eval_every=3,
+                     **SMALL)  # fmt: skip
+    c = rnngen.train(text="\n".join(lines) + "\n", out=tmp_path / "text", steps=6, eval_every=3,
+                     progress=False, **SMALL)  # fmt: skip
+    assert capfd.readouterr() == ("", "")  # not a terminal: nothing by default, nor with False
+    assert a.train_loss == b.train_loss == c.train_loss and a.val_loss == b.val_loss
+    assert (
+        rnngen.load(a.run_dir).info()["fingerprint"] == rnngen.load(b.run_dir).info()["fingerprint"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.evaluate(repetitive_text(2)), "no such file"),  # a string alone is a path
+        (lambda m: m.evaluate(), "a file path or text="),
+        (lambda m: m.evaluate("x.txt", text="y"), "a file path or text="),
+        (lambda m: m.evaluate(text="the cat", bacth_size=4), "unknown keyword 'bacth_size'"),
+        (lambda m: "".join(m.generate(temprature=0.5)), "unknown setting 'temprature'"),
+        (lambda m: m.samples(2, top_kk=3), "unknown setting 'top_kk'"),
+        (lambda m: m.warm("eat"), "use must be one of"),
+        (lambda m: m.translate(["ghoti"]), "is a language model; translate"),
+        (lambda m: rnngen.train(text=[1, 2]), "iterable of strings"),
+        (lambda m: rnngen.train("a.txt", text="b"), "not both"),
+        (lambda m: rnngen.train(text="b", progress="yes"), "progress must be"),
+    ],
+)
+def test_wrong_calls_are_usage_errors_that_say_what_is_valid(run_dir, call, message):
+    with pytest.raises(rnngen.UserError, match=re.escape(message)):
+        call(rnngen.load(run_dir))
+
+
+def test_evaluate_reads_a_path_or_scores_text(run_dir, corpus_dir):
+    m = rnngen.load(run_dir)
+    by_path = m.evaluate(corpus_dir / "corpus.txt")
+    by_text = m.evaluate(text=(corpus_dir / "corpus.txt").read_text())
+    assert by_path.tokens == by_text.tokens and by_path.loss == pytest.approx(by_text.loss)

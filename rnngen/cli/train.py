@@ -135,7 +135,7 @@ def _names(*settings) -> set[str]:
 def _run(session, quiet: bool, json_out: bool) -> None:
     """Run the session's trainer with progress on stderr; Ctrl-C or SIGTERM stop it after a
     checkpoint."""
-    from rnngen.cli.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
+    from rnngen.run.progress import TrainProgress, fmt_rate  # rich.progress: train's alone
     from rnngen.training.rundir import resume_hint
 
     trainer = session.trainer

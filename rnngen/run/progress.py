@@ -1,4 +1,5 @@
-"""Rendering of training events with rich: a live progress bar on a terminal, log lines otherwise.
+"""Rendering of training events with rich: a live progress bar on a terminal or in a notebook,
+log lines otherwise. ``rnngen train`` and ``rnngen.train`` show the same display.
 
 Everything here writes to the console it is given (stderr): stdout stays data.
 """
@@ -23,7 +24,7 @@ class TrainProgress:
     def __init__(self, console: Console, quiet: bool) -> None:
         self.err = console
         self.quiet = quiet
-        self.live = self.err.is_terminal and not quiet
+        self.live = (self.err.is_terminal or self.err.is_jupyter) and not quiet
         self.bar: Progress | None = None
         self.val = "–"
         self.max_steps: int | None = None
@@ -139,3 +140,14 @@ class TrainProgress:
     def _info(self, message: str, quiet: bool) -> None:
         if not quiet:
             self.err.print(escape(message), style="dim")
+
+
+def stderr_console() -> Console:
+    """The library's console: stderr, colour only on a terminal (rich honours NO_COLOR)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def shows_progress() -> bool:
+    """Whether ``rnngen.train`` shows its progress by default: on a terminal or in a notebook."""
+    c = stderr_console()
+    return c.is_terminal or c.is_jupyter

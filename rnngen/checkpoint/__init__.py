@@ -52,11 +52,23 @@ class Checkpoint:
         return network_spec(self.task)
 
     def build_model(self, parts: int = 1) -> Any:
-        """The network this checkpoint describes, with its weights."""
+        """The network this checkpoint describes, with its weights (and the state a text starts
+        from, for a network that carries one)."""
         model = self.spec.build(self.model_cfg, self.task_cfg, np.float32, parts)
         for name, view in model.params.views.items():
             view[...] = self.params[name]
+        if self.spec.carries_state:
+            model.start = self.start_state()
         return model
+
+    def start_state(self) -> State | None:
+        """The state a text starts from (``start.h``, the LSTM's ``start.c``: (L, 1, H)), as
+        training recorded it; None for a checkpoint without one (written before rnngen recorded
+        it: its texts start from zeros, as they always did)."""
+        names = CELLS[self.model_cfg.cell].state
+        if f"start.{names[0]}" not in self.arrays:
+            return None
+        return State(names, tuple(self.arrays[f"start.{n}"] for n in names))
 
     def state(self) -> State:
         """The carried state the run stopped with (``check_training_state`` first)."""

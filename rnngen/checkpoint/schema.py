@@ -50,6 +50,7 @@ def checked_parts(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> dic
     params = {k[len("param/") :]: v for k, v in tensors.items() if k.startswith("param/")}
     arrays = {k: v for k, v in tensors.items() if not k.startswith("param/")}
     _check_params(path, model_cfg, params, lambda: spec.param_shapes(model_cfg, own))
+    _check_start(path, spec, model_cfg, arrays)
     return dict(
         model_cfg=model_cfg,
         train_cfg=train_cfg,
@@ -63,6 +64,28 @@ def checked_parts(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> dic
         task_cfg=own,
         vocabs=more,
     )
+
+
+def _check_start(path: Path, spec: NetworkSpec, m: ModelConfig, arrays: dict) -> None:
+    """The start state, when the file has one: every state vector of the cell, (L, 1, H)
+    float32, finite; none for a network that carries no state."""
+    start = sorted(k for k in arrays if k.startswith("start."))
+    if not start:
+        return
+    names = CELLS[m.cell].state if spec.carries_state else ()
+    if start != sorted(f"start.{n}" for n in names):
+        raise CheckpointError(
+            f"{path}: tensors {', '.join(start)} do not make the start state of "
+            f"a {m.cell} model (start.{', start.'.join(names) or '-'})"
+        )
+    for k in start:
+        a = arrays[k]
+        if a.shape != (m.layers, 1, m.hidden) or a.dtype != np.float32:
+            raise CheckpointError(
+                f"{path}: tensor {k} is {a.dtype} {a.shape}, not float32 {(m.layers, 1, m.hidden)}"
+            )
+        if not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: tensor {k} holds NaN or infinite values")
 
 
 def _vocab(meta: dict, key: str, what: str, fail) -> Vocab:

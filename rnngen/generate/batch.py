@@ -106,7 +106,7 @@ class BatchGenerator:
     def primed(self, prime_ids: np.ndarray, B: int) -> tuple[State, np.ndarray]:
         """(state (L, B, H), logits (B, V)) of B rows that have all read the prime."""
         ids = start_ids(self.vocab, prime_ids)
-        one = self.model.new_state(1)
+        one = self.model.start_state(1)
         if len(ids):
             last = self.model.logits(ids.astype(np.int32).reshape(-1, 1), one)[-1].copy()
         else:  # no start token, no prime: the zero state's prediction is the output bias

@@ -109,6 +109,7 @@ class Sampler:
         cores = min(available_cores(), numba.config.NUMBA_NUM_THREADS)
         P = max(1, min(int(threads or default_threads(cfg, cores)), H))
         self.vocab: Vocab = ckpt.vocab
+        self.start = ckpt.start_state()
         self.L, self.H, self.threads = L, H, P
         self.chooser = ThreadChooser(P) if threads is None else None
         self._timed_calls = 0
@@ -165,8 +166,13 @@ class Sampler:
         )
 
     def new_state(self) -> np.ndarray:
-        """(L, S, H) zeros: the cell's S state vectors (h first) of every layer."""
-        return np.zeros((self.L, len(self.cell.state), self.H), np.float32)
+        """(L, S, H): the cell's S state vectors (h first) of every layer, as a text starts (the
+        checkpoint's start state, or zeros)."""
+        state = np.zeros((self.L, len(self.cell.state), self.H), np.float32)
+        if self.start is not None:
+            for s, a in enumerate(self.start.arrays):
+                state[:, s, :] = a[:, 0, :]
+        return state
 
     def _advance(self, ids, out, state, logits, cfg: SampleConfig, seed: int) -> None:
         """One ``ks.advance`` call on the chosen number of Numba threads (restored after it, so

@@ -101,7 +101,7 @@ def _score_batch(model, seqs: list[np.ndarray], start: int | None, window: int) 
     for b, s in enumerate(full):
         tokens[: len(s), b] = s
         mask[: len(s) - 1, b] = True
-    state = model.new_state(B)
+    state = model.start_state(B)
     for a in range(0, T, window):
         x = np.ascontiguousarray(tokens[a : a + window][: T - a])
         y = np.ascontiguousarray(tokens[a + 1 : a + 1 + window][: T - a])

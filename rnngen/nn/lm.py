@@ -146,6 +146,7 @@ class LMNetwork:
         self._ws: dict[tuple[int, int], _Workspace] = {}
         self.dropout_seed = 0  # with the key passed to forward_backward, picks the masks
         self.token_table: bool | None = None  # layer 0 by table lookup: None decides by size
+        self.start: State | None = None  # the state a text starts from (None: zeros)
 
     def init_weights(self, rng: np.random.Generator, scale: float | None = None) -> None:
         """``scale``: every parameter uniform(-scale, scale), as the classic recipes specify.
@@ -160,6 +161,15 @@ class LMNetwork:
 
     def new_state(self, B: int) -> State:
         return State.zeros(self.cfg, B, self.dtype)
+
+    def start_state(self, B: int) -> State:
+        """B rows of the state a text starts from: ``start`` (a state the model knows, as its
+        checkpoint records it), or zeros for a model without one."""
+        state = self.new_state(B)
+        if self.start is not None:
+            for a, s in zip(state.arrays, self.start.arrays, strict=True):
+                a[...] = s[:, :1]
+        return state
 
     def _workspace(self, T: int, B: int) -> _Workspace:
         ws = self._ws.get((T, B))

@@ -119,6 +119,11 @@ class Job:
     def assign_carried(self, state: Any) -> None:
         """This member's rows of ``state`` (all rows, as ``restore`` returns it)."""
 
+    def start_arrays(self) -> dict[str, np.ndarray]:
+        """More tensors a checkpoint keeps of the model now (the language model's start state),
+        computed on the root when it writes one."""
+        return {}
+
     def checkpoint_part(self) -> dict:
         """The ``Checkpoint`` fields of the task: ``task``, ``task_cfg``, ``vocabs``."""
         return {"task": self.task_name}

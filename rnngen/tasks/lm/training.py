@@ -13,6 +13,7 @@ from rnngen.config.training import MOMENTS, TrainConfig
 from rnngen.data.batches import BatchStream, sample_rows
 from rnngen.data.corpus import Corpus
 from rnngen.data.tokenfile import release_pages
+from rnngen.data.vocab import EOS
 from rnngen.errors import TrainingError
 from rnngen.generate.evaluate import evaluate, evaluate_rows
 from rnngen.kernels.threads import apply as apply_threads
@@ -27,6 +28,7 @@ from rnngen.training.trainer import Trainer
 
 # forward only, about a third of a training token's cost: ~8% of the time
 VAL_PART_MIN = 100_000
+START_CONTEXT = 1000  # tokens of text read for the start state
 
 
 class LanguageModelJob(Job):
@@ -180,6 +182,42 @@ class LanguageModelJob(Job):
 
     def assign_carried(self, state: State) -> None:
         self.state.assign(self.own_rows_of(state))
+
+    # ---- the state a text starts from -------------------------------------------------------
+
+    def start_arrays(self) -> dict[str, np.ndarray]:
+        """The state after reading ``START_CONTEXT`` tokens of real text that end at a line
+        break (the line break itself not read: the sampler reads it, as it starts every text), so
+        that an unprimed sample, a score and a heatmap start from a state the model knows.
+        Training resets the carried state to zeros once an epoch: the zero state is one the
+        model has hardly ever been in, and from it a short run's samples fall into runs of
+        spaces or of one character."""
+        ids = self._start_text()
+        if ids is None:
+            return {}
+        net = LMNetwork(self.mcfg, np.float32, parts=1)
+        net.params.flat[...] = self.model.params.flat
+        state = net.new_state(1)
+        net.logits(np.ascontiguousarray(ids.reshape(-1, 1)), state)
+        return state.tensors(prefix="start.")
+
+    def _start_text(self) -> np.ndarray | None:
+        """The stretch of the validation text (the training text without one) the start state
+        reads: about START_CONTEXT tokens before the first line break past them."""
+        vocab = self.corpus.vocab
+        nl = vocab.stoi.get("\n" if vocab.level == "char" else EOS)
+        if nl is None:  # no line breaks: texts start from zeros, and predict from the bias
+            return None
+        text = self.corpus.val if self.corpus.val is not None else self.corpus.train
+        head = np.asarray(text[: 4 * START_CONTEXT])
+        ends = np.flatnonzero(head == nl)
+        if len(ends) == 0:
+            return None
+        later = ends[ends >= START_CONTEXT]
+        end = int(later[0]) if len(later) else int(ends[-1])
+        if end == 0:
+            return None
+        return head[max(0, end - START_CONTEXT) : end].astype(np.int32)
 
 
 def lm_trainer(

@@ -1,10 +1,13 @@
 """``rnngen plot`` through the installed command: a PNG and an SVG of two runs overlaid, the
 terminal plot on a real pseudo-terminal, the points as TSV when stdout is a pipe, and the training
-history that feeds them (train loss between evaluations, lr, minutes)."""
+history that feeds them (train loss between evaluations, lr, minutes). The terminal chart needs no
+plotting library and a picture without matplotlib is one line naming the extra, both checked with
+the libraries made unimportable for real; --log, --dpi, --size, and a legend clear of the axes."""
 
 import os
 import pty
 import subprocess
+import sys
 
 import pytest
 from clitools import cli_env, err, out, repetitive_text, reversals, rnngen_exe, run
@@ -75,10 +78,10 @@ def test_plot_to_a_pipe_is_tsv_data(runs):
     assert all(float(r[3]) >= 0 for r in rows)
 
 
-def on_terminal(cwd, *args: str) -> tuple[int, str, bytes]:
+def on_terminal(cwd, *args: str, env: dict | None = None) -> tuple[int, str, bytes]:
     """``rnngen ARGS`` with stdout a pseudo-terminal: (exit status, what it drew, stderr)."""
     master, slave = pty.openpty()
-    env = {**cli_env(), "COLUMNS": "100", "LINES": "30"}
+    env = cli_env({"COLUMNS": "100", "LINES": "30", **(env or {})})
     p = subprocess.Popen(
         [rnngen_exe(), *args],
         cwd=cwd,
@@ -109,6 +112,100 @@ def test_plot_on_a_terminal_draws_in_it(runs):
     assert "fast val" in text and "slow train" in text
     assert sum("\u2800" <= ch <= "\u28ff" for ch in text) > 50  # braille dots: the lines
     assert "\x1b[" not in text  # NO_COLOR
+    lines = text.replace("\r", "").splitlines()
+    assert max(len(line) for line in lines) <= 100  # the terminal's width
+    axis = next(i for i, line in enumerate(lines) if "\u2514" in line)  # the loss chart's x axis
+    legend = next(i for i, line in enumerate(lines) if "fast val" in line)
+    assert legend > axis  # under the chart, not over the curves
+    assert "* fast best" in text and text.count("*") >= 3  # the best checkpoints, marked
+
+
+def hidden(tmp_path, *modules: str) -> dict:
+    """An environment in which ``modules`` fail to import, as when they are not installed: a
+    directory first on PYTHONPATH holding a package of each name that raises ImportError."""
+    d = tmp_path / "hide"
+    for m in modules:
+        (d / m).mkdir(parents=True)
+        (d / m / "__init__.py").write_text(f'raise ImportError("No module named {m!r}")\n')
+    return {"PYTHONPATH": os.pathsep.join([str(d), cli_env()["PYTHONPATH"]])}
+
+
+def test_without_the_plot_extra_the_terminal_draws_and_a_picture_is_one_line(runs, tmp_path):
+    env = hidden(tmp_path, "matplotlib", "plotext")
+    check = subprocess.run(
+        [sys.executable, "-c", "import matplotlib"], env=cli_env(env), capture_output=True
+    )
+    assert check.returncode == 1 and b"ImportError: No module named" in check.stderr
+    code, text, stderr = on_terminal(runs, "plot", "fast", "slow", "--log", env=env)
+    assert code == 0, stderr
+    assert "loss (nats/token) by step, log scale" in text and "slow train" in text
+    assert sum("\u2800" <= ch <= "\u28ff" for ch in text) > 50
+    for suffix in (".png", ".svg"):
+        p = run("plot", "fast", "-o", f"nompl{suffix}", cwd=runs, env=env)
+        assert p.returncode == 1 and out(p) == "", err(p)
+        assert err(p) == 'error: writing a PNG/SVG needs matplotlib: pip install "rnngen[plot]"\n'
+        assert not (runs / f"nompl{suffix}").exists()
+    p = run("plot", "fast", "slow", cwd=runs, env=env)  # the TSV needs nothing either
+    assert p.returncode == 0 and "val_loss" in out(p), err(p)
+
+
+def test_dpi_size_and_log_shape_the_picture(runs):
+    from PIL import Image
+
+    p = run("plot", "fast", "slow", "-o", "small.png", "--dpi", "50", "--size", "8x4.5", cwd=runs)
+    assert p.returncode == 0, err(p)
+    with Image.open(runs / "small.png") as im:
+        assert im.size == (400, 225)
+    p = run("plot", "fast", "slow", "--log", "-o", "log.svg", cwd=runs)
+    assert p.returncode == 0, err(p)
+    assert "log scale" in (runs / "log.svg").read_text()
+    for args, message in (
+        (["--dpi", "5"], "--dpi 5: must be a whole number from 20 to 1200"),
+        (["--dpi", "many"], "'--dpi'"),
+        (["--size", "8by4"], "--size '8by4': give width x height in inches, such as 12x8"),
+        (["--size", "1x4"], "--size 1x4: each side must be 2 to 100 inches"),
+        (["--size", "nanx4"], "--size nanx4: each side must be 2 to 100 inches"),
+    ):
+        p = run("plot", "fast", "-o", "bad.png", *args, cwd=runs)
+        assert p.returncode == 2 and message in err(p) and "Traceback" not in err(p), err(p)
+        assert not (runs / "bad.png").exists()
+    p = run("plot", "fast", "--dpi", "100", cwd=runs)
+    assert p.returncode == 2
+    assert err(p) == "error: --dpi and --size are for a picture file: add -o curves.png\n"
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_the_legend_covers_no_axes(runs, log):
+    """The legend sits below the axes in the figure's layout: its box overlaps none of the axes,
+    so no curve, however the runs fell."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from rnngen.pictures.curves import read_curves
+    from rnngen.pictures.draw import figure
+
+    fig = figure([read_curves(runs / n) for n in ("fast", "slow")], log=log)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # the constrained layout places everything
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert [t.get_text() for t in legend.get_texts()][:2] == ["fast train", "slow train"]
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), ax.get_title()
+        assert box.y1 < ax.get_window_extent(renderer).y0  # below every axes
+    assert fig.axes[0].get_yscale() == ("log" if log else "linear")
+
+
+def test_plot_runs_takes_the_same_options(runs):
+    from PIL import Image
+
+    import rnngen
+    from rnngen.errors import UsageError
+
+    path = rnngen.plot_runs([runs / "fast"], runs / "api.png", log=True, dpi=40, size=(5, 3))
+    with Image.open(path) as im:
+        assert im.size == (200, 120)
+    with pytest.raises(UsageError, match="--size"):
+        rnngen.plot_runs([runs / "fast"], runs / "api2.png", size="5")
 
 
 def test_plot_of_something_that_is_not_a_run_is_one_clear_line(runs):

@@ -1,7 +1,8 @@
 """``rnngen plot``: learning curves of one or more runs, as a picture, in the terminal, or as data.
 
-With ``-o curves.png`` (or ``.svg``) a matplotlib figure; without it, on a terminal, a plotext
-plot; otherwise (stdout a pipe or a file) the points as TSV (or ``--json``) on stdout."""
+With ``-o curves.png`` (or ``.svg``) a matplotlib figure (the ``plot`` extra); without it, on a
+terminal, a chart in braille characters (no extra needed); otherwise (stdout a pipe or a file)
+the points as TSV (or ``--json``) on stdout."""
 
 import json
 import sys
@@ -13,6 +14,7 @@ import typer
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import COLOR_SYSTEM, info, write
 from rnngen.cli.params import Shared, settings_options
+from rnngen.errors import UsageError
 
 
 @settings_options(Shared.only("json_out", "quiet"))
@@ -23,6 +25,22 @@ def plot(
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Write a .png or .svg picture here.")
     ] = None,
+    log: Annotated[
+        bool, typer.Option("--log", help="The loss on a logarithmic axis (picture and terminal).")
+    ] = False,
+    dpi: Annotated[
+        int | None,
+        typer.Option("--dpi", help="Dots per inch of a PNG (-o); default 80.", show_default=False),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--size",
+            metavar="WxH",
+            help="The picture's size in inches (-o), such as 12x8; default 9x5.6.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     shared: Shared,
 ) -> None:
@@ -31,20 +49,33 @@ def plot(
     from rnngen.pictures.curves import read_curves
 
     with user_errors():
+        if out is None and (dpi is not None or size is not None):
+            raise UsageError("--dpi and --size are for a picture file: add -o curves.png")
+        if out is not None:
+            from rnngen.pictures.draw import check_dpi, parse_size
+
+            check_dpi(dpi), parse_size(size)  # before reading any run
         curves = [read_curves(r) for r in runs]
         if out is not None:
             from rnngen.pictures.draw import draw
 
-            info(f"wrote {draw(curves, out)}", shared.quiet)
+            info(f"wrote {draw(curves, out, log=log, dpi=dpi, size=size)}", shared.quiet)
             return
     if sys.stdout.isatty() and not shared.json_out:
         import shutil
 
         from rnngen.pictures.terminal import render
 
-        size = shutil.get_terminal_size((100, 30))
+        term = shutil.get_terminal_size((100, 30))
         write(
-            render(curves, size.columns, max(15, size.lines - 4), COLOR_SYSTEM is not None) + "\n"
+            render(
+                curves,
+                term.columns,
+                max(15, term.lines - 4),
+                COLOR_SYSTEM is not None,
+                log=log,
+            )
+            + "\n"
         )
         return
     for c in curves:

@@ -3,7 +3,7 @@ evaluation (and, for a seq2seq run that keeps its best by it, the validation sou
 sequence error), the training loss between evaluations (the trainer records its mean every tenth
 of an evaluation interval), the learning rate and the wall time, read from the checkpoint's header
 alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
-``rnngen.pictures.terminal`` (plotext)."""
+``rnngen.pictures.terminal`` (braille characters, no extra needed)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -21,7 +21,8 @@ def plot(
         list[Path], typer.Argument(help="Run directories or checkpoints.", show_default=False)
     ],
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write a .png or .svg picture here.")
+        Path | None,
+        typer.Option("-o", "--out", metavar="FILE", help="Write a .png or .svg picture here."),
     ] = None,
     *,
     shared: Shared,

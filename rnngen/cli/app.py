@@ -16,6 +16,7 @@ from rnngen.cli.errors import INTERRUPTED
 from rnngen.cli.evaluate import evaluate
 from rnngen.cli.heatmap import heatmap
 from rnngen.cli.info import info
+from rnngen.cli.manual import Command, Group, examples
 from rnngen.cli.output import error
 from rnngen.cli.plot import plot
 from rnngen.cli.sample import sample
@@ -24,20 +25,60 @@ from rnngen.cli.train import train
 from rnngen.cli.translate import translate
 
 app = typer.Typer(
+    cls=Group,
     help="Train recurrent networks on text on a CPU: language models that sample text, and "
     "sequence-to-sequence models that translate lines.",
+    epilog=examples(
+        "rnngen train corpus.txt                # a character-level LSTM, checkpoints as it goes",
+        "rnngen sample --temp 0.8 | head        # text from the model just trained",
+        "rnngen train --help                    # every option of a command",
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("train")(train)
-app.command("sample")(sample)
-app.command("eval")(evaluate)
-app.command("translate")(translate)
-app.command("score")(score)
-app.command("info")(info)
-app.command("plot")(plot)
-app.command("heatmap")(heatmap)
+EXAMPLES = {
+    "train": (
+        "rnngen train corpus.txt --hidden 512 --minutes 30",
+        "rnngen train ptb.train.txt --level word --val-file ptb.valid.txt --dropout 0.5",
+        "rnngen train dates/train.tsv --task seq2seq --val-file dates/valid.tsv --out runs/dates",
+        "rnngen train --resume runs/corpus-20261121-101500 --steps 20000",
+    ),
+    "sample": (
+        "rnngen sample --temp 0.8 | head            # the newest model under ./runs",
+        'rnngen sample MODEL --prime "ROMEO:" --length 500 --seed 7',
+        "rnngen sample MODEL --beam 5 --length 40   # the most likely continuation",
+    ),
+    "eval": (
+        "rnngen eval runs/ptb ptb.test.txt",
+        "rnngen eval runs/dates dates/test.tsv --beam 1   # seq2seq: accuracy, error rates",
+    ),
+    "translate": (
+        "rnngen translate runs/dates < dates.txt > answers.txt",
+        "rnngen translate runs/dates dates.txt --n-best 3 --json",
+    ),
+    "score": ("rnngen score MODEL < lines.txt | sort -k2 -n   # the least surprising first",),
+    "info": ("rnngen info runs/corpus-20261121-101500", "rnngen info MODEL --json"),
+    "plot": (
+        "rnngen plot runs/a runs/b             # in the terminal",
+        "rnngen plot runs/a runs/b -o curves.png",
+    ),
+    "heatmap": (
+        "rnngen heatmap MODEL chapter.txt -o page.html",
+        "rnngen heatmap runs/dates pairs.tsv -o attention.html   # seq2seq: where it looked",
+    ),
+}
+for _name, _command in (
+    ("train", train),
+    ("sample", sample),
+    ("eval", evaluate),
+    ("translate", translate),
+    ("score", score),
+    ("info", info),
+    ("plot", plot),
+    ("heatmap", heatmap),
+):
+    app.command(_name, cls=Command, epilog=examples(*EXAMPLES[_name]))(_command)
 app.add_typer(corpus_app, name="corpus")
 
 

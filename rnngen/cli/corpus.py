@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rnngen.cli.errors import INTERRUPTED, fail, user_errors
+from rnngen.cli.manual import Command, Group, examples
 from rnngen.cli.output import console
 from rnngen.cli.params import Shared, settings_options
 from rnngen.data.catalog import (
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 corpus_app = typer.Typer(
+    cls=Group,
     help="List the corpus catalog and fetch corpora (downloaded and sha256-checked, or built-in).",
+    epilog=examples("rnngen corpus list", "rnngen corpus get tinyshakespeare"),
     no_args_is_help=True,
     add_completion=False,
 )
@@ -110,7 +113,9 @@ def _json_entry(corpus: CatalogEntry) -> dict[str, object]:
     return data
 
 
-@corpus_app.command("list")
+@corpus_app.command(
+    "list", cls=Command, epilog=examples("rnngen corpus list", "rnngen corpus list --json")
+)
 @settings_options(Shared.only("json_out", "quiet"))
 def list_corpora(*, shared: Shared) -> None:
     """List the catalogued corpora (built-in checksums are computed on this machine)."""
@@ -188,7 +193,15 @@ def _to_stdout(name: str, mirror: str | None, quiet: bool = False) -> None:
             raise typer.Exit(1) from None
 
 
-@corpus_app.command("get")
+@corpus_app.command(
+    "get",
+    cls=Command,
+    epilog=examples(
+        "rnngen corpus get tinyshakespeare    # ./tinyshakespeare.txt",
+        "rnngen corpus get ptb                # ./ptb/{train,valid,test}.txt",
+        "rnngen corpus get ptb:valid -o -     # one split to stdout",
+    ),
+)
 @settings_options(Shared.only("quiet"))
 def get(
     name: Annotated[
@@ -204,8 +217,8 @@ def get(
             "-o",
             "--output",
             metavar="PATH",
-            help="File (or, for a corpus with splits, directory) to write; '-' for stdout. "
-            "Default: ./NAME.txt, ./NAME.SPLIT.txt or ./NAME/.",
+            help="File (or, for a corpus with splits, directory) to write; '-' for stdout.",
+            show_default="./NAME.txt, ./NAME.SPLIT.txt or ./NAME/",
         ),
     ] = None,
     mirror: Annotated[
@@ -213,8 +226,8 @@ def get(
         typer.Option(
             "--mirror",
             metavar="URL",
-            help=f"Base URL (http/https/file) or directory holding the catalog's mirror paths. "
-            f"Default: ${MIRROR_ENV}, else the upstream HTTPS URLs.",
+            help="Base URL (http/https/file) or directory holding the catalog's mirror paths.",
+            show_default=f"${MIRROR_ENV}, else the upstream HTTPS URLs",
         ),
     ] = None,
     *,

@@ -8,7 +8,7 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, warn, write
-from rnngen.cli.params import Shared, given, settings_options
+from rnngen.cli.params import MODEL_HELP, Shared, given, settings_options
 from rnngen.config.training import EvalConfig
 from rnngen.errors import UsageError
 
@@ -16,7 +16,7 @@ from rnngen.errors import UsageError
 @settings_options(EvalConfig, Shared.only("threads", "json_out", "quiet", "encoding", "errors"))
 def evaluate(
     ctx: typer.Context,
-    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     path: Annotated[str, typer.Argument(help="Text file to score; '-' reads stdin.")],
     beam: Annotated[
         int, typer.Option(help="Seq2seq models: beam width of the decoded outputs.", min=1)

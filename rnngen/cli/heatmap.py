@@ -7,7 +7,7 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info
-from rnngen.cli.params import Shared, given, settings_options
+from rnngen.cli.params import MODEL_HELP, Shared, given, settings_options
 
 MAX_TOKENS = 2000
 
@@ -15,13 +15,16 @@ MAX_TOKENS = 2000
 @settings_options(Shared.only("threads", "quiet", "encoding", "errors"))
 def heatmap(
     ctx: typer.Context,
-    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     path: Annotated[str, typer.Argument(help="Text to read; '-' reads stdin.")] = "-",
-    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML page to write.")] = Path(
-        "heatmap.html"
-    ),
+    out: Annotated[
+        Path, typer.Option("-o", "--out", metavar="FILE", help="The HTML page to write.")
+    ] = Path("heatmap.html"),
     max_tokens: Annotated[
-        int, typer.Option(min=1, max=20_000, help="Refuse texts longer than this (tokens).")
+        int,
+        typer.Option(
+            min=1, max=20_000, help="Refuse texts longer than this many tokens (at most 20000)."
+        ),
     ] = MAX_TOKENS,
     beam: Annotated[
         int, typer.Option(help="Seq2seq models: beam width of the outputs drawn.", min=1)

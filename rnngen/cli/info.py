@@ -8,12 +8,12 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import write
-from rnngen.cli.params import Shared, settings_options
+from rnngen.cli.params import MODEL_HELP, Shared, settings_options
 
 
 @settings_options(Shared.only("json_out", "quiet"))
 def info(
-    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     *,
     shared: Shared,
 ) -> None:

@@ -21,9 +21,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from rnngen.config.settings import Settings, setting, value_type
+from rnngen.cli.manual import panel
+from rnngen.config.settings import Settings, Spec, setting, value_type
 from rnngen.data.text import check_encoding
 from rnngen.errors import flag_name
+
+MODEL_HELP = "Checkpoint file or run directory."  # the MODEL argument of the commands that load one
 
 
 @dataclass
@@ -31,18 +34,26 @@ class Shared(Settings):
     """The options several commands take; each command picks its own (``Shared.only``)."""
 
     threads: int | None = setting(
-        None,
-        "CPU threads [train, eval, score: all cores; sample: 1 or 2, whichever is faster].",
-        min=1,
+        None, "CPU threads.", min=1, shown_default="all cores", panel="parallel"
     )
-    encoding: str = setting("utf-8", "Text encoding of the inputs (utf-8, latin-1, cp1252, ...).")
-    errors: str = setting("strict", "Undecodable bytes: 'strict' (refuse) or 'replace' (U+FFFD).")
-    json_out: bool = setting(False, "Write JSON to stdout instead of text.", flag="--json")
-    quiet: bool = setting(False, "Nothing on stderr but errors.", short="-q")
+    encoding: str = setting(
+        "utf-8", "Text encoding of the inputs (utf-8, latin-1, cp1252, ...).", panel="data"
+    )
+    errors: str = setting(
+        "strict",
+        "Undecodable bytes: 'strict' (refuse) or 'replace' (U+FFFD).",
+        panel="data",
+    )
+    json_out: bool = setting(
+        False, "Write JSON to stdout instead of text.", flag="--json", panel="output"
+    )
+    quiet: bool = setting(False, "Nothing on stderr but errors.", short="-q", panel="output")
 
     @classmethod
-    def only(cls, *names: str) -> "Subset":
-        return Subset(cls, frozenset(names))
+    def only(cls, *names: str, **shown_defaults: str) -> "Subset":
+        """These fields; ``shown_defaults`` states a field's default as this command has it
+        (``threads="1 or 2"``)."""
+        return Subset(cls, frozenset(names), tuple(shown_defaults.items()))
 
     def check(self) -> None:
         check_encoding(self.encoding, self.errors)
@@ -54,6 +65,7 @@ class Subset:
 
     cls: type[Settings]
     names: frozenset[str]
+    shown_defaults: tuple[tuple[str, str], ...] = ()
 
 
 def flag(f: dataclasses.Field) -> str:
@@ -61,7 +73,19 @@ def flag(f: dataclasses.Field) -> str:
     return spec.flag or flag_name(f.name)
 
 
-def _options(cls: type[Settings], names: frozenset[str] | None) -> list[inspect.Parameter]:
+def _metavar(base: type, spec: Spec) -> str | None:
+    """The value as --help shows it: a few short choices as they are (``char|word``), longer
+    lists by NAME (the help text lists them); otherwise the type's (``rnngen.cli.manual``)."""
+    choices = spec.choice_list()
+    if base is not str or not choices:
+        return None
+    listed = "|".join(choices)
+    return listed if len(listed) <= 14 else "NAME"
+
+
+def _options(
+    cls: type[Settings], names: frozenset[str] | None, shown_defaults: dict[str, str]
+) -> list[inspect.Parameter]:
     out = []
     for f, spec in cls.specs():
         if not spec.cli or (names is not None and f.name not in names):
@@ -69,7 +93,14 @@ def _options(cls: type[Settings], names: frozenset[str] | None) -> list[inspect.
         base, optional = value_type(f)
         decls = [flag(f)] + ([spec.short] if spec.short else [])
         help_text = escape(spec.help)  # Typer reads help as rich markup: "[0.1]" is not a tag
-        option = typer.Option(*decls, help=help_text, show_default=not spec.derived)
+        shown = shown_defaults.get(f.name, spec.shown_default)
+        option = typer.Option(
+            *decls,
+            help=help_text,
+            show_default=escape(shown) if shown else not spec.derived,
+            metavar=_metavar(base, spec),
+            rich_help_panel=panel(spec.panel) if spec.panel else None,
+        )
         default = None if f.default is dataclasses.MISSING else f.default
         kind = base | None if optional else base
         out.append(
@@ -94,13 +125,17 @@ def settings_options(*sources: type[Settings] | Subset) -> Callable:
         groups = []  # (class, the command's parameter name, its option names)
         extra: list[inspect.Parameter] = []
         for src in sources:
-            cls, names = (src.cls, src.names) if isinstance(src, Subset) else (src, None)
+            cls, names, shown = (
+                (src.cls, src.names, dict(src.shown_defaults))
+                if isinstance(src, Subset)
+                else (src, None, {})
+            )
             target = next(
                 p.name
                 for p in sig.parameters.values()
                 if p.kind is p.KEYWORD_ONLY and p.annotation is cls
             )
-            opts = _options(cls, names)
+            opts = _options(cls, names, shown)
             groups.append((cls, target, [p.name for p in opts]))
             extra += opts
 

@@ -23,7 +23,8 @@ def plot(
         list[Path], typer.Argument(help="Run directories or checkpoints.", show_default=False)
     ],
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write a .png or .svg picture here.")
+        Path | None,
+        typer.Option("-o", "--out", metavar="FILE", help="Write a .png or .svg picture here."),
     ] = None,
     log: Annotated[
         bool, typer.Option("--log", help="The loss on a logarithmic axis (picture and terminal).")

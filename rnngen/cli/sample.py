@@ -9,23 +9,28 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info, warn, write
-from rnngen.cli.params import Shared, settings_options
+from rnngen.cli.params import MODEL_HELP, Shared, settings_options
 from rnngen.errors import UsageError
 from rnngen.generate.config import SampleConfig
 
 
-@settings_options(SampleConfig, Shared.only("threads", "quiet", "encoding", "errors"))
+@settings_options(
+    SampleConfig,
+    Shared.only("threads", "quiet", "encoding", "errors", threads="1 or 2, whichever is faster"),
+)
 def sample(
     model: Annotated[
         Path | None,
         typer.Argument(
-            help="Checkpoint file or run directory (default: the newest under ./runs "
-            "or in a run directory here)."
+            help=MODEL_HELP,
+            show_default="the newest under ./runs, or in a run directory here",
         ),
     ] = None,
     prime_file: Annotated[
         str | None,
-        typer.Option(help="Start from the text of this file ('-': stdin); printed first."),
+        typer.Option(
+            metavar="FILE", help="Start from the text of this file ('-': stdin); printed first."
+        ),
     ] = None,
     *,
     settings: SampleConfig,

@@ -9,14 +9,14 @@ import typer
 
 from rnngen.cli.errors import user_errors
 from rnngen.cli.output import compiling_status, info, warn, write
-from rnngen.cli.params import Shared, settings_options
+from rnngen.cli.params import MODEL_HELP, Shared, settings_options
 
 CHUNK_LINES = 4096  # lines scored, then printed, at a time
 
 
 @settings_options(Shared.only("threads", "json_out", "quiet", "encoding", "errors"))
 def score(
-    model: Annotated[Path, typer.Argument(help="Checkpoint file or run directory.")],
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP)],
     path: Annotated[str, typer.Argument(help="Text whose lines to score; '-' reads stdin.")] = "-",
     *,
     shared: Shared,

@@ -20,6 +20,7 @@ import typer
 from rich.markup import escape
 
 from rnngen.cli.errors import INTERRUPTED, user_errors
+from rnngen.cli.manual import panel
 from rnngen.cli.output import compiling_status, err, info
 from rnngen.cli.params import Shared, flag_of, given, settings_options
 from rnngen.config.training import TrainConfig
@@ -42,36 +43,66 @@ def train(
             show_default=False,
         ),
     ] = None,
-    val_file: Annotated[Path | None, typer.Option(help="Validation text file.")] = None,
+    val_file: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Validation text file.", rich_help_panel=panel("data")),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (default: runs/NAME-TIME).")
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Run directory.",
+            show_default="runs/NAME-TIME",
+            rich_help_panel=panel("checkpoints"),
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite the checkpoints of an existing --out.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite the checkpoints of an existing --out.",
+            rich_help_panel=panel("checkpoints"),
+        ),
     ] = False,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue this run (directory or checkpoint).")
+        Path | None,
+        typer.Option(
+            help="Continue this run (directory or checkpoint).",
+            rich_help_panel=panel("checkpoints"),
+        ),
     ] = None,
     init_from: Annotated[
-        Path | None, typer.Option(help="Start from this model's weights (fine-tuning).")
+        Path | None,
+        typer.Option(
+            metavar="MODEL",
+            help="Start from this model's weights (fine-tuning).",
+            rich_help_panel=panel("checkpoints"),
+        ),
     ] = None,
     task: Annotated[
         str,
         typer.Option(
+            metavar="lm|seq2seq",
             help="'lm': a language model of the text; 'seq2seq': a model that turns "
-            "each line's source into its target (lines are source<TAB>target)."
+            "each line's source into its target (lines are source<TAB>target).",
+            rich_help_panel=panel("model"),
         ),
     ] = "lm",
     distributed: Annotated[
         str,
-        typer.Option(help="auto: data-parallel over MPI when started by mpiexec or srun; off."),
+        typer.Option(
+            metavar="auto|off",
+            help="auto: data-parallel over MPI when started by mpiexec or srun; off.",
+            rich_help_panel=panel("parallel"),
+        ),
     ] = "auto",
     replicas: Annotated[
         int,
         typer.Option(
             help="Train N replicas in N threads of this process, each on 1/N of every batch "
             "(as mpiexec -n N does; --threads then counts each one's threads): sequence-to-"
-            "sequence models train about 1.5x faster on 2 cores; the model depends on N."
+            "sequence models train about 1.5x faster on 2 cores; the model depends on N.",
+            rich_help_panel=panel("parallel"),
         ),
     ] = 1,
     *,

@@ -40,6 +40,8 @@ class Spec:
     flag: str | None = None  # the option's name, if not --field-name
     short: str | None = None  # a one-letter alias, e.g. "-q"
     derived: bool = False  # None means "derived from other settings" (see Settings.resolve)
+    shown_default: str | None = None  # how --help states a default that is not a plain value
+    panel: str | None = None  # the group of options --help lists it in (rnngen.cli.params.PANELS)
 
     def choice_list(self) -> tuple[str, ...] | None:
         return self.choices() if callable(self.choices) else self.choices

@@ -17,7 +17,7 @@ class SampleConfig(Settings):
         1.0, "Nucleus: the smallest set with this probability mass.", above=0, max=1
     )
     prime: str = setting("", "Text to start from (printed first).")
-    seed: int | None = setting(None, "Random seed (same seed, same text) [random].")
+    seed: int | None = setting(None, "Random seed (same seed, same text).", shown_default="random")
     stop: str | None = setting(None, "End a sample where this string appears (not printed).")
     num: int = setting(
         1,
@@ -66,7 +66,9 @@ class TranslateConfig(Settings):
     temp: float = setting(
         0.0, "Sample at this temperature instead of searching (0: search).", min=0
     )
-    max_len: int | None = setting(None, "Longest output in tokens [the model's --max-len].", min=1)
+    max_len: int | None = setting(
+        None, "Longest output in tokens.", min=1, shown_default="the model's --max-len"
+    )
     batch_size: int = setting(
         32, "Inputs decoded together (outputs stream a batch at a time).", min=1
     )

@@ -22,26 +22,42 @@ class ModelConfig(Settings):
         "char",
         "Tokens: 'char' (code points) or 'word' (whitespace-separated, <eos> at each line end).",
         choices=LEVELS,
+        panel="data",
     )
-    cell: str = setting("lstm", "Recurrent cell: " + ", ".join(CELLS) + ".", choices=_cells)
+    cell: str = setting(
+        "lstm", "Recurrent cell: " + ", ".join(CELLS) + ".", choices=_cells, panel="model"
+    )
     vocab_size: int = setting(0, "Vocabulary size (V), from the corpus.", min=0, cli=False)
     embed: int | None = setting(
-        None, "Embedding width (E) [64 for char, H for word].", min=1, derived=True
+        None,
+        "Embedding width (E).",
+        min=1,
+        derived=True,
+        shown_default="64 for char, H for word",
+        panel="model",
     )
-    hidden: int = setting(256, "Hidden units per layer (H).", min=1)
-    layers: int = setting(2, "Stacked recurrent layers (L).", min=1)
+    hidden: int = setting(256, "Hidden units per layer (H).", min=1, panel="model")
+    layers: int = setting(2, "Stacked recurrent layers (L).", min=1, panel="model")
     dropout: float = setting(
         0.0,
         "Dropout between layers and before the output, in training (Zaremba et al. 2014).",
         min=0,
         below=1,
+        panel="model",
     )
     # None: the rate between the layers (what LMNetwork reads, and what checkpoints from before
     # the setting meant); the command line resolves it by level instead
     dropout_input: float | None = setting(
-        None, "Dropout on the embedding output [--dropout for word, 0 for char].", min=0, below=1
+        None,
+        "Dropout on the embedding output.",
+        min=0,
+        below=1,
+        shown_default="--dropout for word, 0 for char",
+        panel="model",
     )
-    tie: bool = setting(False, "Tie the output layer to the embedding (needs E = H).")
+    tie: bool = setting(
+        False, "Tie the output layer to the embedding (needs E = H).", panel="model"
+    )
 
     def resolve(self) -> Self:
         """Embedding 64 wide for characters and H for words; input dropout as between layers for

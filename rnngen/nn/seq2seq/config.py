@@ -18,28 +18,41 @@ SELECTIONS = ("loss", "error")
 @dataclass
 class Seq2SeqConfig(Settings):
     src_level: str | None = setting(
-        None, "Source tokens: 'char' or 'word' [--level].", choices=LEVELS, derived=True
+        None,
+        "Source tokens: 'char' or 'word'.",
+        choices=LEVELS,
+        derived=True,
+        shown_default="--level",
+        panel="seq2seq",
     )
     tgt_level: str | None = setting(
         None,
-        "Target tokens: 'char' or 'word' (space-separated, e.g. phonemes) [--level].",
+        "Target tokens: 'char' or 'word' (space-separated, e.g. phonemes).",
         choices=LEVELS,
         derived=True,
+        shown_default="--level",
+        panel="seq2seq",
     )
     encoder: str = setting(
-        "bi", "Encoder: 'bi' (both directions, concatenated) or 'uni'.", choices=ENCODERS
+        "bi",
+        "Encoder: 'bi' (both directions, concatenated) or 'uni'.",
+        choices=ENCODERS,
+        panel="seq2seq",
     )
     enc_hidden: int | None = setting(
         None,
-        "Encoder units per direction [H/2 for bi, H for uni: its outputs are then H wide].",
+        "Encoder units per direction (its outputs are H wide by default).",
         min=1,
         derived=True,
+        shown_default="H/2 for bi, H for uni",
+        panel="seq2seq",
     )
     attention: str = setting(
         "general",
         "Attention: 'general' (Luong), 'dot', 'additive' "
         "(Bahdanau) or 'none' (the encoder's final state only).",
         choices=ATTENTIONS,
+        panel="seq2seq",
     )
     teacher_forcing: float = setting(
         1.0,
@@ -48,6 +61,7 @@ class Seq2SeqConfig(Settings):
         "(scheduled sampling).",
         min=0,
         max=1,
+        panel="seq2seq",
     )
     label_smoothing: float = setting(
         0.0,
@@ -56,6 +70,7 @@ class Seq2SeqConfig(Settings):
         "loss stays plain cross-entropy).",
         min=0,
         below=1,
+        panel="seq2seq",
     )
     best_by: str = setting(
         "loss",
@@ -63,11 +78,13 @@ class Seq2SeqConfig(Settings):
         "validation 'loss', or the 'error': the share of validation sources "
         "greedy decoding gets wrong.",
         choices=SELECTIONS,
+        panel="seq2seq",
     )
     max_len: int = setting(
         100,
         "Longest source or target in tokens; longer training pairs are skipped with a warning.",
         min=1,
+        panel="seq2seq",
     )
     src_vocab: int = setting(0, "Source vocabulary size, from the pairs.", min=0, cli=False)
 

@@ -31,15 +31,15 @@ def plot(
     ] = False,
     dpi: Annotated[
         int | None,
-        typer.Option("--dpi", help="Dots per inch of a PNG (-o); default 80.", show_default=False),
+        typer.Option("--dpi", help="Dots per inch of a PNG (-o).", show_default="80"),
     ] = None,
     size: Annotated[
         str | None,
         typer.Option(
             "--size",
             metavar="WxH",
-            help="The picture's size in inches (-o), such as 12x8; default 9x5.6.",
-            show_default=False,
+            help="The picture's size in inches (-o), such as 12x8.",
+            show_default="9x5.6",
         ),
     ] = None,
     *,

@@ -25,6 +25,7 @@ TOUR_SUBSTITUTIONS = {
     "--steps 20000": "--steps 30",  # resume a 20-step run a little further
     "--length 500": "--length 50",
     "runs/a runs/b": "{first_run} {last_run}",  # two runs the tour trained
+    "runs/a -o": "{first_run} -o",
 }
 
 # The settings every rnngen.train call of a Python block runs with, whatever the block says (a

@@ -23,6 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from clitools import REPO
 
 from rnngen.data.catalog import (
     MIRROR_ENV,
@@ -126,7 +127,9 @@ def run(rnngen_exe: str, tmp_path: Path):
 
     def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         environ = {k: v for k, v in os.environ.items() if k != MIRROR_ENV}
-        environ.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+        # this checkout's rnngen first, as clitools.cli_env does
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+        environ.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONPATH": path, **(env or {})})
         result = subprocess.run(
             [rnngen_exe, *args],
             cwd=tmp_path,

@@ -60,11 +60,29 @@ def default_run_dir(corpus_name: str) -> Path:
 
 
 def prepare_run_dir(run_dir: Path, force: bool) -> RunLock:
-    """Refuse to overwrite a run unless ``force``; make sure the directory can be written, and
-    lock it."""
+    """Refuse to overwrite a run unless ``force``; lock the directory, and make sure it can be
+    written."""
     refuse_existing(run_dir, force)
-    probe_run_dir(run_dir)
-    return RunLock(run_dir)
+    return lock_run_dir(run_dir)
+
+
+def lock_run_dir(run_dir: Path) -> RunLock:
+    """Make ``run_dir`` (if it is not there), lock it, then check that it can be written: the
+    lock comes before anything is written into it, so a run that another one holds is left
+    untouched (TrainingError)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(
+            f"{run_dir}: cannot write the run directory ({e.strerror or e})"
+        ) from None
+    lock = RunLock(run_dir)
+    try:
+        probe_run_dir(run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def refuse_existing(run_dir: Path, force: bool) -> None:

@@ -77,6 +77,7 @@ class Trainer:
         self.seconds_before = 0.0  # wall time of the earlier sessions of a resumed run
         self.lock = None  # the run directory's lock (rnngen.training.lock), released by run()
         self.restored_state = None  # a resumed run's carried state, all rows (for the others)
+        self.notes: list[str] = []  # what the user should know, told as warnings at the start
         job.plan_validation(self.eval_every)
 
     # ---- the job's, as the callers see them ---------------------------------------------------
@@ -198,6 +199,8 @@ class Trainer:
                 **self.job.data_info(),
             }
         )
+        for note in self.notes:
+            rep.warning(note)
         train_time, tokens_done = 0.0, 0
         recent = self.recent
         val_loss: float | None = None

@@ -19,12 +19,12 @@ from rnngen.data.tokenfile import (
     encode_corpus,
     open_corpus,
     read_meta,
+    verify,
 )
-from rnngen.errors import ConfigError, DataError, UsageError, flag_name
+from rnngen.errors import CheckpointError, ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.tasks.lm.training import lm_trainer
-from rnngen.training.lock import RunLock
 from rnngen.training.rundir import (
     RESUME_FREE,
     Flag,
@@ -32,8 +32,7 @@ from rnngen.training.rundir import (
     conflict,
     default_run_dir,
     inputs_meta,
-    prepare_run_dir,
-    probe_run_dir,
+    lock_run_dir,
     refuse_existing,
     resumed_limits,
 )
@@ -105,6 +104,11 @@ def new_trainer(
     base = None
     if init_from is not None:  # the model's vocabulary, grown for the new text
         base = checkpoint.load(checkpoint.resolve(init_from))
+        if base.task != "lm":
+            raise UsageError(
+                f"{base.path}: holds a {base.task} model, not a language model; --init-from "
+                "starts a language model from a language model's weights"
+            )
         stored = {k: v for k, v in base.model_cfg.to_dict().items() if k not in FINETUNE_FREE}
         problem = conflict(
             {k: v for k, v in given.items() if k in stored}, stored, set(), str(init_from), flag
@@ -126,7 +130,42 @@ def new_trainer(
     run_dir = out or default_run_dir(display_name(inputs.paths))
     refuse_existing(run_dir, force)
     cleanup = _TokenFilesOnFailure(run_dir)
-    probe_run_dir(run_dir)
+    # first: nothing is written into a directory another run holds (its token file included)
+    lock = lock_run_dir(run_dir)
+    try:
+        trainer, added = _new_in_locked(
+            model, train, inputs, run_dir, base, val_src, threads, group, cleanup
+        )
+    except BaseException:
+        lock.release()
+        raise
+    trainer.lock = lock
+    if base is not None and notice is not None:
+        what = "characters" if base.vocab.level == "char" else "words"
+        if added:
+            shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
+            notice(
+                f"starting from {base.path}; added {len(added):,} {what} it did not know "
+                f"to its vocabulary: {shown}"
+            )
+        else:
+            notice(f"starting from {base.path}; its vocabulary covers the new text")
+    return trainer
+
+
+def _new_in_locked(
+    model: ModelConfig,
+    train: TrainConfig,
+    inputs: Inputs,
+    run_dir: Path,
+    base: "checkpoint.Checkpoint | None",
+    val_src: Source | None,
+    threads: int | None,
+    group: Group | None,
+    cleanup: _TokenFilesOnFailure,
+) -> tuple[Trainer, list[str]]:
+    """``new_trainer``'s work once it holds ``run_dir``'s lock: (the trainer, the tokens added to
+    ``base``'s vocabulary)."""
     with cleanup:
         corpus, added = encode_corpus(
             run_dir,
@@ -147,25 +186,20 @@ def new_trainer(
         if inputs.val_file is None and train.val_frac is None:
             train = dataclasses.replace(train, val_frac=0.1)
         trainer = lm_trainer(model, train, corpus, run_dir, threads, group)
-    val_fp = read_meta(run_dir)["val_fingerprint"]
-    trainer.meta = inputs_meta(
-        list(inputs.paths), inputs.val_file, val_fp, inputs.encoding, inputs.errors
-    )
-    if base is not None:
-        trainer.load_weights(base.params)
-        trainer.meta["init_from"] = str(base.path)
-    trainer.lock = prepare_run_dir(run_dir, True)  # last: nothing after it can fail
-    if base is not None and notice is not None:
-        what = "characters" if base.vocab.level == "char" else "words"
-        if added:
-            shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
-            notice(
-                f"starting from {base.path}; added {len(added):,} {what} it did not know "
-                f"to its vocabulary: {shown}"
-            )
-        else:
-            notice(f"starting from {base.path}; its vocabulary covers the new text")
-    return trainer
+        val_fp = read_meta(run_dir)["val_fingerprint"]
+        trainer.meta = inputs_meta(
+            list(inputs.paths), inputs.val_file, val_fp, inputs.encoding, inputs.errors
+        )
+        if base is not None:
+            try:
+                trainer.load_weights(base.params)
+            except CheckpointError as e:
+                raise CheckpointError(
+                    f"{base.path}: its weights do not fit the new model ({e}); --init-from "
+                    "needs a language model's checkpoint"
+                ) from None
+            trainer.meta["init_from"] = str(base.path)
+    return trainer, added
 
 
 def resume_trainer(
@@ -182,7 +216,6 @@ def resume_trainer(
     (they replace the stored ones), and anything else that disagrees with the run is a
     UsageError. A run that has already reached its limits comes back unlocked, with
     ``done_reason`` saying so."""
-    ck_path = ck.path
     stored = {**ck.model_cfg.to_dict(), **ck.train_cfg.to_dict()}
     problem = conflict(given, stored, RESUME_FREE | set(STOP_LIMITS), f"the run in {run_dir}", flag)
     if problem:
@@ -190,6 +223,47 @@ def resume_trainer(
             f"{problem}; with --resume give only stop limits (--steps, --epochs, --minutes)"
         )
     ck.check_training_state()
+    # first: nothing is read into, or written into, a directory another run holds
+    lock = lock_run_dir(run_dir)
+    try:
+        trainer = _resume_locked(ck, run_dir, inputs, given, threads, group)
+    except BaseException:
+        lock.release()
+        raise
+    if trainer.done_reason() is not None:
+        lock.release()
+        return trainer
+    trainer.lock = lock
+    return trainer
+
+
+def _token_file_problem(run_dir: Path, tokens: dict | None, own: bool) -> str | None:
+    """What is wrong with the token file in ``run_dir`` (``tokens``: its description, None when
+    unusable; ``own``: it describes this run's text and vocabulary), as a message naming it; None
+    when it is sound or there is none."""
+    where = run_dir / TOKENS
+    if tokens is None:
+        if where.exists() or (run_dir / META).exists():
+            return f"{where}: is damaged (its size or {META} is not what was written)"
+        return None
+    if not own:
+        return f"{where}: is not this run's token file ({META} describes another text)"
+    problem = verify(run_dir, tokens)
+    return None if problem is None else f"{where}: {problem}"
+
+
+def _resume_locked(
+    ck: "checkpoint.Checkpoint",
+    run_dir: Path,
+    inputs: Inputs,
+    given: dict[str, Any],
+    threads: int | None,
+    group: Group | None,
+) -> Trainer:
+    """``resume_trainer``'s work once it holds ``run_dir``'s lock. The run's own token file is
+    used when it is the one written for this run (its checksum); else it is encoded again from the
+    text the run was trained on (its fingerprint checked), or the run is refused."""
+    ck_path = ck.path
     meta = {
         k: ck.info.get(k)
         for k in ("sources", "encoding", "errors", "val_source", "val_fingerprint")
@@ -200,27 +274,30 @@ def resume_trainer(
     tcfg = ck.train_cfg
     expect = (ck.info.get("fingerprint"), meta["val_fingerprint"] if val_path else None)
     tokens = read_meta(run_dir)
-    if (
-        not inputs.paths
-        and inputs.val_file is None
-        and tokens is not None
+    own = (
+        tokens is not None
         and (tokens["fingerprint"], tokens["val_fingerprint"]) == expect
         and tokens["vocab"] == ck.vocab.to_dict()
         and tokens["val_frac"] == (None if val_path else tcfg.val_frac)
-    ):
+    )
+    given_text = bool(inputs.paths) or inputs.val_file is not None
+    damaged = None if given_text else _token_file_problem(run_dir, tokens, own)
+    if own and not given_text and damaged is None:
         corpus = open_corpus(run_dir, tokens)  # the run's own token file: no text read
         paths = meta["sources"] or []
     else:
+        lead = f"{damaged}, and cannot be rebuilt: " if damaged else ""
         paths = inputs.paths
         if not paths:
             paths = meta["sources"]
             if not paths:
                 raise UsageError(
-                    f"{ck_path}: does not record its corpus; give the corpus paths with --resume"
+                    f"{lead}{ck_path}: does not record its corpus; give the corpus paths with "
+                    "--resume"
                 )
             if "-" in paths:
                 raise UsageError(
-                    f"the run in {run_dir} was trained on stdin: pipe the same text "
+                    f"{lead}the run in {run_dir} was trained on stdin: pipe the same text "
                     f"in again, ... | rnngen train - --resume {run_dir}"
                 )
         src = Source(list(paths), enc, errs)
@@ -238,13 +315,18 @@ def resume_trainer(
             if e.args[0][0] != expect[0]:
                 found = f"fingerprint {e.args[0][0]}, " if e.args[0][0] else ""
                 raise DataError(
-                    f"{src.name}: is not the text the run in {run_dir} was trained on ({found}"
-                    f"not {expect[0]}); to train on new text, start a new run with --init-from "
-                    f"{run_dir}"
+                    f"{lead}{src.name}: is not the text the run in {run_dir} was trained on "
+                    f"({found}not {expect[0]}); to train on new text, start a new run with "
+                    f"--init-from {run_dir}"
                 ) from None
             raise DataError(
-                f"{val_path}: is not the validation text of the run in {run_dir}"
+                f"{lead}{val_path}: is not the validation text of the run in {run_dir}"
             ) from None
+        except DataError as e:
+            if damaged:
+                raise DataError(f"{lead}{e}") from None
+            raise
+    notes = [] if damaged is None else [f"{damaged}; rebuilt it from {display_name(paths)}"]
     corpus.name = ck.info.get("corpus") or corpus.name
     tcfg = resumed_limits(tcfg, given)
     trainer = lm_trainer(ck.model_cfg, tcfg, corpus, run_dir, threads, group)
@@ -252,8 +334,5 @@ def resume_trainer(
     trainer.meta = {**meta, **inputs_meta(list(paths), val_path, expect[1], enc, errs)}
     if ck.info.get("init_from"):
         trainer.meta["init_from"] = ck.info["init_from"]
-    if trainer.done_reason() is not None:
-        return trainer
-    probe_run_dir(run_dir)
-    trainer.lock = RunLock(run_dir)
+    trainer.notes.extend(notes)
     return trainer

@@ -6,10 +6,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import rnngen.checkpoint as checkpoint
 from rnngen.config.training import STOP_LIMITS, TrainConfig
 from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
-from rnngen.data.vocab import Vocab
+from rnngen.data.vocab import UNK, Vocab
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
@@ -89,6 +91,43 @@ def pair_corpus(
     )
 
 
+def check_sides(corpus: PairCorpus, s2s: Seq2SeqConfig, train: TrainConfig) -> list[str]:
+    """Refuse a word-level side whose vocabulary holds no word (only <eos> and <unk>): every
+    token of that side would read as <unk>, and the model would learn nothing of it. Returns
+    warnings about a side whose training tokens are mostly <unk>."""
+    sides = (
+        ("source", corpus.src_vocab, s2s.src_level, corpus.train.src),
+        ("target", corpus.vocab, s2s.tgt_level, corpus.train.tgt),
+    )
+    notes = []
+    for side, vocab, level, seqs in sides:
+        if level != "word":
+            continue
+        if len(vocab) > 2:
+            unk = vocab.stoi[UNK]
+            total = sum(len(a) for a in seqs)
+            unknown = sum(int(np.count_nonzero(a == unk)) for a in seqs)
+            if total and unknown * 2 > total:
+                notes.append(
+                    f"{corpus.name}: {unknown / total:.0%} of the {side} tokens of the training "
+                    f"pairs read as <unk> (a vocabulary of {len(vocab) - 2:,} {side} words); "
+                    "lower --min-count or raise --max-vocab"
+                )
+            continue
+        if train.min_count > 1:
+            why = (
+                f"no {side} word occurs at least --min-count {train.min_count} times in the "
+                "training pairs"
+            )
+        else:
+            why = f"the training pairs hold no {side} words"
+        raise DataError(
+            f"{corpus.name}: {why}, so every {side} token would be <unk>; lower --min-count, or "
+            f"give more pairs"
+        )
+    return notes
+
+
 def new_seq2seq_trainer(
     model: ModelConfig,
     s2s: Seq2SeqConfig,
@@ -125,6 +164,7 @@ def new_seq2seq_trainer(
         )
     frac = 0.05 if train.val_frac is None else train.val_frac
     corpus = pair_corpus(inputs, s2s, frac, None, train.max_vocab, train.min_count)
+    notes = check_sides(corpus, s2s, train)
     if corpus.val is None:
         raise DataError(
             f"{corpus.name}: too few pairs to hold out validation pairs; give --val-file"
@@ -138,6 +178,7 @@ def new_seq2seq_trainer(
     trainer.meta = inputs_meta(
         inputs.paths, inputs.val_file, corpus.val_fingerprint, inputs.encoding, inputs.errors
     )
+    trainer.notes.extend(notes)
     trainer.lock = prepare_run_dir(run_dir, force)  # last: nothing after it can fail
     return trainer
 

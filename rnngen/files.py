@@ -15,16 +15,29 @@ def temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp{os.getpid()}")
 
 
+def as_target(exc: OSError, tmp: Path, target: Path) -> OSError:
+    """``exc`` as the user should read it: naming ``target`` where it names the temporary file
+    ``tmp`` (which the user never asked for), of the same class and errno."""
+    if exc.errno is None or exc.filename is None or str(exc.filename) != str(tmp):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(target))  # OSError makes the errno's subclass
+
+
 def open_temp(target: Path) -> tuple[int, Path]:
-    """Create this process's temporary file beside ``target`` afresh: (fd, path). OSError."""
+    """Create this process's temporary file beside ``target`` afresh: (fd, path). OSError,
+    naming ``target``."""
     tmp = temp_path(target)
-    tmp.unlink(missing_ok=True)  # a leftover of this same process, from an earlier failure
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+    try:
+        tmp.unlink(missing_ok=True)  # a leftover of this same process, from an earlier failure
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+    except OSError as e:
+        raise as_target(e, tmp, target) from None
 
 
 def atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` atomically. On OSError the target is untouched and the
-    temporary file removed."""
+    """Write ``data`` to ``target`` atomically. On OSError (naming ``target``, not the temporary
+    file) the target is untouched and the temporary file removed."""
+    target = Path(target)
     fd, tmp = open_temp(target)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -32,6 +45,9 @@ def atomic_write(target: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise as_target(e, tmp, target) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

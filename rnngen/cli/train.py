@@ -154,9 +154,27 @@ def train(
                 f"resuming {trainer.out_dir} at step {trainer.step:,} ({epochs:.2f} epochs)", quiet
             )
         else:
+            if "task" not in user_given and init_from is None:
+                _pairs_hint(paths or [], quiet)
             for notice in session.task.notices(trainer):
                 info(notice, quiet)
         _run(session, quiet, shared.json_out and session.group.is_root)
+
+
+def _pairs_hint(paths: list[str], quiet: bool) -> None:
+    """A language model about to be trained on what looks like source<TAB>target pairs (a .tsv,
+    or lines that mostly hold one tab): say that --task seq2seq exists. What trains is unchanged."""
+    from rnngen.data.pairs import looks_like_pairs
+
+    pairs = [p for p in paths if p != "-" and looks_like_pairs(p)]
+    if pairs:
+        name = pairs[0] if len(pairs) == 1 else f"{pairs[0]} (and {len(pairs) - 1:,} more)"
+        info(
+            f"note: {name} looks like source<TAB>target pairs; this trains a language model "
+            "on its whole lines. For a model that turns each source into its target, add "
+            "--task seq2seq",
+            quiet,
+        )
 
 
 def _names(*settings) -> set[str]:

@@ -37,7 +37,13 @@ def translate(
     settings: TranslateConfig,
     shared: Shared,
 ) -> None:
-    """Turn each input line into an output line with a sequence-to-sequence model."""
+    """Turn each input line into an output line with a sequence-to-sequence model.
+
+    --n-best N writes N lines per input, best first: output<TAB>score, the
+    log-probability per token (</s> counted) that beam search ranks by.
+    --json writes an object per input: "source", "outputs", "scores" (total
+    log-probabilities), "per_token" (the ranking scores), and "error" for a
+    line that --on-error skip skipped."""
     from rnngen.data.text import read_text
     from rnngen.tasks.models import load_for
 
@@ -49,6 +55,7 @@ def translate(
             m = m.ensemble(*ensemble)
         tr = m.translator(settings.batch_size)
         max_len = settings.max_len or m.checkpoint.task_cfg.max_len
+        skip = settings.on_error == "skip"
         if path == "-":
             lines: Iterator[tuple[str, str]] = _stdin_lines(shared.encoding, shared.errors)
             batches = _stdin_batches(lines, settings.batch_size)
@@ -58,7 +65,7 @@ def translate(
             if rows and rows[-1] == "":
                 rows.pop()
             numbered = [(line.rstrip("\r"), f"{name}:{n}") for n, line in enumerate(rows, 1)]
-            for line, where in numbered:  # every line readable before anything is written
+            for line, where in numbered if not skip else ():  # every line readable first
                 if line.strip():
                     tr.encode_source(line, where)
             batches = (
@@ -68,33 +75,51 @@ def translate(
         with compiling_status(shared.quiet):
             m.warm(batch=settings.batch_size)
         unknown: dict[str, None] = {}
+        skipped = 0
         for batch in batches:
-            readable, bad = _readable(tr, batch)
-            outs = _decode(tr, readable, settings, max_len, unknown)
-            write("".join(_format(src, hyps, settings, shared.json_out) for src, hyps in outs))
+            rows, bad = _readable(tr, batch, skip)
+            for _, _, problem in rows:
+                if problem is not None:
+                    skipped += 1
+                    warn(f"{problem}; skipped")
+            outs = _decode(tr, rows, settings, max_len, unknown)
+            write("".join(_format(*row, settings, shared.json_out) for row in outs))
             if bad is not None:  # the lines before it are answered, then the error
                 raise bad
         if unknown:
             shown = ", ".join(repr(w) for w in list(unknown)[:10])
             warn(f"{len(unknown):,} source words not in the vocabulary were read as <unk>: {shown}")
+        if skipped:
+            warn(
+                f"skipped {skipped:,} line{'s' if skipped != 1 else ''} the model cannot read "
+                "(an empty line out for each)"
+            )
 
 
-def _readable(tr, batch):
-    """(the lines of ``batch`` before the first one the model cannot read, that line's error)."""
+def _readable(tr, batch, skip: bool):
+    """([(line, where, problem)] of ``batch``, the error that stops it): with ``skip`` every line,
+    those the model cannot read with their problem; else the lines before the first one it
+    cannot read (problem None), and that line's error."""
     from rnngen.errors import DataError
 
-    for i, (line, where) in enumerate(batch):
+    rows = []
+    for line, where in batch:
+        problem = None
         if line.strip():
             try:
                 tr.encode_source(line, where)
             except DataError as e:
-                return batch[:i], e
-    return batch, None
+                if not skip:
+                    return rows, e
+                problem = str(e)
+        rows.append((line, where, problem))
+    return rows, None
 
 
-def _decode(tr, batch, settings: TranslateConfig, max_len: int, unknown: dict):
-    """[(source, hypotheses)] of a batch of (line, where); blank lines give no hypotheses."""
-    real = [(line, where) for line, where in batch if line.strip()]
+def _decode(tr, rows, settings: TranslateConfig, max_len: int, unknown: dict):
+    """[(source, hypotheses, problem)] of rows of (line, where, problem); blank lines and lines
+    with a problem give no hypotheses."""
+    real = [(line, where) for line, where, problem in rows if line.strip() and problem is None]
     for line, _ in real:
         unknown.update(dict.fromkeys(tr.unknown_words(line)))
     srcs = [tr.encode_source(line, where) for line, where in real]
@@ -104,24 +129,28 @@ def _decode(tr, batch, settings: TranslateConfig, max_len: int, unknown: dict):
         else []
     )
     found = iter(hyps)
-    return [(line, next(found) if line.strip() else []) for line, _ in batch]
+    return [
+        (line, next(found) if line.strip() and problem is None else [], problem)
+        for line, _, problem in rows
+    ]
 
 
-def _format(src: str, hyps, settings: TranslateConfig, json_out: bool) -> str:
+def _format(src: str, hyps, problem: str | None, settings: TranslateConfig, json_out: bool) -> str:
+    """One input's output: its line (n-best: a line per output, output<TAB>score per token), or
+    with --json one object: source, outputs, scores (total log-probabilities), per_token (the
+    scores beam search ranks by), and error for a skipped line."""
     if json_out:
-        return (
-            json.dumps(
-                {
-                    "source": src,
-                    "outputs": [h.text for h in hyps],
-                    "scores": [h.logprob for h in hyps],
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
+        row = {
+            "source": src,
+            "outputs": [h.text for h in hyps],
+            "scores": [h.logprob for h in hyps],
+            "per_token": [h.score for h in hyps],
+        }
+        if problem is not None:
+            row["error"] = problem
+        return json.dumps(row, ensure_ascii=False) + "\n"
     if settings.n_best > 1:
-        return "".join(f"{h.text}\t{h.logprob:.4f}\n" for h in hyps) or "\n"
+        return "".join(f"{h.text}\t{h.score:.4f}\n" for h in hyps) or "\n"
     return (hyps[0].text if hyps else "") + "\n"
 
 

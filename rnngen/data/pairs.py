@@ -34,6 +34,24 @@ def tokens(text: str, level: str) -> list[str]:
     return list(text) if level == "char" else text.split()
 
 
+def looks_like_pairs(path: str | Path) -> bool:
+    """Whether the file ``path`` looks like source<TAB>target pairs: its name ends in .tsv, or
+    most of the lines in its first KB hold exactly one tab (False for what cannot be read)."""
+    p = Path(path)
+    if p.suffix.lower() == ".tsv":
+        return p.is_file()
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    lines = head.split(b"\n")
+    if len(head) == 1024 and len(lines) > 1:
+        lines.pop()  # cut short
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and 2 * sum(line.count(b"\t") == 1 for line in lines) > len(lines)
+
+
 def parse_pairs(text: str, name: str, src_level: str, tgt_level: str) -> list[Pair]:
     """The pairs of one file's text. Raises DataError naming the line of the first bad one;
     blank lines are skipped."""

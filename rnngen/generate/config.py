@@ -62,7 +62,12 @@ class SampleConfig(Settings):
 @dataclass
 class TranslateConfig(Settings):
     beam: int = setting(5, "Beam width (length-normalised); 1 is greedy search.", min=1)
-    n_best: int = setting(1, "Outputs per input, best first (output<TAB>log-probability).", min=1)
+    n_best: int = setting(
+        1,
+        "Outputs per input, best first: output<TAB>score, the log-probability per token "
+        "(</s> counted) that beam search ranks by (--json adds the totals).",
+        min=1,
+    )
     temp: float = setting(
         0.0, "Sample at this temperature instead of searching (0: search).", min=0
     )
@@ -73,6 +78,12 @@ class TranslateConfig(Settings):
         32, "Inputs decoded together (outputs stream a batch at a time).", min=1
     )
     seed: int = setting(0, "Random seed of --temp sampling.", min=0)
+    on_error: str = setting(
+        "stop",
+        "A line the model cannot read: 'stop' there (exit 1), or 'skip' it (an empty line "
+        "out and a warning; exit 0, the count of skipped lines on stderr).",
+        choices=("stop", "skip"),
+    )
 
     def check(self) -> None:
         if self.n_best > self.beam and self.temp == 0:

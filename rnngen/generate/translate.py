@@ -30,11 +30,27 @@ class Hypothesis:
     tokens: list[int]
     logprob: float  # total, with </s>
 
+    @property
+    def score(self) -> float:
+        """What beam search ranks by: the log-probability per token, </s> counted (an output
+        cut at the length limit has no </s> but is divided as if it had)."""
+        return per_token(self.logprob, len(self.tokens))
+
+
+def per_token(logprob: float, n_tokens: int) -> float:
+    """The length-normalised score of an output of ``n_tokens`` tokens (then </s>) of total
+    log-probability ``logprob``: the ranking of ``rnngen.kernels.decode.search``."""
+    return logprob / (n_tokens + 1)
+
 
 @dataclass
 class Translation:
     source: str
     outputs: list[Hypothesis]  # best first
+    error: str | None = None  # why the line was skipped (on_error="skip"); outputs then empty
+
+
+ON_ERROR = ("stop", "skip")
 
 
 def _pack(W: np.ndarray) -> np.ndarray:
@@ -141,6 +157,11 @@ class Translator:
     def encode_source(self, line: str, where: str) -> np.ndarray:
         """Token ids of a source line. Raises DataError for characters the model does not know
         (a word it does not know reads as <unk>; ``unknown_words`` lists them)."""
+        if "\t" in line:
+            raise DataError(
+                f"{where}: the source has a tab; translate reads one source per line, not "
+                "source<TAB>target pairs: give it the first column (cut -f1 FILE)"
+            )
         toks = tokens(line, self.src_vocab.level)
         if not toks:
             raise DataError(f"{where}: the source is empty")
@@ -244,12 +265,22 @@ class Translator:
         temp: float = 0.0,
         seed: int = 0,
         batch_size: int = 32,
+        on_error: str = "stop",
     ) -> Iterator[Translation]:
         """Translations of (line, where) pairs, in order, a batch at a time: each batch is
-        yielded as soon as it is decoded. Raises DataError at a line that cannot be read."""
-        pending: list[tuple[str, np.ndarray]] = []
+        yielded as soon as it is decoded. A line that cannot be read raises DataError
+        (``on_error="stop"``) or gives a Translation with no outputs and its ``error``
+        (``"skip"``)."""
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be 'stop' or 'skip' (got {on_error!r})")
+        pending: list[tuple[str, np.ndarray | None, str | None]] = []
         for line, where in lines:
-            pending.append((line, self.encode_source(line, where)))
+            try:
+                pending.append((line, self.encode_source(line, where), None))
+            except DataError as e:
+                if on_error == "stop":
+                    raise
+                pending.append((line, None, str(e)))
             if len(pending) >= batch_size:
                 yield from self._run(pending, beam, n_best, max_len, temp, seed)
                 pending = []
@@ -257,9 +288,10 @@ class Translator:
             yield from self._run(pending, beam, n_best, max_len, temp, seed)
 
     def _run(self, pending, beam, n_best, max_len, temp, seed) -> Iterator[Translation]:
-        hyps = self.search([s for _, s in pending], beam, n_best, max_len, temp, seed)
-        for (line, _), h in zip(pending, hyps, strict=True):
-            yield Translation(line, h)
+        srcs = [s for _, s, _ in pending if s is not None]
+        found = iter(self.search(srcs, beam, n_best, max_len, temp, seed) if srcs else [])
+        for line, s, problem in pending:
+            yield Translation(line, [] if s is None else next(found), problem)
 
 
 def decoder_inputs(m: Seq2SeqNetwork, batch: Batch, w: Weights | None = None):

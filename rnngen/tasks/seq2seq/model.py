@@ -11,6 +11,34 @@ from rnngen.errors import DataError, UsageError
 from rnngen.tasks.models import TrainedModel
 
 
+class Candidate(tuple):
+    """One of the n best outputs of a source, best first: the pair (text, score), where score is
+    what beam search ranks by, the log-probability per token (</s> counted); ``logprob`` is the
+    total log-probability. Unpacks and compares as the pair: ``for text, score in candidates``."""
+
+    logprob: float
+
+    def __new__(cls, text: str, score: float, logprob: float) -> "Candidate":
+        self = super().__new__(cls, (text, score))
+        self.logprob = logprob
+        return self
+
+    def __getnewargs__(self) -> tuple[str, float, float]:  # type: ignore[override]
+        return (self.text, self.score, self.logprob)
+
+    @property
+    def text(self) -> str:
+        return self[0]
+
+    @property
+    def score(self) -> float:
+        """Log-probability per token, </s> counted."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Candidate(text={self.text!r}, score={self.score!r}, logprob={self.logprob!r})"
+
+
 class Seq2SeqModel(TrainedModel):
     """Turns source lines into target lines: ``translate``; ``evaluate`` against references.
     (``rnngen.load`` picks the class from the checkpoint.)
@@ -96,11 +124,20 @@ class Seq2SeqModel(TrainedModel):
         temp: float = 0.0,
         seed: int = 0,
         batch_size: int = 32,
+        on_error: str = "stop",
     ) -> Iterator[Any]:
-        """``Translation``s of (line, where) pairs, in order, a batch at a time."""
+        """``Translation``s of (line, where) pairs, in order, a batch at a time (``on_error``:
+        as ``translate``; a skipped line's ``Translation`` has no outputs and its ``error``)."""
         tr = self.translator(batch_size)
         yield from tr.translate(
-            lines, beam, n_best, max_len or self.checkpoint.task_cfg.max_len, temp, seed, batch_size
+            lines,
+            beam,
+            n_best,
+            max_len or self.checkpoint.task_cfg.max_len,
+            temp,
+            seed,
+            batch_size,
+            on_error,
         )
 
     def translate(
@@ -112,17 +149,30 @@ class Seq2SeqModel(TrainedModel):
         temp: float = 0.0,
         seed: int = 0,
         batch_size: int = 32,
-    ) -> list[str] | list[list[tuple[str, float]]]:
-        """The best output of each line (``n_best`` > 1: the n best (output, log-probability)
-        of each). Beam search of width ``beam`` (1: greedy), or sampling at ``temp`` > 0.
-        Raises ``rnngen.UserError`` for a line it cannot read."""
+        on_error: str = "stop",
+    ) -> "list[str] | list[list[Candidate]]":
+        """The best output of each line; with ``n_best`` > 1, the n best of each as
+        ``Candidate``s, best first: (output, score) pairs whose score is what the search ranks
+        by, the log-probability per token (</s> counted), with the total log-probability as
+        ``.logprob``. Beam search of width ``beam`` (1: greedy), or sampling at ``temp`` > 0.
+        A line it cannot read raises ``rnngen.UserError`` naming it (``on_error="stop"``), or
+        (``"skip"``) is answered with "" (n_best > 1: no candidates) and a ``UserWarning``."""
+        import warnings
+
+        if on_error not in ("stop", "skip"):
+            raise UsageError(f"on_error must be 'stop' or 'skip' (got {on_error!r})")
         if isinstance(lines, str):
             lines = [lines]
         numbered = ((line, f"line {n}") for n, line in enumerate(lines, 1))
-        out = []
-        for t in self.translate_lines(numbered, beam, n_best, max_len, temp, seed, batch_size):
+        out: list = []
+        found = self.translate_lines(
+            numbered, beam, n_best, max_len, temp, seed, batch_size, on_error
+        )
+        for t in found:
+            if t.error is not None:
+                warnings.warn(f"{t.error}; skipped", UserWarning, stacklevel=2)
             if n_best > 1:
-                out.append([(h.text, h.logprob) for h in t.outputs])
+                out.append([Candidate(h.text, h.score, h.logprob) for h in t.outputs])
             else:
                 out.append(t.outputs[0].text if t.outputs else "")
         return out
@@ -189,4 +239,4 @@ def _mismatch(a: Checkpoint, b: Checkpoint) -> str | None:
     return ensemble_mismatch(a.model_cfg, a.task_cfg, b.model_cfg, b.task_cfg)
 
 
-__all__ = ["Seq2SeqModel", "DataError"]
+__all__ = ["Candidate", "Seq2SeqModel", "DataError"]

@@ -234,3 +234,19 @@ def test_pages_read_are_let_go(tmp_path):
     assert touched - after > 20, (touched, after)
     ids = [corpus.vocab.stoi[c] for c in "abcdefgh\n"]
     assert corpus.train[:9].tolist() == ids  # the data is still there after letting go
+
+
+def test_the_default_validation_split_is_capped(tmp_path):
+    """10% of the text, at most ``val_max`` tokens: a big corpus's validation split stays the
+    size a validation needs, and the fraction recorded is the one used (a resumed run splits the
+    same way)."""
+    from rnngen.data.tokenfile import read_meta
+
+    (tmp_path / "t.txt").write_text("abcdefghij" * 10_000)  # 100,000 tokens
+    corpus, _ = encode_corpus(tmp_path / "run", "char", Source([str(tmp_path / "t.txt")]),
+                              val_frac=0.1, val_max=2_000)  # fmt: skip
+    assert len(corpus.val) == 2_000 and len(corpus.train) == 98_000
+    assert read_meta(tmp_path / "run")["val_frac"] == pytest.approx(0.02)
+    small, _ = encode_corpus(tmp_path / "small", "char", Source([str(tmp_path / "t.txt")]),
+                             val_frac=0.1, val_max=50_000)  # fmt: skip
+    assert len(small.val) == 10_000  # under the cap: the fraction as given

@@ -96,7 +96,7 @@ class TrainConfig(Settings):
         "Hold out this tail fraction for validation.",
         above=0,
         below=1,
-        shown_default="0.1; none with --val-file",
+        shown_default="0.1, at most 1M tokens; none with --val-file",
         panel="data",
     )
     eval_every: int | None = setting(

@@ -180,6 +180,7 @@ def encode_corpus(
     train: Source,
     val: Source | None = None,
     val_frac: float = 0.1,
+    val_max: int | None = None,
     vocab: Vocab | None = None,
     grow: bool = False,
     max_vocab: int | None = None,
@@ -189,7 +190,9 @@ def encode_corpus(
     """Encode ``train`` (and ``val``) into ``run_dir``'s token file and map it: (corpus, tokens
     added to ``vocab``).
 
-    The vocabulary is ``vocab``, grown by what the text adds when ``grow`` (``--init-from``), or
+    Without ``val``, the tail ``val_frac`` of the text is held out for validation, at most
+    ``val_max`` tokens (the fraction recorded is the one used). The vocabulary is ``vocab``, grown
+    by what the text adds when ``grow`` (``--init-from``), or
     built from the text. With ``expect`` (the fingerprints of training and validation text a run
     was trained on, for ``--resume``), a text that is not that one raises ``TextChangedError`` and
     leaves no token file. Raises DataError for unreadable input.
@@ -236,6 +239,8 @@ def encode_corpus(
     finally:
         for p in parts:
             p.close()
+    if val is None and val_max is not None and counts[0] * val_frac > val_max:
+        val_frac = val_max / counts[0]
     meta = {
         "format": FORMAT,
         "version": 1,

@@ -38,6 +38,7 @@ from rnngen.training.rundir import (
 )
 from rnngen.training.trainer import Trainer
 
+VAL_MAX_TOKENS = 1_000_000  # the default validation split's cap, in tokens
 FINETUNE_FREE = {"vocab_size", "dropout", "dropout_input"}  # model settings --init-from may change
 
 
@@ -173,6 +174,9 @@ def _new_in_locked(
             Source(list(inputs.paths), inputs.encoding, inputs.errors),
             val_src,
             val_frac=0.1 if train.val_frac is None else train.val_frac,
+            # by default 10% of the text, but no more than a validation split needs (a 100 MB
+            # corpus's 10% took a minute and a half to score at the end of a short run)
+            val_max=VAL_MAX_TOKENS if train.val_frac is None else None,
             vocab=None if base is None else base.vocab,
             grow=base is not None,
             max_vocab=train.max_vocab,
@@ -183,8 +187,8 @@ def _new_in_locked(
                 f"{corpus.name}: too short to hold out a validation split; give --val-file"
             )
         model = dataclasses.replace(model, vocab_size=len(corpus.vocab))
-        if inputs.val_file is None and train.val_frac is None:
-            train = dataclasses.replace(train, val_frac=0.1)
+        if inputs.val_file is None and train.val_frac is None:  # the fraction it came to
+            train = dataclasses.replace(train, val_frac=read_meta(run_dir)["val_frac"])
         trainer = lm_trainer(model, train, corpus, run_dir, threads, group)
         val_fp = read_meta(run_dir)["val_fingerprint"]
         trainer.meta = inputs_meta(

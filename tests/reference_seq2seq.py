@@ -3,7 +3,7 @@
 One pair at a time (no batch, no padding), a Python loop over time, float64, the textbook
 formulas: embeddings, each encoder layer run forward and (bidirectional) on the reversed source,
 outputs concatenated position by position, the bridge, the decoder from those states, attention at
-each step, the output softmax. Parameters are the dict ``rnngen.nn.seq2seq.model.param_shapes``
+each step, the output softmax. Parameters are the dict ``rnngen.nn.seq2seq.network.param_shapes``
 names.
 """
 

@@ -11,7 +11,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.generate.translate import Translator, guided_greedy
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Seq2SeqNetwork
+from rnngen.nn.seq2seq.network import Seq2SeqNetwork
 
 LETTERS = "abcdefg"
 

@@ -18,7 +18,7 @@ from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
 from rnngen.nn.seq2seq.encoder import reversal
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
+from rnngen.nn.seq2seq.network import Batch, Seq2SeqNetwork, param_shapes
 
 
 @dataclass(frozen=True)

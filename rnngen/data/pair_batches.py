@@ -1,4 +1,4 @@
-"""Encoded pairs -> padded batches (``rnngen.nn.seq2seq.model.Batch``), bucketed by length.
+"""Encoded pairs -> padded batches (``rnngen.nn.seq2seq.network.Batch``), bucketed by length.
 
 Training: each epoch shuffles the pairs with a generator seeded by (seed, epoch), sorts each run of
 50 batches' worth by length (so a batch holds pairs of similar lengths and little padding), cuts
@@ -11,7 +11,7 @@ import numpy as np
 
 from rnngen.data.batches import Position
 from rnngen.data.pairs import PairSet
-from rnngen.nn.seq2seq.model import Batch
+from rnngen.nn.seq2seq.network import Batch
 
 BUCKET = 50  # batches sorted together
 

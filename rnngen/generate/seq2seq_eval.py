@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from rnngen.data.pair_batches import make_batch, sorted_batches
 from rnngen.data.pairs import PairSet, boundary
 from rnngen.generate.translate import Translator
-from rnngen.nn.seq2seq.model import Seq2SeqNetwork
+from rnngen.nn.seq2seq.network import Seq2SeqNetwork
 
 
 @dataclass

@@ -19,7 +19,7 @@ from rnngen.data.vocab import Vocab
 from rnngen.errors import DataError
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork
+from rnngen.nn.seq2seq.network import Batch, Seq2SeqNetwork
 
 KINDS = {"none": 0, "general": 1, "dot": 1, "additive": 2}
 

@@ -125,7 +125,7 @@ def warm_seq2seq_kernels(
     from rnngen.generate.translate import Translator, guided_greedy
     from rnngen.nn.config import ModelConfig
     from rnngen.nn.seq2seq.config import Seq2SeqConfig
-    from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork
+    from rnngen.nn.seq2seq.network import Batch, Seq2SeqNetwork
 
     m = ModelConfig(
         cell=cell, vocab_size=5, embed=3, hidden=4, layers=2, dropout=0.5, dropout_input=0.0

@@ -6,5 +6,5 @@ Luong et al. 2015).
     encoder     L recurrent layers over the source, each one direction or both (bidirectional)
     bridge      the encoder's final states -> the decoder's initial states
     attention   scores of decoder states against encoder outputs, context, attentional vector
-    model       embedding -> encoder -> bridge -> decoder -> attention -> output, and its backward
+    network     embedding -> encoder -> bridge -> decoder -> attention -> output, and its backward
 """

@@ -9,7 +9,7 @@ from rnngen.nn.seq2seq.config import Seq2SeqConfig
 
 
 def _param_shapes(m: ModelConfig, s2s: Seq2SeqConfig) -> dict[str, tuple[int, ...]]:
-    from rnngen.nn.seq2seq.model import param_shapes
+    from rnngen.nn.seq2seq.network import param_shapes
 
     return param_shapes(m, s2s)
 
@@ -38,7 +38,7 @@ def _check(m: ModelConfig, s2s: Seq2SeqConfig, vocab: Any, more: dict) -> tuple[
 
 
 def _build(m: ModelConfig, s2s: Seq2SeqConfig, dtype: Any, parts: int) -> Any:
-    from rnngen.nn.seq2seq.model import Seq2SeqNetwork
+    from rnngen.nn.seq2seq.network import Seq2SeqNetwork
 
     return Seq2SeqNetwork(m, s2s, dtype, parts=parts)
 

@@ -33,7 +33,7 @@ from rnngen.kernels.threads import plan_threads
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.memory import activation_floats, check_fits, footprint
 from rnngen.nn.seq2seq.config import Seq2SeqConfig
-from rnngen.nn.seq2seq.model import Batch, Seq2SeqNetwork, param_shapes
+from rnngen.nn.seq2seq.network import Batch, Seq2SeqNetwork, param_shapes
 from rnngen.parallel.group import Alone, Group, check_batch
 from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer

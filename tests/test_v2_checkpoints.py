@@ -50,14 +50,14 @@ def digests(path: Path) -> dict[str, str]:
     }
 
 
-def approx(want):
-    """``want`` with each float as ``pytest.approx(rel=1e-6)``, to compare a JSON answer with."""
+def approx(want, rel: float = 1e-6):
+    """``want`` with each float as ``pytest.approx(rel=rel)``, to compare a JSON answer with."""
     if isinstance(want, float):
-        return pytest.approx(want, rel=1e-6, abs=1e-12)
+        return pytest.approx(want, rel=rel, abs=1e-12)
     if isinstance(want, dict):
-        return {k: approx(v) for k, v in want.items()}
+        return {k: approx(v, rel) for k, v in want.items()}
     if isinstance(want, list):
-        return [approx(v) for v in want]
+        return [approx(v, rel) for v in want]
     return want
 
 

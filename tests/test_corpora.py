@@ -23,7 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from clitools import REPO
+from clitools import cli_env
 
 from rnngen.data.catalog import (
     MIRROR_ENV,
@@ -126,10 +126,8 @@ def run(rnngen_exe: str, tmp_path: Path):
     """Run ``rnngen ARGS`` in ``tmp_path`` (no colour, no inherited mirror); bytes output."""
 
     def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        environ = {k: v for k, v in os.environ.items() if k != MIRROR_ENV}
-        # this checkout's rnngen first, as clitools.cli_env does
-        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-        environ.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONPATH": path, **(env or {})})
+        # this checkout's rnngen, no colour (clitools.cli_env); no inherited mirror
+        environ = cli_env({MIRROR_ENV: None, "COLUMNS": "200", **(env or {})})
         result = subprocess.run(
             [rnngen_exe, *args],
             cwd=tmp_path,

@@ -4,6 +4,7 @@ class from the checkpoint's task): where it is, its settings and history, ``info
 only on that task's class; asking another model for it says which model it is and what to use.
 """
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,6 @@ class TrainedModel:
             **self.task.describe(ck),
         }
 
-    evaluate_options: frozenset[str] = frozenset()  # the keywords ``evaluate`` takes
-
     def evaluate(
         self, path: str | Path | None = None, *, text: str | None = None, **options: Any
     ) -> Any:
@@ -135,11 +134,12 @@ class TrainedModel:
             )
         if text is not None and not isinstance(text, str):
             raise UsageError(f"evaluate: text must be a str (got {type(text).__name__})")
+        valid = set(inspect.signature(self._evaluate).parameters) - {"path", "text"}
         for name in options:
-            if name not in self.evaluate_options:
+            if name not in valid:
                 raise UsageError(
                     f"evaluate: unknown keyword {name!r}; it takes path or text, "
-                    f"and {', '.join(sorted(self.evaluate_options))}"
+                    f"and {', '.join(sorted(valid))}"
                 )
         return self._evaluate(None if path is None else str(path), text, **options)
 
@@ -155,25 +155,27 @@ class TrainedModel:
         """Write the model's checkpoint to ``path`` (atomically)."""
         return checkpoint.save(self.checkpoint, path)
 
-    def cannot(self, needs: str, command: str) -> NotThisModelError:
-        """The error for asking this model for what only another task's models do."""
+    def _other_task_with(self, method: str) -> Any:
+        """The other task whose models have ``method``, or None."""
         from rnngen.tasks import TASKS, task
 
-        for name in TASKS:
-            other = task(name)
-            if name != self.checkpoint.task and hasattr(other.model_class(), needs):
-                return NotThisModelError(
-                    f"{self.path}: is {self.task.what}; {command} needs {other.what} (rnngen "
-                    f"train --task {name}); to use this one: rnngen {self.task.use} {self.path}"
-                )
-        return NotThisModelError(f"{self.path}: is {self.task.what}; it cannot {needs}")
+        others = (task(n) for n in TASKS if n != self.checkpoint.task)
+        return next((t for t in others if hasattr(t.model_class(), method)), None)
+
+    def cannot(self, needs: str, command: str) -> NotThisModelError:
+        """The error for asking this model for what only another task's models do."""
+        other = self._other_task_with(needs)
+        if other is None:
+            return NotThisModelError(f"{self.path}: is {self.task.what}; it cannot {needs}")
+        return NotThisModelError(
+            f"{self.path}: is {self.task.what}; {command} needs {other.what} (rnngen train "
+            f"--task {other.name}); to use this one: rnngen {self.task.use} {self.path}"
+        )
 
     def __getattr__(self, name: str) -> Any:
         """Another task's method asked of this model: a UsageError that says so."""
         if name.startswith("_") or name in ("checkpoint", "threads"):
             raise AttributeError(name)
-        from rnngen.tasks import TASKS, task
-
-        if any(hasattr(task(n).model_class(), name) for n in TASKS if n != self.checkpoint.task):
+        if self._other_task_with(name) is not None:
             raise self.cannot(name, name + "()")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -119,9 +119,9 @@ class Job:
     def assign_carried(self, state: Any) -> None:
         """This member's rows of ``state`` (all rows, as ``restore`` returns it)."""
 
-    def start_arrays(self) -> dict[str, np.ndarray]:
-        """More tensors a checkpoint keeps of the model now (the language model's start state),
-        computed on the root when it writes one."""
+    def start_arrays(self, step: int) -> dict[str, np.ndarray]:
+        """More tensors a checkpoint keeps of the model at ``step`` (the language model's start
+        state), computed on the root when it writes one."""
         return {}
 
     def checkpoint_part(self) -> dict:

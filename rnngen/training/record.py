@@ -41,7 +41,7 @@ def checkpoint_of(
         vocab=t.corpus.vocab,
         params=dict(t.model.params.views),
         step=t.step,
-        arrays={**t.opt.state_arrays(), **state, **t.job.start_arrays()},
+        arrays={**t.opt.state_arrays(), **state, **t.job.start_arrays(t.step)},
         info=info,
         **t.job.checkpoint_part(),
     )

@@ -128,8 +128,6 @@ class LanguageModel(TrainedModel):
         for a in range(0, len(lines), chunk):
             yield score_sequences(net, seqs[a : a + chunk], start)
 
-    evaluate_options = frozenset({"batch_size", "seq_len", "source", "encoding", "errors"})
-
     def _evaluate(
         self,
         path: str | None,

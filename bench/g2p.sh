@@ -56,12 +56,15 @@ launch() {  # the training command, under mpiexec when more than one process
 
 mkdir -p "$DIR" "$here/results"
 python3 "$here/g2p_split.py" "$DIR"
+# G2P_RECIPE=defaults: the command with no recipe flags at all (rnngen's seq2seq defaults), only
+# what describes the data (the levels, the validation file) and the time
+recipe=(--cell "$CELL" --layers "$LAYERS" --hidden "$HIDDEN" --embed "$EMBED" --dropout "$DROPOUT"
+  --label-smoothing "$SMOOTHING" --best-by "$BEST_BY" --eval-every "$EVAL_EVERY"
+  --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR" --schedule "$SCHEDULE")
+[ "${G2P_RECIPE:-}" = defaults ] && recipe=()
 train=(train "$DIR/train.tsv" --task seq2seq --src-level char --tgt-level word
-  --val-file "$DIR/valid.tsv" --cell "$CELL" --layers "$LAYERS" --hidden "$HIDDEN"
-  --embed "$EMBED" --dropout "$DROPOUT" --label-smoothing "$SMOOTHING" --best-by "$BEST_BY"
-  --eval-every "$EVAL_EVERY" --batch-size "$BATCH" --optimizer "$OPTIMIZER" --lr "$LR"
-  --schedule "$SCHEDULE" --minutes "$MINUTES" --out "$DIR/run" --force --json
-  ${EXTRA[@]+"${EXTRA[@]}"})
+  --val-file "$DIR/valid.tsv" ${recipe[@]+"${recipe[@]}"} --minutes "$MINUTES" --out "$DIR/run"
+  --force --json ${EXTRA[@]+"${EXTRA[@]}"})
 prefix=""
 [ "$PROCESSES" -gt 1 ] && prefix="mpiexec -n $PROCESSES "
 echo "${prefix}rnngen ${train[*]}" | tee "$DIR/command.txt" >&2

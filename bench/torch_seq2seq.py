@@ -46,8 +46,10 @@ class Seq2Seq(nn.Module):
         attention: str = "general",
         input_feed: bool = False,
         dropout: float = 0.0,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
+        self.label_smoothing = label_smoothing  # of the training loss (F.cross_entropy's)
         if attention not in ATTENTIONS:
             raise ValueError(f"attention {attention!r}: choose from {ATTENTIONS}")
         if H % 2:
@@ -134,7 +136,10 @@ class Seq2Seq(nn.Module):
     def loss(self, src, src_len, y_in, y_out):
         logits = self(src, src_len, y_in)
         return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y_out.reshape(-1), ignore_index=PAD
+            logits.reshape(-1, logits.shape[-1]),
+            y_out.reshape(-1),
+            ignore_index=PAD,
+            label_smoothing=self.label_smoothing,
         )
 
     # -- decoding -------------------------------------------------------------------------------

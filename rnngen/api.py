@@ -81,7 +81,7 @@ def train(
     errors: str = "strict",
     progress: bool | Callable[[TrainEvent], None] | None = None,
     task: str = "lm",
-    replicas: int = 1,
+    replicas: int | None = None,
     distributed: str = "auto",
     **settings: Any,
 ) -> "Run":
@@ -102,17 +102,19 @@ def train(
     callable is called with a ``TrainEvent`` at the start, after every step and after every
     evaluation instead. Under MPI the root alone reports. ``replicas``: train that many replicas
     in threads of this process, each on its share of every batch (``--replicas``; ``threads``
-    then counts each one's). Under ``mpiexec -n N python script.py`` the N processes train one
-    model together (``distributed="off"``: each its own). Raises ``rnngen.UserError`` with the
-    command line's messages.
+    then counts each one's; by default 2 for ``task="seq2seq"``, 1 for a language model, the
+    run's own count with ``resume``). Under ``mpiexec -n N python script.py`` the N processes
+    train one model together (``distributed="off"``: each its own). Raises ``rnngen.UserError``
+    with the command line's messages.
 
     >>> run = rnngen.train("corpus.txt", hidden=128, minutes=1)  # doctest: +SKIP
     >>> run = rnngen.train(text=open("notes.txt").read(), steps=500)  # doctest: +SKIP
     >>> run.load().samples(2, length=80, temp=0.8, seed=1)  # doctest: +SKIP
     """
-    from rnngen.run.training import Session, prepare
+    from rnngen.run.training import Session, prepare, replicas_for
 
     reporter = _reporter(progress)
+    replicas = replicas_for(replicas, task, settings, resume, distributed)
     with _text_file(text, paths) as given_paths, Session(distributed, replicas, threads) as s:
         trainer = s.prepare(
             lambda threads, group: prepare(

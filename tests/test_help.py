@@ -130,8 +130,9 @@ def test_every_command_ends_with_examples(command):
 def test_defaults_that_are_not_values_are_stated_the_same_way(train_help):
     flat = " ".join(train_help.split())
     for text in (
-        "[default: 256]",
-        "[default: 64 for char, H for word]",
+        "[default: 256; seq2seq 384]",
+        "[default: 64 for char, H for word; seq2seq 128]",
+        "[default: 2 for seq2seq,",  # --replicas (the rest wraps within the panel's border)
         "[default: runs/NAME-TIME]",
         "[default: all cores]",
     ):

@@ -36,6 +36,8 @@ SMALL = [
     "0.01",
     "--best-by",
     "error",
+    "--schedule",
+    "constant",  # a run resumed with a longer --steps continues the same rates
 ]
 
 

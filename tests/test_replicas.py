@@ -68,6 +68,8 @@ S2S = [
     "0.1",
     "--teacher-forcing",
     "0.8",
+    "--schedule",
+    "constant",  # a run resumed with a longer --steps continues the same rates
 ]
 TASKS = {"lm": LM, "seq2seq": S2S}
 
@@ -118,7 +120,7 @@ def test_two_replicas_train_what_two_mpi_processes_train_bit_for_bit(workdir, ta
     h2 = history(workdir / f"{task}-procs/last.safetensors")
     assert [e["step"] for e in h1] == [4, 8, 12]
     assert without_clock(h1) == without_clock(h2)  # validation shared out and summed alike
-    one = run(*common, "--out", f"{task}-one", cwd=workdir)  # one replica: another model
+    one = run(*common, "--replicas", "1", "--out", f"{task}-one", cwd=workdir)  # another model
     assert one.returncode == 0, err(one)
     assert not same(weights(workdir, f"{task}-one"), weights(workdir, f"{task}-threads"))
 
@@ -134,9 +136,42 @@ def test_a_run_of_replicas_resumes_exactly(workdir, task):
     assert more.returncode == 0, err(more)
     assert f"resuming {task}-half at step 8" in err(more)
     assert same(weights(workdir, f"{task}-full"), weights(workdir, f"{task}-half"))
-    alone = run("train", "--resume", f"{task}-half", "--steps", "18", cwd=workdir)
+    alone = run(
+        "train", "--resume", f"{task}-half", "--steps", "18", "--replicas", "1", cwd=workdir
+    )
     assert alone.returncode == 0, err(alone)  # one replica continues a run of two
     assert f"resuming {task}-half at step 16" in err(alone)
+
+
+def test_a_resumed_run_keeps_its_replicas_unless_told(workdir):
+    common = ["train", *LM, "--eval-every", "5", "--replicas", "2"]
+    full = run(*common, "--steps", "12", "--out", "kept-full", cwd=workdir)
+    assert full.returncode == 0, err(full)
+    first = run(*common, "--steps", "6", "--out", "kept", cwd=workdir)
+    assert first.returncode == 0, err(first)
+    more = run("train", "--resume", "kept", "--steps", "12", cwd=workdir)  # no --replicas
+    assert more.returncode == 0, err(more)
+    assert "x 2 replicas" in err(more)
+    assert same(weights(workdir, "kept-full"), weights(workdir, "kept"))
+
+
+@pytest.mark.parametrize("gemm", ["own", "blas"])
+def test_seq2seq_trains_in_two_shards_by_default_whatever_the_threads(workdir, gemm):
+    """The default: every batch in 2 shards (replicas), so 1, 2 or 3 threads per shard give the
+    same model bit for bit, on either GEMM path."""
+    common = ["train", *S2S, "--steps", "6", "--eval-every", "3", "--json"]
+    env = {"RNNGEN_GEMM": gemm}
+    got = {}
+    for threads in ("1", "2", "3"):
+        name = f"shards-{gemm}-{threads}"
+        p = run(*common, "--threads", threads, "--out", name, cwd=workdir, env=env)
+        assert p.returncode == 0, err(p)
+        assert f"{threads} threads x 2 replicas" in err(p)
+        got[threads] = weights(workdir, name)
+    assert same(got["1"], got["2"]) and same(got["1"], got["3"])
+    explicit = run(*common, "--replicas", "2", "--out", f"shards-{gemm}-x", cwd=workdir, env=env)
+    assert explicit.returncode == 0, err(explicit)
+    assert same(got["1"], weights(workdir, f"shards-{gemm}-x"))
 
 
 def test_ctrl_c_stops_the_replicas_after_a_step_and_says_how_to_resume(workdir):
@@ -175,7 +210,7 @@ def test_ctrl_c_stops_the_replicas_after_a_step_and_says_how_to_resume(workdir):
     e = e.decode()
     assert p.returncode == 130, e
     assert e.count("interrupted at step") == 1, e
-    assert "rnngen train --replicas 2 --resume stopped" in e
+    assert "rnngen train --resume stopped" in e  # a resumed run keeps its replicas
     stopped_at = int(e.split("interrupted at step ")[1].split(";")[0].replace(",", ""))
     info = run("info", "stopped/last.safetensors", "--json", cwd=workdir)
     assert json.loads(out(info))["steps"] == stopped_at, e

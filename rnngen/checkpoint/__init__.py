@@ -15,6 +15,7 @@ from rnngen.checkpoint.resolve import find_resumable, resolve
 from rnngen.checkpoint.schema import check_training_state, checked_parts
 from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
+from rnngen.errors import CheckpointError
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
@@ -109,6 +110,22 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "info": ckpt.info,
     }
     return write(Path(path), tensors, meta)
+
+
+MAX_REPLICAS = 1024
+
+
+def recorded_replicas(path: str | Path) -> int:
+    """The replicas (threads of one process, each on its share of every batch) the run that
+    wrote checkpoint ``path`` trained in: 1 when it records none (runs from before the record,
+    and runs of one process or of MPI processes). Reads the metadata only."""
+    info = read_header(path).get("info")
+    n = info.get("replicas", 1) if isinstance(info, dict) else 1
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_REPLICAS:
+        raise CheckpointError(
+            f"{path}: info.replicas must be a whole number from 1 to {MAX_REPLICAS} (got {n!r})"
+        )
+    return n
 
 
 def load(path: str | Path) -> Checkpoint:

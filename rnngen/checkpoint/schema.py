@@ -34,7 +34,7 @@ def checked_parts(path: Path, meta: dict, tensors: dict[str, np.ndarray]) -> dic
     if task not in TASKS:
         raise fail("task", f"must be {' or '.join(map(repr, TASKS))} (got {_short(task)})")
     spec = network_spec(task)
-    own = None if spec.settings is None else _settings(path, meta, task, spec.settings, None)
+    own = None if spec.settings is None else _settings(path, meta, task, spec.settings, spec.legacy)
     more = {k: _vocab(meta, k, f"its {k.replace('_', ' ')}ulary", fail) for k in spec.vocabs}
     problem = spec.check(model_cfg, own, vocab, more)
     if problem is not None:

@@ -97,14 +97,15 @@ def train(
         ),
     ] = "auto",
     replicas: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Train N replicas in N threads of this process, each on 1/N of every batch "
-            "(as mpiexec -n N does; --threads then counts each one's threads): sequence-to-"
-            "sequence models train about 1.5x faster on 2 cores; the model depends on N.",
+            "(as mpiexec -n N does; --threads then counts each one's threads). The model "
+            "depends on N, not on the cores.",
+            show_default="2 for seq2seq, 1 for language models, a resumed run's own",
             rich_help_panel=panel("parallel"),
         ),
-    ] = 1,
+    ] = None,
     *,
     model: ModelConfig,
     training: TrainConfig,
@@ -113,13 +114,14 @@ def train(
 ) -> None:
     """Train a recurrent language model on text (or, with --task seq2seq, an encoder-decoder on
     source<TAB>target pairs), keeping the best and last checkpoints."""
-    from rnngen.run.training import Session, prepare
+    from rnngen.run.training import Session, prepare, replicas_for
 
     quiet = shared.quiet
     user_given, name_flag = given(ctx), flag_of(ctx)
     settings = {k: v for k, v in user_given.items() if k in _names(model, training, seq2seq)}
     with user_errors():
         shared.validate()
+        replicas = replicas_for(replicas, task, settings, resume, distributed)
         session = Session(distributed, replicas, shared.threads)
     if not session.group.is_root:  # the root alone talks: progress, messages, errors, --json
         err.quiet = quiet = True
@@ -220,9 +222,7 @@ def _run(session, quiet: bool, json_out: bool) -> None:
             f"{escape(str(run_dir))}; resume with:"
         )
         n, hint = trainer.group.size, resume_hint(run_dir, trainer.meta)
-        if n > 1 and trainer.group.members == "replicas":
-            hint = hint.replace(" --resume ", f" --replicas {n} --resume ", 1)
-        elif n > 1:
+        if n > 1 and trainer.group.members != "replicas":  # a run keeps its replicas itself
             hint = f"mpiexec -n {n} {hint}"
         err.print(escape(hint))
         raise typer.Exit(INTERRUPTED)

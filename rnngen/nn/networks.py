@@ -36,6 +36,8 @@ class NetworkSpec:
     # (where, problem) when the settings and vocabularies disagree, else None
     check: Callable[[ModelConfig, Any, Any, dict[str, Any]], tuple[str, str] | None]
     build: Callable[[ModelConfig, Any, Any, int], Any]  # (model, own, dtype, parts) -> network
+    # its own settings as a file stores them -> with what a missing one meant when it was written
+    legacy: Callable[[dict], dict] | None = None
 
 
 def network_spec(task: str) -> NetworkSpec:

@@ -152,18 +152,22 @@ def check_replicas(replicas: int, processes: int) -> None:
         raise UsageError(
             f"--replicas {replicas} under an MPI launcher ({processes} processes): give one of them"
         )
-    if replicas > 1:
-        import numba
-        from numba.np.ufunc import parallel
+    if replicas > 1 and not layer_runs_replicas():
+        raise UsageError(
+            f"--replicas {replicas} needs Numba's 'omp' or 'tbb' threading layer (its "
+            "'workqueue' layer cannot run kernels from several threads at once): install "
+            "the OpenMP runtime (libgomp) or 'pip install tbb', or train with --replicas 1"
+        )
 
-        parallel._launch_threads()
-        layer = numba.threading_layer()
-        if layer == "workqueue":
-            raise UsageError(
-                f"--replicas {replicas} needs Numba's 'omp' or 'tbb' threading layer (its "
-                "'workqueue' layer cannot run kernels from several threads at once): install "
-                "the OpenMP runtime (libgomp) or 'pip install tbb', or train with --replicas 1"
-            )
+
+def layer_runs_replicas() -> bool:
+    """Whether Numba's threading layer runs kernels from several threads at once (its 'omp'
+    and 'tbb' layers do; 'workqueue' does not)."""
+    import numba
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()
+    return numba.threading_layer() != "workqueue"
 
 
 def start(

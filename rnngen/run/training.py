@@ -35,6 +35,42 @@ def start_group(
     return group, threads
 
 
+def replicas_for(
+    replicas: int | None,
+    task_name: str,
+    given: dict[str, Any],
+    resume: str | Path | None = None,
+    distributed: str = "auto",
+) -> int:
+    """The replicas a run trains in: ``replicas`` when the user names them; else, under an MPI
+    launcher, 1 (its processes share the batch); for ``--resume``, the count the run recorded
+    (1 for a run that records none, as every run from before the default); for a new run, the
+    task's own count (``Task.replicas``: a sequence-to-sequence batch is 2 shards, whatever the
+    cores, so the model does not depend on them), or 1 when the batch does not split or Numba's
+    threading layer cannot run replicas (its 'workqueue' layer)."""
+    if replicas is not None:
+        return replicas
+    from rnngen.parallel.group import launched_size
+
+    if distributed == "auto" and launched_size() > 1:
+        return 1
+    if resume is not None:
+        import rnngen.checkpoint as checkpoint
+
+        ck_path, _ = checkpoint.find_resumable(Path(resume))
+        return checkpoint.recorded_replicas(ck_path)
+    if task_name not in TASKS:
+        return 1  # prepare names the problem
+    from rnngen.config.training import TrainConfig
+    from rnngen.parallel.replicas import layer_runs_replicas
+
+    t = task(task_name)
+    batch = given.get("batch_size", t.defaults.get("batch_size", TrainConfig.batch_size))
+    if t.replicas == 1 or not isinstance(batch, int) or batch % t.replicas:
+        return 1
+    return t.replicas if layer_runs_replicas() else 1
+
+
 def _follow_the_root(group: Any, threads: int | None) -> None:
     """A replica other than the root: the trainer the root sets up, trained in step with it."""
     from rnngen.run.launch import SetupError, setup
@@ -129,7 +165,7 @@ def prepare(
         return t.resume_trainer(ck, run_dir, inputs, {**given, **where}, threads, flag, group)
     t = task(task_name)
     t.check_given(given, flag, resume is not None, init_from is not None)
-    m, tr, own = split_settings(given, t.settings, flag)
+    m, tr, own = split_settings({**t.defaults, **given}, t.settings, flag)
     return t.new_trainer(
         ModelConfig(**m),
         None if t.settings is None else t.settings(**own),

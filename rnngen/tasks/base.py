@@ -19,6 +19,10 @@ class Task:
     use: str  # the command that uses its models: "sample"
     settings: type | None = None  # the class of its own settings (None: none)
     refuses: dict[str, str] = {}  # settings of other tasks it refuses -> why
+    # its own defaults of the settings every task shares (the model's and training's), where
+    # they differ from a language model's
+    defaults: dict[str, Any] = {}
+    replicas: int = 1  # replicas a new run trains in when not told (rnngen.run.training)
 
     def check_given(self, given: dict[str, Any], flag, resume: bool, init_from: bool) -> None:
         """Refuse settings that do not apply to this task (UsageError naming the flag)."""

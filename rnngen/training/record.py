@@ -34,6 +34,8 @@ def checkpoint_of(
         "history": t.history,
         "curve": t.curve,
         "recent_losses": t.recent,
+        # what --resume trains in when not told (rnngen.run.training.replicas_for)
+        "replicas": t.group.size if t.group.members == "replicas" else 1,
     }
     return checkpoint.Checkpoint(
         model_cfg=t.mcfg,

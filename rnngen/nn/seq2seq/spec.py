@@ -43,6 +43,12 @@ def _build(m: ModelConfig, s2s: Seq2SeqConfig, dtype: Any, parts: int) -> Any:
     return Seq2SeqNetwork(m, s2s, dtype, parts=parts)
 
 
+def _legacy(d: dict) -> dict:
+    """Files from before a setting was recorded meant its default of the time: no label smoothing,
+    the best checkpoint by loss."""
+    return {"label_smoothing": 0.0, "best_by": "loss", **d}
+
+
 SPEC = NetworkSpec(
     task="seq2seq",
     what="a sequence-to-sequence model",
@@ -53,4 +59,5 @@ SPEC = NetworkSpec(
     param_shapes=_param_shapes,
     check=_check,
     build=_build,
+    legacy=_legacy,
 )

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from rnngen.errors import UsageError
-from rnngen.nn.seq2seq.config import Seq2SeqConfig
+from rnngen.nn.seq2seq.config import RECIPE, REPLICAS, Seq2SeqConfig
 from rnngen.tasks.base import Task
 
 
@@ -14,6 +14,8 @@ class Seq2SeqTask(Task):
     plural = "sequence-to-sequence models"
     use = "translate"
     settings = Seq2SeqConfig
+    defaults = RECIPE
+    replicas = REPLICAS
     refuses = {
         "seq_len": "applies to language models: a sequence-to-sequence batch holds whole "
         "pairs (up to --max-len tokens each)"

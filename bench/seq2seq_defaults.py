@@ -49,7 +49,7 @@ def pair_set(name: str, work: Path) -> Path:
     return d
 
 
-def train_both(d: Path, name: str, minutes: float) -> dict:
+def train_both(d: Path, name: str, minutes: float, cores: list[str]) -> dict:
     """Both recipes at once, one core each; their train --json and test eval --json."""
     common = [
         "train", str(d / "train.tsv"), "--task", "seq2seq", *LEVELS[name],
@@ -60,7 +60,7 @@ def train_both(d: Path, name: str, minutes: float) -> dict:
     procs = {}
     for core, (recipe, extra) in enumerate((("defaults", []), ("before", BEFORE))):
         out = d / f"run-{recipe}"
-        cmd = ["taskset", "-c", str(core), *rnngen(*common, "--out", str(out), *extra)]
+        cmd = ["taskset", "-c", cores[core], *rnngen(*common, "--out", str(out), *extra)]
         procs[recipe] = (cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env))
     res = {}
     for recipe, (cmd, p) in procs.items():
@@ -83,6 +83,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--sets", default="dates,typos")
+    ap.add_argument("--cores", default="0,1", help="the defaults' core, the before's core")
     ap.add_argument("--work", type=Path, default=Path("/tmp/s2s-defaults"))
     ap.add_argument("--out", type=Path, default=HERE / "results" / "seq2seq-defaults.json")
     args = ap.parse_args()
@@ -91,7 +92,10 @@ def main() -> int:
     for name in args.sets.split(","):
         d = pair_set(name, args.work)
         t0 = time.time()
-        found[name] = {"minutes": args.minutes, **train_both(d, name, args.minutes)}
+        found[name] = {
+            "minutes": args.minutes,
+            **train_both(d, name, args.minutes, args.cores.split(",")),
+        }
         found[name]["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t0))
         for recipe in ("defaults", "before"):
             r = found[name][recipe]

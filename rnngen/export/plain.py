@@ -69,6 +69,7 @@ class PlainModel:
     start: np.ndarray  # (L, S, H) the state every text starts from
     start_token: int | None  # read first: "\n" (char) or "<eos>" (word), if in the vocabulary
     source: str  # the checkpoint it came from
+    name: str = ""  # a short name for people: the corpus's, or the run directory's
 
     @property
     def L(self) -> int:  # noqa: N802
@@ -223,7 +224,18 @@ def plain_model(model: Any) -> PlainModel:
         start=start,
         start_token=vocab.stoi.get(first),
         source=str(ck.path),
+        name=_name(ck),
     )
+
+
+def _name(ck: Any) -> str:
+    """The corpus's file name without its suffix, else the run directory's name."""
+    from pathlib import Path
+
+    corpus = ck.info.get("corpus")
+    if isinstance(corpus, str) and corpus and corpus != "-":
+        return Path(corpus).stem
+    return Path(ck.path).parent.name if ck.path else ""
 
 
 # ---- int8 ---------------------------------------------------------------------------------------

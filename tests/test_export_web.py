@@ -1,0 +1,188 @@
+"""The web export (``rnngen.export.web.write_web``) of small models trained by ``rnngen train``,
+in a real headless Chromium (Debian's ``chromium``): the page opened from the file system with
+``autostart=1`` finishes under ``--dump-dom --virtual-time-budget=30000``; its logits for a
+prime equal rnngen's within 1e-4 and its argmax continuation equals ``rnngen sample --temp 0``
+for 200 tokens, for every cell at character and word level; the int8 page follows the int8
+model's own argmax; and in real time (Playwright) it reports its tokens/s, streams, stops."""
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, train_models
+
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium: apt-get install -y chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict:
+    return train_models(tmp_path_factory.mktemp("export-web"))
+
+
+@pytest.fixture(scope="module")
+def pages(models, tmp_path_factory) -> dict:
+    """(cell, level, int8) -> the directory of an exported page."""
+    from rnngen import load
+    from rnngen.export.web import write_web
+
+    where = tmp_path_factory.mktemp("export-web-pages")
+    built = {}
+    for (cell, level), run_dir in models.items():
+        model = load(run_dir)
+        for int8 in (False, True):
+            dest = where / f"{cell}-{level}{'-int8' if int8 else ''}"
+            files = write_web(model, dest, int8)
+            assert sorted(p.name for p in files) == [
+                "index.html",
+                "page.js",
+                "rnngen.js",
+                "weights.js",
+            ]
+            built[(cell, level, int8)] = dest
+    return built
+
+
+def dump_dom(page: Path, **params) -> str:
+    """The page's DOM after it ran under headless Chromium's virtual time."""
+    url = page.joinpath("index.html").resolve().as_uri() + "?" + urllib.parse.urlencode(params)
+    p = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            "--virtual-time-budget=30000",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+def element(dom: str, tag: str, id_: str) -> str:
+    m = re.search(rf'<{tag} id="{id_}"[^>]*>(.*?)</{tag}>', dom, re.S)
+    assert m, f"no <{tag} id={id_}> in the page"
+    return html.unescape(m.group(1))
+
+
+def rnngen_logits(run_dir: Path, prime: str) -> np.ndarray:
+    """rnngen's next-token logits (V,) after the start token and ``prime``, by its network."""
+    from rnngen import load
+    from rnngen.generate.text import start_ids
+
+    ck = load(run_dir).checkpoint
+    net = ck.build_model()
+    ids = start_ids(ck.vocab, ck.vocab.encode(prime, close_last_line=False))
+    return net.logits(ids[:, None], net.start_state(1))[-1].copy()
+
+
+@pytest.mark.parametrize("cell,level", MODELS)
+def test_logits_and_argmax_equal_rnngen(models, pages, cell, level):
+    prime = PRIMES[level]
+    dom = dump_dom(
+        pages[(cell, level, False)],
+        prime=prime,
+        temp=0,
+        length=200,
+        autostart=1,
+        debug="logits",
+    )
+    assert 'data-state="done"' in dom  # finished within the virtual time budget
+    logits = np.array(json.loads(element(dom, "pre", "debug")))
+    want = rnngen_logits(models[(cell, level)], prime)
+    np.testing.assert_allclose(logits, want, rtol=0, atol=1e-4)
+    got = element(dom, "pre", "output")  # the continuation, without the prime
+    assert prime + got == sample(models[(cell, level)], prime)
+    assert distinct(got) >= 5
+
+
+@pytest.mark.parametrize("prime", ["", "a bird\nthe dog "])
+def test_argmax_from_other_primes(models, pages, prime):
+    for key in [("gru", "char"), ("lstm", "word")]:
+        dom = dump_dom(pages[(*key, False)], prime=prime, temp=0, length=200, autostart=1)
+        assert prime + element(dom, "pre", "output") == sample(models[key], prime), key
+
+
+@pytest.mark.parametrize("cell,level", [("lstm", "char"), ("gru", "word"), ("rnn-relu", "char")])
+def test_int8_page_follows_its_own_argmax(models, pages, cell, level):
+    prime = PRIMES[level]
+    dom = dump_dom(pages[(cell, level, True)], prime=prime, temp=0, length=200, autostart=1)
+    got = prime + element(dom, "pre", "output")
+    assert got == reference_int8_argmax(models[(cell, level)], prime, 200)
+
+
+def test_unknown_characters_are_refused_and_unknown_words_read_as_unk(models, pages):
+    dom = dump_dom(pages[("lstm", "char", False)], prime="the Zebra", temp=0, autostart=1)
+    assert 'data-state="error"' in dom and "does not know" in element(dom, "span", "message")
+    assert element(dom, "pre", "output") == ""
+    prime = "the zebra sat"
+    dom = dump_dom(pages[("lstm", "word", False)], prime=prime, temp=0, length=200, autostart=1)
+    assert prime + element(dom, "pre", "output") == sample(models[("lstm", "word")], prime)
+    assert "zebra" in element(dom, "span", "message")
+
+
+def test_same_seed_same_text(pages):
+    page = pages[("gru", "char", False)]
+    runs = [
+        element(dump_dom(page, temp=1, length=300, seed=s, autostart=1), "pre", "output")
+        for s in (3, 3, 4)
+    ]
+    assert runs[0] == runs[1] != runs[2]
+    assert len(runs[0]) == 300 and distinct(runs[0]) > 10
+
+
+def test_the_page_needs_no_network(pages):
+    for f in pages[("lstm", "char", False)].iterdir():
+        text = f.read_text()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), f.name
+        assert "fetch(" not in text and "XMLHttpRequest" not in text and "@import" not in text
+
+
+def test_in_real_time_it_reports_its_speed_streams_and_stops(pages):
+    """Playwright drives Chromium in real time (no virtual clock): the page times itself."""
+    from playwright.sync_api import sync_playwright
+
+    page = pages[("lstm", "char", False)]
+    url = page.joinpath("index.html").resolve().as_uri()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page()
+            requests = []
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto(url + "?prime=the&temp=0.8&length=400&seed=1&autostart=1")
+            tab.wait_for_selector("body[data-state=done]", timeout=60_000)
+            speed = float(tab.locator("#speed").get_attribute("data-tokens-per-second"))
+            assert speed > 0 and "tokens/s" in tab.locator("#speed").inner_text()
+            assert len(tab.locator("#output").text_content()) == 400
+            assert all(u.startswith("file://") for u in requests)
+
+            # the controls: a long run, streamed, then stopped
+            tab.fill("#prime", "the cat")
+            tab.fill("#length", "2000000")
+            tab.click("#generate")
+            tab.wait_for_function("document.getElementById('output').textContent.length > 50")
+            assert tab.evaluate("document.body.dataset.state") == "running"
+            tab.click("#stop")
+            tab.wait_for_selector("body[data-state=stopped]", timeout=10_000)
+            n = len(tab.locator("#output").text_content())
+            assert 50 < n < 2_000_000
+            tab.wait_for_timeout(200)
+            assert len(tab.locator("#output").text_content()) == n  # it stays stopped
+        finally:
+            browser.close()

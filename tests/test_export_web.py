@@ -103,12 +103,26 @@ def test_logits_and_argmax_equal_rnngen(models, pages, cell, level):
         debug="logits",
     )
     assert 'data-state="done"' in dom  # finished within the virtual time budget
+    assert 'data-engine="wasm"' in dom  # Chromium has WebAssembly SIMD
     logits = np.array(json.loads(element(dom, "pre", "debug")))
     want = rnngen_logits(models[(cell, level)], prime)
     np.testing.assert_allclose(logits, want, rtol=0, atol=1e-4)
     got = element(dom, "pre", "output")  # the continuation, without the prime
     assert prime + got == sample(models[(cell, level)], prime)
     assert distinct(got) >= 5
+
+
+@pytest.mark.parametrize("cell,level", [("lstm", "char"), ("gru", "word")])
+def test_the_javascript_engine_too(models, pages, cell, level):
+    """?engine=js: the products in plain JavaScript, as a browser without WebAssembly SIMD
+    runs them."""
+    prime = PRIMES[level]
+    params = dict(prime=prime, temp=0, length=200, autostart=1, debug="logits", engine="js")
+    dom = dump_dom(pages[(cell, level, False)], **params)
+    assert 'data-engine="js"' in dom
+    logits = np.array(json.loads(element(dom, "pre", "debug")))
+    np.testing.assert_allclose(logits, rnngen_logits(models[(cell, level)], prime), atol=1e-4)
+    assert prime + element(dom, "pre", "output") == sample(models[(cell, level)], prime)
 
 
 @pytest.mark.parametrize("prime", ["", "a bird\nthe dog "])

@@ -2,7 +2,8 @@
 // autostart=1 and debug=logits, generates in small chunks between which it yields to the browser
 // (setTimeout), streams the text into <pre id="output"> (the generated text, without the prime)
 // and writes its measured speed into #speed. body[data-state] says where it is: loading, ready,
-// running, done, stopped or error.
+// running, done, stopped or error; body[data-engine] what runs the products (wasm or js;
+// ?engine=js asks for JavaScript).
 
 "use strict";
 
@@ -14,7 +15,7 @@
 
   let model;
   try {
-    model = new RNNGen.Model(RNNGEN_MODEL);
+    model = new RNNGen.Model(RNNGEN_MODEL, params.get("engine") || undefined);
   } catch (e) {
     body.dataset.state = "error";
     $("status").textContent = "could not load the model: " + e.message;
@@ -30,6 +31,8 @@
     `${spec.tokens.length.toLocaleString("en")} tokens, ` +
     `${(spec.params / 1e6).toFixed(2)}M ${spec.dtype} weights`;
   $("version").textContent = "rnngen " + spec.rnngen;
+  $("engine").textContent = model.engine.kind === "wasm" ? "WebAssembly SIMD" : "JavaScript";
+  body.dataset.engine = model.engine.kind;
 
   // ---- the controls, from the URL --------------------------------------------------------
 

@@ -1,21 +1,101 @@
-// rnngen.js: runs a language model exported by `rnngen export --format web`, in plain
-// JavaScript over typed arrays: no server, no network, no build step. weights.js defines
-// RNNGEN_MODEL (the sizes, the vocabulary and the weights in base64); this file turns it into a
-// model with a step function, reads a prime as rnngen does and writes tokens as text.
+// rnngen.js: runs a language model exported by `rnngen export --format web` in the browser: no
+// server, no network, no build step. weights.js defines RNNGEN_MODEL (the sizes, the vocabulary
+// and the weights in base64); this file turns it into a model with a step function, reads a
+// prime as rnngen does and writes tokens as text.
 //
-// Layout of the weights (as rnngen.export.web writes them): every matrix is stored with one row
-// per output, (N, K) for y (N) = W x (K): a layer's W_ih (G, D) and W_hh (G, H), the output
-// layer's W_out (V, H); G = gates * H with the gate blocks in the cell's order (LSTM [i f g o],
-// GRU [r z n], Elman [h]). Layer 0 reads its input product from table0 (V, G) = embed @ W_ih by
+// The weights (as rnngen/export/web.py writes them): every matrix is stored with one row per
+// output, (N, K) for y (N) = W x (K): a layer's W_ih (G, D) and W_hh (G, H), the output layer's
+// W_out (V, H); G = gates * H with the gate blocks in the cell's order (LSTM [i f g o], GRU
+// [r z n], Elman [h]). Layer 0 reads its input product from table0 (V, G) = embed @ W_ih by
 // token (character level), or computes it from embed (V, E) (large word vocabularies). int8
-// weights carry one float32 scale per row: W[n][k] ~ q[n][k] * scale[n].
+// weights carry one float32 scale per row, W[n][k] ~ q[n][k] * scale[n]: they make weights.js 4x
+// smaller, and are widened to float32 here once, as the page loads.
 //
-// Activations are float64 (JavaScript's numbers); the logits agree with rnngen's float32 sampler
-// to about 1e-6, and argmax decoding follows `rnngen sample --temp 0`.
+// The matrix-vector products, nearly all of a step's work, run in a small WebAssembly module
+// with 128-bit SIMD that this file assembles itself (wasmMatvec below: the source is the
+// instruction list), or, where the browser has no WebAssembly SIMD (or ?engine=js), in plain
+// JavaScript over typed arrays. Both sum each output's products in order, in float32 (wasm) or
+// float64 (JavaScript); the state is float32, as in rnngen. The logits agree with rnngen's to
+// about 1e-6, and argmax decoding follows `rnngen sample --temp 0`.
 
 "use strict";
 
 const RNNGen = (() => {
+  // ---- the WebAssembly product: y (N) = W x (K), W packed in panels of ROWS rows -------------
+
+  // Panel p holds rows ROWS p .. ROWS p + ROWS - 1 of W column by column: panel[k * ROWS + i] =
+  // W[ROWS p + i][k], so the module streams the weights front to back, with ROWS / 4 4-lane
+  // accumulators per panel (enough independent sums to keep the adds busy).
+  const ROWS = 32;
+
+  function wasmMatvec() {
+    const uleb = (n) => {
+      const out = [];
+      do {
+        let byte = n & 0x7f;
+        n >>>= 7;
+        if (n) byte |= 0x80;
+        out.push(byte);
+      } while (n);
+      return out;
+    };
+    const sleb = (n) => {
+      const out = [];
+      for (;;) {
+        const byte = n & 0x7f;
+        n >>= 7;
+        if ((n === 0 && !(byte & 0x40)) || (n === -1 && byte & 0x40)) return out.concat(byte);
+        out.push(byte | 0x80);
+      }
+    };
+    const name = (s) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+    const section = (id, bytes) => [id, ...uleb(bytes.length), ...bytes];
+    const I32 = 0x7f, V128 = 0x7b;
+    const get = (i) => [0x20, i], set = (i) => [0x21, i], tee = (i) => [0x22, i];
+    const add = (i, n) => [...get(i), 0x41, ...sleb(n), 0x6a, ...set(i)]; // local i += n
+    const simd = (op, ...imm) => [0xfd, ...uleb(op), ...imm];
+    const memarg = (align, offset) => [...uleb(align), ...uleb(offset)];
+    const [F32X4_ADD, F32X4_MUL, LOAD, LOAD32_SPLAT, STORE, CONST] = [0xe4, 0xe6, 0x00, 0x09, 0x0b, 0x0c];
+    // params: 0 w (panels), 1 x, 2 y (byte offsets), 3 K, 4 panels; locals: 5 k, 6 xp (i32),
+    // 7 xs (x[k] in all lanes), 8.. the accumulators (v128)
+    const acc = Array.from({ length: ROWS / 4 }, (_, i) => 8 + i);
+    const code = [
+      0x02, 0x40, // block: done
+      0x03, 0x40, //   loop: panels
+      ...get(4), 0x45, 0x0d, 1, //   if no panel is left: done
+      ...acc.flatMap((a) => [...simd(CONST, ...new Array(16).fill(0)), ...set(a)]),
+      ...get(1), ...set(6), //       xp = x
+      ...get(3), ...set(5), //       k = K
+      0x03, 0x40, //     loop: k
+      ...get(6), ...simd(LOAD32_SPLAT, ...memarg(2, 0)), ...set(7),
+      ...acc.flatMap((a, i) => [
+        ...get(a), ...get(7), ...get(0), ...simd(LOAD, ...memarg(0, 16 * i)),
+        ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a), // acc += xs * w[16 i : 16 i + 4]
+      ]),
+      ...add(0, 4 * ROWS), //   w += ROWS floats
+      ...add(6, 4), //          xp += 1 float
+      ...get(5), 0x41, 1, 0x6b, ...tee(5), 0x0d, 0, // k -= 1: again while k != 0
+      0x0b, //         end loop k
+      ...acc.flatMap((a, i) => [...get(2), ...get(a), ...simd(STORE, ...memarg(0, 16 * i))]),
+      ...add(2, 4 * ROWS), // y += ROWS floats
+      ...get(4), 0x41, 1, 0x6b, ...set(4), // panels -= 1
+      0x0c, 0, //       next panel
+      0x0b, //       end loop panels
+      0x0b, //     end block
+      0x0b, //   end function
+    ];
+    const locals = [2, 2, I32, 1 + acc.length, V128];
+    const body = [...locals, ...code];
+    return new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+      ...section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 0]), // type: (i32 x5) -> ()
+      ...section(2, [1, ...name("env"), ...name("mem"), 0x02, 0x00, 1]), // import memory
+      ...section(3, [1, 0]), // function 0 has type 0
+      ...section(7, [1, ...name("matvec"), 0x00, 0]), // export it
+      ...section(10, [1, ...uleb(body.length), ...body]), // its code
+    ]);
+  }
+
   // ---- the weights ------------------------------------------------------------------------
 
   function decode(tensor) {
@@ -27,8 +107,18 @@ const RNNGen = (() => {
     return new Float32Array(bytes.buffer);
   }
 
-  // y (N) = W (N, K) x (K) [* scale (N)]: four rows at a time, each a sum over k in order
-  function matvecF32(W, K, N, x, y) {
+  // a matrix (N, K) as float32, its int8 rows widened with their scales
+  function floats(tensors, name, N, K) {
+    const w = decode(tensors[name]);
+    if (!(w instanceof Int8Array)) return w;
+    const scale = decode(tensors[name + ".scale"]);
+    const out = new Float32Array(N * K);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = w[n * K + k] * scale[n];
+    return out;
+  }
+
+  // y (N) = W (N, K) x (K) in JavaScript: four rows at a time, each a sum over k in order
+  function matvecJS(W, K, N, x, y) {
     let n = 0;
     for (; n + 4 <= N; n += 4) {
       const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
@@ -53,35 +143,54 @@ const RNNGen = (() => {
     }
   }
 
-  function matvecI8(W, scale, K, N, x, y) {
-    let n = 0;
-    for (; n + 4 <= N; n += 4) {
-      const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
-      let a = 0, b = 0, c = 0, d = 0;
-      for (let k = 0; k < K; k++) {
-        const xk = x[k];
-        a += xk * W[o0 + k];
-        b += xk * W[o1 + k];
-        c += xk * W[o2 + k];
-        d += xk * W[o3 + k];
-      }
-      y[n] = a * scale[n];
-      y[n + 1] = b * scale[n + 1];
-      y[n + 2] = c * scale[n + 2];
-      y[n + 3] = d * scale[n + 3];
+  // Where the products run: "wasm" (vectors and packed weights in the module's memory) or "js".
+  class Engine {
+    constructor(kind, bytes) {
+      this.kind = kind;
+      if (kind !== "wasm") return;
+      this.memory = new WebAssembly.Memory({ initial: Math.ceil((bytes + 65536) / 65536) });
+      const module = new WebAssembly.Module(wasmMatvec());
+      this.wasm = new WebAssembly.Instance(module, { env: { mem: this.memory } }).exports;
+      this.top = 64;
     }
-    for (; n < N; n++) {
-      const o = n * K;
-      let a = 0;
-      for (let k = 0; k < K; k++) a += x[k] * W[o + k];
-      y[n] = a * scale[n];
+
+    // a float32 vector of n (wasm: in the module's memory, room for whole panels)
+    vector(n) {
+      if (this.kind !== "wasm") return new Float32Array(n);
+      const floats = Math.ceil(n / ROWS) * ROWS;
+      const v = new Float32Array(this.memory.buffer, this.top, floats).subarray(0, n);
+      this.top += floats * 4;
+      return v;
+    }
+
+    // the matrix W (N, K) as this engine multiplies it
+    matrix(W, N, K) {
+      if (this.kind !== "wasm") return { w: W, N, K };
+      const panels = Math.ceil(N / ROWS);
+      const off = this.top, packed = new Float32Array(this.memory.buffer, off, panels * ROWS * K);
+      for (let n = 0; n < N; n++) {
+        const p = Math.floor(n / ROWS) * ROWS * K, i = n % ROWS;
+        for (let k = 0; k < K; k++) packed[p + k * ROWS + i] = W[n * K + k];
+      }
+      this.top += panels * ROWS * K * 4;
+      return { off, panels, N, K };
+    }
+
+    // y = M x; wasm: x and y are this engine's vectors
+    matvec(M, x, y) {
+      if (this.kind === "wasm") this.wasm.matvec(M.off, x.byteOffset, y.byteOffset, M.K, M.panels);
+      else matvecJS(M.w, M.K, M.N, x, y);
     }
   }
 
-  // a matrix: {w, scale (int8 only), rows, cols}; y = W x
-  function matvec(M, x, y) {
-    if (M.scale) matvecI8(M.w, M.scale, M.cols, M.rows, x, y);
-    else matvecF32(M.w, M.cols, M.rows, x, y);
+  // WebAssembly with SIMD where the browser has it (and ?engine=js does not say otherwise)
+  function pickEngine(wanted) {
+    if (wanted === "js" || typeof WebAssembly !== "object") return "js";
+    try {
+      return WebAssembly.validate(wasmMatvec()) ? "wasm" : "js";
+    } catch (e) {
+      return "js";
+    }
   }
 
   // ---- the cells: one layer's state s (S arrays of H), input and recurrent products x, r (G)
@@ -131,51 +240,59 @@ const RNNGen = (() => {
   const SPACE = /[\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
   class Model {
-    constructor(spec) {
+    // spec: RNNGEN_MODEL; engine: "wasm", "js" or undefined (the best the browser has)
+    constructor(spec, engine) {
       const t = spec.tensors;
-      const int8 = spec.dtype === "int8";
-      const mat = (name, rows, cols) => ({
-        w: decode(t[name]),
-        scale: int8 ? decode(t[name + ".scale"]) : null,
-        rows,
-        cols,
-      });
       this.spec = spec;
       this.level = spec.level;
       this.cell = CELLS[spec.cell];
       if (!this.cell) throw new Error("rnngen.js cannot run cell " + spec.cell);
-      const L = (this.L = spec.layers), H = (this.H = spec.hidden), E = spec.embed;
+      const L = (this.L = spec.layers), H = (this.H = spec.hidden), E = (this.E = spec.embed);
       const V = (this.V = spec.tokens.length), G = (this.G = spec.gates.length * H);
       this.S = spec.state.length;
       this.tokens = spec.tokens;
       this.ids = new Map(spec.tokens.map((tok, i) => [tok, i]));
       this.table = spec.layer0 === "table";
-      this.input = this.table ? mat("table0", V, G) : mat("embed", V, E);
+      this.startToken = spec.start_token;
+
+      // the products' matrices, and the engine that multiplies them
+      const shapes = [];
+      if (!this.table) shapes.push(["layer0.W_ih", G, E]);
+      for (let k = 1; k < L; k++) shapes.push([`layer${k}.W_ih`, G, H]);
+      for (let k = 0; k < L; k++) shapes.push([`layer${k}.W_hh`, G, H]);
+      shapes.push(["out.W", V, H]);
+      const pad = (n) => Math.ceil(n / ROWS) * ROWS;
+      let bytes = 4 * (pad(Math.max(H, E)) + 2 * pad(G) + pad(V)) + 1024;
+      for (const [, N, K] of shapes) bytes += 4 * pad(N) * K;
+      const e = (this.engine = new Engine(pickEngine(engine), bytes));
+      const M = {};
+      for (const [name, N, K] of shapes) M[name] = e.matrix(floats(t, name, N, K), N, K);
       this.layers = [];
       for (let k = 0; k < L; k++) {
-        const p = "layer" + k + ".";
         this.layers.push({
-          W_ih: k === 0 && this.table ? null : mat(p + "W_ih", G, k ? H : E),
-          W_hh: mat(p + "W_hh", G, H),
-          b: spec.biases.map((name) => decode(t[p + name])),
+          W_ih: M[`layer${k}.W_ih`] || null,
+          W_hh: M[`layer${k}.W_hh`],
+          b: spec.biases.map((name) => decode(t[`layer${k}.${name}`])),
         });
       }
-      this.out = mat("out.W", V, H);
+      this.out = M["out.W"];
+      this.input = this.table ? floats(t, "table0", V, G) : floats(t, "embed", V, E);
       this.outB = decode(t["out.b"]);
       this.start = decode(t["start"]); // (L, S, H)
-      this.startToken = spec.start_token;
-      this.x = new Float64Array(G);
-      this.r = new Float64Array(G);
-      this.e = new Float64Array(E);
+      // the engine's vectors: what is multiplied, the two products, the logits before the bias
+      this.v = e.vector(Math.max(H, E));
+      this.x = e.vector(G);
+      this.r = e.vector(G);
+      this.lg = e.vector(V);
     }
 
-    // the state a text starts from: [layer][vector] -> Float64Array(H)
+    // the state a text starts from: [layer][vector] -> Float32Array(H)
     newState() {
       const { L, S, H } = this;
       const st = [];
       for (let k = 0; k < L; k++) {
         const vs = [];
-        for (let s = 0; s < S; s++) vs.push(Float64Array.from(this.start.subarray((k * S + s) * H, (k * S + s + 1) * H)));
+        for (let s = 0; s < S; s++) vs.push(this.start.slice((k * S + s) * H, (k * S + s + 1) * H));
         st.push(vs);
       }
       return st;
@@ -186,32 +303,25 @@ const RNNGen = (() => {
       return Float64Array.from(this.outB);
     }
 
-    // layer 0's input product for token tok, into this.x
-    inputProduct(tok) {
-      const { G, x } = this, M = this.input;
-      if (this.table) {
-        const o = tok * G;
-        if (M.scale) for (let n = 0; n < G; n++) x[n] = M.w[o + n] * M.scale[tok];
-        else for (let n = 0; n < G; n++) x[n] = M.w[o + n];
-        return;
-      }
-      const E = M.cols, o = tok * E, e = this.e;
-      for (let i = 0; i < E; i++) e[i] = M.scale ? M.w[o + i] * M.scale[tok] : M.w[o + i];
-      matvec(this.layers[0].W_ih, e, x);
+    // y = M a, a copied into the engine's vector first
+    product(M, a, y) {
+      this.v.set(a);
+      this.engine.matvec(M, this.v, y);
     }
 
     // read token tok: advance state st, write the next token's logits (V)
     step(st, tok, logits) {
-      const { x, r, H } = this;
+      const { x, r, H, G } = this;
       for (let k = 0; k < this.L; k++) {
         const layer = this.layers[k];
-        if (k === 0) this.inputProduct(tok);
-        else matvec(layer.W_ih, st[k - 1][0], x);
-        matvec(layer.W_hh, st[k][0], r);
+        if (k > 0) this.product(layer.W_ih, st[k - 1][0], x);
+        else if (this.table) x.set(this.input.subarray(tok * G, (tok + 1) * G));
+        else this.product(layer.W_ih, this.input.subarray(tok * this.E, (tok + 1) * this.E), x);
+        this.product(layer.W_hh, st[k][0], r);
         this.cell(st[k], x, r, layer.b, H);
       }
-      matvec(this.out, st[this.L - 1][0], logits);
-      for (let v = 0; v < this.V; v++) logits[v] += this.outB[v];
+      this.product(this.out, st[this.L - 1][0], this.lg);
+      for (let v = 0; v < this.V; v++) logits[v] = this.lg[v] + this.outB[v];
     }
 
     // the prime's token ids as rnngen reads them, the tokens it does not know (characters: the
@@ -299,5 +409,5 @@ const RNNGen = (() => {
     return best;
   }
 
-  return { Model, rng, draw };
+  return { Model, rng, draw, wasmMatvec };
 })();

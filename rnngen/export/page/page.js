@@ -62,16 +62,18 @@
     $("stop").disabled = state !== "running";
   }
 
-  function showSpeed(tokens, ms) {
+  // tokens per second of computing; none when the clock stood still over a long chunk (a
+  // browser under virtual time, as --virtual-time-budget runs it: there is nothing to time)
+  function showSpeed(tokens, ms, frozen) {
     const el = $("speed");
-    if (ms > 0) {
+    if (ms > 0 && !frozen) {
       const perSecond = (tokens / ms) * 1000;
       el.textContent = Math.round(perSecond).toLocaleString("en") + " tokens/s";
       el.dataset.tokensPerSecond = perSecond.toFixed(1);
       el.title = "tokens generated per second of computing";
     } else {
-      // the clock did not move (a browser under virtual time, e.g. --virtual-time-budget)
       el.textContent = "\u2013 tokens/s";
+      delete el.dataset.tokensPerSecond;
       el.title = "the page's clock did not advance while it computed: no speed to show";
     }
   }
@@ -104,7 +106,7 @@
     setState("running", `generating \u00b7 seed ${s}`);
 
     let st, logits, decode, random, p;
-    let done = 0, busy = 0, chunk = 4;
+    let done = 0, busy = 0, chunk = 4, perToken = 0, frozen = false;
     function tick() {
       if (me.stopped) {
         if (run === me) setState("stopped", `stopped \u00b7 seed ${s}`);
@@ -128,9 +130,13 @@
       }
       const dt = performance.now() - t0;
       busy += dt;
+      // a chunk that took a millisecond or more by the earlier chunks' pace, on a clock that
+      // did not move: the clock is virtual
+      frozen = frozen || (dt === 0 && perToken * k >= 1);
+      if (dt > 0) perToken = dt / k;
       sink.appendData(piece);
       $("count").textContent = done.toLocaleString("en");
-      showSpeed(done, busy);
+      showSpeed(done, busy, frozen);
       // tokens per chunk: about CHUNK_MS of work (grows when the clock stands still)
       chunk = Math.max(1, Math.min(4096, dt > 0 ? Math.round((chunk * CHUNK_MS) / dt) : chunk * 2));
       if (done >= n) {

@@ -138,3 +138,18 @@ def test_a_directory_is_refused(models, tmp_path):
 
     with pytest.raises(UserError, match="is a directory"):
         write_c(load(models[("lstm", "char")]), tmp_path, int8=False)
+
+
+def test_token_text_survives_the_c_compiler(tmp_path):
+    """Token texts as C string literals: quotes, backslashes, trigraphs, control characters,
+    non-ASCII and a digit after an escape come back byte for byte."""
+    from rnngen.export.c import _c_string
+
+    tokens = ['"', "\\", "??=", "?", "\t", "\n", "\x01", "\x7f", "é", "€", "😀", "\x0112", "a b"]
+    body = "\n".join(f"    fputs({_c_string(t)}, stdout); putchar(0);" for t in tokens)
+    src = tmp_path / "t.c"
+    src.write_text(f"#include <stdio.h>\nint main(void) {{\n{body}\n    return 0;\n}}\n")
+    p = subprocess.run([CC, *FLAGS, str(src), "-o", str(tmp_path / "t")], capture_output=True)
+    assert p.returncode == 0 and p.stderr == b"", p.stderr
+    got = subprocess.run([str(tmp_path / "t")], capture_output=True).stdout
+    assert got.split(b"\0")[:-1] == [t.encode() for t in tokens]

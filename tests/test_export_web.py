@@ -200,3 +200,26 @@ def test_in_real_time_it_reports_its_speed_streams_and_stops(pages):
             assert len(tab.locator("#output").text_content()) == n  # it stays stopped
         finally:
             browser.close()
+
+
+def test_written_whole_or_not_at_all(models, tmp_path):
+    """A new directory appears whole (written under a temporary name, then renamed); an
+    existing one has its files replaced; a file where the directory should go is refused."""
+    from rnngen import UserError, load
+    from rnngen.export.web import write_web
+
+    model = load(models[("lstm", "char")])
+    write_web(model, tmp_path / "page", int8=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page"]  # no temporary left
+    before = (tmp_path / "page" / "weights.js").stat().st_size
+    write_web(model, tmp_path / "page", int8=True)
+    assert (tmp_path / "page" / "weights.js").stat().st_size < before / 2.5
+    assert sorted(p.name for p in (tmp_path / "page").iterdir()) == [
+        "index.html",
+        "page.js",
+        "rnngen.js",
+        "weights.js",
+    ]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is a file"):
+        write_web(model, tmp_path / "file", int8=False)

@@ -127,7 +127,7 @@ def test_the_file_reads_well_and_allocates_nothing(models, tmp_path):
     text = path.read_text()
     assert "malloc(" not in text and "static const float" in text
     # the step near the top, the weights at the end, marked
-    weights = text.index("5. the weights")
+    weights = text.index("/* ---- 5. the weights")
     assert text.index("static void rnn_step(") < weights < text.index("static const float", weights)
     assert [p.name for p in tmp_path.iterdir()] == ["model.c"]  # no temporary file left
 

@@ -195,7 +195,24 @@ const RNNGen = (() => {
 
   // ---- the cells: one layer's state s (S arrays of H), input and recurrent products x, r (G)
 
-  const sigmoid = (v) => 1 / (1 + Math.exp(-v));
+  // rnngen's tanh (Eigen's rational approximation for float32, here in float64): 5x faster than
+  // Math.tanh, within float32 rounding of it, and what rnngen's sampler computes
+  const CLAMP = 7.90531110763549805;
+  function tanh(x0) {
+    const x = x0 < -CLAMP ? -CLAMP : x0 > CLAMP ? CLAMP : x0;
+    const x2 = x * x;
+    let p = x2 * -2.76076847742355e-16 + 2.00018790482477e-13;
+    p = x2 * p + -8.60467152213735e-11;
+    p = x2 * p + 5.12229709037114e-8;
+    p = x2 * p + 1.48572235717979e-5;
+    p = x2 * p + 6.37261928875436e-4;
+    p = x2 * p + 4.89352455891786e-3;
+    let q = x2 * 1.19825839466702e-6 + 1.18534705686654e-4;
+    q = x2 * q + 2.26843463243900e-3;
+    q = x2 * q + 4.89352518554385e-3;
+    return x0 >= CLAMP ? 1 : x0 <= -CLAMP ? -1 : (x * p) / q;
+  }
+  const sigmoid = (v) => 0.5 + 0.5 * tanh(0.5 * v);
 
   const CELLS = {
     // LSTM, gates [i f g o]: c = f c + i g, h = o tanh(c); one bias b
@@ -204,10 +221,10 @@ const RNNGen = (() => {
       for (let j = 0; j < H; j++) {
         const i = sigmoid(x[j] + r[j] + bb[j]);
         const f = sigmoid(x[H + j] + r[H + j] + bb[H + j]);
-        const g = Math.tanh(x[2 * H + j] + r[2 * H + j] + bb[2 * H + j]);
+        const g = tanh(x[2 * H + j] + r[2 * H + j] + bb[2 * H + j]);
         const o = sigmoid(x[3 * H + j] + r[3 * H + j] + bb[3 * H + j]);
         c[j] = f * c[j] + i * g;
-        h[j] = o * Math.tanh(c[j]);
+        h[j] = o * tanh(c[j]);
       }
     },
     // GRU, gates [r z n], as torch.nn.GRU: n = tanh(x_n + b_ih_n + r (r_n + b_hh_n)),
@@ -217,13 +234,13 @@ const RNNGen = (() => {
       for (let j = 0; j < H; j++) {
         const rg = sigmoid(x[j] + bi[j] + (r[j] + bh[j]));
         const z = sigmoid(x[H + j] + bi[H + j] + (r[H + j] + bh[H + j]));
-        const n = Math.tanh(x[2 * H + j] + bi[2 * H + j] + rg * (r[2 * H + j] + bh[2 * H + j]));
+        const n = tanh(x[2 * H + j] + bi[2 * H + j] + rg * (r[2 * H + j] + bh[2 * H + j]));
         h[j] = n + z * (h[j] - n);
       }
     },
     "rnn-tanh"(s, x, r, b, H) {
       const h = s[0], bb = b[0];
-      for (let j = 0; j < H; j++) h[j] = Math.tanh(x[j] + bb[j] + r[j]);
+      for (let j = 0; j < H; j++) h[j] = tanh(x[j] + bb[j] + r[j]);
     },
     "rnn-relu"(s, x, r, b, H) {
       const h = s[0], bb = b[0];

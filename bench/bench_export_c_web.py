@@ -7,8 +7,9 @@
 For each of float32 and int8:
   C:    the file (bytes), the binary (bytes; text + data from ``size``), the memory it needs
         (weights + the state struct), its tokens/s on one core (``taskset -c 0``, argmax, the
-        time of ``-n 0`` subtracted), and its argmax continuation against ``rnngen sample
-        --temp 0`` over 200 tokens;
+        time of ``-n 0`` subtracted) built with the issue's ``cc -O2 -std=c99`` and, for
+        comparison, with ``-O3 -march=native``, and its argmax continuation against ``rnngen
+        sample --temp 0`` over 200 tokens;
   web:  weights.js (bytes), tokens/s as the page reports it in headless Chromium driven in real
         time by Playwright (a virtual clock cannot time anything), its logits against rnngen's
         and its argmax continuation against ``rnngen sample --temp 0``;
@@ -68,12 +69,16 @@ def c_figures(model, run_dir: str, where: Path, int8: bool) -> dict:
     compile_s = time.perf_counter() - t0
     size = subprocess.run(["size", str(where / name)], capture_output=True, text=True).stdout
     text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
+    # the same file built for this machine, for comparison (not the flags)
+    native = where / f"{name}-native"
+    subprocess.run(["cc", "-O3", "-march=native", "-std=c99", str(src), "-lm", "-o", str(native)])
     return {
         "file_bytes": src.stat().st_size,
         "binary_bytes": (where / name).stat().st_size,
         "size": {"text": text, "data": data, "bss": bss},
         "compile_seconds": round(compile_s, 2),
         "binary": str(where / name),
+        "binary_native": str(native),
     }
 
 
@@ -251,6 +256,10 @@ def main() -> None:
             "-n",
             str(n),
         ]
+        native = c["binary_native"]
+        engines[f"c-{kind}-native"] = lambda n, b=native: [
+            *ONE_CORE, b, "-p", PRIME, "-t", "0", "-n", str(n)
+        ]  # fmt: skip
         engines[f"web-{kind}"] = page
     engines["rnngen"] = lambda n: [*ONE_CORE, *rnngen_cmd(args.model, PRIME, n, "--threads", "1")]
 
@@ -269,6 +278,8 @@ def main() -> None:
         report[kind]["web"]["tokens_per_second"] = median[f"web-{kind}"]
         report[kind]["web"]["tokens_per_second_rounds"] = speeds[f"web-{kind}"]
         report[kind]["c"].pop("binary")
+        report[kind]["c"].pop("binary_native")
+        report[kind]["c"]["tokens_per_second_one_core_O3_march_native"] = median[f"c-{kind}-native"]
     report["rnngen_sample_threads_1"] = {
         "tokens_per_second_one_core": median["rnngen"],
         "tokens_per_second_rounds": speeds["rnngen"],

@@ -31,6 +31,7 @@ nothing read at all (no start token, no prime), the first logits are ``b_out``.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -230,8 +231,6 @@ def plain_model(model: Any) -> PlainModel:
 
 def _name(ck: Any) -> str:
     """The corpus's file name without its suffix, else the run directory's name."""
-    from pathlib import Path
-
     corpus = ck.info.get("corpus")
     if isinstance(corpus, str) and corpus and corpus != "-":
         return Path(corpus).stem

@@ -2,6 +2,7 @@
 ``rnngen train`` command, and what ``rnngen sample`` writes from them: what the C and web
 exports' tests compare against."""
 
+import functools
 import random
 from pathlib import Path
 
@@ -48,8 +49,10 @@ def train_models(where: Path, models: list[tuple[str, str]] = MODELS) -> dict:
     return runs
 
 
+@functools.cache
 def sample(model: Path, prime: str, length: int = 200, *more: str) -> str:
-    """What ``rnngen sample --temp 0`` writes (the prime, then the continuation)."""
+    """What ``rnngen sample --temp 0`` writes (the prime, then the continuation); remembered, as
+    several tests compare with the same."""
     p = run("sample", str(model), "--temp", "0", "--length", str(length), "--prime", prime, *more)
     assert p.returncode == 0, err(p)
     return out(p)

@@ -117,23 +117,32 @@ const RNNGen = (() => {
     return out;
   }
 
-  // y (N) = W (N, K) x (K) in JavaScript: four rows at a time, each a sum over k in order
+  // y (N) = W (N, K) x (K) in JavaScript: eight rows at a time (x[k] read once for all eight),
+  // each a sum over k in order
   function matvecJS(W, K, N, x, y) {
     let n = 0;
-    for (; n + 4 <= N; n += 4) {
-      const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
-      let a = 0, b = 0, c = 0, d = 0;
-      for (let k = 0; k < K; k++) {
+    for (; n + 8 <= N; n += 8) {
+      const o = n * K;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+      for (let k = 0, j = o; k < K; k++, j++) {
         const xk = x[k];
-        a += xk * W[o0 + k];
-        b += xk * W[o1 + k];
-        c += xk * W[o2 + k];
-        d += xk * W[o3 + k];
+        a0 += xk * W[j];
+        a1 += xk * W[j + K];
+        a2 += xk * W[j + 2 * K];
+        a3 += xk * W[j + 3 * K];
+        a4 += xk * W[j + 4 * K];
+        a5 += xk * W[j + 5 * K];
+        a6 += xk * W[j + 6 * K];
+        a7 += xk * W[j + 7 * K];
       }
-      y[n] = a;
-      y[n + 1] = b;
-      y[n + 2] = c;
-      y[n + 3] = d;
+      y[n] = a0;
+      y[n + 1] = a1;
+      y[n + 2] = a2;
+      y[n + 3] = a3;
+      y[n + 4] = a4;
+      y[n + 5] = a5;
+      y[n + 6] = a6;
+      y[n + 7] = a7;
     }
     for (; n < N; n++) {
       const o = n * K;

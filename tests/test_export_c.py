@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, train_models
+from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, shared_models
 
 CC = shutil.which("cc") or shutil.which("gcc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc)")
@@ -18,7 +18,7 @@ FLAGS = ["-O2", "-std=c99", "-Wall", "-Werror"]
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict:
-    return train_models(tmp_path_factory.mktemp("export-c"))
+    return shared_models(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

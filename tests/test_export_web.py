@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, train_models
+from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, shared_models
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict:
-    return train_models(tmp_path_factory.mktemp("export-web"))
+    return shared_models(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,8 @@ HEADER = """\
  *
  * No malloc: the weights are static const arrays, the state is a struct the caller owns (one
  * per text being generated), and the step touches nothing else, so several states can run at
- * once. To use the model from another program, copy sections 1-2 and 5 and drop main.
+ * once. To use the model from another program, replace main: rnn_start and rnn_step are all it
+ * needs.
  */
 #include <math.h>
 #include <stdint.h>

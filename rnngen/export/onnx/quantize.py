@@ -6,6 +6,7 @@ R as ``DynamicQuantizeLSTM``, and the embedding as int8 rows behind a ``Gather``
 RNN entry: those cells are exported from MatMuls for ``--int8`` (``cells.basic_step``), and their
 scoring graph runs that step in a ``Scan``, whose body it quantizes as well."""
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -14,9 +15,19 @@ import onnx
 
 def quantize(model: onnx.ModelProto) -> onnx.ModelProto:
     """``model`` with int8 weights; its metadata kept."""
+    props = {p.key: p.value for p in model.metadata_props}
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process (shape inference) goes to stderr
+    try:
+        return _quantize(model, props)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(model: onnx.ModelProto, props: dict[str, str]) -> onnx.ModelProto:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    props = {p.key: p.value for p in model.metadata_props}
     with tempfile.TemporaryDirectory(prefix="rnngen-int8-") as tmp:
         src, out = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, src)

@@ -103,6 +103,9 @@ def standard(
         seq_lens or "",
         *states,
     ]
+    attrs = dict(cell.attrs)
+    if "activations" in attrs:  # one list per direction
+        attrs["activations"] = attrs["activations"] * len(layers)
     outs = g.op(
         cell.op,
         inputs,
@@ -110,7 +113,7 @@ def standard(
         outputs=1 + len(cell.state),
         hidden_size=layers[0].H,
         direction="bidirectional" if len(layers) == 2 else "forward",
-        **cell.attrs,
+        **attrs,
     )
     return outs[0], list(outs[1:])
 

@@ -39,7 +39,10 @@ def run_all(commands: dict[str, list[str]], cwd) -> None:
     """``rnngen ARGS`` for every entry at once (2 cores: half the wall time of one by one)."""
     procs = {
         k: subprocess.Popen(
-            [rnngen_exe(), *args], cwd=cwd, env=cli_env(), stdout=subprocess.PIPE,
+            [rnngen_exe(), *args],
+            cwd=cwd,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         for k, args in commands.items()
@@ -50,13 +53,15 @@ def run_all(commands: dict[str, list[str]], cwd) -> None:
 
 
 def randomized(src, dst, seed: int) -> None:
-    """A copy of checkpoint ``src`` with random weights and start state (larger than training
-    leaves them: the cells' nonlinearities well into saturation)."""
+    """A copy of checkpoint ``src`` with fresh weights, as ``rnngen train`` initialises them
+    (an untrained model), and a random start state."""
     import rnngen.checkpoint as checkpoint
 
     ck = checkpoint.load(src)
+    net = ck.build_model()
     rng = np.random.default_rng(seed)
-    ck.params = {k: rng.uniform(-0.8, 0.8, v.shape).astype(np.float32) for k, v in ck.params.items()}
+    net.init_weights(rng)
+    ck.params = {k: v.copy() for k, v in net.params.views.items()}
     for k in [k for k in ck.arrays if k.startswith("start.")]:
         ck.arrays[k] = rng.uniform(-0.9, 0.9, ck.arrays[k].shape).astype(np.float32)
     checkpoint.save(ck, dst)
@@ -86,7 +91,9 @@ def session(path):
 def start_feeds(sess, B: int) -> dict[str, np.ndarray]:
     """The start state of the file's metadata, repeated over B rows."""
     start = json.loads(sess.get_modelmeta().custom_metadata_map["rnngen.start_state"])
-    return {n: np.repeat(np.asarray(a, np.float32)[:, None, :], B, axis=1) for n, a in start.items()}
+    return {
+        n: np.repeat(np.asarray(a, np.float32)[:, None, :], B, axis=1) for n, a in start.items()
+    }
 
 
 @pytest.mark.parametrize("name", ALL_LMS)
@@ -109,6 +116,7 @@ def test_step_graph_logits_follow_rnngen_for_200_steps(lms, name):
         worst = max(worst, float(np.max(np.abs(got["logits"] - want)) / np.max(np.abs(want))))
         feeds = {n: got[f"{n}_next"] for n in feeds}
     np.testing.assert_allclose(feeds["h"], state.h, rtol=0, atol=1e-5)
+    print(f"parity {name}: logits {worst:.2e} relative, h {np.abs(feeds['h'] - state.h).max():.2e}")
     assert worst <= REL, f"{name}: logits off by {worst:.2e} relative"
 
 
@@ -157,7 +165,9 @@ def test_the_example_samples_what_rnngen_sample_does_at_temp_0(lms, name, tmp_pa
     example = str(REPO / "examples" / "sample_onnx.py")
     got = subprocess.run(
         [sys.executable, "-c", no_rnngen, example, str(graph), *args],
-        capture_output=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert got.returncode == 0, got.stderr.decode()
     assert got.stdout.decode() == out(want)
@@ -200,8 +210,9 @@ def test_basic_operator_graphs_match_too(lms, name):
 
     ck_path, graph = lms[name]
     ck = checkpoint.load(ck_path)
-    std, basic = session(graph), ort.InferenceSession(
-        lm.step_graph(ck, basic=True).model("t", {}).SerializeToString()
+    std, basic = (
+        session(graph),
+        ort.InferenceSession(lm.step_graph(ck, basic=True).model("t", {}).SerializeToString()),
     )
     ids = np.array([1, 2, 3], np.int64)
     feeds = start_feeds(std, 3)
@@ -245,12 +256,10 @@ def s2s(tmp_path_factory):
     (d / "words.tsv").write_text(reversals(2000, 5, spaced=True))
     sources = [line.split("\t")[0] for line in reversals(200, 9).splitlines()]
     (d / "sources.txt").write_text("\n".join(sources) + "\n")
-    common = ["--task", "seq2seq", "--hidden", "32", "--embed", "16", "--layers", "2",
-              "--batch-size", "32", "--lr", "0.01", "--steps", "60", "--threads", "1", "-q"]
-    run_all({
-        n: ["train", "words.tsv" if n.endswith("words") else "train.tsv", *common, *o, "--out", n]
-        for n, o in S2S.items()
-    }, d)
+    common = "--task seq2seq --hidden 32 --embed 16 --layers 2 --batch-size 32 --lr 0.01".split()
+    common += ["--steps", "60", "--threads", "1", "-q"]
+    pairs = {n: "words.tsv" if n.endswith("words") else "train.tsv" for n in S2S}
+    run_all({n: ["train", pairs[n], *common, *o, "--out", n] for n, o in S2S.items()}, d)
     run_all({n: ["export", n, "-o", f"{n}.onnx"] for n in S2S}, d)
     return d
 
@@ -265,8 +274,13 @@ def greedy(encoder, decoder, sources: list[list[int]]) -> list[list[int]]:
     for b, s in enumerate(sources):
         src[: len(s), b] = s
     src_len = np.array([len(s) for s in sources], np.int64)
-    enc = dict(zip([o.name for o in encoder.get_outputs()],
-                   encoder.run(None, {"src": src, "src_len": src_len}), strict=True))
+    enc = dict(
+        zip(
+            [o.name for o in encoder.get_outputs()],
+            encoder.run(None, {"src": src, "src_len": src_len}),
+            strict=True,
+        )
+    )
     state = {n: enc[n] for n in ("h", "c") if n in enc}
     names = [o.name for o in decoder.get_outputs()]
     ids, outputs, done = np.full(B, bos, np.int64), [[] for _ in sources], np.zeros(B, bool)
@@ -295,8 +309,11 @@ def test_seq2seq_greedy_through_the_graphs_equals_translate_beam_1(s2s, name):
     src_vocab = {t: i for i, t in enumerate(json.loads(meta["rnngen.src_vocab"]))}
     tgt_vocab = json.loads(meta["rnngen.tgt_vocab"])
     sources = (s2s / "sources.txt").read_text().splitlines()
-    found = greedy(encoder, session(s2s / f"{name}.decoder.onnx"),
-                   [[src_vocab[c] for c in line] for line in sources])
+    found = greedy(
+        encoder,
+        session(s2s / f"{name}.decoder.onnx"),
+        [[src_vocab[c] for c in line] for line in sources],
+    )
     sep = " " if meta["rnngen.tgt_level"] == "word" else ""
     got = [sep.join(tgt_vocab[i] for i in ids) for ids in found]
     assert len(want) == len(sources) == 200

@@ -53,7 +53,9 @@ def export(
         m = load(model)
         written = export(m, format, out, int8, force)
     for p in written:
-        size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else (
-            p.stat().st_size
+        size = (
+            sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+            if p.is_dir()
+            else (p.stat().st_size)
         )
         info(f"wrote {p} ({human_size(size)})", shared.quiet)

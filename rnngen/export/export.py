@@ -60,7 +60,9 @@ def check_free(fmt: Format, paths: list[Path], force: bool) -> None:
             raise UserError(f"{p}: exists; give --force to overwrite it")
 
 
-def export(model: Any, name: str, dest: Path, int8: bool = False, force: bool = False) -> list[Path]:
+def export(
+    model: Any, name: str, dest: Path, int8: bool = False, force: bool = False
+) -> list[Path]:
     """Write ``model`` (a loaded ``rnngen.TrainedModel``) in format ``name`` to ``dest``; the
     files written. Raises ``UsageError`` or ``UserError`` before writing anything."""
     fmt = format_named(name)
@@ -93,4 +95,3 @@ def writer(name: str, fmt: Format) -> Any:
         if e.name != module:
             raise
         raise UserError(f"--format {name} is not part of this rnngen installation") from None
-

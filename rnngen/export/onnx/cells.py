@@ -121,9 +121,7 @@ def standard(
 # ---- the same step from basic operators (batch rows only: one time step) ------------------------
 
 
-def basic_step(
-    g: Graph, w: Graph, layer: Layer, xg: str, states: list[str]
-) -> list[str]:
+def basic_step(g: Graph, w: Graph, layer: Layer, xg: str, states: list[str]) -> list[str]:
     """One step of ``layer`` from basic operators: xg (B, G) = x @ W_ih (without bias, as the
     caller computed it: a MatMul, or a row of embed @ W_ih by token), states (B, H) each ->
     the new states. Weights go to ``w`` (the outer graph when ``g`` is a subgraph)."""
@@ -134,10 +132,14 @@ def basic_step(
     if cell.op == "LSTM":  # [i f g o]
         a = g.op("Add", [g.op("Add", [xg, rec]), w.const(name + "_b", layer.b_in)])
         i, f, gg, o = g.op("Split", [a, parts], outputs=4, axis=1, name=name + "_gates")
-        c = g.op("Add", [
-            g.op("Mul", [g.op("Sigmoid", [f]), states[1]]),
-            g.op("Mul", [g.op("Sigmoid", [i]), g.op("Tanh", [gg])]),
-        ], name=name + "_c")
+        c = g.op(
+            "Add",
+            [
+                g.op("Mul", [g.op("Sigmoid", [f]), states[1]]),
+                g.op("Mul", [g.op("Sigmoid", [i]), g.op("Tanh", [gg])]),
+            ],
+            name=name + "_c",
+        )
         h = g.op("Mul", [g.op("Sigmoid", [o]), g.op("Tanh", [c])], name=name + "_h")
         return [h, c]
     if cell.op == "GRU":  # [r z n]: n = tanh(xn + r * hn), h = n + z * (h_prev - n)

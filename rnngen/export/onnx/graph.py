@@ -49,8 +49,14 @@ class Graph:
         """An int64 constant (shapes, axes, indices)."""
         return self.const(name, values, np.int64)
 
-    def op(self, op_type: str, inputs: list[str], name: str | None = None, outputs: int = 1,
-           **attrs: Any) -> Any:
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        name: str | None = None,
+        outputs: int = 1,
+        **attrs: Any,
+    ) -> Any:
         """Add one node; its output name (or names, when ``outputs`` > 1)."""
         base = name or op_type.lower()
         outs = [self.fresh(base if outputs == 1 else f"{base}_{i}") for i in range(outputs)]
@@ -70,7 +76,9 @@ class Graph:
         if value != name:
             self._used.add(name)
             self.nodes.append(helper.make_node("Identity", [value], [name], name=f"out_{name}"))
-        self.outputs.append(helper.make_tensor_value_info(name, DTYPES[np.dtype(dtype)], shape, doc))
+        self.outputs.append(
+            helper.make_tensor_value_info(name, DTYPES[np.dtype(dtype)], shape, doc)
+        )
         self.described[name] = doc
 
     def graph(self, doc: str = "") -> onnx.GraphProto:

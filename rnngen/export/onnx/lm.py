@@ -47,15 +47,15 @@ class LMWeights:
         return cls(cell, embed, layers, np.ascontiguousarray(W_out), np.asarray(p["out.b"]))
 
     @property
-    def L(self) -> int:
+    def n_layers(self) -> int:
         return len(self.layers)
 
     @property
-    def H(self) -> int:
+    def hidden(self) -> int:
         return self.layers[0].H
 
     @property
-    def V(self) -> int:
+    def vocab_size(self) -> int:
         return self.embed.shape[0]
 
     def by_table(self) -> bool:
@@ -67,14 +67,14 @@ class LMWeights:
 
 
 def _state_inputs(g: Graph, w: LMWeights, B: str = "B") -> list[str]:
-    return [g.input(s, np.float32, [w.L, B, w.H], STATE_DOC[s]) for s in w.cell.state]
+    return [g.input(s, np.float32, [w.n_layers, B, w.hidden], STATE_DOC[s]) for s in w.cell.state]
 
 
 def _state_outputs(g: Graph, w: LMWeights, finals: list[list[str]], what: str) -> None:
     """finals: per state vector, each layer's (1, B, H) -> outputs ``h_next`` (L, B, H), ..."""
     for s, per_layer in zip(w.cell.state, finals, strict=True):
         stacked = per_layer[0] if len(per_layer) == 1 else g.op("Concat", per_layer, axis=0)
-        g.output(stacked, f"{s}_next", np.float32, [w.L, "B", w.H], f"{s} {what}")
+        g.output(stacked, f"{s}_next", np.float32, [w.n_layers, "B", w.hidden], f"{s} {what}")
 
 
 def _layer_states(g: Graph, w: LMWeights, states: list[str], k: int, keep_axis: bool) -> list[str]:
@@ -140,7 +140,7 @@ def step_graph(ck, basic: bool = False) -> Graph:
         top, finals = _recurrent_standard(g, w, x, states)
         top = g.op("Squeeze", [top, g.ints("t_axis", [0])], name="top")  # (B, H)
     logits = _logits(g, g, w, top)
-    g.output(logits, "logits", np.float32, ["B", w.V], "next-token logits, (batch, vocab)")
+    g.output(logits, "logits", np.float32, ["B", w.vocab_size], "next-token logits, (batch, vocab)")
     _state_outputs(g, w, finals, "after reading ids")
     return g
 
@@ -150,12 +150,15 @@ def score_graph(ck, basic: bool = False) -> Graph:
     w = LMWeights.of(ck)
     g = Graph("rnngen_lm_score")
     ids = g.input(
-        "ids", np.int64, ["T", "B"],
+        "ids",
+        np.int64,
+        ["T", "B"],
         "token ids (time, batch); ids[t+1] is scored after reading ids[:t+1]",
     )
     states = _state_inputs(g, w)
-    zero, one, minus1, big = (g.ints(n, [v]) for n, v in (("0", 0), ("1", 1), ("-1", -1),
-                                                           ("end", 2**62)))
+    zero, one, minus1, big = (
+        g.ints(n, [v]) for n, v in (("0", 0), ("1", 1), ("-1", -1), ("end", 2**62))
+    )
     inputs = g.op("Slice", [ids, zero, minus1], name="inputs")  # (T-1, B)
     targets = g.op("Slice", [ids, one, big], name="targets")  # (T-1, B)
     if basic:
@@ -164,11 +167,17 @@ def score_graph(ck, basic: bool = False) -> Graph:
         x = g.op("Gather", [g.const("embed", w.embed), inputs], name="x", axis=0)  # (T-1, B, E)
         top, finals = _recurrent_standard(g, w, x, states)
         lp = g.op("LogSoftmax", [_logits(g, g, w, top)], axis=-1)  # (T-1, B, V)
-        picked = g.op("GatherElements", [lp, g.op("Unsqueeze", [targets, g.ints("ax2", [2])])],
-                      axis=2)
+        picked = g.op(
+            "GatherElements", [lp, g.op("Unsqueeze", [targets, g.ints("ax2", [2])])], axis=2
+        )
         logprobs = g.op("Squeeze", [picked, g.ints("ax2b", [2])], name="lp")
-    g.output(logprobs, "logprobs", np.float32, ["T-1", "B"],
-             "log-probability (natural log) of ids[t+1] given ids[:t+1], (time - 1, batch)")
+    g.output(
+        logprobs,
+        "logprobs",
+        np.float32,
+        ["T-1", "B"],
+        "log-probability (natural log) of ids[t+1] given ids[:t+1], (time - 1, batch)",
+    )
     _state_outputs(g, w, finals, "after reading ids[:-1]")
     return g
 
@@ -178,19 +187,20 @@ def _scan_basic(g: Graph, w: LMWeights, inputs: str, targets: str, states: list[
     finals per state vector as one (L, B, H) each)."""
     body = Graph("rnngen_lm_score_step")
     body._used = g._used  # one namespace: the body reads the outer graph's weights by name
-    st = [body.input(body.fresh(f"{s}_t"), np.float32, [w.L, "B", w.H], STATE_DOC[s])
-          for s in w.cell.state]
+    st = [
+        body.input(body.fresh(f"{s}_t"), np.float32, [w.n_layers, "B", w.hidden], STATE_DOC[s])
+        for s in w.cell.state
+    ]
     x_t = body.input(body.fresh("x_t"), np.int64, ["B"], "the token read")
     y_t = body.input(body.fresh("y_t"), np.int64, ["B"], "the token scored")
     top, finals = _step_basic(body, g, w, x_t, st)
     lp = body.op("LogSoftmax", [_logits(body, g, w, top)], axis=-1)  # (B, V)
-    picked = body.op("GatherElements", [lp, body.op("Unsqueeze", [y_t, g.ints("b1", [1])])],
-                     axis=1)
+    picked = body.op("GatherElements", [lp, body.op("Unsqueeze", [y_t, g.ints("b1", [1])])], axis=1)
     lp_t = body.op("Squeeze", [picked, g.ints("b1s", [1])])
     for s, per_layer in zip(w.cell.state, finals, strict=True):
         rows = [body.op("Unsqueeze", [v, g.ints("b0", [0])]) for v in per_layer]
         new = rows[0] if len(rows) == 1 else body.op("Concat", rows, axis=0)
-        body.output(new, body.fresh(f"{s}_t_next"), np.float32, [w.L, "B", w.H], s)
+        body.output(new, body.fresh(f"{s}_t_next"), np.float32, [w.n_layers, "B", w.hidden], s)
     body.output(lp_t, body.fresh("lp_t"), np.float32, ["B"], "log-probability")
     outs = g.op(
         "Scan",

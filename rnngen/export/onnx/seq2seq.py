@@ -37,7 +37,7 @@ def encoder_graph(ck) -> Graph:
     cell = cell_for(m.cell)
     pre = _prefix(m.cell)
     bi = s2s.encoder == "bi"
-    h, He, H, L = s2s.enc_hidden, s2s.enc_width, m.hidden, m.layers
+    He, H, L = s2s.enc_width, m.hidden, m.layers
     g = Graph("rnngen_seq2seq_encoder")
     src = g.input("src", np.int64, ["S", "B"], "source token ids (source length, batch), padded")
     src_len = g.input("src_len", np.int64, ["B"], "each source's true length (>= 1), (batch,)")
@@ -60,7 +60,10 @@ def encoder_graph(ck) -> Graph:
     keys = g.op("MatMul", [enc, g.const("att_W_key", p[W_key])]) if W_key else enc
     A = p[W_key].shape[1] if W_key else He
     g.output(
-        keys, "keys", np.float32, ["B", "S", A],
+        keys,
+        "keys",
+        np.float32,
+        ["B", "S", A],
         "what attention scores read of each source position, (batch, S, A): enc @ W_a "
         "(general), enc @ W_k (additive), enc (dot, none)",
     )
@@ -74,7 +77,13 @@ def encoder_graph(ck) -> Graph:
                 v = g.op("Add", [g.op("MatMul", [v, W]), b])
             rows.append(g.op("Unsqueeze", [v, g.ints("ax0", [0])]))
         init = rows[0] if len(rows) == 1 else g.op("Concat", rows, axis=0)
-        g.output(init, s, np.float32, [L, "B", H], f"the decoder's initial {s}, every layer's: (layers, batch, hidden)")
+        g.output(
+            init,
+            s,
+            np.float32,
+            [L, "B", H],
+            f"the decoder's initial {s}, every layer's: (layers, batch, hidden)",
+        )
     return g
 
 
@@ -86,7 +95,9 @@ def decoder_graph(ck) -> Graph:
     kind = s2s.attention
     g = Graph("rnngen_seq2seq_decoder")
     ids = g.input(
-        "ids", np.int64, ["B"],
+        "ids",
+        np.int64,
+        ["B"],
         "the token each row reads: the boundary (rnngen.boundary) first, then the last chosen",
     )
     states = [g.input(s, np.float32, [L, "B", H], STATE_DOC[s]) for s in cell.state]
@@ -111,11 +122,19 @@ def decoder_graph(ck) -> Graph:
     else:
         att = _attention(g, p, kind, top, enc, keys, src_len)
     W_out = p["tgt.embed"].T if m.tie else p["out.W"]
-    logits = g.op("Add", [g.op("MatMul", [att, g.const("out_W", W_out)]),
-                          g.const("out_b", p["out.b"])], name="logits")
+    logits = g.op(
+        "Add",
+        [g.op("MatMul", [att, g.const("out_W", W_out)]), g.const("out_b", p["out.b"])],
+        name="logits",
+    )
     logprobs = g.op("LogSoftmax", [logits], axis=1)
-    g.output(logprobs, "logprobs", np.float32, ["B", V],
-             "log-probability (natural log) of each next target token, (batch, V)")
+    g.output(
+        logprobs,
+        "logprobs",
+        np.float32,
+        ["B", V],
+        "log-probability (natural log) of each next target token, (batch, V)",
+    )
     for s, per_layer in zip(cell.state, finals, strict=True):
         new = per_layer[0] if len(per_layer) == 1 else g.op("Concat", per_layer, axis=0)
         g.output(new, f"{s}_next", np.float32, [L, "B", H], f"{s} after reading ids")
@@ -134,8 +153,14 @@ def _attention(g: Graph, p, kind: str, top: str, enc: str, keys: str, src_len: s
         scores = g.op("Squeeze", [g.op("MatMul", [row, kt]), g.ints("ax1s", [1])], name="scores")
     S = g.op("Gather", [g.op("Shape", [enc]), g.ints("one", 1)], axis=0)
     pos = g.op("Range", [g.ints("zero", 0), S, g.ints("step", 1)], name="positions")  # (S,)
-    real = g.op("Less", [g.op("Unsqueeze", [pos, g.ints("ax0", [0])]),
-                         g.op("Unsqueeze", [src_len, g.ints("ax1b", [1])])], name="real")
+    real = g.op(
+        "Less",
+        [
+            g.op("Unsqueeze", [pos, g.ints("ax0", [0])]),
+            g.op("Unsqueeze", [src_len, g.ints("ax1b", [1])]),
+        ],
+        name="real",
+    )
     masked = g.op("Where", [real, scores, g.const("minus_inf", -np.inf)])
     probs = g.op("Softmax", [masked], name="probs", axis=1)  # (B, S)
     ctx = g.op("MatMul", [g.op("Unsqueeze", [probs, g.ints("ax1c", [1])]), enc])  # (B, 1, He)

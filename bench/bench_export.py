@@ -1,0 +1,182 @@
+"""ONNX export, float32 against --int8: file size, validation bits per token and onnxruntime's
+step latency at batch 1 against rnngen's own sampler.
+
+    python bench/bench_export.py RUN --valid valid.txt             # RUN: a trained language model
+    python bench/bench_export.py RUN --valid valid.txt --json bench/results/export-onnx.json
+
+What it does, with RUN exported by ``rnngen export`` twice (float32, then ``--int8``):
+  size       the bytes of NAME.onnx (the step graph) and NAME.score.onnx;
+  bits       the validation text scored as ``rnngen eval`` scores it (the windows of
+             ``rnngen.data.batches.eval_batches``, 16 rows of 64 steps, the state carried from the
+             zero state): by rnngen itself, and by each scoring graph in onnxruntime, as bits per
+             token (per character at character level);
+  latency    us per token at batch 1: the step graph in an onnxruntime session of 1 thread and of
+             2 (each token the argmax of the last logits, fed back, the state carried), against
+             ``rnngen.load(RUN, threads=1)`` and ``rnngen.load(RUN)`` (rnngen sample's default)
+             generating at temperature 1; median of ``--rounds`` rounds of ``--tokens`` tokens.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from benchlib import ROOT, machine, write_report
+
+
+def export(run: str, out: Path, int8: bool) -> dict[str, int]:
+    args = [sys.executable, "-m", "rnngen", "export", run, "-o", str(out), "--force", "-q"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    subprocess.run(args + (["--int8"] if int8 else []), check=True, env=env)
+    score = out.with_name(out.name.replace(".onnx", ".score.onnx"))
+    return {"step": out.stat().st_size, "score": score.stat().st_size}
+
+
+def session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_bits(score_path: Path, tokens: np.ndarray, batch: int, seq_len: int) -> float:
+    """Bits per token of the scoring graph over rnngen eval's windows, state carried."""
+    from rnngen.data.batches import eval_batches
+
+    sess = session(score_path, 2)
+    names = json.loads(sess.get_modelmeta().custom_metadata_map["rnngen.state"])
+    layers = int(sess.get_modelmeta().custom_metadata_map["rnngen.layers"])
+    hidden = int(sess.get_modelmeta().custom_metadata_map["rnngen.hidden"])
+    state, nats, count = None, 0.0, 0
+    for x, y, carry in eval_batches(tokens, batch, seq_len):
+        if state is None:
+            state = {n: np.zeros((layers, x.shape[1], hidden), np.float32) for n in names}
+        if carry is not None and state["h"].shape[1] != 1:
+            state = {n: np.ascontiguousarray(a[:, carry : carry + 1]) for n, a in state.items()}
+        ids = np.concatenate([x, y[-1:]]).astype(np.int64)  # (T + 1, B): y is x shifted by one
+        out = sess.run(None, {"ids": ids, **state})
+        nats -= float(out[0].astype(np.float64).sum())
+        count += y.size
+        state = dict(zip(names, out[1:], strict=True))
+    return nats / count / math.log(2)
+
+
+def onnx_latency(step_path: Path, threads: int, tokens: int, rounds: int) -> float:
+    """Median us per token of the step graph at batch 1, argmax fed back."""
+    sess = session(step_path, threads)
+    meta = sess.get_modelmeta().custom_metadata_map
+    names = json.loads(meta["rnngen.state"])
+    start = json.loads(meta["rnngen.start_state"])
+    times = []
+    for _ in range(rounds + 1):  # the first round warms the session
+        state = {n: np.asarray(start[n], np.float32)[:, None, :] for n in names}
+        tok = np.array([json.loads(meta["rnngen.start_token"]) or 0], np.int64)
+        t0 = time.perf_counter()
+        for _ in range(tokens):
+            out = sess.run(None, {"ids": tok, **state})
+            tok = out[0].argmax(axis=1).astype(np.int64)
+            state = dict(zip(names, out[1:], strict=True))
+        times.append((time.perf_counter() - t0) / tokens * 1e6)
+    return statistics.median(times[1:])
+
+
+def rnngen_latency(run: str, threads: int | None, tokens: int, rounds: int) -> float:
+    import rnngen
+
+    m = rnngen.load(run, threads=threads)
+    m.warm("sample")
+    times = []
+    for r in range(rounds + 1):
+        t0 = time.perf_counter()
+        for _ in m.generate("", length=tokens, temp=1.0, seed=r):
+            pass
+        times.append((time.perf_counter() - t0) / tokens * 1e6)
+    return statistics.median(times[1:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", help="a trained language model: run directory or checkpoint")
+    ap.add_argument("--valid", required=True, help="validation text")
+    ap.add_argument("--tokens", type=int, default=1000, help="tokens per latency round")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--json", help="write the results here too")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    import onnxruntime
+
+    import rnngen
+
+    model = rnngen.load(args.run)
+    text = Path(args.valid).read_text(encoding="utf-8")
+    tokens = model.checkpoint.vocab.encode(text)
+    c = model.config
+    report: dict = {
+        "machine": machine(),
+        "onnxruntime": onnxruntime.__version__,
+        "model": {
+            "path": str(model.path),
+            "cell": c.cell,
+            "level": c.level,
+            "layers": c.layers,
+            "hidden": c.hidden,
+            "embed": c.embed,
+            "vocab": c.vocab_size,
+        },
+        "valid": {"path": args.valid, "tokens": int(len(tokens))},
+    }
+    ev = model.evaluate(text=text, batch_size=16, seq_len=64)
+    report["rnngen_bits"] = ev.loss / math.log(2)
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        for kind, int8 in (("float32", False), ("int8", True)):
+            path = Path(tmp) / f"{kind}.onnx"
+            sizes = export(args.run, path, int8)
+            score = path.with_name(f"{kind}.score.onnx")
+            report[kind] = {
+                "bytes": sizes,
+                "bits": onnx_bits(score, tokens, 16, 64),
+                "us_per_token": {
+                    f"{t} thread{'s' * (t > 1)}": onnx_latency(path, t, args.tokens, args.rounds)
+                    for t in (1, 2)
+                },
+            }
+    report["rnngen_us_per_token"] = {
+        "1 thread": rnngen_latency(args.run, 1, args.tokens, args.rounds),
+        "default": rnngen_latency(args.run, None, args.tokens, args.rounds),
+    }
+    f, q = report["float32"], report["int8"]
+    print(f"{report['machine']['cpu']}, onnxruntime {onnxruntime.__version__}")
+    print(f"model: {c.level} {c.cell} L{c.layers} H{c.hidden} E{c.embed} V{c.vocab_size}")
+    print(f"{'':24}{'float32':>12}{'int8':>12}")
+    for what, get in (
+        ("step graph (bytes)", lambda r: r["bytes"]["step"]),
+        ("scoring graph (bytes)", lambda r: r["bytes"]["score"]),
+    ):
+        print(f"{what:24}{get(f):>12,}{get(q):>12,}")
+    print(f"{'size ratio':24}{'':>12}{f['bytes']['step'] / q['bytes']['step']:>11.2f}x")
+    print(
+        f"{'valid bits/token':24}{f['bits']:>12.4f}{q['bits']:>12.4f}"
+        f"   (rnngen: {report['rnngen_bits']:.4f})"
+    )
+    for t in f["us_per_token"]:
+        print(f"{'step us, ort ' + t:24}{f['us_per_token'][t]:>12.1f}{q['us_per_token'][t]:>12.1f}")
+    for t, us in report["rnngen_us_per_token"].items():
+        print(f"{'rnngen sample, ' + t:24}{us:>12.1f}")
+    if args.json:
+        write_report(report, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -228,7 +228,7 @@ def test_basic_operator_graphs_match_too(lms, name):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["char-lstm", "char-gru"])
+@pytest.mark.parametrize("name", ["char-lstm", "char-gru", "word-lstm"])
 def test_int8_quantizes_the_weights_and_scores_nearly_the_same(lms, name, tmp_path):
     ck_path, graph = lms[name]
     p = run("export", str(ck_path), "-o", "q.onnx", "--int8", cwd=tmp_path)

@@ -41,7 +41,7 @@ def _lm(ck, int8: bool) -> dict[str, onnx.ModelProto]:
         ("step", lm.step_graph, "rnngen language model: one step"),
         ("score", lm.score_graph, "rnngen language model: scoring a (T, B) window"),
     ):
-        g = build(ck, basic)
+        g = build(ck, basic, share_tied=not int8)
         out[name] = g.model(doc, meta.lm(ck, name, g.described, ops, int8))
     return out
 

@@ -35,16 +35,20 @@ class LMWeights:
     layers: list[Layer]
     W_out: np.ndarray  # (H, V): the embedding transposed when tied
     b_out: np.ndarray  # (V,)
+    tied: bool  # one (E, V) initializer for the embedding and the output layer
 
     @classmethod
-    def of(cls, ck) -> "LMWeights":
+    def of(cls, ck, share_tied: bool = True) -> "LMWeights":
+        """``share_tied``: a tied model's embedding and output layer as one initializer (not
+        for the quantizer, which would quantize it for the MatMul's columns only)."""
         m, p = ck.model_cfg, ck.params
         cell = cell_for(m.cell)
         prefix = {"lstm": "lstm", "gru": "gru"}.get(m.cell, "rnn")
         layers = [Layer(cell, p, f"{prefix}{k}.") for k in range(m.layers)]
         embed = np.asarray(p["embed"], np.float32)
         W_out = embed.T if m.tie else np.asarray(p["out.W"], np.float32)
-        return cls(cell, embed, layers, np.ascontiguousarray(W_out), np.asarray(p["out.b"]))
+        W_out = np.ascontiguousarray(W_out)
+        return cls(cell, embed, layers, W_out, np.asarray(p["out.b"]), m.tie and share_tied)
 
     @property
     def n_layers(self) -> int:
@@ -120,14 +124,24 @@ def _step_basic(g: Graph, outer: Graph, w: LMWeights, ids: str, states: list[str
     return below, finals
 
 
-def _logits(g: Graph, outer: Graph, w: LMWeights, top: str) -> str:
-    W = outer.const("out_W", w.W_out)
+def _logits(g: Graph, outer: Graph, w: LMWeights, top: str, W: str | None = None) -> str:
+    W = W or outer.const("out_W", w.W_out)
     return g.op("Add", [g.op("MatMul", [top, W]), outer.const("out_b", w.b_out)], name="logits")
 
 
-def step_graph(ck, basic: bool = False) -> Graph:
-    """The step graph's builder (``Graph.model`` finishes it)."""
-    w = LMWeights.of(ck)
+def _embedded(g: Graph, w: LMWeights, ids: str, rank: int) -> tuple[str, str]:
+    """(the output layer's weights, the embedded ids (..., E)): with tied weights one (E, V)
+    initializer serves both, the embedding read down its columns."""
+    W_out = g.const("out_W", w.W_out)
+    if not w.tied:
+        return W_out, g.op("Gather", [g.const("embed", w.embed), ids], name="x", axis=0)
+    cols = g.op("Gather", [W_out, ids], name="x_cols", axis=1)  # (E, ...): ids' rank more
+    return W_out, g.op("Transpose", [cols], name="x", perm=[*range(1, rank + 1), 0])
+
+
+def step_graph(ck, basic: bool = False, share_tied: bool = True) -> Graph:
+    """The step graph's builder (``Graph.model`` finishes it); ``basic``: from basic operators."""
+    w = LMWeights.of(ck, share_tied)
     g = Graph("rnngen_lm_step")
     ids = g.input("ids", np.int64, ["B"], "the token each batch row reads now, (batch,) int64")
     states = _state_inputs(g, w)
@@ -135,19 +149,19 @@ def step_graph(ck, basic: bool = False) -> Graph:
         top, finals = _step_basic(g, g, w, ids, states)
         finals = [[g.op("Unsqueeze", [v, g.ints("axis0", [0])]) for v in f] for f in finals]
     else:
-        x = g.op("Gather", [g.const("embed", w.embed), ids], name="x", axis=0)  # (B, E)
+        W_out, x = _embedded(g, w, ids, 1)  # (B, E)
         x = g.op("Unsqueeze", [x, g.ints("time_axis", [0])], name="x1")  # (1, B, E)
         top, finals = _recurrent_standard(g, w, x, states)
         top = g.op("Squeeze", [top, g.ints("t_axis", [0])], name="top")  # (B, H)
-    logits = _logits(g, g, w, top)
+    logits = _logits(g, g, w, top, None if basic else W_out)
     g.output(logits, "logits", np.float32, ["B", w.vocab_size], "next-token logits, (batch, vocab)")
     _state_outputs(g, w, finals, "after reading ids")
     return g
 
 
-def score_graph(ck, basic: bool = False) -> Graph:
+def score_graph(ck, basic: bool = False, share_tied: bool = True) -> Graph:
     """The scoring graph's builder."""
-    w = LMWeights.of(ck)
+    w = LMWeights.of(ck, share_tied)
     g = Graph("rnngen_lm_score")
     ids = g.input(
         "ids",
@@ -164,9 +178,9 @@ def score_graph(ck, basic: bool = False) -> Graph:
     if basic:
         logprobs, finals = _scan_basic(g, w, inputs, targets, states)
     else:
-        x = g.op("Gather", [g.const("embed", w.embed), inputs], name="x", axis=0)  # (T-1, B, E)
+        W_out, x = _embedded(g, w, inputs, 2)  # (T-1, B, E)
         top, finals = _recurrent_standard(g, w, x, states)
-        lp = g.op("LogSoftmax", [_logits(g, g, w, top)], axis=-1)  # (T-1, B, V)
+        lp = g.op("LogSoftmax", [_logits(g, g, w, top, W_out)], axis=-1)  # (T-1, B, V)
         picked = g.op(
             "GatherElements", [lp, g.op("Unsqueeze", [targets, g.ints("ax2", [2])])], axis=2
         )

@@ -15,6 +15,7 @@ class Format:
     directory: bool = False  # -o names a directory (else a file)
     needs: tuple[str, ...] = ()  # packages beyond rnngen's own dependencies
     int8_needs: tuple[str, ...] = ()  # ... and more for --int8
+    targets: str = ""  # "module:function": (task, dest) -> the paths it writes (else [dest])
 
 
 FORMATS = {
@@ -25,6 +26,7 @@ FORMATS = {
         int8_tasks=("lm",),
         needs=("onnx",),
         int8_needs=("onnxruntime",),
+        targets="rnngen.export.onnx:target_paths",
     ),
     "web": Format(
         "rnngen.export.web:write_web",

@@ -40,13 +40,12 @@ def check_dest(fmt: Format, dest: Path) -> None:
         raise UserError(f"{dest.parent}: no such directory")
 
 
-def targets(name: str, task: str, dest: Path) -> list[Path]:
-    """The paths an export will write (or, for a directory format, the directory)."""
-    if name == "onnx":
-        from rnngen.export.onnx import targets as onnx_targets
-
-        return list(onnx_targets(task, dest).values())
-    return [dest]
+def targets(fmt: Format, task: str, dest: Path) -> list[Path]:
+    """The paths an export will write (for a directory format, the directory)."""
+    if not fmt.targets:
+        return [dest]
+    module, _, function = fmt.targets.partition(":")
+    return getattr(import_module(module), function)(task, dest)
 
 
 def check_free(fmt: Format, paths: list[Path], force: bool) -> None:
@@ -81,7 +80,7 @@ def export(
             f"--int8 is not supported for {model.task.what} in --format {name}; drop --int8 "
             "for float32 weights"
         )
-    paths = targets(name, task, dest)
+    paths = targets(fmt, task, dest)
     check_free(fmt, paths, force)
     return writer(name, fmt)(model, dest, int8)
 

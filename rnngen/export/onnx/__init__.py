@@ -31,6 +31,11 @@ def targets(task: str, dest: Path) -> dict[str, Path]:
     return found
 
 
+def target_paths(task: str, dest: Path) -> list[Path]:
+    """The files ``-o dest`` writes for a model of ``task``."""
+    return list(targets(task, dest).values())
+
+
 def _lm(ck, int8: bool) -> dict[str, onnx.ModelProto]:
     from rnngen.export.onnx import lm, meta
 

@@ -152,6 +152,17 @@ def main() -> None:
                     for t in (1, 2)
                 },
             }
+        # the same step from basic operators (MatMuls), float32: what --int8 quantizes for GRU/RNN
+        from rnngen.export.onnx import lm, meta
+
+        ck, basic = model.checkpoint, Path(tmp) / "basic.onnx"
+        g = lm.step_graph(ck, basic=True)
+        props = meta.lm(ck, "step", g.described, "basic", False)
+        basic.write_bytes(g.model("basic operators", props).SerializeToString())
+        report["float32_basic_us_per_token"] = {
+            f"{t} thread{'s' * (t > 1)}": onnx_latency(basic, t, args.tokens, args.rounds)
+            for t in (1, 2)
+        }
     report["rnngen_us_per_token"] = {
         "1 thread": rnngen_latency(args.run, 1, args.tokens, args.rounds),
         "default": rnngen_latency(args.run, None, args.tokens, args.rounds),
@@ -172,6 +183,8 @@ def main() -> None:
     )
     for t in f["us_per_token"]:
         print(f"{'step us, ort ' + t:24}{f['us_per_token'][t]:>12.1f}{q['us_per_token'][t]:>12.1f}")
+    for t, us in report["float32_basic_us_per_token"].items():
+        print(f"{"step us, basic ops " + t:24}{us:>12.1f}")
     for t, us in report["rnngen_us_per_token"].items():
         print(f"{'rnngen sample, ' + t:24}{us:>12.1f}")
     if args.json:

@@ -167,28 +167,29 @@ def main() -> None:
         "1 thread": rnngen_latency(args.run, 1, args.tokens, args.rounds),
         "default": rnngen_latency(args.run, None, args.tokens, args.rounds),
     }
-    f, q = report["float32"], report["int8"]
-    print(f"{report['machine']['cpu']}, onnxruntime {onnxruntime.__version__}")
-    print(f"model: {c.level} {c.cell} L{c.layers} H{c.hidden} E{c.embed} V{c.vocab_size}")
-    print(f"{'':24}{'float32':>12}{'int8':>12}")
-    for what, get in (
-        ("step graph (bytes)", lambda r: r["bytes"]["step"]),
-        ("scoring graph (bytes)", lambda r: r["bytes"]["score"]),
-    ):
-        print(f"{what:24}{get(f):>12,}{get(q):>12,}")
-    print(f"{'size ratio':24}{'':>12}{f['bytes']['step'] / q['bytes']['step']:>11.2f}x")
-    print(
-        f"{'valid bits/token':24}{f['bits']:>12.4f}{q['bits']:>12.4f}"
-        f"   (rnngen: {report['rnngen_bits']:.4f})"
-    )
-    for t in f["us_per_token"]:
-        print(f"{'step us, ort ' + t:24}{f['us_per_token'][t]:>12.1f}{q['us_per_token'][t]:>12.1f}")
-    for t, us in report["float32_basic_us_per_token"].items():
-        print(f"{"step us, basic ops " + t:24}{us:>12.1f}")
-    for t, us in report["rnngen_us_per_token"].items():
-        print(f"{'rnngen sample, ' + t:24}{us:>12.1f}")
+    print_table(report)
     if args.json:
         write_report(report, args.json)
+
+
+def print_table(report: dict) -> None:
+    f, q, m = report["float32"], report["int8"], report["model"]
+    w = 30
+    print(f"{report['machine']['cpu']}, onnxruntime {report['onnxruntime']}")
+    print(f"model: {m['level']} {m['cell']} L{m['layers']} H{m['hidden']} E{m['embed']}")
+    print(f"{'':{w}}{'float32':>12}{'int8':>12}")
+    for what, key in (("step graph (bytes)", "step"), ("scoring graph (bytes)", "score")):
+        print(f"{what:{w}}{f['bytes'][key]:>12,}{q['bytes'][key]:>12,}")
+    print(f"{'float32 / int8 size':{w}}{f['bytes']['step'] / q['bytes']['step']:>24.2f}")
+    print(f"{'valid bits/token':{w}}{f['bits']:>12.4f}{q['bits']:>12.4f}")
+    print(f"{'valid bits/token, rnngen':{w}}{report['rnngen_bits']:>12.4f}")
+    for t in f["us_per_token"]:
+        us = f["us_per_token"][t], q["us_per_token"][t]
+        print(f"{'us/token, onnxruntime, ' + t:{w}}{us[0]:>12.1f}{us[1]:>12.1f}")
+    for t, us in report["float32_basic_us_per_token"].items():
+        print(f"{'us/token, basic ops, ' + t:{w}}{us:>12.1f}")
+    for t, us in report["rnngen_us_per_token"].items():
+        print(f"{'us/token, rnngen, ' + t:{w}}{us:>12.1f}")
 
 
 if __name__ == "__main__":

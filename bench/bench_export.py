@@ -1,7 +1,7 @@
 """ONNX export, float32 against --int8: file size, validation bits per token and onnxruntime's
 step latency at batch 1 against rnngen's own sampler.
 
-    python bench/bench_export.py RUN --valid valid.txt             # RUN: a trained language model
+    python bench/bench_export.py RUN [RUN...] --valid valid.txt    # RUN: a trained language model
     python bench/bench_export.py RUN --valid valid.txt --json bench/results/export-onnx.json
 
 What it does, with RUN exported by ``rnngen export`` twice (float32, then ``--int8``):
@@ -108,7 +108,7 @@ def rnngen_latency(run: str, threads: int | None, tokens: int, rounds: int) -> f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", help="a trained language model: run directory or checkpoint")
+    ap.add_argument("runs", nargs="+", help="trained language models: run directories or files")
     ap.add_argument("--valid", required=True, help="validation text")
     ap.add_argument("--tokens", type=int, default=1000, help="tokens per latency round")
     ap.add_argument("--rounds", type=int, default=5)
@@ -117,15 +117,23 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import onnxruntime
 
+    results = {"machine": machine(), "onnxruntime": onnxruntime.__version__, "models": []}
+    for run in args.runs:
+        report = measure(run, args)
+        results["models"].append(report)
+        print_table(results, report)
+    if args.json:
+        write_report(results, args.json)
+
+
+def measure(run: str, args) -> dict:
     import rnngen
 
-    model = rnngen.load(args.run)
+    model = rnngen.load(run)
     text = Path(args.valid).read_text(encoding="utf-8")
     tokens = model.checkpoint.vocab.encode(text)
     c = model.config
     report: dict = {
-        "machine": machine(),
-        "onnxruntime": onnxruntime.__version__,
         "model": {
             "path": str(model.path),
             "cell": c.cell,
@@ -142,7 +150,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         for kind, int8 in (("float32", False), ("int8", True)):
             path = Path(tmp) / f"{kind}.onnx"
-            sizes = export(args.run, path, int8)
+            sizes = export(run, path, int8)
             score = path.with_name(f"{kind}.score.onnx")
             report[kind] = {
                 "bytes": sizes,
@@ -164,18 +172,16 @@ def main() -> None:
             for t in (1, 2)
         }
     report["rnngen_us_per_token"] = {
-        "1 thread": rnngen_latency(args.run, 1, args.tokens, args.rounds),
-        "default": rnngen_latency(args.run, None, args.tokens, args.rounds),
+        "1 thread": rnngen_latency(run, 1, args.tokens, args.rounds),
+        "default": rnngen_latency(run, None, args.tokens, args.rounds),
     }
-    print_table(report)
-    if args.json:
-        write_report(report, args.json)
+    return report
 
 
-def print_table(report: dict) -> None:
+def print_table(results: dict, report: dict) -> None:
     f, q, m = report["float32"], report["int8"], report["model"]
     w = 30
-    print(f"{report['machine']['cpu']}, onnxruntime {report['onnxruntime']}")
+    print(f"{results['machine']['cpu']}, onnxruntime {results['onnxruntime']}")
     print(f"model: {m['level']} {m['cell']} L{m['layers']} H{m['hidden']} E{m['embed']}")
     print(f"{'':{w}}{'float32':>12}{'int8':>12}")
     for what, key in (("step graph (bytes)", "step"), ("scoring graph (bytes)", "score")):

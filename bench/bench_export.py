@@ -11,9 +11,10 @@ What it does, with RUN exported by ``rnngen export`` twice (float32, then ``--in
              zero state): by rnngen itself, and by each scoring graph in onnxruntime, as bits per
              token (per character at character level);
   latency    us per token at batch 1: the step graph in an onnxruntime session of 1 thread and of
-             2 (each token the argmax of the last logits, fed back, the state carried), against
-             ``rnngen.load(RUN, threads=1)`` and ``rnngen.load(RUN)`` (rnngen sample's default)
-             generating at temperature 1; median of ``--rounds`` rounds of ``--tokens`` tokens.
+             2 (each token the argmax of the last logits, fed back, the state carried), and the
+             float32 step from basic operators, against ``rnngen.load(RUN, threads=1)`` and
+             ``rnngen.load(RUN)`` (rnngen sample's default) generating at temperature 1; median
+             of ``--rounds`` rounds of ``--tokens`` tokens, the engines alternating in each.
 """
 
 import argparse
@@ -73,37 +74,56 @@ def onnx_bits(score_path: Path, tokens: np.ndarray, batch: int, seq_len: int) ->
     return nats / count / math.log(2)
 
 
-def onnx_latency(step_path: Path, threads: int, tokens: int, rounds: int) -> float:
-    """Median us per token of the step graph at batch 1, argmax fed back."""
+def onnx_engine(step_path: Path, threads: int):
+    """A function of n: the seconds per token of n steps of the step graph at batch 1, each
+    token the argmax of the last logits, fed back, the state carried."""
     sess = session(step_path, threads)
     meta = sess.get_modelmeta().custom_metadata_map
     names = json.loads(meta["rnngen.state"])
     start = json.loads(meta["rnngen.start_state"])
-    times = []
-    for _ in range(rounds + 1):  # the first round warms the session
-        state = {n: np.asarray(start[n], np.float32)[:, None, :] for n in names}
-        tok = np.array([json.loads(meta["rnngen.start_token"]) or 0], np.int64)
+    first = json.loads(meta["rnngen.start_token"]) or 0
+
+    def go(n: int) -> float:
+        state = {k: np.asarray(start[k], np.float32)[:, None, :] for k in names}  # (L, 1, H)
+        tok = np.array([first], np.int64)
         t0 = time.perf_counter()
-        for _ in range(tokens):
+        for _ in range(n):
             out = sess.run(None, {"ids": tok, **state})
             tok = out[0].argmax(axis=1).astype(np.int64)
             state = dict(zip(names, out[1:], strict=True))
-        times.append((time.perf_counter() - t0) / tokens * 1e6)
-    return statistics.median(times[1:])
+        return (time.perf_counter() - t0) / n
+
+    return go
 
 
-def rnngen_latency(run: str, threads: int | None, tokens: int, rounds: int) -> float:
+def rnngen_engine(run: str, threads: int | None):
+    """The same for rnngen's sampler (``rnngen sample``'s path), at temperature 1."""
     import rnngen
 
     m = rnngen.load(run, threads=threads)
     m.warm("sample")
-    times = []
-    for r in range(rounds + 1):
+    seed = iter(range(10**6))
+
+    def go(n: int) -> float:
         t0 = time.perf_counter()
-        for _ in m.generate("", length=tokens, temp=1.0, seed=r):
+        for _ in m.generate("", length=n, temp=1.0, seed=next(seed)):
             pass
-        times.append((time.perf_counter() - t0) / tokens * 1e6)
-    return statistics.median(times[1:])
+        return (time.perf_counter() - t0) / n
+
+    return go
+
+
+def alternated(engines: dict, tokens: int, rounds: int) -> dict[str, float]:
+    """Median us per token of each engine over ``rounds`` rounds, the engines taking turns in
+    every round (the machine is shared: a busy spell then hits all of them), after one round
+    that warms each."""
+    times: dict[str, list[float]] = {k: [] for k in engines}
+    for r in range(rounds + 1):
+        for k, go in engines.items():
+            t = go(tokens)
+            if r:
+                times[k].append(t * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -148,18 +168,14 @@ def measure(run: str, args) -> dict:
     ev = model.evaluate(text=text, batch_size=16, seq_len=64)
     report["rnngen_bits"] = ev.loss / math.log(2)
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        engines = {}
         for kind, int8 in (("float32", False), ("int8", True)):
             path = Path(tmp) / f"{kind}.onnx"
             sizes = export(run, path, int8)
             score = path.with_name(f"{kind}.score.onnx")
-            report[kind] = {
-                "bytes": sizes,
-                "bits": onnx_bits(score, tokens, 16, 64),
-                "us_per_token": {
-                    f"{t} thread{'s' * (t > 1)}": onnx_latency(path, t, args.tokens, args.rounds)
-                    for t in (1, 2)
-                },
-            }
+            report[kind] = {"bytes": sizes, "bits": onnx_bits(score, tokens, 16, 64)}
+            for t in (1, 2):
+                engines[f"onnxruntime {kind}, {t} thread{'s' * (t > 1)}"] = onnx_engine(path, t)
         # the same step from basic operators (MatMuls), float32: what --int8 quantizes for GRU/RNN
         from rnngen.export.onnx import lm, meta
 
@@ -167,14 +183,10 @@ def measure(run: str, args) -> dict:
         g = lm.step_graph(ck, basic=True)
         props = meta.lm(ck, "step", g.described, "basic", False)
         basic.write_bytes(g.model("basic operators", props).SerializeToString())
-        report["float32_basic_us_per_token"] = {
-            f"{t} thread{'s' * (t > 1)}": onnx_latency(basic, t, args.tokens, args.rounds)
-            for t in (1, 2)
-        }
-    report["rnngen_us_per_token"] = {
-        "1 thread": rnngen_latency(run, 1, args.tokens, args.rounds),
-        "default": rnngen_latency(run, None, args.tokens, args.rounds),
-    }
+        engines["onnxruntime float32 basic ops, 1 thread"] = onnx_engine(basic, 1)
+        engines["rnngen, 1 thread"] = rnngen_engine(run, 1)
+        engines["rnngen, default threads"] = rnngen_engine(run, None)
+        report["us_per_token"] = alternated(engines, args.tokens, args.rounds)
     return report
 
 
@@ -189,13 +201,8 @@ def print_table(results: dict, report: dict) -> None:
     print(f"{'float32 / int8 size':{w}}{f['bytes']['step'] / q['bytes']['step']:>24.2f}")
     print(f"{'valid bits/token':{w}}{f['bits']:>12.4f}{q['bits']:>12.4f}")
     print(f"{'valid bits/token, rnngen':{w}}{report['rnngen_bits']:>12.4f}")
-    for t in f["us_per_token"]:
-        us = f["us_per_token"][t], q["us_per_token"][t]
-        print(f"{'us/token, onnxruntime, ' + t:{w}}{us[0]:>12.1f}{us[1]:>12.1f}")
-    for t, us in report["float32_basic_us_per_token"].items():
-        print(f"{'us/token, basic ops, ' + t:{w}}{us:>12.1f}")
-    for t, us in report["rnngen_us_per_token"].items():
-        print(f"{'us/token, rnngen, ' + t:{w}}{us:>12.1f}")
+    for k, us in report["us_per_token"].items():
+        print(f"{'us/token, ' + k:{w + 22}}{us:>8.1f}")
 
 
 if __name__ == "__main__":

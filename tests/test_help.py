@@ -16,6 +16,7 @@ COMMANDS = [
     ["info"],
     ["plot"],
     ["heatmap"],
+    ["export"],
     ["corpus"],
     ["corpus", "list"],
     ["corpus", "get"],

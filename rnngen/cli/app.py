@@ -14,6 +14,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from rnngen.cli.corpus import corpus_app
 from rnngen.cli.errors import INTERRUPTED
 from rnngen.cli.evaluate import evaluate
+from rnngen.cli.export import export
 from rnngen.cli.heatmap import heatmap
 from rnngen.cli.info import info
 from rnngen.cli.manual import Command, Group, examples
@@ -58,6 +59,12 @@ EXAMPLES = {
         "rnngen translate runs/dates dates.txt --n-best 3 --json",
     ),
     "score": ("rnngen score MODEL < lines.txt | sort -k2 -n   # the least surprising first",),
+    "export": (
+        "rnngen export MODEL -o lm.onnx         # lm.onnx (the step), lm.score.onnx",
+        "rnngen export MODEL -o lm.onnx --int8  # int8 weights, about 4x smaller",
+        "rnngen export MODEL --format web -o page",
+        "rnngen export MODEL --format c -o model.c && cc -O2 model.c -lm -o model",
+    ),
     "info": ("rnngen info runs/corpus-20261121-101500", "rnngen info MODEL --json"),
     "plot": (
         "rnngen plot runs/a runs/b             # in the terminal",
@@ -77,6 +84,7 @@ for _name, _command in (
     ("info", info),
     ("plot", plot),
     ("heatmap", heatmap),
+    ("export", export),
 ):
     app.command(_name, cls=Command, epilog=examples(*EXAMPLES[_name]))(_command)
 app.add_typer(corpus_app, name="corpus")

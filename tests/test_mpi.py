@@ -74,12 +74,13 @@ def test_two_processes_train_what_one_process_trains(workdir):
 
 
 MPI_SCRIPT = """
-import sys, rnngen
+import os, rnngen
 events = []
 run = rnngen.train("corpus.txt", hidden=32, embed=16, batch_size=8, seq_len=16, seed=5, lr=0.01,
                    steps=20, eval_every=5, out="api-mpi", progress=events.append)
 starts = [e for e in events if e.kind == "start"]
-print(run.steps, len(starts), starts[0].info["processes"] if starts else 0, file=sys.stderr)
+line = f"{run.steps} {len(starts)} {starts[0].info['processes'] if starts else 0}\\n"
+os.write(2, line.encode())  # one write: the two processes' lines cannot interleave
 """
 
 

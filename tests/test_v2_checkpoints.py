@@ -193,4 +193,5 @@ def test_the_python_api_agrees(name):
     ev = model.evaluate(HERE / pairs)
     want = a["eval"]["out"]
     fields = ["loss", "tokens", "sources", "accuracy", "token_error_rate"]
-    assert [getattr(ev, k) for k in fields] == approx([want[k] for k in fields])
+    # rel 1e-5 for the reason above (1.1e-6 seen on the loss after the export tests' files)
+    assert [getattr(ev, k) for k in fields] == approx([want[k] for k in fields], rel=1e-5)

@@ -93,11 +93,11 @@ def _options(
         base, optional = value_type(f)
         decls = [flag(f)] + ([spec.short] if spec.short else [])
         help_text = escape(spec.help)  # Typer reads help as rich markup: "[0.1]" is not a tag
-        shown = shown_defaults.get(f.name, spec.shown_default)
+        default_text = _with_task_defaults(cls, f, shown_defaults.get(f.name, spec.shown_default))
         option = typer.Option(
             *decls,
             help=help_text,
-            show_default=escape(shown) if shown else not spec.derived,
+            show_default=escape(default_text) if default_text else not spec.derived,
             metavar=_metavar(base, spec),
             rich_help_panel=panel(spec.panel) if spec.panel else None,
         )
@@ -112,6 +112,25 @@ def _options(
             )
         )
     return out
+
+
+def _with_task_defaults(cls: type[Settings], f: dataclasses.Field, text: str | None) -> str | None:
+    """A shared setting's default as --help states it, with each task's own where it differs
+    (``Task.defaults``: "256; seq2seq 384")."""
+    from rnngen.config.training import TrainConfig
+    from rnngen.nn.config import ModelConfig
+    from rnngen.tasks import TASKS, task
+
+    if cls not in (ModelConfig, TrainConfig):
+        return text
+    own = [(n, task(n).defaults[f.name]) for n in TASKS if f.name in task(n).defaults]
+    if not own:
+        return text
+
+    def plain(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return "; ".join([text or plain(f.default), *(f"{n} {plain(v)}" for n, v in own)])
 
 
 def settings_options(*sources: type[Settings] | Subset) -> Callable:

@@ -30,13 +30,7 @@ class TrainConfig(Settings):
     seq_len: int = setting(
         64, "Unrolled steps per batch (T): the truncated-BPTT window.", min=1, panel="schedule"
     )
-    batch_size: int = setting(
-        32,
-        "Parallel streams per batch (B).",
-        min=1,
-        shown_default="32; seq2seq 64",
-        panel="schedule",
-    )
+    batch_size: int = setting(32, "Parallel streams per batch (B).", min=1, panel="schedule")
     optimizer: str = setting(
         "adam",
         "adam, adamw, sgd, rmsprop or adagrad (update rules as PyTorch writes them).",
@@ -63,7 +57,6 @@ class TrainConfig(Settings):
         "constant",
         "Learning rate: constant, step, plateau or cosine.",
         choices=SCHEDULES,
-        shown_default="constant; seq2seq cosine",
         panel="schedule",
     )
     decay: float | None = setting(

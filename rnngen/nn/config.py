@@ -33,23 +33,16 @@ class ModelConfig(Settings):
         "Embedding width (E).",
         min=1,
         derived=True,
-        shown_default="64 for char, H for word; seq2seq 128",
+        shown_default="64 for char, H for word",
         panel="model",
     )
-    hidden: int = setting(
-        256,
-        "Hidden units per layer (H).",
-        min=1,
-        shown_default="256; seq2seq 384",
-        panel="model",
-    )
+    hidden: int = setting(256, "Hidden units per layer (H).", min=1, panel="model")
     layers: int = setting(2, "Stacked recurrent layers (L).", min=1, panel="model")
     dropout: float = setting(
         0.0,
         "Dropout between layers and before the output, in training (Zaremba et al. 2014).",
         min=0,
         below=1,
-        shown_default="0; seq2seq 0.4",
         panel="model",
     )
     # None: the rate between the layers (what LMNetwork reads, and what checkpoints from before

@@ -23,15 +23,17 @@ if TYPE_CHECKING:
 class TrainEvent:
     """What ``rnngen.train`` tells its ``progress`` callback. ``kind``: ``"start"`` (``info``
     holds the sizes and limits), ``"step"`` (after every step), ``"eval"`` (after an evaluation:
-    ``val_loss``, ``best``, and a seq2seq run's ``val_error`` when it keeps its best by the
-    greedy sequence error rate), ``"eval_whole"`` (at the end, the whole validation split scored
-    when the evaluations scored a fixed part of it: ``val_loss``), ``"warning"`` (``message``)."""
+    ``val_loss``, ``best``, a language model's ``val_bits_per_char``, and a seq2seq run's
+    ``val_error`` when it keeps its best by the greedy sequence error rate), ``"eval_whole"``
+    (at the end, the whole validation split scored when the evaluations scored a fixed part of
+    it: ``val_loss``, ``val_bits_per_char``), ``"warning"`` (``message``)."""
 
     kind: str
     step: int = 0
     loss: float | None = None
     val_loss: float | None = None
     val_error: float | None = None
+    val_bits_per_char: float | None = None
     best: bool = False
     tokens_per_sec: float | None = None
     elapsed: float | None = None
@@ -52,14 +54,30 @@ class _Events:
         self.cb(TrainEvent("step", step, loss, tokens_per_sec=tokens_per_sec, elapsed=elapsed))
 
     def evaluated(
-        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+        self,
+        step: int,
+        val_loss: float,
+        best: bool,
+        val_error: float | None = None,
+        val_bits_per_char: float | None = None,
     ) -> None:
-        self.cb(TrainEvent("eval", step, val_loss=val_loss, best=best, val_error=val_error))
+        self.cb(
+            TrainEvent(
+                "eval",
+                step,
+                val_loss=val_loss,
+                best=best,
+                val_error=val_error,
+                val_bits_per_char=val_bits_per_char,
+            )
+        )
 
     def evaluating(self, done: int, total: int) -> None: ...
 
-    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None:
-        self.cb(TrainEvent("eval_whole", step, val_loss=val_loss))
+    def evaluated_whole(
+        self, step: int, val_loss: float, tokens: int, bits_per_char: float | None = None
+    ) -> None:
+        self.cb(TrainEvent("eval_whole", step, val_loss=val_loss, val_bits_per_char=bits_per_char))
 
     def saved(self, path: Path) -> None: ...
 

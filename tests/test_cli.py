@@ -304,18 +304,19 @@ def test_score_lines_sort_in_a_pipeline(trained):
     )
     assert p.returncode == 0, p.stderr
     rows = [r.split("\t") for r in p.stdout.splitlines()]
-    assert sorted(r[4] for r in rows) == sorted(text.splitlines())
+    assert sorted(r[5] for r in rows) == sorted(text.splitlines())
     bpt = [float(r[1]) for r in rows]
     assert bpt == sorted(bpt)
-    for bits, per_token, ppl, tokens, line in rows:
+    for bits, per_token, ppl, tokens, per_char, line in rows:
         assert int(tokens) == len(line) + 1  # the line end counts
         assert float(per_token) == pytest.approx(float(bits) / int(tokens), abs=1e-4)
         assert float(ppl) == pytest.approx(2 ** float(per_token), rel=1e-3)
+        assert float(per_char) == pytest.approx(float(bits) / (len(line) + 1), abs=1e-4)
     assert "scored 4 lines" in p.stderr and "bits/char" in p.stderr
     j = run("score", "runs/small", "lines.txt", "--json", cwd=workdir)
     objs = [json.loads(line) for line in out(j).splitlines()]
     assert [o["line"] for o in objs] == [1, 2, 3, 4] and objs[2]["text"] == ""
-    by_text = {r[4]: float(r[0]) for r in rows}
+    by_text = {r[5]: float(r[0]) for r in rows}
     assert all(o["bits"] == pytest.approx(by_text[o["text"]], abs=1e-4) for o in objs)
     empty = run("score", "runs/small", "-", cwd=workdir, stdin=b"")
     assert empty.returncode == 0 and out(empty) == "" and "no lines to score" in err(empty)

@@ -102,7 +102,7 @@ def test_types_are_words_not_python(train_help):
     assert re.search(r"--hidden\s+INTEGER\s", train_help)
     assert re.search(r"--val-file\s+FILE\s", train_help)
     assert re.search(r"--resume\s+PATH\s", train_help)
-    assert re.search(r"--level\s+char\|word\s", train_help)
+    assert re.search(r"--level\s+char\|word\|bpe\s", train_help)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "rnngen")
@@ -132,7 +132,7 @@ def test_defaults_that_are_not_values_are_stated_the_same_way(train_help):
     flat = " ".join(train_help.split())
     for text in (
         "[default: 256; seq2seq 384]",
-        "[default: 64 for char, H for word; seq2seq 128]",
+        "[default: 64 for char, H for word and bpe; seq2seq 128]",
         "[default: 2 for seq2seq,",  # --replicas (the rest wraps within the panel's border)
         "[default: runs/NAME-TIME]",
         "[default: all cores]",

@@ -16,6 +16,7 @@ from rnngen.checkpoint.schema import check_training_state, checked_parts
 from rnngen.config.training import TrainConfig
 from rnngen.data.vocab import Vocab
 from rnngen.errors import CheckpointError
+from rnngen.files import atomic_write
 from rnngen.nn.cells import CELLS
 from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import State
@@ -109,7 +110,34 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "step": ckpt.step,
         "info": ckpt.info,
     }
-    return write(Path(path), tensors, meta)
+    written = write(Path(path), tensors, meta)
+    write_tokenizers(ckpt, written.parent)
+    return written
+
+
+def tokenizer_files(ckpt: Checkpoint) -> dict[str, Vocab]:
+    """The ``tokenizer.json`` files a checkpoint's BPE vocabularies are written to beside it
+    (file name -> vocabulary): ``tokenizer.json``, or a seq2seq model's ``src-tokenizer.json`` and
+    ``tgt-tokenizer.json``. The checkpoint holds its own copy; these are for other tools."""
+    sides = (
+        {"src-": ckpt.vocabs.get("src_vocab"), "tgt-": ckpt.vocab}
+        if ckpt.vocabs
+        else {"": ckpt.vocab}
+    )
+    return {f"{k}tokenizer.json": v for k, v in sides.items() if v is not None and v.level == "bpe"}
+
+
+def write_tokenizers(ckpt: Checkpoint, where: Path) -> None:
+    """Write (or rewrite, when it differs) each of ``tokenizer_files`` into ``where``. Raises
+    CheckpointError."""
+    for name, vocab in tokenizer_files(ckpt).items():
+        target = where / name
+        data = vocab.tokenizer.encode("utf-8")
+        try:
+            if not target.exists() or target.read_bytes() != data:
+                atomic_write(target, data)
+        except OSError as e:
+            raise CheckpointError(f"{target}: could not write ({e.strerror or e})") from None
 
 
 MAX_REPLICAS = 1024

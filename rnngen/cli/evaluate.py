@@ -63,15 +63,17 @@ def evaluate(
         )
         if m.unknown:
             warn(f"{len(m.unknown):,} word types not in the vocabulary were scored as <unk>")
-    unit = "char" if m.level == "char" else "word"
+    unit = {"char": "char", "word": "word", "bpe": "token"}[m.level]
     if shared.json_out:
         write(
             json.dumps(
                 {
                     "loss": res.loss,
                     "bits_per_token": res.bits_per_token,
+                    "bits_per_char": res.bits_per_char,
                     "perplexity": res.perplexity,
                     "tokens": res.tokens,
+                    "chars": res.chars,
                     "level": m.level,
                 }
             )
@@ -81,6 +83,7 @@ def evaluate(
         write(
             f"loss        {res.loss:.4f} nats/{unit}\n"
             f"bits        {res.bits_per_token:.4f} bits/{unit}\n"
+            f"bits/char   {res.bits_per_char:.4f} bits/char ({res.chars:,} characters)\n"
             f"perplexity  {res.perplexity:.2f}\n"
             f"tokens      {res.tokens:,}\n"
         )
@@ -100,7 +103,7 @@ def _evaluate_seq2seq(m, path: str, beam: int, settings: EvalConfig, shared: Sha
     if shared.json_out:
         write(json.dumps({**res.to_dict(), "beam": beam, "level": s2s.tgt_level}) + "\n")
         return
-    unit = "token" if s2s.tgt_level == "word" else "char"
+    unit = "char" if s2s.tgt_level == "char" else "token"
     write(
         f"loss                 {res.loss:.4f} nats/{unit} (teacher-forced)\n"
         f"perplexity           {res.perplexity:.3f}\n"

@@ -21,10 +21,12 @@ def score(
     *,
     shared: Shared,
 ) -> None:
-    """Surprisal of each input line: total bits, bits per token, perplexity (TSV on stdout).
+    """Surprisal of each input line: total bits, bits per token and per character, perplexity (TSV
+    on stdout).
 
-    Columns: bits, bits/token, perplexity, tokens, the line. Each line is scored on its own, from
-    the state the model starts texts in (after a line break), its line end included.
+    Columns: bits, bits/token, perplexity, tokens, bits/char, the line. Each line is scored on its
+    own, from the state the model starts texts in (after a line break), its line end included
+    (it counts as a token and as a character).
     """
     from rnngen.data.text import read_text
     from rnngen.generate.score import MAX_BATCH
@@ -43,7 +45,7 @@ def score(
         # every line is read before any is scored: a bad line fails before any output
         chunks = m.score_chunks(lines, name, CHUNK_LINES)
         t0 = time.perf_counter()
-        total_bits, total_tokens = 0.0, 0
+        total_bits, total_tokens, total_chars = 0.0, 0, 0
         for n, scores in enumerate(chunks):
             a = n * CHUNK_LINES
             if n == 0 and m.unknown and not quiet:
@@ -60,6 +62,7 @@ def score(
                 line = lines[a + k]
                 total_bits += s.bits
                 total_tokens += s.tokens
+                total_chars += s.chars
                 if shared.json_out:
                     out.append(
                         json.dumps(
@@ -69,6 +72,8 @@ def score(
                                 "bits_per_token": s.bits_per_token,
                                 "perplexity": s.perplexity,
                                 "tokens": s.tokens,
+                                "bits_per_char": s.bits_per_char,
+                                "chars": s.chars,
                                 "text": line,
                             }
                         )
@@ -76,7 +81,7 @@ def score(
                 else:
                     out.append(
                         f"{s.bits:.4f}\t{s.bits_per_token:.4f}\t{s.perplexity:.4f}\t"
-                        f"{s.tokens}\t{line}"
+                        f"{s.tokens}\t{s.bits_per_char:.4f}\t{line}"
                     )
             write("".join(o + "\n" for o in out))
     seconds = time.perf_counter() - t0
@@ -84,9 +89,10 @@ def score(
     if total_tokens:
         mean = total_bits / total_tokens
         ppl = 2.0 ** min(mean, 1000.0)
+        per_char = "" if m.level == "char" else f", {total_bits / total_chars:.4f} bits/char"
         info(
             f"scored {len(lines):,} lines, {total_tokens:,} {unit}s in {seconds:.1f} s: "
-            f"{mean:.4f} bits/{unit}, perplexity {ppl:.4f}",
+            f"{mean:.4f} bits/{unit}{per_char}, perplexity {ppl:.4f}",
             quiet,
         )
     else:

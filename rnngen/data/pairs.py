@@ -1,10 +1,12 @@
 """Parallel text for sequence-to-sequence models: one ``source<TAB>target`` pair per line.
 
 Reading checks every line and names the file and line of the first bad one (no tab, more than one
-tab, an empty side); a file without pairs is refused. Tokens: characters, or whitespace-separated
-words (a grapheme-to-phoneme target is space-separated phonemes). The target vocabulary gains one
-boundary token, read as <s> before the first target token and predicted as </s> after the last
-(the word vocabulary's <eos>; a character vocabulary's extra id after its characters).
+tab, an empty side); a file without pairs is refused. Tokens: characters, whitespace-separated
+words (a grapheme-to-phoneme target is space-separated phonemes), or byte-level subwords learned
+from the training pairs' side (a side is read as characters, and encoded whole). The target
+vocabulary gains one boundary token, read as <s> before the first target token and predicted as
+</s> after the last (the word vocabulary's <eos>; a character or subword vocabulary's extra id
+after its tokens).
 """
 
 import hashlib
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import rnngen.nn.seq2seq.spec as spec
+from rnngen.data.bpe import DEFAULT_VOCAB
 from rnngen.data.text import fingerprint, read_text, text_files
 from rnngen.data.vocab import EOS, UNK, Vocab
 from rnngen.errors import DataError
@@ -31,7 +34,9 @@ class Pair:
 
 
 def tokens(text: str, level: str) -> list[str]:
-    return list(text) if level == "char" else text.split()
+    """A side's tokens as read: words, or characters (char level, and BPE level until
+    ``encode`` spells them in subwords)."""
+    return text.split() if level == "word" else list(text)
 
 
 def looks_like_pairs(path: str | Path) -> bool:
@@ -115,12 +120,19 @@ def held_out(source: str, frac: float) -> bool:
 
 
 def build_vocab(
-    seqs: Iterable[list[str]], level: str, max_vocab: int | None = None, min_count: int = 1
+    seqs: Iterable[list[str]],
+    level: str,
+    max_vocab: int | None = None,
+    min_count: int = 1,
+    bpe_size: int | None = None,
 ) -> Vocab:
-    """Sorted characters, or words by descending frequency after <eos> and <unk>: those seen at
-    least ``min_count`` times, at most ``max_vocab`` entries in all (the others read as <unk>)."""
+    """Sorted characters, words by descending frequency after <eos> and <unk> (those seen at
+    least ``min_count`` times, at most ``max_vocab`` entries in all; the others read as <unk>),
+    or ``bpe_size`` byte-level subwords learned from the sequences."""
     if level == "char":
         return Vocab("char", sorted({c for s in seqs for c in s}))
+    if level == "bpe":
+        return Vocab.learned(("".join(s) for s in seqs), bpe_size or DEFAULT_VOCAB)
     return Vocab.from_counts(Counter(w for s in seqs for w in s), max_vocab, min_count)
 
 
@@ -136,6 +148,8 @@ def target_size(vocab: Vocab) -> int:
 
 def encode(vocab: Vocab, toks: list[str]) -> np.ndarray:
     """Token ids (int32); unknown words are <unk>, unknown characters raise KeyError."""
+    if vocab.level == "bpe":
+        return vocab.encode("".join(toks))
     if vocab.level == "word":
         unk = vocab.stoi[UNK]
         return np.array([vocab.stoi.get(w, unk) for w in toks], np.int32)
@@ -144,18 +158,22 @@ def encode(vocab: Vocab, toks: list[str]) -> np.ndarray:
 
 def unknown(vocab: Vocab, toks: list[str]) -> list[str]:
     """Tokens missing from ``vocab``, in order of first appearance."""
+    if vocab.level == "bpe":
+        return []
     return list(dict.fromkeys(t for t in toks if t not in vocab.stoi))
 
 
 def decode(vocab: Vocab, ids: Iterable[int]) -> str:
     """A target's text: characters joined, words joined by spaces (the boundary dropped)."""
     b = boundary(vocab)
+    if vocab.level == "bpe":
+        return vocab.decode([i for i in ids if i != b])
     return joined([vocab.itos[i] for i in ids if i != b], vocab.level)
 
 
 def joined(toks: list[str], level: str) -> str:
-    """Tokens as text: characters joined, words joined by spaces (``tokens`` undone)."""
-    return "".join(toks) if level == "char" else " ".join(toks)
+    """Tokens as read, as text: characters joined, words joined by spaces (``tokens`` undone)."""
+    return " ".join(toks) if level == "word" else "".join(toks)
 
 
 # ---- encoded pairs ------------------------------------------------------------------------------
@@ -177,6 +195,17 @@ class PairSet:
         """Tokens the decoder predicts, each target's </s> included (counted once: the trainer
         asks at every step)."""
         return sum(len(t) + 1 for t in self.tgt)
+
+    def within(self, max_len: int) -> tuple["PairSet", int]:
+        """(the pairs whose source is at most ``max_len`` tokens and target less, how many
+        were left out)."""
+        keep = [i for i in range(len(self)) if len(self.src[i]) <= max_len > len(self.tgt[i])]
+        kept = PairSet(
+            [self.src[i] for i in keep],
+            [self.tgt[i] for i in keep],
+            [self.sources[i] for i in keep],
+        )
+        return kept, len(self) - len(keep)
 
     def __reduce__(self):
         """Pickled (sent to the other processes of a data-parallel run) as two flat arrays and

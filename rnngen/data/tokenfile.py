@@ -16,14 +16,17 @@ import hashlib
 import json
 import mmap
 import os
+import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rnngen.data import bpe
 from rnngen.data.batches import split_tail
-from rnngen.data.corpus import Corpus
+from rnngen.data.corpus import Corpus, tail_chars
 from rnngen.data.stream import Fingerprint, expand, spool_stdin, text_pieces, whole_lines
 from rnngen.data.text import display_name
 from rnngen.data.vocab import Vocab
@@ -71,7 +74,8 @@ class _Pieces:
 
     def __call__(self, level: str):
         pieces = text_pieces(self.files, self.src.encoding, self.src.errors, self.stdin_copy)
-        return whole_lines(pieces) if level == "word" else pieces
+        # word and subword tokens never cross a line end: pieces of whole lines encode as the whole
+        return whole_lines(pieces) if level != "char" else pieces
 
     def close(self) -> None:
         if self.stdin_copy is not None:
@@ -118,7 +122,7 @@ class _Encoder:
             self.lut[cps] = np.arange(len(cps), dtype=np.int32)
 
     def __call__(self, piece: str) -> np.ndarray:
-        if self.vocab.level == "word":
+        if self.vocab.level != "char":
             return self.vocab.encode(piece)
         cps = _code_points(piece)
         if cps.size and int(cps.max()) >= len(self.lut):
@@ -129,15 +133,19 @@ class _Encoder:
         return ids
 
 
-def _write_ids(f, pieces, encode: _Encoder, dtype: np.dtype, fp: Fingerprint, digest) -> int:
-    n = 0
+def _write_ids(
+    f, pieces, encode: _Encoder, dtype: np.dtype, fp: Fingerprint, digest
+) -> tuple[int, int]:
+    """(tokens, characters) written."""
+    n = chars = 0
     for piece in pieces:
         fp.update(piece)
         ids = np.ascontiguousarray(encode(piece).astype(dtype, copy=False))
         digest.update(memoryview(ids).cast("B"))
         f.write(memoryview(ids))
         n += len(ids)
-    return n
+        chars += len(piece)
+    return n, chars
 
 
 CHUNK = 1 << 22  # bytes per read when a token file is digested or its ids checked
@@ -186,6 +194,8 @@ def encode_corpus(
     max_vocab: int | None = None,
     min_count: int = 1,
     expect: tuple[str, str | None] | None = None,
+    bpe_size: int | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> tuple[Corpus, list[str]]:
     """Encode ``train`` (and ``val``) into ``run_dir``'s token file and map it: (corpus, tokens
     added to ``vocab``).
@@ -193,7 +203,8 @@ def encode_corpus(
     Without ``val``, the tail ``val_frac`` of the text is held out for validation, at most
     ``val_max`` tokens (the fraction recorded is the one used). The vocabulary is ``vocab``, grown
     by what the text adds when ``grow`` (``--init-from``), or
-    built from the text. With ``expect`` (the fingerprints of training and validation text a run
+    built from the text (a BPE of ``bpe_size`` learned from the training text alone, ``notice``
+    told how it goes). With ``expect`` (the fingerprints of training and validation text a run
     was trained on, for ``--resume``), a text that is not that one raises ``TextChangedError`` and
     leaves no token file. Raises DataError for unreadable input.
     """
@@ -201,7 +212,9 @@ def encode_corpus(
     parts = [_Pieces(train, run_dir)] + ([_Pieces(val, run_dir)] if val is not None else [])
     try:
         added: list[str] = []
-        if vocab is None or grow:
+        if vocab is None and level == "bpe":
+            vocab = learn_bpe(parts[0](level), train.name, bpe_size, notice)
+        elif vocab is None or grow:
             s_train = scan(parts[0](level), level)
             s_val = scan(parts[1](level), level) if val is not None else None
             if level == "char":
@@ -221,10 +234,11 @@ def encode_corpus(
         digest = hashlib.sha256()  # of the bytes written: --resume checks the file against it
         try:
             with os.fdopen(fd, "wb") as f:
-                counts = [
+                written = [
                     _write_ids(f, p(level), encode, dtype, fp, digest)
                     for p, fp in zip(parts, fps, strict=False)
                 ]
+                counts = [n for n, _ in written]
                 f.flush()
                 os.fsync(f.fileno())
             got = (fps[0].hexdigest(), fps[1].hexdigest() if val is not None else None)
@@ -252,11 +266,41 @@ def encode_corpus(
         "val_frac": None if val is not None else val_frac,
         "fingerprint": got[0],
         "val_fingerprint": got[1],
+        "chars": written[0][1],  # characters of the text (before a tail split)
+        "val_chars": written[1][1] if val is not None else None,
         "sha256": digest.hexdigest(),
         "vocab": vocab.to_dict(),
     }
     atomic_write(run_dir / META, json.dumps(meta).encode())
     return open_corpus(run_dir), added
+
+
+def learn_bpe(
+    pieces: Iterable[str], name: str, size: int | None, notice: Callable[[str], None] | None
+) -> Vocab:
+    """A BPE vocabulary learned from the training text's ``pieces``, saying how it goes (every
+    5 s while it reads, and what it came to)."""
+    size = size or bpe.DEFAULT_VOCAB
+    bpe.check_vocab_size(size)
+    say = notice or (lambda _: None)
+    say(f"learning {size:,} byte-level subwords from {name}…")
+    t0 = last = time.monotonic()
+
+    def read(chars: int) -> None:
+        nonlocal last
+        if time.monotonic() - last > 5:
+            last = time.monotonic()
+            say(f"learning subwords: {chars / 1e6:,.1f}M characters read")
+
+    vocab = Vocab.learned(pieces, size, read)
+    took = time.monotonic() - t0
+    say(f"learned {len(vocab):,} subwords in {took:.1f} s")
+    if len(vocab) < size:
+        say(
+            f"warning: {name} holds too little text for {size:,} subwords: the vocabulary "
+            f"stops at {len(vocab):,} (every pair seen twice or more is merged)"
+        )
+    return vocab
 
 
 class TextChangedError(Exception):
@@ -318,7 +362,17 @@ def open_corpus(run_dir: Path, meta: dict | None = None) -> Corpus:
         train, val = mm, None
     if val is not None and len(val) < 2:
         val = None
-    return Corpus(vocab, train, val, meta["name"], meta["fingerprint"])
+    chars, val_chars = meta.get("chars"), meta.get("val_chars")
+    if isinstance(chars, int) and val is not None and meta["val_tokens"] is None:
+        val_chars = tail_chars(vocab, val)  # the held-out tail's
+        chars -= val_chars
+    return Corpus(
+        vocab, train, val, meta["name"], meta["fingerprint"], _count(chars), _count(val_chars)
+    )
+
+
+def _count(n) -> int | None:
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 def release_pages(*arrays: np.ndarray | None) -> None:

@@ -1,7 +1,8 @@
 """Scoring lines one by one: the surprisal of each line under a model, from the model's start state.
 
-Each line is read as the sampler starts a text: from the zero state after a line break ("\\n" at
-char level, ``<eos>`` at word level), and every token of the line is scored, its line end included.
+Each line is read as the sampler starts a text: from the model's start state after a line break
+("\\n" at char level, ``<eos>`` at word level, the line end's byte at BPE level), and every token of
+the line is scored, its line end included.
 Lines are independent, so many are scored at once: sorted by length, padded to a common length
 and run as one (T, B) batch; padded positions are masked out of the sums.
 """
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnngen.data.vocab import EOS, Vocab
+from rnngen.data.vocab import Vocab
 from rnngen.errors import DataError
 
 LOGIT_BUDGET = (
@@ -25,10 +26,17 @@ WINDOW = 128  # time steps per forward call; long lines run in windows with the 
 class LineScore:
     bits: float  # total surprisal of the line, line end included
     tokens: int  # tokens scored (the line end counts as one)
+    chars: int = 0  # characters of the line, its line end included
 
     @property
     def bits_per_token(self) -> float:
         return self.bits / self.tokens if self.tokens else 0.0
+
+    @property
+    def bits_per_char(self) -> float:
+        """The line's bits over its characters (its line end counts as one): comparable across
+        character, word and subword models."""
+        return self.bits / self.chars if self.chars else 0.0
 
     @property
     def perplexity(self) -> float:
@@ -43,8 +51,7 @@ def encode_lines(
     At char level a character the model does not know raises DataError naming it, ``source`` and
     the first line that has it; at word level unknown words are read as <unk> and returned.
     """
-    end = "\n" if vocab.level == "char" else EOS
-    end_id = vocab.stoi.get(end)
+    end_id = vocab.stoi.get(vocab.line_end)
     seqs: list[np.ndarray] = []
     unknown: dict[str, None] = {}
     for n, line in enumerate(lines, 1):
@@ -62,9 +69,11 @@ def encode_lines(
     return seqs, start, list(unknown)
 
 
-def score_sequences(model, seqs: list[np.ndarray], start: int | None) -> list[LineScore]:
+def score_sequences(
+    model, seqs: list[np.ndarray], start: int | None, chars: list[int] | None = None
+) -> list[LineScore]:
     """Surprisal of each token sequence from the start state: the model reads ``start`` (when not
-    None) and predicts every token of the sequence."""
+    None) and predicts every token of the sequence (``chars``: the characters each spells)."""
     scores: list[LineScore | None] = [None] * len(seqs)
     V = model.cfg.vocab_size
     zero_state_nats = None
@@ -84,7 +93,7 @@ def score_sequences(model, seqs: list[np.ndarray], start: int | None) -> list[Li
             nats = totals[k]
             if zero_state_nats is not None and len(seqs[i]):
                 nats += zero_state_nats[seqs[i][0]]
-            scores[i] = LineScore(nats / math.log(2), len(seqs[i]))
+            scores[i] = LineScore(nats / math.log(2), len(seqs[i]), chars[i] if chars else 0)
     return scores  # type: ignore[return-value]
 
 

@@ -165,17 +165,25 @@ class Translator:
         toks = tokens(line, self.src_vocab.level)
         if not toks:
             raise DataError(f"{where}: the source is empty")
-        if len(toks) > self.max_src:
-            raise DataError(
-                f"{where}: the source is {len(toks):,} tokens long; this model reads "
-                f"at most {self.max_src:,} (4x its --max-len {self.model.s2s.max_len})"
+        if len(toks) > self.max_src * (8 if self.src_vocab.level == "bpe" else 1):
+            raise self._too_long(
+                where, len(toks), "characters" if self.src_vocab.level == "bpe" else "tokens"
             )
         if self.src_vocab.level == "char":
             missing = unknown(self.src_vocab, toks)
             if missing:
                 shown = ", ".join(repr(c) for c in missing[:5])
                 raise DataError(f"{where}: characters the model does not know: {shown}")
-        return encode(self.src_vocab, toks)
+        ids = encode(self.src_vocab, toks)
+        if len(ids) > self.max_src:
+            raise self._too_long(where, len(ids), "tokens")
+        return ids
+
+    def _too_long(self, where: str, n: int, what: str) -> DataError:
+        return DataError(
+            f"{where}: the source is {n:,} {what} long; this model reads at most "
+            f"{self.max_src:,} tokens (4x its --max-len {self.model.s2s.max_len})"
+        )
 
     def unknown_words(self, line: str) -> list[str]:
         if self.src_vocab.level != "word":

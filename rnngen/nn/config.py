@@ -9,7 +9,7 @@ from rnngen.config.settings import Settings, setting
 from rnngen.errors import ConfigError
 from rnngen.nn.cells import CELLS
 
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "bpe")
 
 
 def _cells() -> tuple[str, ...]:
@@ -20,20 +20,28 @@ def _cells() -> tuple[str, ...]:
 class ModelConfig(Settings):
     level: str = setting(
         "char",
-        "Tokens: 'char' (code points) or 'word' (whitespace-separated, <eos> at each line end).",
+        "Tokens: 'char' (code points), 'word' (whitespace-separated, <eos> at each line end) or "
+        "'bpe' (byte-level subwords learned from the training text).",
         choices=LEVELS,
         panel="data",
     )
     cell: str = setting(
         "lstm", "Recurrent cell: " + ", ".join(CELLS) + ".", choices=_cells, panel="model"
     )
-    vocab_size: int = setting(0, "Vocabulary size (V), from the corpus.", min=0, cli=False)
+    vocab_size: int = setting(
+        0,
+        "Subwords to learn for --level bpe, the 256 bytes included (V; char and word "
+        "vocabularies come from the text).",
+        min=0,
+        shown_default="4096 for bpe",
+        panel="data",
+    )
     embed: int | None = setting(
         None,
         "Embedding width (E).",
         min=1,
         derived=True,
-        shown_default="64 for char, H for word",
+        shown_default="64 for char, H for word and bpe",
         panel="model",
     )
     hidden: int = setting(256, "Hidden units per layer (H).", min=1, panel="model")
@@ -52,7 +60,7 @@ class ModelConfig(Settings):
         "Dropout on the embedding output.",
         min=0,
         below=1,
-        shown_default="--dropout for word, 0 for char",
+        shown_default="--dropout for word and bpe, 0 for char",
         panel="model",
     )
     tie: bool = setting(
@@ -60,14 +68,15 @@ class ModelConfig(Settings):
     )
 
     def resolve(self) -> Self:
-        """Embedding 64 wide for characters and H for words; input dropout as between layers for
-        words and none for characters (char-rnn and torch-rnn never drop input characters)."""
+        """Embedding 64 wide for characters and H for words and subwords; input dropout as
+        between layers for words and subwords and none for characters (char-rnn and torch-rnn
+        never drop input characters)."""
         embed = (
             self.embed if self.embed is not None else (64 if self.level == "char" else self.hidden)
         )
         drop_in = self.dropout_input
         if drop_in is None:
-            drop_in = self.dropout if self.level == "word" else 0.0
+            drop_in = self.dropout if self.level != "char" else 0.0
         return replace(self, embed=embed, dropout_input=drop_in)
 
     def check(self) -> None:

@@ -99,10 +99,18 @@ class TrainProgress:
             self.err.print(f"step {step:,} ({pct:.0f}%)  loss {loss:.4f}  {fmt_rate(rate)}")
 
     def evaluated(
-        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+        self,
+        step: int,
+        val_loss: float,
+        best: bool,
+        val_error: float | None = None,
+        val_bits_per_char: float | None = None,
     ) -> None:
         self.val = f"{val_loss:.3f}" + ("" if val_error is None else f" {100 * val_error:.1f}%")
         error = "" if val_error is None else f"  error {100 * val_error:.2f}%"
+        if val_bits_per_char is not None:
+            self.val += f" ({val_bits_per_char:.3f} bpc)"
+            error += f" ({val_bits_per_char:.4f} bits/char)"
         if self.bar is not None:
             self.bar.update(self.task, val=self.val)
         if not self.quiet:
@@ -121,10 +129,13 @@ class TrainProgress:
             self.last_log = time.monotonic()
             self.err.print(f"evaluating: {done:,} of {total:,} validation tokens")
 
-    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None:
+    def evaluated_whole(
+        self, step: int, val_loss: float, tokens: int, bits_per_char: float | None = None
+    ) -> None:
         if not self.quiet:
+            bpc = "" if bits_per_char is None else f" ({bits_per_char:.4f} bits/char)"
             self.err.print(
-                f"step {step:,}  val {val_loss:.4f} on the whole validation split "
+                f"step {step:,}  val {val_loss:.4f}{bpc} on the whole validation split "
                 f"({tokens:,} tokens)"
             )
 

@@ -85,6 +85,10 @@ class Job:
 
     measure_names: tuple[str, ...] = ()  # what ``measures`` may return, as the history names it
 
+    def bits_per_char(self, val_loss: float) -> float | None:
+        """The validation loss in bits per character of the validation text (None: unknown)."""
+        return None
+
     def measures(self, val_loss: float) -> dict[str, float]:
         """More measures of an evaluation than its loss, named as the history records them
         (a seq2seq model kept best by its error: ``val_error``)."""

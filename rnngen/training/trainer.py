@@ -31,10 +31,17 @@ class Reporter:
     def start(self, info: dict) -> None: ...
     def step(self, step: int, loss: float, tokens_per_sec: float, elapsed: float) -> None: ...
     def evaluated(
-        self, step: int, val_loss: float, best: bool, val_error: float | None = None
+        self,
+        step: int,
+        val_loss: float,
+        best: bool,
+        val_error: float | None = None,
+        val_bits_per_char: float | None = None,
     ) -> None: ...
     def evaluating(self, done: int, total: int) -> None: ...
-    def evaluated_whole(self, step: int, val_loss: float, tokens: int) -> None: ...
+    def evaluated_whole(
+        self, step: int, val_loss: float, tokens: int, bits_per_char: float | None = None
+    ) -> None: ...
     def saved(self, path: Path) -> None: ...
     def warning(self, message: str) -> None: ...
 
@@ -269,6 +276,8 @@ class Trainer:
             epochs=self.step / self.stream.steps_per_epoch,
             interrupted=self.stop_requested,
             val_loss_whole=self.val_loss_whole,
+            val_bits_per_char=self._bpc(val_loss),
+            val_bits_per_char_whole=self._bpc(self.val_loss_whole),
             val_tokens=self.job.val_tokens(),
             best={k: (self.best or {}).get(k) for k in self.job.measure_names},
             history=self.history,
@@ -305,7 +314,7 @@ class Trainer:
             if final and self.job.scores_part:
                 whole = self.job.validate(rep, whole=True)
                 self.val_loss_whole = whole
-                rep.evaluated_whole(self.step, whole, self.job.val_tokens(whole=True))
+                self._report_whole(rep, whole)
             elif not self.job.scores_part:
                 self.val_loss_whole = val_loss
             measures = self.job.measures(val_loss)
@@ -329,7 +338,7 @@ class Trainer:
             self.history[-1]["val_tokens"] = self.job.val_tokens()
             self.history[-1].update(measures)
         if whole is not None:
-            self.history[-1]["val_loss_whole"] = whole
+            self._record_whole(whole)
         if val_loss is not None:
             rep.evaluated(self.step, val_loss, improved, **measures)
             if not final and self.schedule.evaluated(improved):
@@ -351,12 +360,25 @@ class Trainer:
             self.save_failures = 0
         return val_loss
 
+    def _bpc(self, loss: float | None) -> float | None:
+        return None if loss is None else self.job.bits_per_char(loss)
+
+    def _record_whole(self, whole: float) -> None:
+        self.history[-1]["val_loss_whole"] = whole
+        bpc = self.job.bits_per_char(whole)
+        if bpc is not None:
+            self.history[-1]["val_bits_per_char_whole"] = bpc
+
+    def _report_whole(self, rep: Reporter, whole: float) -> None:
+        tokens = self.job.val_tokens(whole=True)
+        rep.evaluated_whole(self.step, whole, tokens, self.job.bits_per_char(whole))
+
     def _score_whole(self, rep: Reporter, train_loss: float) -> None:
         """At the end of a run whose last evaluation scored the part only: the whole validation
         data, into that evaluation's record and the last checkpoint."""
         whole = self.val_loss_whole = self.job.validate(rep, whole=True)
-        self.history[-1]["val_loss_whole"] = whole
-        rep.evaluated_whole(self.step, whole, self.job.val_tokens(whole=True))
+        self._record_whole(whole)
+        self._report_whole(rep, whole)
         rep.saved(self._save("last", train_loss))
 
     def _recover(self, guard: DivergenceGuard, rep: Reporter, why: str) -> None:

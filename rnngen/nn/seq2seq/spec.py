@@ -15,9 +15,9 @@ def _param_shapes(m: ModelConfig, s2s: Seq2SeqConfig) -> dict[str, tuple[int, ..
 
 
 def target_size(vocab: Any) -> int:
-    """The decoder's vocabulary size V: the target tokens, and the boundary (a char-level side has
-    no <s>/</s> token of its own)."""
-    return len(vocab) + (vocab.level == "char")
+    """The decoder's vocabulary size V: the target tokens, and the boundary (a char or BPE side
+    has no <s>/</s> token of its own)."""
+    return len(vocab) + (vocab.level != "word")
 
 
 def _check(m: ModelConfig, s2s: Seq2SeqConfig, vocab: Any, more: dict) -> tuple[str, str] | None:

@@ -111,7 +111,8 @@ class LanguageModel(TrainedModel):
 
     def score(self, lines: Iterable[str]) -> list[LineScore]:
         """Each line's surprisal on its own, from the state after a line break, its line end
-        included: ``.bits``, ``.tokens``, ``.bits_per_token``, ``.perplexity``."""
+        included: ``.bits``, ``.tokens``, ``.bits_per_token``, ``.bits_per_char``,
+        ``.perplexity``."""
         return [s for chunk in self.score_chunks(list(lines)) for s in chunk]
 
     def score_chunks(
@@ -125,8 +126,9 @@ class LanguageModel(TrainedModel):
         seqs, start, self.unknown = encode_lines(self.checkpoint.vocab, lines, source)
         net = self._net(MAX_BATCH)
         self.warm("score", MAX_BATCH)
+        chars = [len(line) + 1 for line in lines]  # the line end counts
         for a in range(0, len(lines), chunk):
-            yield score_sequences(net, seqs[a : a + chunk], start)
+            yield score_sequences(net, seqs[a : a + chunk], start, chars[a : a + chunk])
 
     def _evaluate(
         self,
@@ -140,8 +142,8 @@ class LanguageModel(TrainedModel):
     ) -> EvalResult:
         """Loss on the text, every token after the first scored with the state carried across
         windows of ``batch_size`` x ``seq_len``: ``.loss`` (nats per token),
-        ``.bits_per_token``, ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types
-        read as ``<unk>``."""
+        ``.bits_per_token``, ``.bits_per_char`` (the summed loss over the text's characters),
+        ``.perplexity``, ``.tokens``. ``unknown`` then holds the word types read as ``<unk>``."""
         from rnngen.config.training import EvalConfig
         from rnngen.data.batches import eval_shape
         from rnngen.data.text import read_text
@@ -169,7 +171,9 @@ class LanguageModel(TrainedModel):
         )
         net = self._net(B)
         self.warm("eval", B)
-        return evaluate(net, tokens, batch_size, seq_len)
+        res = evaluate(net, tokens, batch_size, seq_len)
+        res.chars = len(text)
+        return res
 
     def _plan(self, batch: int) -> int:
         from rnngen.kernels.threads import apply, plan_threads

@@ -77,6 +77,12 @@ def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None)
         raise ConfigError("val_frac", "and --val-file conflict: give one of them")
     if model.level != "word" and (train.max_vocab is not None or train.min_count != 1):
         raise ConfigError("max_vocab", "and {min_count} apply to {level} word only")
+    if model.level != "bpe" and model.vocab_size:
+        raise ConfigError(
+            "vocab_size",
+            "applies to {level} bpe only (a character vocabulary is the text's characters; at "
+            "word level {max_vocab} keeps the most frequent words)",
+        )
 
 
 def new_trainer(
@@ -135,7 +141,7 @@ def new_trainer(
     lock = lock_run_dir(run_dir)
     try:
         trainer, added = _new_in_locked(
-            model, train, inputs, run_dir, base, val_src, threads, group, cleanup
+            model, train, inputs, run_dir, base, val_src, threads, group, cleanup, notice
         )
     except BaseException:
         lock.release()
@@ -143,7 +149,9 @@ def new_trainer(
     trainer.lock = lock
     if base is not None and notice is not None:
         what = "characters" if base.vocab.level == "char" else "words"
-        if added:
+        if base.vocab.level == "bpe":
+            notice(f"starting from {base.path}; its subwords spell any text")
+        elif added:
             shown = ", ".join(repr(t) for t in added[:10]) + (", …" if len(added) > 10 else "")
             notice(
                 f"starting from {base.path}; added {len(added):,} {what} it did not know "
@@ -164,6 +172,7 @@ def _new_in_locked(
     threads: int | None,
     group: Group | None,
     cleanup: _TokenFilesOnFailure,
+    notice: Callable[[str], None] | None = None,
 ) -> tuple[Trainer, list[str]]:
     """``new_trainer``'s work once it holds ``run_dir``'s lock: (the trainer, the tokens added to
     ``base``'s vocabulary)."""
@@ -181,6 +190,8 @@ def _new_in_locked(
             grow=base is not None,
             max_vocab=train.max_vocab,
             min_count=train.min_count,
+            bpe_size=model.vocab_size or None,
+            notice=notice,
         )
         if corpus.val is None:
             raise DataError(

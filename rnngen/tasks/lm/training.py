@@ -13,7 +13,6 @@ from rnngen.config.training import MOMENTS, TrainConfig
 from rnngen.data.batches import BatchStream, sample_rows
 from rnngen.data.corpus import Corpus
 from rnngen.data.tokenfile import release_pages
-from rnngen.data.vocab import EOS
 from rnngen.errors import TrainingError
 from rnngen.generate.evaluate import evaluate, evaluate_rows
 from rnngen.kernels.threads import apply as apply_threads
@@ -22,7 +21,7 @@ from rnngen.nn.config import ModelConfig
 from rnngen.nn.lm import LMNetwork, State
 from rnngen.nn.memory import check_fits, training_bytes
 from rnngen.parallel.group import Alone, Group, check_batch
-from rnngen.results import EvalResult
+from rnngen.results import EvalResult, bits_per_char
 from rnngen.training.job import Job
 from rnngen.training.trainer import Trainer
 
@@ -130,6 +129,18 @@ class LanguageModelJob(Job):
     def scores_part(self) -> bool:
         return self.val_part is not None
 
+    measure_names = ("val_bits_per_char",)
+
+    def measures(self, val_loss: float) -> dict[str, float]:
+        bpc = self.bits_per_char(val_loss)
+        return {} if bpc is None else {"val_bits_per_char": bpc}
+
+    def bits_per_char(self, val_loss: float) -> float | None:
+        """The loss summed over the validation tokens, over their characters, in bits (a fixed
+        part of the split is scored at the whole split's characters per token)."""
+        per_token = self.corpus.chars_per_token("val")
+        return None if per_token is None else bits_per_char(val_loss, per_token)
+
     def val_tokens(self, whole: bool = False) -> int:
         if self.corpus.val is None:
             return 0
@@ -210,7 +221,7 @@ class LanguageModelJob(Job):
         """The stretch of the validation text (the training text without one) the start state
         reads: about START_CONTEXT tokens before the first line break past them."""
         vocab = self.corpus.vocab
-        nl = vocab.stoi.get("\n" if vocab.level == "char" else EOS)
+        nl = vocab.stoi.get(vocab.line_end)
         if nl is None:  # no line breaks: texts start from zeros, and predict from the bias
             return None
         text = self.corpus.val if self.corpus.val is not None else self.corpus.train

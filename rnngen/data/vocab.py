@@ -198,6 +198,24 @@ class Vocab:
                 new = new[: max(0, max_vocab - len(self))]
         return Vocab(self.level, [*self.itos, *new]), new
 
+    def spans(self, ids: Iterable[int]) -> list[str]:
+        """The text each token adds, in order (together: the decoded text). A subword that ends
+        inside a character adds nothing; the one that completes it adds the character."""
+        if self.level != "bpe":
+            return [self.itos[i] for i in ids]
+        decode = self.decoder()
+        out = [decode([i]) for i in ids]
+        if out:
+            out[-1] += decode.flush()
+        return out
+
+    def shown(self, i: int) -> str:
+        """Token ``i`` as a person reads it: a subword's bytes as text (U+FFFD for a part of a
+        character), else the token."""
+        if self.level != "bpe":
+            return self.itos[i]
+        return _token_bytes(self)[i].decode("utf-8", "replace")
+
     def decoder(self) -> "StreamDecoder":
         """A stateful decoder for streaming output piece by piece."""
         return StreamDecoder(self)

@@ -80,7 +80,7 @@ def read(
             f"{source}: has {total:,} source tokens, more than --max-tokens "
             f"{max_tokens:,}; give fewer lines or a larger --max-tokens"
         )
-    src_level, tgt = tr.src_vocab.level, tr.tgt_vocab
+    tgt = tr.tgt_vocab
     bos = boundary(tgt)
     items = []
     for a in range(0, len(lines), batch):
@@ -93,12 +93,26 @@ def read(
         weights, logp = model.alignments(make_batch(pairs, np.arange(len(srcs)), bos))
         for b, ((where, src, refs), out) in enumerate(zip(lines[a : a + batch], outs, strict=True)):
             S, T = len(srcs[b]), len(out.tokens) + 1
-            written = [tgt.itos[i] for i in out.tokens] + ["</s>"]
+            written = tgt.spans(out.tokens) + ["</s>"]
             seen = weights[b, :T, :S].astype(np.float64)
             items.append(
-                Item(where, tokens(src, src_level), out.text, written, seen, logp[b, :T], refs)
+                Item(
+                    where,
+                    _read(src, srcs[b], tr.src_vocab),
+                    out.text,
+                    written,
+                    seen,
+                    logp[b, :T],
+                    refs,
+                )
             )
     return items
+
+
+def _read(src: str, ids: np.ndarray, vocab) -> list[str]:
+    """A source's tokens as the page shows them: as read (characters, words with <unk> shown as
+    written), or the text each subword spans."""
+    return vocab.spans(ids) if vocab.level == "bpe" else tokens(src, vocab.level)
 
 
 def page_data(

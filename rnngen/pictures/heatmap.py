@@ -33,7 +33,7 @@ class Reading:
     top: list[list[tuple[str, float]]]  # (T, 5) the predictions for each token
     states: np.ndarray  # (T, L, S, H) float32: the state after reading each token
     names: tuple[str, ...]  # the S state vectors' names: ("h", "c") for the LSTM
-    level: str  # "char" or "word"
+    level: str  # "char", "word" or "bpe"
 
 
 def read(gen: BatchGenerator, text: str, max_tokens: int, source: str) -> Reading:
@@ -64,15 +64,15 @@ def read(gen: BatchGenerator, text: str, max_tokens: int, source: str) -> Readin
         logp = z - math.log(np.exp(z).sum())
         bits[i] = -logp[tok] / math.log(2)
         best = np.argsort(-logp, kind="stable")[:TOP]
-        top.append([(vocab.itos[j], float(np.exp(logp[j]))) for j in best])
+        top.append([(vocab.shown(j), float(np.exp(logp[j]))) for j in best])
         logits = gen.step(np.array([tok]), state)
         for s, a in enumerate(state.arrays):
             states[i, :, s] = a[:, 0]
     if words is not None:  # as written, not <unk>; <eos> is the line end
         it = iter(words)
         tokens = ["\n" if vocab.itos[t] == EOS else next(it, vocab.itos[t]) for t in ids]
-    else:
-        tokens = [vocab.itos[t] for t in ids]
+    else:  # characters, or the text each subword spans
+        tokens = vocab.spans(ids)
     return Reading(tokens, bits, top, states, tuple(state.names), vocab.level)
 
 
@@ -94,7 +94,7 @@ def features(tokens: list[str]) -> dict[str, np.ndarray]:
         if "\n" in t:
             q = False  # a quote does not run on past its line
         quote[i], bracket[i], column[i] = q, depth > 0, col
-        word[i] = t.isalnum()
+        word[i] = t.strip().isalnum()
     return {
         "inside quotes": quote,
         "inside brackets": bracket,

@@ -9,6 +9,7 @@ from typing import Any
 
 import rnngen.checkpoint as checkpoint
 from rnngen.config.training import STOP_LIMITS, TrainConfig
+from rnngen.data import bpe
 from rnngen.data.stream import expand
 from rnngen.data.text import display_name
 from rnngen.data.tokenfile import (
@@ -77,7 +78,10 @@ def check_settings(model: ModelConfig, train: TrainConfig, val_file: str | None)
         raise ConfigError("val_frac", "and --val-file conflict: give one of them")
     if model.level != "word" and (train.max_vocab is not None or train.min_count != 1):
         raise ConfigError("max_vocab", "and {min_count} apply to {level} word only")
-    if model.level != "bpe" and model.vocab_size:
+    if model.level == "bpe":
+        bpe.check_vocab_size(model.vocab_size or bpe.DEFAULT_VOCAB)
+        bpe.tokenizers_module()  # the extra is there, before any text is read
+    elif model.vocab_size:
         raise ConfigError(
             "vocab_size",
             "applies to {level} bpe only (a character vocabulary is the text's characters; at "

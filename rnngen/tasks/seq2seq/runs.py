@@ -10,6 +10,7 @@ import numpy as np
 
 import rnngen.checkpoint as checkpoint
 from rnngen.config.training import STOP_LIMITS, TrainConfig
+from rnngen.data import bpe
 from rnngen.data.pairs import Pair, build_vocab, encode_pairs, held_out, read_pairs, target_size
 from rnngen.data.vocab import UNK, Vocab
 from rnngen.errors import ConfigError, DataError, UsageError, flag_name
@@ -142,6 +143,21 @@ def check_sides(corpus: PairCorpus, s2s: Seq2SeqConfig, train: TrainConfig) -> l
     return notes
 
 
+def _small_bpe(corpus: PairCorpus, s2s: Seq2SeqConfig, asked: int) -> list[str]:
+    """Warnings about a BPE side whose training pairs hold too little text for the subwords
+    asked."""
+    asked = asked or bpe.DEFAULT_VOCAB
+    return [
+        f"{corpus.name}: the {side} side holds too little text for {asked:,} subwords: its "
+        f"vocabulary stops at {len(v):,} (every pair of tokens seen twice or more is merged)"
+        for side, v, level in (
+            ("source", corpus.src_vocab, s2s.src_level),
+            ("target", corpus.vocab, s2s.tgt_level),
+        )
+        if level == "bpe" and len(v) < asked
+    ]
+
+
 def new_seq2seq_trainer(
     model: ModelConfig,
     s2s: Seq2SeqConfig,
@@ -169,7 +185,10 @@ def new_seq2seq_trainer(
     s2s.check_with(model.hidden)
     if s2s.encoder == "bi" and model.hidden < 2 and s2s.enc_hidden is None:
         raise ConfigError("hidden", "must be at least 2 for a bidirectional encoder")
-    if model.vocab_size and "bpe" not in (s2s.src_level, s2s.tgt_level):
+    if "bpe" in (s2s.src_level, s2s.tgt_level):
+        bpe.check_vocab_size(model.vocab_size or bpe.DEFAULT_VOCAB)
+        bpe.tokenizers_module()  # the extra is there, before any pair is read
+    elif model.vocab_size:
         raise ConfigError(
             "vocab_size", "applies to a bpe side only (--src-level or --tgt-level bpe)"
         )
@@ -184,7 +203,7 @@ def new_seq2seq_trainer(
     corpus = pair_corpus(
         inputs, s2s, frac, None, train.max_vocab, train.min_count, model.vocab_size or None
     )
-    notes = check_sides(corpus, s2s, train)
+    notes = check_sides(corpus, s2s, train) + _small_bpe(corpus, s2s, model.vocab_size)
     if corpus.val is None:
         raise DataError(
             f"{corpus.name}: too few pairs to hold out validation pairs; give --val-file"

@@ -11,6 +11,7 @@ The commands run two at a time (each on one thread), started together by the ``a
 
 import hashlib
 import json
+import math
 import shutil
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,17 @@ def approx(want, rel: float = 1e-6):
     if isinstance(want, list):
         return [approx(v, rel) for v in want]
     return want
+
+
+def bits_per_char_added(got: dict, want: dict, text: str | None) -> None:
+    """Pop the two fields a language model's eval and score answers have added since format 2,
+    ``bits_per_char`` and ``chars``, after checking them against the old fields: a char model's
+    characters are its tokens (and line ends); a word model's are the text's, line ends counted."""
+    chars = got.pop("chars")
+    per_char = got.pop("bits_per_char")
+    if text is not None:
+        assert chars == len(text) + 1  # a scored line and its line end
+    assert per_char == pytest.approx(want["bits_per_token"] * want["tokens"] / chars, rel=1e-6)
 
 
 def parse(text: str, form: str):
@@ -125,6 +137,13 @@ def test_the_command_answers_as_before(name, question, answers):
         for row in got:
             per = row.pop("per_token")
             assert per == sorted(per, reverse=True) and len(per) == len(row["scores"])
+    if question == "eval" and MODELS[name]["task"] == "lm":
+        bits_per_char_added(got, expected, None)
+        corpus = (HERE / "corpus.txt").read_text()
+        assert got["level"] != "char" or got["tokens"] == len(corpus) - 1
+    if question == "score":
+        for row, old in zip(got, expected, strict=True):
+            bits_per_char_added(row, old, old["text"])
     if question == "info":
         assert got.pop("path") == str(checkpoint(name))
         expected.pop("path")
@@ -140,8 +159,16 @@ def test_resume_continues_the_same_run(name, answers):
     want = MODELS[name]["resume"]
     got = {k: v for k, v in json.loads(out(p)).items() if k not in EXPECTED["varying"]}
     want_out = dict(want["out"])
+    # bits per character, added since format 2: a char model's is its loss in bits; a seq2seq
+    # model has none
+    per_char = [got.pop("val_bits_per_char"), got.pop("val_bits_per_char_whole")]
     if MODELS[name]["task"] == "lm":  # a seq2seq measure, no longer in a language model's result
         assert want_out.pop("best_val_error") is None
+        per_char.append(got.pop("best_val_bits_per_char"))
+        old = [want_out[k] for k in ("val_loss", "val_loss_whole", "best_val_loss")]
+        assert per_char == pytest.approx([v / math.log(2) for v in old], rel=1e-6)
+    else:
+        assert per_char == [None, None]
     assert got == approx(want_out)
     reached = digests(work / f"resume-{name}" / "last.safetensors")
     assert reached == want["digests"]

@@ -4,11 +4,13 @@ onnxruntime and NumPy alone (no rnngen needed):
     python sample_onnx.py MODEL.onnx --prime "ROMEO:" --temp 0.8 --length 500 --seed 1
 
 Everything it needs is in the file's metadata: the vocabulary, the state a text starts from and
-the token read before the prime. With ``--temp 0`` (the most likely token every step) it prints
-what ``rnngen sample --temp 0`` prints for the same prime and length.
+the token read before the prime. A subword (bpe) model's tokenizer is there too; reading it
+needs Hugging Face's ``tokenizers`` package. With ``--temp 0`` (the most likely token every step)
+it prints what ``rnngen sample --temp 0`` prints for the same prime and length.
 """
 
 import argparse
+import codecs
 import json
 import sys
 
@@ -33,6 +35,17 @@ def encode(prime: str, vocab: list[str], level: str, special: dict) -> list[int]
     return ids + [stoi.get(w, special["unk"]) for w in last.split()]
 
 
+def byte_symbols() -> dict[str, int]:
+    """GPT-2's byte-level alphabet: the printable character that stands for each byte in a BPE
+    token's text, to the byte."""
+    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    others = [b for b in range(256) if b not in keep]
+    return {
+        **{chr(b): b for b in keep},
+        **{chr(256 + i): b for i, b in enumerate(others)},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="the step graph, MODEL.onnx")
@@ -52,9 +65,16 @@ def main() -> None:
     start = json.loads(meta["rnngen.start_state"])  # each (layers, hidden)
     state = {n: np.asarray(start[n], np.float32)[:, None, :] for n in names}  # (L, 1, H)
 
-    feed = ([] if start_token is None else [start_token]) + encode(
-        args.prime, vocab, level, special
-    )
+    if level == "bpe":
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(meta["rnngen.tokenizer"])
+        prime = tokenizer.encode(args.prime, add_special_tokens=False).ids
+        to_byte = byte_symbols()
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    else:
+        prime = encode(args.prime, vocab, level, special)
+    feed = ([] if start_token is None else [start_token]) + prime
     if not feed:
         sys.exit("this model has no start token: give a prime")
 
@@ -78,6 +98,8 @@ def main() -> None:
             token = int(rng.choice(len(p), p=p / p.sum()))
         if level == "char":
             piece = vocab[token]
+        elif level == "bpe":  # a subword may end inside a character's UTF-8 bytes
+            piece = utf8.decode(bytes(to_byte[c] for c in vocab[token]))
         elif token == special["eos"]:
             piece, at_line_start = "\n", True
         else:
@@ -86,6 +108,8 @@ def main() -> None:
         sys.stdout.write(piece)
         sys.stdout.flush()
         logits = step(token)
+    if level == "bpe":
+        sys.stdout.write(utf8.decode(b"", final=True))
     if sys.stdout.isatty():
         sys.stdout.write("\n")
 

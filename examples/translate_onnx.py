@@ -3,6 +3,9 @@
 needed): one output line per input line, what ``rnngen translate --beam 1`` writes.
 
     python translate_onnx.py NAME.onnx < sources.txt
+
+A subword (bpe) side's tokenizer is in the metadata; reading it needs Hugging Face's
+``tokenizers`` package.
 """
 
 import argparse
@@ -27,18 +30,35 @@ def main() -> None:
     tgt_vocab = json.loads(meta["rnngen.tgt_vocab"])
     unk = json.loads(meta["rnngen.src_special_tokens"])["unk"]
     word_src = meta["rnngen.src_level"] == "word"
+    src_tokenizer = tokenizer(meta, "rnngen.src_tokenizer")
+    tgt_tokenizer = tokenizer(meta, "rnngen.tgt_tokenizer")
     sep = " " if meta["rnngen.tgt_level"] == "word" else ""
     text = sys.stdin.read() if args.sources == "-" else open(args.sources).read()
     lines = text.splitlines()
     for a in range(0, len(lines), args.batch_size):
         batch = []
         for line in lines[a : a + args.batch_size]:
+            if src_tokenizer is not None:
+                batch.append(src_tokenizer.encode(line, add_special_tokens=False).ids)
+                continue
             toks = line.split() if word_src else list(line)
             if not word_src and any(c not in src_vocab for c in toks):
                 sys.exit(f"characters the model does not know in: {line!r}")
             batch.append([src_vocab.get(t, unk) for t in toks])
         for ids in greedy(encoder, decoder, meta, batch):
-            print(sep.join(tgt_vocab[i] for i in ids))
+            if tgt_tokenizer is not None:  # bytes that make no character become U+FFFD
+                print(tgt_tokenizer.decode(ids, skip_special_tokens=False))
+            else:
+                print(sep.join(tgt_vocab[i] for i in ids))
+
+
+def tokenizer(meta: dict, key: str):
+    """A bpe side's tokenizer, from the metadata (None at the other levels)."""
+    if key not in meta:
+        return None
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_str(meta[key])
 
 
 def greedy(encoder, decoder, meta: dict, sources: list[list[int]]) -> list[list[int]]:

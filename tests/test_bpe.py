@@ -251,6 +251,15 @@ def test_more_subwords_than_the_text_can_fill_warns_with_the_size_reached(wd):
     assert f"stops at {reached:,}" in err(p)
 
 
+@pytest.mark.parametrize("fmt", ["c", "web"])
+def test_the_c_and_web_exports_refuse_a_subword_model_in_one_line(wd, fmt):
+    """They would need a BPE encoder in C and JavaScript; ONNX carries the tokenizer instead."""
+    p = run("export", "m", "--format", fmt, "-o", f"out-{fmt}", cwd=wd)
+    assert p.returncode == 2 and "Traceback" not in err(p)
+    assert "subword (bpe) model" in err(p) and "--format onnx" in err(p)
+    assert not (wd / f"out-{fmt}").exists()
+
+
 def _edited(wd: Path, name: str, edit) -> Path:
     bad = wd / f"{name}.safetensors"
     bad.write_bytes(with_meta((wd / "m/best.safetensors").read_bytes(), edit))

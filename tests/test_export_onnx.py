@@ -25,11 +25,13 @@ LMS = {  # name -> rnngen train options
     "word-lstm": ["--level", "word", "--cell", "lstm", "--embed", "16", "--tie"],
     "word-gru": ["--level", "word", "--cell", "gru", "--embed", "8"],
     "word-rnn": ["--level", "word", "--cell", "rnn-relu", "--embed", "8"],
+    "bpe-gru": ["--level", "bpe", "--vocab-size", "300", "--cell", "gru", "--embed", "8"],
 }
 S2S = {  # name -> rnngen train --task seq2seq options
     "lstm-bi-general": ["--cell", "lstm"],
     "gru-uni-additive": ["--cell", "gru", "--encoder", "uni", "--attention", "additive"],
     "rnn-bi-dot-words": ["--cell", "rnn-tanh", "--attention", "dot", "--tgt-level", "word"],
+    "gru-bi-general-bpe": ["--cell", "gru", "--level", "bpe", "--vocab-size", "270"],
 }
 # runs a script (argv[1]) where ``import rnngen`` fails, as where rnngen is not installed
 NO_RNNGEN = (
@@ -152,11 +154,20 @@ def test_scoring_graph_gives_what_rnngen_score_gives(lms, name, tmp_path):
     vocab = {t: i for i, t in enumerate(json.loads(meta["rnngen.vocab"]))}
     special = json.loads(meta["rnngen.special_tokens"])
     start = json.loads(meta["rnngen.start_token"])
-    end = special["newline"] if meta["rnngen.level"] == "char" else special["eos"]
+    level = meta["rnngen.level"]
+    end = special["eos"] if level == "word" else special["newline"]
+    if level == "bpe":
+        import tokenizers
+
+        tk = tokenizers.Tokenizer.from_str(meta["rnngen.tokenizer"])
     worst = 0.0
     for line, bits in zip(LINES, want, strict=True):
-        toks = list(line) if meta["rnngen.level"] == "char" else line.split()
-        ids = np.array([start, *(vocab.get(t, special["unk"]) for t in toks), end], np.int64)
+        if level == "bpe":
+            line_ids = tk.encode(line, add_special_tokens=False).ids
+        else:
+            toks = list(line) if level == "char" else line.split()
+            line_ids = [vocab.get(t, special["unk"]) for t in toks]
+        ids = np.array([start, *line_ids, end], np.int64)
         lp = sess.run(["logprobs"], {"ids": ids[:, None], **start_feeds(sess, 1)})[0]
         assert lp.shape == (len(ids) - 1, 1)
         got = -lp.sum() / math.log(2)
@@ -165,12 +176,14 @@ def test_scoring_graph_gives_what_rnngen_score_gives(lms, name, tmp_path):
     print(f"parity {name}: scoring graph's bits {worst:.2e} relative")
 
 
-@pytest.mark.parametrize("name", ["char-lstm", "word-gru", "random-char-rnn"])
+@pytest.mark.parametrize("name", ["char-lstm", "word-gru", "random-char-rnn", "bpe-gru"])
 def test_the_example_samples_what_rnngen_sample_does_at_temp_0(lms, name, tmp_path):
     """examples/sample_onnx.py, run where rnngen cannot be imported, prints what ``rnngen sample
     --temp 0`` prints for the same prime and length."""
     ck_path, graph = lms[name]
-    prime = "the cat\nsat on the zebra" if name.startswith("word") else "the c"
+    prime = {"word": "the cat\nsat on the zebra", "bpe": "Zürich ☃\nthe c"}.get(
+        name.split("-")[0], "the c"
+    )
     args = ["--prime", prime, "--temp", "0", "--length", "200"]
     want = run("sample", str(ck_path), *args, "-q", cwd=tmp_path)
     assert want.returncode == 0, err(want)
@@ -211,6 +224,22 @@ def test_metadata_names_everything_a_program_needs(lms):
     assert {n.op_type for n in g.node} >= {"LSTM"}
     score = onnx.load(graph.with_name("char-lstm.score.onnx"))
     assert [o.name for o in score.graph.output] == ["logprobs", "h_next", "c_next"]
+
+
+def test_a_subword_model_carries_its_tokenizer(lms):
+    """The tokenizer.json rnngen wrote beside the checkpoint, loadable by Hugging Face's tokenizers
+    with the model's ids; the start token is the line end's subword."""
+    import tokenizers
+
+    ck_path, graph = lms["bpe-gru"]
+    meta = session(graph).get_modelmeta().custom_metadata_map
+    assert meta["rnngen.level"] == "bpe"
+    assert meta["rnngen.tokenizer"] == (ck_path.parent / "tokenizer.json").read_text()
+    vocab = json.loads(meta["rnngen.vocab"])
+    tk = tokenizers.Tokenizer.from_str(meta["rnngen.tokenizer"])
+    assert [tk.id_to_token(i) for i in range(len(vocab))] == vocab
+    start = json.loads(meta["rnngen.start_token"])
+    assert vocab[start] == "Ċ" and json.loads(meta["rnngen.special_tokens"])["newline"] == start
 
 
 @pytest.mark.parametrize("name", ["char-gru", "char-rnn", "word-lstm"])

@@ -170,9 +170,8 @@ def _cell_step(cell: str, x: np.ndarray, r: np.ndarray, b: np.ndarray, s: np.nda
 
 def plain_model(model: Any) -> PlainModel:
     """The language model ``model`` (a ``rnngen.LanguageModel``, as ``rnngen.load`` gives it, or
-    its ``Checkpoint``) as plain arrays. Raises ``UsageError`` for another task's model or a cell
-    this export does not know."""
-    from rnngen.data.vocab import EOS
+    its ``Checkpoint``) as plain arrays. Raises ``UsageError`` for another task's model, a cell
+    this export does not know or a subword vocabulary."""
     from rnngen.nn.cells import CELLS
     from rnngen.nn.lm import layers_of
     from rnngen.nn.params import NamedArrays
@@ -184,6 +183,11 @@ def plain_model(model: Any) -> PlainModel:
             "take language models"
         )
     cfg = ck.model_cfg
+    if ck.vocab.level == "bpe":
+        raise UsageError(
+            f"{ck.path}: is a subword (bpe) model; the C and web exports take char and word "
+            "models (--format onnx exports it, with its tokenizer in the metadata)"
+        )
     if cfg.cell not in GATES:
         raise UsageError(f"{ck.path}: cell {cfg.cell!r} has no C or web export")
     cell = CELLS[cfg.cell]
@@ -200,7 +204,7 @@ def plain_model(model: Any) -> PlainModel:
         for s, a in enumerate(start_state.arrays):
             start[:, s, :] = a[:, 0, :]
     vocab = ck.vocab
-    first = "\n" if vocab.level == "char" else EOS
+    first = vocab.line_end
     return PlainModel(
         version=__version__,
         level=vocab.level,

@@ -46,14 +46,20 @@ def _special(vocab) -> dict[str, int | None]:
     return {
         "eos": vocab.stoi.get(EOS),
         "unk": vocab.stoi.get(UNK),
-        "newline": vocab.stoi.get("\n"),
+        "newline": vocab.stoi.get(vocab.line_end if vocab.level == "bpe" else "\n"),
     }
+
+
+def _tokenizer(vocab, key: str) -> dict[str, str]:
+    """A BPE vocabulary's tokenizer (the Hugging Face ``tokenizer.json`` text) under ``key``;
+    nothing at the other levels."""
+    return {key: vocab.tokenizer} if vocab.level == "bpe" else {}
 
 
 def lm(ck, graph: str, described: dict[str, str], operators: str, int8: bool) -> dict[str, str]:
     """A language model's keys: its vocabulary, level, special tokens, start token and state."""
     vocab, m = ck.vocab, ck.model_cfg
-    start_tok = "\n" if vocab.level == "char" else "<eos>"
+    start_tok = vocab.line_end
     start = ck.start_state()
     names = _state_names(m.cell)
     if start is None:
@@ -64,6 +70,7 @@ def lm(ck, graph: str, described: dict[str, str], operators: str, int8: bool) ->
         **common(ck, graph, described, operators, int8),
         "rnngen.level": vocab.level,
         "rnngen.vocab": _j(vocab.itos),
+        **_tokenizer(vocab, "rnngen.tokenizer"),
         "rnngen.special_tokens": _j(_special(vocab)),
         "rnngen.start_token": _j(vocab.stoi.get(start_tok)),
         "rnngen.start_state": _j(state),
@@ -72,7 +79,9 @@ def lm(ck, graph: str, described: dict[str, str], operators: str, int8: bool) ->
             "batch), read rnngen.start_token (when not null), then the prime's tokens, one step "
             "each; then sample from the logits and feed each token back. Characters map to ids "
             "by their index in rnngen.vocab; words likewise, unknown ones to <unk>, and a line "
-            "break to <eos>."
+            "break to <eos>. At level bpe, rnngen.tokenizer is a Hugging Face tokenizer.json "
+            "(tokenizers.Tokenizer.from_str) whose ids are the model's, and a token's text is "
+            "bytes in GPT-2's byte-to-symbol alphabet."
         ),
     }
 
@@ -91,6 +100,8 @@ def seq2seq(
         "rnngen.tgt_level": tgt.level,
         "rnngen.src_vocab": _j(src.itos),
         "rnngen.tgt_vocab": _j(tgt.itos),
+        **_tokenizer(src, "rnngen.src_tokenizer"),
+        **_tokenizer(tgt, "rnngen.tgt_tokenizer"),
         "rnngen.src_special_tokens": _j(_special(src)),
         "rnngen.tgt_special_tokens": _j(_special(tgt)),
         "rnngen.boundary": str(boundary(tgt)),
@@ -104,6 +115,7 @@ def seq2seq(
             "lengths); its h (and c), enc and keys feed the decoder graph, which reads "
             "rnngen.boundary first, then each chosen token, until it predicts rnngen.boundary "
             "or rnngen.max_len tokens. Target ids index rnngen.tgt_vocab (the boundary at "
-            "character level is the id after the last)."
+            "character and bpe level is the id after the last). A bpe side's rnngen.src_tokenizer "
+            "or rnngen.tgt_tokenizer is a Hugging Face tokenizer.json that encodes and decodes it."
         ),
     }

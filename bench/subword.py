@@ -1,7 +1,7 @@
 """Character, word and subword language models of the same text and size, compared on one scale:
 validation bits per character at equal wall time, and characters per second when sampling.
 
-    python3 bench/subword.py --minutes 20 --runs char,bpe:4096 word,bpe:1024
+    python3 bench/subword.py --minutes 20 --runs char,bpe:4096 word,bpe:1024 bpe:2048,bpe:8192
 
 Each argument after ``--runs`` is a group trained side by side, one core each (``taskset``), so
 the models of a group see the same machine whatever else runs on it; groups run one after the
@@ -102,7 +102,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--skip-training", action="store_true", help="use the runs in --work")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "subword.json")
+    ap.add_argument("--figure", type=Path, help="draw the bits/char curves here (.png, .svg)")
+    ap.add_argument("--redraw", action="store_true", help="only draw --figure from --out's rows")
     a = ap.parse_args()
+    if a.redraw:
+        draw_rows(json.loads(a.out.read_text()), a.figure)
+        return
     a.work.mkdir(parents=True, exist_ok=True)
     groups = [g.split(",") for g in a.runs]
     if not a.skip_training:
@@ -175,6 +180,26 @@ def main() -> None:
             f"{r['chars_per_sec_sampling']:>14,.0f}"
         )
     print(f"wrote {a.out}", file=sys.stderr)
+    if a.figure:
+        draw_rows(rows, a.figure)
+
+
+def draw_rows(rows: list[dict], path: Path) -> None:
+    """The runs' validation bits per character by step and by minute, drawn by ``rnngen plot
+    --bits-per-char``'s code from the rows' histories (the runs themselves may be gone)."""
+    from rnngen.pictures.curves import Curves
+    from rnngen.pictures.draw import draw
+
+    curves = []
+    for r in rows:
+        name = r["level"] if r["level"] != "bpe" else f"bpe {r['vocab_size']}"
+        points = [
+            (h["step"], h["seconds"] / 60, h["val_bits_per_char"])
+            for h in r["history"]
+            if h.get("val_bits_per_char") is not None
+        ]
+        curves.append(Curves(name, path, val=points, bpc=points))
+    print(f"wrote {draw(curves, path, per_char=True, size='9x5')}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,18 @@ def test_sample_is_exact_text_and_repeats_with_a_seed(wd):
     assert out(a) == out(b) and out(a).startswith("Zürich") and len(out(a)) > 80
 
 
+def test_a_text_starts_after_the_line_end_subword_as_in_scoring(wd):
+    """Sampling and the heatmap read a text from the line end's subword, as scoring does: the
+    heatmap's bits of a line, its line end included, are ``score``'s for it."""
+    import rnngen
+    from rnngen.pictures.heatmap import read
+
+    model = rnngen.load(wd / "m", threads=1)
+    line = "Zürich, the cat sat.  "
+    reading = read(model._batched(), line + "\n", 1000, "line")
+    assert reading.bits.sum() == pytest.approx(model.score([line])[0].bits, rel=1e-5)
+
+
 def test_eval_and_score_report_bits_per_char(wd):
     (wd / "held.txt").write_text("the dog sat on the log.\nZürich café\n")  # a new word
     p = run("eval", "m", "held.txt", "--json", cwd=wd)
@@ -180,7 +192,7 @@ def test_init_from_keeps_the_tokenizer(wd):
     assert (wd / "tuned/tokenizer.json").read_bytes() == (wd / "m/tokenizer.json").read_bytes()
 
 
-def test_two_mpi_processes_train_a_bpe_model(wd):
+def test_two_mpi_processes_and_two_replicas_train_a_bpe_model(wd):
     common = ["train", "corpus.txt", "--level", "bpe", "--vocab-size", "300", *SMALL]
     p = mpi(2, *common, "--steps", "10", "--seed", "2", "--out", "two", "--json", cwd=wd)
     assert p.returncode == 0, err(p)
@@ -192,6 +204,11 @@ def test_two_mpi_processes_train_a_bpe_model(wd):
     for k in a:  # the same tokenizer, the same batches: the same model within rounding
         x, y = a[k].astype(np.float64), b[k].astype(np.float64)
         assert np.linalg.norm(x - y) <= 1e-5 * np.linalg.norm(x), k
+    # two replicas in threads train what two MPI processes train, bit for bit
+    r = run(*common, "--steps", "10", "--seed", "2", "--out", "threads", "--replicas", "2", cwd=wd)
+    assert r.returncode == 0, err(r)
+    c = checkpoint_arrays(wd / "threads/last.safetensors")
+    assert all(np.array_equal(b[k], c[k]) for k in b)
 
 
 def test_seq2seq_with_subword_sides(wd):

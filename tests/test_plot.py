@@ -266,3 +266,24 @@ def test_a_seq2seq_run_kept_by_its_error_plots_the_error_and_stars_its_best(runs
     code, text, stderr = on_terminal(runs, "plot", "s2s")
     assert code == 0, stderr
     assert "validation sequence error (%) by step" in text and "learning rate" in text
+    p = run("plot", "s2s", "fast", "--bits-per-char", "-o", "bpc.png", cwd=runs)
+    assert p.returncode == 1 and "s2s" in err(p) and "holds no bits per character" in err(p)
+    assert not (runs / "bpc.png").exists() and "Traceback" not in err(p)
+
+
+def test_bits_per_char_put_runs_of_any_level_on_one_scale(runs):
+    """The validation bits per character: a series of the TSV (a char model's: its loss in bits)
+    and, with --bits-per-char, the curve of the picture and of the terminal chart."""
+    import math
+
+    rows = [line.split("\t") for line in out(run("plot", "fast", cwd=runs)).splitlines()]
+    loss = [float(r[4]) for r in rows if r[1] == "val_loss"]
+    bpc = [float(r[4]) for r in rows if r[1] == "val_bits_per_char"]
+    assert len(bpc) == 4 and bpc == pytest.approx([v / math.log(2) for v in loss], rel=1e-5)
+    p = run("plot", "fast", "slow", "--bits-per-char", "-o", "bpc.svg", cwd=runs)
+    assert p.returncode == 0, err(p)
+    svg = (runs / "bpc.svg").read_text()
+    assert "val. bits per character" in svg and "fast val" in svg and "fast train" not in svg
+    code, text, stderr = on_terminal(runs, "plot", "fast", "--bits-per-char")
+    assert code == 0, stderr
+    assert "val. bits per character by step" in text and "loss (nats/token)" not in text

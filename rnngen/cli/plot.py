@@ -29,6 +29,13 @@ def plot(
     log: Annotated[
         bool, typer.Option("--log", help="The loss on a logarithmic axis (picture and terminal).")
     ] = False,
+    per_char: Annotated[
+        bool,
+        typer.Option(
+            "--bits-per-char",
+            help="Validation bits per character instead of the loss: compares runs of any level.",
+        ),
+    ] = False,
     dpi: Annotated[
         int | None,
         typer.Option("--dpi", help="Dots per inch of a PNG (-o).", show_default="80"),
@@ -46,7 +53,8 @@ def plot(
     shared: Shared,
 ) -> None:
     """Learning curves: validation and training loss by step and by minute, the learning rate,
-    several runs overlaid, each best checkpoint marked."""
+    several runs overlaid, each best checkpoint marked; or, with --bits-per-char, the validation
+    bits per character, which compare char, word and subword runs."""
     from rnngen.pictures.curves import read_curves
 
     with user_errors():
@@ -57,10 +65,14 @@ def plot(
 
             check_dpi(dpi), parse_size(size)  # before reading any run
         curves = [read_curves(r) for r in runs]
+        if per_char:  # each run has them (the TSV and JSON hold every series anyway)
+            for c in curves:
+                c.per_char()
         if out is not None:
             from rnngen.pictures.draw import draw
 
-            info(f"wrote {draw(curves, out, log=log, dpi=dpi, size=size)}", shared.quiet)
+            drawn = draw(curves, out, log=log, dpi=dpi, size=size, per_char=per_char)
+            info(f"wrote {drawn}", shared.quiet)
             return
     if sys.stdout.isatty() and not shared.json_out:
         import shutil
@@ -75,6 +87,7 @@ def plot(
                 max(15, term.lines - 4),
                 COLOR_SYSTEM is not None,
                 log=log,
+                per_char=per_char,
             )
             + "\n"
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from rnngen.errors import UsageError
 
 BYTES = 256  # the byte alphabet every byte-level BPE vocabulary starts from
-DEFAULT_VOCAB = 4096  # tokens, the bytes included: see docs/subwords.md for the measurements
+DEFAULT_VOCAB = 2048  # tokens, the bytes included: see docs/subwords.md for the measurements
 MAX_VOCAB = 1 << 20
 INSTALL = 'pip install "rnngen[bpe]"'
 BATCH_CHARS = 1 << 20  # characters per batch handed to the tokenizer when encoding

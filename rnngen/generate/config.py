@@ -28,11 +28,14 @@ class SampleConfig(Settings):
     repetition_penalty: float = setting(
         1.0,
         "Divide the logits of words already in the text by R (CTRL); 1 = off. At char level "
-        "it applies where a word already written would end.",
+        "it applies where a word already written would end; at bpe level, to subwords.",
         min=1,
     )
     no_repeat_ngram: int = setting(
-        0, "Never repeat a run of N words (char level: whitespace-separated words); 0 = off.", min=0
+        0,
+        "Never repeat a run of N words (char level: whitespace-separated words; bpe level: "
+        "N subwords); 0 = off.",
+        min=0,
     )
     beam: int = setting(
         0,

@@ -7,7 +7,9 @@ text already holds by R, and a token that would complete an N-gram the text alre
 banned. At character level a word ends at its first whitespace character, so that is where both
 act: when the word being written is one the text already holds, every whitespace character's
 logit takes the penalty; when ending it would repeat an N-gram of words, whitespace is banned and
-the model has to write the word on.
+the model has to write the word on. At bpe level both act on subwords, the tokens, as Hugging
+Face's ``generate`` does: a subword already written takes the penalty, and a subword that would
+repeat an N-subword run is banned.
 """
 
 from dataclasses import dataclass, field

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from rnngen.data.vocab import EOS, StreamDecoder, Vocab
+from rnngen.data.vocab import StreamDecoder, Vocab
 
 
 def stream_text(
@@ -40,10 +40,11 @@ def cut_at(text: str, stop: str | None) -> str:
 
 def start_ids(vocab: Vocab, prime_ids: np.ndarray) -> np.ndarray:
     """The prime's ids after the start token: a text begins as after a line break (``\\n`` at
-    char level, ``<eos>`` at word level), as training saw every line but the first."""
-    start = "\n" if vocab.level == "char" else EOS
-    if start in vocab.stoi:
-        return np.concatenate([[vocab.stoi[start]], prime_ids]).astype(np.int64)
+    char level, ``<eos>`` at word level, the line end's byte at bpe level), as training saw every
+    line but the first."""
+    start = vocab.stoi.get(vocab.line_end)
+    if start is not None:
+        return np.concatenate([[start], prime_ids]).astype(np.int64)
     return prime_ids.astype(np.int64)
 
 

@@ -33,7 +33,7 @@ class ModelConfig(Settings):
         "Subwords to learn for --level bpe, the 256 bytes included (V; char and word "
         "vocabularies come from the text).",
         min=0,
-        shown_default="4096 for bpe",
+        shown_default="2048 for bpe",
         panel="data",
     )
     embed: int | None = setting(

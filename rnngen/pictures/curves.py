@@ -1,6 +1,7 @@
 """Learning curves of training runs, from their checkpoints' histories: the validation loss at each
 evaluation (and, for a seq2seq run that keeps its best by it, the validation sources' greedy
-sequence error), the training loss between evaluations (the trainer records its mean every tenth
+sequence error; for a language model, the validation bits per character, which compare runs of
+any level), the training loss between evaluations (the trainer records its mean every tenth
 of an evaluation interval), the learning rate and the wall time, read from the checkpoint's header
 alone. Drawing them is ``rnngen.pictures.draw`` (matplotlib, ``plot_runs``) or
 ``rnngen.pictures.terminal`` (braille characters, no extra needed)."""
@@ -22,6 +23,18 @@ class Curves:
     train: list[tuple[int, float, float]] = field(default_factory=list)
     lr: list[tuple[int, float, float]] = field(default_factory=list)
     error: list[tuple[int, float, float]] = field(default_factory=list)  # greedy, a fraction
+    bpc: list[tuple[int, float, float]] = field(default_factory=list)  # val. bits per character
+
+    def per_char(self) -> "Curves":
+        """These curves with the validation bits per character in place of the loss (and no
+        training loss, which is per token): runs of different levels on one scale. Raises
+        CheckpointError for a run without them."""
+        if not self.bpc:
+            raise CheckpointError(
+                f"{self.path}: holds no bits per character (a seq2seq run, or one trained "
+                "by an rnngen that did not measure them); plot it without --bits-per-char"
+            )
+        return Curves(self.name, self.path, val=self.bpc, lr=self.lr, bpc=self.bpc)
 
     @property
     def best(self) -> tuple[int, float, float] | None:
@@ -48,6 +61,7 @@ class Curves:
             for series, pts in (
                 ("val_loss", self.val),
                 ("val_error", self.error),
+                ("val_bits_per_char", self.bpc),
                 ("train_loss", self.train),
                 ("lr", self.lr),
             )
@@ -83,6 +97,8 @@ def read_curves(run: str | Path) -> Curves:
             m = float(h.get("seconds") or 0.0) / 60.0
             if h.get("val_loss") is not None:
                 c.val.append((int(h["step"]), m, float(h["val_loss"])))
+            if h.get("val_bits_per_char") is not None:
+                c.bpc.append((int(h["step"]), m, float(h["val_bits_per_char"])))
             if h.get("val_error") is not None:
                 c.error.append((int(h["step"]), m, float(h["val_error"])))
             if not curve and h.get("train_loss") is not None:  # runs from before the curve

@@ -61,11 +61,12 @@ def draw(
     log: bool = False,
     dpi: int | None = None,
     size: str | tuple[float, float] | None = None,
+    per_char: bool = False,
 ) -> Path:
     """Write the figure of ``runs`` to ``out`` (atomically); its suffix picks the format."""
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"{out}: the picture must be a .png or .svg file")
-    fig = figure(runs, log=log, dpi=dpi, size=size)
+    fig = figure(runs, log=log, dpi=dpi, size=size, per_char=per_char)
     import io
 
     buf = io.BytesIO()
@@ -84,8 +85,12 @@ def figure(
     log: bool = False,
     dpi: int | None = None,
     size: str | tuple[float, float] | None = None,
+    per_char: bool = False,
 ):
-    """The matplotlib Figure of ``runs`` (not yet written anywhere)."""
+    """The matplotlib Figure of ``runs`` (not yet written anywhere); ``per_char``: their
+    validation bits per character (``Curves.per_char``) rather than the loss."""
+    if per_char:
+        runs = [run.per_char() for run in runs]
     dpi, wh = check_dpi(dpi), parse_size(size)
     try:
         import matplotlib
@@ -97,11 +102,12 @@ def figure(
     from matplotlib.figure import Figure
 
     errors = any(run.error for run in runs)  # seq2seq runs that keep their best by it
+    rates = any(run.lr for run in runs)  # (curves built from validation points alone have none)
+    ratios = [3, *([2] * errors), *([1] * rates)]
     fig = Figure(figsize=wh or (9, 7.4 if errors else 5.6), dpi=dpi, layout="constrained")
-    axes = fig.subplots(
-        3 if errors else 2, 2, sharex="col", height_ratios=[3, 2, 1] if errors else [3, 1]
-    )
-    (by_step, by_min), *middle, (lr_step, lr_min) = axes
+    axes = fig.subplots(len(ratios), 2, sharex="col", height_ratios=ratios, squeeze=False)
+    (by_step, by_min), *middle = axes
+    lr_step, lr_min = middle.pop() if rates else (None, None)
     colours = matplotlib.colormaps["tab10"].colors
     for k, run in enumerate(runs):
         c = colours[k % len(colours)]
@@ -137,7 +143,7 @@ def figure(
                     label=f"{run.name} best {run.best[2]:.4f}{_pct(run)}" if x == 0 else None,
                 )
         for ax, x in ((lr_step, 0), (lr_min, 1)):
-            if run.lr:
+            if run.lr and ax is not None:
                 ax.plot([p[x] for p in run.lr], [p[2] for p in run.lr], color=c, linewidth=1.2)
         for ax, x in zip(middle[0] if middle else (), (0, 1), strict=False):
             if run.error:
@@ -170,14 +176,16 @@ def figure(
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(FuncFormatter(minor))
-    by_step.set_ylabel("loss (nats/token)" + (", log scale" if log else ""))
+    measure = "val. bits per character" if per_char else "loss (nats/token)"
+    by_step.set_ylabel(measure + (", log scale" if log else ""))
     by_step.set_title("by step", fontsize=10)
     by_min.set_title("by minute", fontsize=10)
     if middle:
         middle[0][0].set_ylabel("val. sequence error (%)")
-    lr_step.set_ylabel("learning rate")
-    lr_step.set_xlabel("step")
-    lr_min.set_xlabel("minutes")
+    if lr_step is not None:
+        lr_step.set_ylabel("learning rate")
+    axes[-1][0].set_xlabel("step")
+    axes[-1][1].set_xlabel("minutes")
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
     handles, labels = by_step.get_legend_handles_labels()
@@ -204,12 +212,16 @@ def plot_runs(
     log: bool = False,
     dpi: int | None = None,
     size: str | tuple[float, float] | None = None,
+    per_char: bool = False,
 ) -> Path:
     """Draw the learning curves of ``runs`` (run directories or checkpoints) into ``out``, a
     ``.png`` or ``.svg`` file. ``log``: the loss on a logarithmic axis; ``dpi``: dots per inch of a
     PNG (default 80); ``size``: (width, height) in inches or ``"WxH"`` (default 9 x 5.6, taller
-    with an error row). Returns the path. Raises ``UserError`` naming a file that is not a run, a
-    picture that cannot be written, or matplotlib missing (``pip install "rnngen[plot]"``), and
-    ``UsageError`` for a bad option."""
+    with an error row); ``per_char``: the validation bits per character instead of the loss, to
+    compare language models of different levels. Returns the path. Raises ``UserError`` naming a
+    file that is not a run (or, with ``per_char``, a run without them), a picture that cannot be
+    written, or matplotlib missing (``pip install "rnngen[plot]"``), and ``UsageError`` for a bad
+    option."""
     check_dpi(dpi), parse_size(size)
-    return draw([read_curves(r) for r in runs], Path(out), log=log, dpi=dpi, size=size)
+    curves = [read_curves(r) for r in runs]
+    return draw(curves, Path(out), log=log, dpi=dpi, size=size, per_char=per_char)

@@ -25,9 +25,18 @@ GUTTER = 9  # the y tick labels and the axis line
 Point = tuple[int, float, float]
 
 
-def render(runs: list[Curves], width: int, height: int, color: bool, log: bool = False) -> str:
+def render(
+    runs: list[Curves],
+    width: int,
+    height: int,
+    color: bool,
+    log: bool = False,
+    per_char: bool = False,
+) -> str:
     """The charts as text, at most ``width`` columns and about ``height`` lines; ``log``: the loss
-    on a logarithmic axis."""
+    on a logarithmic axis; ``per_char``: the validation bits per character in its place."""
+    if per_char:
+        runs = [run.per_char() for run in runs]
     width = max(40, width)
     errors = any(run.error for run in runs)
     small = max(4, height // 6)  # plot rows of the learning rate (and the error) chart
@@ -35,7 +44,8 @@ def render(runs: list[Curves], width: int, height: int, color: bool, log: bool =
     overhead = 3 * (3 if errors else 2) + len(legend.split()) + 1
     big = max(6, height - overhead - small * (2 if errors else 1))
     out = Text()
-    loss = Chart("loss (nats/token) by step" + (", log scale" if log else ""), width, big, log)
+    measure = "val. bits per character" if per_char else "loss (nats/token)"
+    loss = Chart(f"{measure} by step" + (", log scale" if log else ""), width, big, log)
     for k, run in enumerate(runs):
         loss.line(run.train, k)
         loss.line(run.val, k, MARKERS[k % len(MARKERS)])

@@ -312,30 +312,25 @@ def score_request(body: dict, limits: Limits, pairs: bool) -> ScoreRequest:
     f = Fields(body)
     model = f.string("model", nonempty=True)
     value = body.get("inputs")
-    if not pairs or not isinstance(value, list) or not any(isinstance(v, dict) for v in value):
-        lines = strings(f, "inputs", limits)
-        if not pairs:
-            return ScoreRequest(model, lines)
-        found = []
-        for i, line in enumerate(lines):
-            if line.count("\t") != 1:
-                raise APIError(
-                    400, f"inputs[{i}] must be source<TAB>target (one tab)", param="inputs"
-                )
-            found.append(tuple(line.split("\t")))
-        return ScoreRequest(model, found)
+    if not pairs:
+        return ScoreRequest(model, strings(f, "inputs", limits))
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise APIError(400, "inputs must be a non-empty array of pairs", param="inputs")
     strings(Fields({"inputs": ["x"] * len(value)}), "inputs", limits)  # the count
     found = []
     for i, v in enumerate(value):
-        if not (
-            isinstance(v, dict)
-            and isinstance(v.get("source"), str)
-            and isinstance(v.get("target"), str)
-        ):
+        if isinstance(v, str) and v.count("\t") == 1:
+            found.append(tuple(v.split("\t")))
+        elif isinstance(v, dict) and all(isinstance(v.get(k), str) for k in ("source", "target")):
+            found.append((v["source"], v["target"]))
+        else:
             raise APIError(
-                400, f'inputs[{i}] must be {{"source": string, "target": string}}', param="inputs"
+                400,
+                f'inputs[{i}] must be {{"source": string, "target": string}} or source<TAB>target',
+                param="inputs",
             )
-        found.append((v["source"], v["target"]))
     return ScoreRequest(model, found)
 
 

@@ -74,8 +74,12 @@ def serve(
     page to play in at /. Concurrent requests are decoded together in one batch. Access log on
     stderr, one line per request; SIGTERM or Ctrl-C finishes the requests in flight, then
     exits 0."""
+    import signal
+
     from rnngen.server import needs
 
+    # SIGTERM before the server listens (loading the models): stop, as after it, with status 0
+    signal.signal(signal.SIGTERM, _stop_now)
     with user_errors():
         needs()
         from rnngen.server.protocol import Limits
@@ -90,3 +94,7 @@ def serve(
             timeout=timeout,
         )
         run(models, host, port, token, limits=limits, quiet=shared.quiet, grace=grace)
+
+
+def _stop_now(signum, frame) -> None:  # noqa: ARG001
+    raise SystemExit(0)

@@ -408,7 +408,10 @@ class Guard:
             await send(message)
 
         try:
-            if self.svc.token and scope["path"] not in OPEN_PATHS and not self._authorized(scope):
+            path, root = scope["path"], scope.get("root_path", "")
+            if root and path.startswith(root):  # mounted in another app: its own path
+                path = path[len(root) :] or "/"
+            if self.svc.token and path not in OPEN_PATHS and not self._authorized(scope):
                 await json_error(
                     APIError(
                         401,

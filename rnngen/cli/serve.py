@@ -60,6 +60,14 @@ def serve(
     timeout: Annotated[
         float, typer.Option(help="Seconds a request may run; longer is answered 408.", min=0.001)
     ] = 600.0,
+    stream_interval: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between two chunks of a stream, at least (the tokens of the meantime "
+            "go together; 0: a chunk per token).",
+            min=0,
+        ),
+    ] = 0.02,
     grace: Annotated[
         float,
         typer.Option(
@@ -92,6 +100,7 @@ def serve(
             max_inputs=max_inputs,
             concurrency=max_concurrent,
             timeout=timeout,
+            stream_interval=stream_interval,
         )
         run(models, host, port, token, limits=limits, quiet=shared.quiet, grace=grace)
 

@@ -198,7 +198,7 @@ def create_app(
         rid, created = completion_id(), now()
         if req.stream:
             return StreamingResponse(
-                _stream(job, q, release, rid, created, len(ids)),
+                _stream(job, q, release, rid, created, len(ids), svc.limits.stream_interval),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -341,19 +341,25 @@ async def _collect(job: Completion, q: asyncio.Queue) -> tuple[list, list, list]
 
 async def _stream(
     job: Completion, q: asyncio.Queue, release: Callable[[], None], rid: str, created: int,
-    prompt_tokens: int,
+    prompt_tokens: int, interval: float,
 ) -> AsyncIterator[bytes]:  # fmt: skip
-    """The completion as server-sent events: chunks of text as the steps make them (what
-    piled up while the client was slow goes out as one chunk), then ``[DONE]``."""
+    """The completion as server-sent events, then ``[DONE]``: the first text as soon as it
+    comes, then a chunk at most every ``interval`` seconds holding what came meanwhile (every
+    chunk costs the event loop the same, however many tokens it holds: under load, fewer chunks
+    leave the cores to the model)."""
     req = job.req
     try:
         if req.echo and req.prompt:
             for i in range(req.n):
                 echoed = [choice(i, req.prompt, None, None)]
                 yield sse(completion_body(rid, created, req.model, echoed, None))
-        done = 0
+        done, loop = 0, asyncio.get_running_loop()
+        last = -interval  # the first text goes out at once
         while done < req.n:
             events = await q.get()
+            wait = last + interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             while not q.empty():
                 events += q.get_nowait()
             merged, error = _merge(events)
@@ -364,6 +370,7 @@ async def _stream(
                 body = completion_body(rid, created, req.model, [choice(i, text, lp, finish)], None)
                 yield sse(body)
                 done += finish is not None
+            last = loop.time()
         else:
             if req.include_usage:
                 yield sse(

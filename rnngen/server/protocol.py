@@ -51,6 +51,7 @@ class Limits:
     max_n: int = 16  # completions of one prompt (n)
     concurrency: int = 64  # requests in flight (more: a 429 with Retry-After)
     timeout: float = 600.0  # seconds a request may run (more: a 408)
+    stream_interval: float = 0.02  # seconds between two chunks of a stream, at least
 
     def __post_init__(self) -> None:
         for name in ("max_body", "max_tokens", "max_prompt", "max_inputs", "max_n", "concurrency"):
@@ -59,6 +60,8 @@ class Limits:
                 raise ValueError(f"{name} must be a whole number of at least 1 (got {value!r})")
         if not (isinstance(self.timeout, int | float) and self.timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds (got {self.timeout!r})")
+        if not (isinstance(self.stream_interval, int | float) and self.stream_interval >= 0):
+            raise ValueError(f"stream_interval must be >= 0 (got {self.stream_interval!r})")
 
 
 # ---- reading a body --------------------------------------------------------------------------

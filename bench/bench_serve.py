@@ -16,7 +16,10 @@ wall time, the requests in flight at its end run to completion and count), time 
 (request sent -> first text), per-token latency (a request's (last text - first text) / (tokens
 - 1)), each p50 and p99 over requests; the requests answered in full, with an error, or lost
 (connection closed without ``[DONE]``); the server's RSS at start, after the solo phase, every 5
-s under load and at the end. JSON to --json (bench/results/serve.json), a table on stdout.
+s under load and at the end; and, for scale, the tokens/s of ``rnngen sample``'s batch-1 kernel
+on the same model in a process of its own (the server steps even a lone request through the
+batched step, slower at batch 1 than that kernel). JSON to --json (bench/results/serve.json), a
+table on stdout.
 """
 
 import argparse
@@ -219,7 +222,41 @@ def table(report: dict) -> str:
         f"{report['rss_start_mb']:.0f} MB at start, {rss[0][1]:.0f} MB as the load began, "
         f"{rss[-1][1]:.0f} MB at its end"
     )
+    lines.append(
+        f"rnngen sample's batch-1 kernel on the same model, no server: "
+        f"{report['rnngen_sample_tokens_per_s']:,.0f} tokens/s (the load's aggregate: "
+        f"{report['ratio_to_rnngen_sample']:.2f}x)"
+    )
     return "\n".join(lines)
+
+
+SAMPLER = """
+import sys, time, rnngen
+m = rnngen.load(sys.argv[1])
+m.warm("sample")
+"".join(m.generate(prime="The ", length=2000, temp=0.8, seed=1))
+t0 = time.perf_counter()
+n = sum(1 for _ in m.generate(prime="The ", length=20000, temp=0.8, seed=2))
+print(20000 / (time.perf_counter() - t0))
+"""
+
+
+def sampler_tokens_per_s(model: Path) -> float:
+    """``rnngen sample``'s batch-1 kernel on the same model, in a process of its own: what one
+    client could have without a server."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", SAMPLER, str(model)], capture_output=True,
+                       text=True, env=env, check=True)  # fmt: skip
+    return round(float(p.stdout.strip().splitlines()[-1]), 1)
+
+
+def http_stack() -> str:
+    """What uvicorn runs on here: httptools and uvloop when installed (uvicorn[standard]), else
+    h11 and asyncio's loop (the serve extra alone)."""
+    import importlib.util
+
+    fast = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
+    return "uvicorn with " + (" and ".join(fast) if fast else "h11 and asyncio (the serve extra)")
 
 
 def main() -> None:
@@ -247,6 +284,7 @@ def main() -> None:
             end = rss_mb(server.proc.pid)
         finally:
             code = server.stop()
+        sampler = sampler_tokens_per_s(model)
     report = {
         "what": "rnngen serve under load: streaming clients on loopback (bench/bench_serve.py)",
         "machine": machine(),
@@ -255,9 +293,12 @@ def main() -> None:
         "solo": solo,
         "load": load,
         "ratio": load["tokens_per_s"] / solo["tokens_per_s"],
+        "rnngen_sample_tokens_per_s": sampler,
+        "ratio_to_rnngen_sample": load["tokens_per_s"] / sampler,
         "rss_start_mb": start,
         "rss_end_mb": end,
         "server_exit_code": code,
+        "http": http_stack(),
         "command": " ".join(["python", "bench/bench_serve.py", *sys.argv[1:]]),
     }
     write_report(report, args.json)

@@ -346,10 +346,11 @@ def test_the_access_log_has_a_line_per_request(server):
 
 def test_limits_disconnects_and_sigterm(models):
     """--max-concurrent 1: a second request is a 429 with Retry-After; a client that goes away
-    leaves the batch; SIGTERM lets the stream in flight finish, then the server exits 0."""
+    leaves the batch; a request longer than --timeout ends with an error event; SIGTERM lets the
+    stream in flight finish, then the server exits 0."""
     where, found = models
     s = Server(str(found["lm"]), "--max-concurrent", "1", "--max-tokens", "200000", "--quiet",
-               cwd=where)  # fmt: skip
+               "--timeout", "4", cwd=where)  # fmt: skip
     try:
         long = {"model": "lm", "prompt": "the ", "max_tokens": 200000, "temperature": 1.0}
         gone = s.stream(long)
@@ -360,7 +361,10 @@ def test_limits_disconnects_and_sigterm(models):
         assert json.loads(data)["error"]["code"] == "rate_limit_exceeded"
         gone.close()  # the client goes away: its row leaves the batch at the next step
         assert wait_for(lambda: s.health()["rows"] == 0 and s.health()["requests"] == 0)
-        flight = s.stream({**long, "max_tokens": 30000, "n": 4})
+        late = list(s.stream(long).events())  # 200000 tokens take longer than --timeout 4
+        assert late[-1] == "[DONE]" and late[-2]["error"]["code"] == "timeout"
+        assert wait_for(lambda: s.health()["rows"] == 0)
+        flight = s.stream({**long, "max_tokens": 5000, "n": 4})
         events = flight.events()
         next(events)
         s.proc.send_signal(signal.SIGTERM)

@@ -33,8 +33,14 @@ def serve_app(
 
     served = load_models(models)
     if warm:
-        for s in served:
-            s.model.warm("batch" if s.is_lm else "translate")
+        from rnngen.generate.score import MAX_BATCH
+
+        for s in served:  # the kernels load now, not in the middle of the first requests
+            if s.is_lm:
+                s.model.warm("batch")
+                s.model.warm("score", MAX_BATCH)
+            else:
+                s.model.warm("translate")
     return create_app(served, limits, token, log)
 
 

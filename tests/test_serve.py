@@ -411,3 +411,14 @@ def test_exposure_warning():
     assert exposure_warning("127.0.0.1", None) is None
     assert exposure_warning("0.0.0.0", "secret") is None
     assert "without --token" in exposure_warning("0.0.0.0", None)
+
+
+def test_the_asgi_app_of_rnngen_serve_models(models):
+    """``uvicorn rnngen.server:app``: the app of the models $RNNGEN_SERVE_MODELS names."""
+    _, found = models
+    code = "import rnngen.server as s; print(sorted(s.app.service.models))"
+    spec = f"lm={found['lm']},{found['rev']}"
+    env = cli_env({"RNNGEN_SERVE_MODELS": spec})
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "['lm', 'rev']"

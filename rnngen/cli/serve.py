@@ -84,7 +84,7 @@ def serve(
     exits 0."""
     import signal
 
-    from rnngen.server import needs
+    from rnngen.server.extra import needs
 
     # SIGTERM before the server listens (loading the models): stop, as after it, with status 0
     signal.signal(signal.SIGTERM, _stop_now)

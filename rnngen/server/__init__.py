@@ -1,6 +1,7 @@
 """``rnngen serve``: trained models behind an HTTP API that existing clients speak (OpenAI's
 completions, rnngen's translate and score), with a page to play in.
 
+- ``extra``: whether uvicorn and Starlette are installed
 - ``protocol``: requests checked into dataclasses, OpenAI's answer and error shapes
 - ``models``: the models served and their names
 - ``scheduler``: continuous batching on one thread that owns the models
@@ -16,17 +17,9 @@ needs neither uvicorn nor Starlette: ``needs`` says what to install."""
 from typing import Any
 
 from rnngen.errors import UsageError
+from rnngen.server.extra import INSTALL, needs
 
-INSTALL = 'rnngen serve needs uvicorn and Starlette: pip install "rnngen[serve]"'
-
-
-def needs() -> None:
-    """uvicorn and Starlette import, or a UsageError naming the extra that brings them."""
-    try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        raise UsageError(INSTALL) from None
+__all__ = ["INSTALL", "needs"]
 
 
 def __getattr__(name: str) -> Any:

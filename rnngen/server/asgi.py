@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from rnngen.server import work
 from rnngen.server.models import Served
 from rnngen.server.protocol import (
     APIError,
@@ -39,6 +38,8 @@ from rnngen.server.protocol import (
     usage,
 )
 from rnngen.server.scheduler import Completion, Scheduler
+from rnngen.server.work import score as score_inputs
+from rnngen.server.work import translate as translate_inputs
 
 OPEN_PATHS = ("/", "/health", "/favicon.ico")  # no token needed: the page asks for it itself
 PAGE = Path(__file__).parent / "page" / "index.html"
@@ -221,7 +222,7 @@ def create_app(
         )
         served = svc.model(req.model, lm=False, endpoint="/v1/translate")
         _check_lengths(req.inputs, svc.limits)
-        data = await _on_scheduler(svc, lambda: work.translate(served, req))
+        data = await _on_scheduler(svc, lambda: translate_inputs(served, req))
         return JSONResponse({"object": "list", "model": req.model, "data": data})
 
     async def score(request: Request) -> Response:
@@ -231,7 +232,7 @@ def create_app(
         served = svc.model(body["model"])
         req = score_request(body, svc.limits, pairs=not served.is_lm)
         _check_lengths([x if isinstance(x, str) else x[0] + x[1] for x in req.inputs], svc.limits)
-        data = await _on_scheduler(svc, lambda: work.score(served, req))
+        data = await _on_scheduler(svc, lambda: score_inputs(served, req))
         return JSONResponse({"object": "list", "model": req.model, "data": data})
 
     async def api_error(request: Request, e: Exception) -> Response:

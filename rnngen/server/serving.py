@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from rnngen.server import needs
+from rnngen.server.extra import needs
 from rnngen.server.protocol import Limits
 
 

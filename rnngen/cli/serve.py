@@ -6,15 +6,13 @@ from typing import Annotated
 import typer
 
 from rnngen.cli.errors import user_errors
-from rnngen.cli.params import Shared, settings_options
 
 
-@settings_options(Shared.only("quiet"))
 def serve(
     models: Annotated[
         list[str],
         typer.Argument(
-            metavar="MODEL...",
+            metavar="MODEL",
             help="Checkpoint files or run directories, each served under its run directory's "
             "name, or NAME=PATH to name it.",
             show_default=False,
@@ -74,8 +72,14 @@ def serve(
             help="Seconds the requests in flight get to finish after SIGTERM or Ctrl-C.", min=0
         ),
     ] = 30.0,  # fmt: skip
-    *,
-    shared: Shared,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No access log (the start-up line, warnings and errors still go to stderr).",
+        ),
+    ] = False,  # fmt: skip
 ) -> None:
     """Serve models over HTTP: OpenAI's completions API (POST /v1/completions, streamed or not;
     GET /v1/models), POST /v1/translate for seq2seq models, POST /v1/score, GET /health, and a
@@ -102,7 +106,7 @@ def serve(
             timeout=timeout,
             stream_interval=stream_interval,
         )
-        run(models, host, port, token, limits=limits, quiet=shared.quiet, grace=grace)
+        run(models, host, port, token, limits=limits, quiet=quiet, grace=grace)
 
 
 def _stop_now(signum, frame) -> None:  # noqa: ARG001

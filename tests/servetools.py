@@ -1,8 +1,10 @@
 """A real ``rnngen serve`` in a subprocess (port 0: the start-up line names the port), tiny
 models for it, and plain HTTP against it with the standard library."""
 
+import fcntl
 import http.client
 import json
+import os
 import re
 import subprocess
 import threading
@@ -31,6 +33,22 @@ def train_models(where: Path) -> dict[str, Path]:
         p = run("train", *args, *small, "--out", name, cwd=where)
         assert p.returncode == 0, err(p)
     return {name: where / name for name in jobs}
+
+
+def shared_models(tmp_path_factory) -> dict[str, Path]:
+    """``train_models`` once per test session: test_serve.py and test_serve_page.py (each in its
+    own worker under pytest-xdist) share the models, trained by whichever asks first."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, shared by its workers
+    root = base / "serve-models"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / "trained").exists():
+            train_models(root)
+            (root / "trained").write_text("")
+    return {name: root / name for name in ("lm", "words", "rev")}
 
 
 class Server:

@@ -16,15 +16,15 @@ import threading
 
 import pytest
 from clitools import REPO, cli_env, err, out, run
-from servetools import LM_PRIME, Server, text_of, train_models, wait_for
+from servetools import LM_PRIME, Server, shared_models, text_of, wait_for
 
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    where = tmp_path_factory.mktemp("serve-models")
-    return where, train_models(where)
+    found = shared_models(tmp_path_factory)
+    return found["lm"].parent, found
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from clitools import err, out, run
-from servetools import LM_PRIME, Server, train_models
+from servetools import LM_PRIME, Server, shared_models
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -23,8 +23,8 @@ TOKEN = "page-token"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    where = tmp_path_factory.mktemp("serve-page")
-    found = train_models(where)
+    found = shared_models(tmp_path_factory)
+    where = found["lm"].parent
     s = Server(
         *(f"{name}={path}" for name, path in found.items()),
         "--token", TOKEN, "--max-tokens", "100000", "--quiet",

@@ -194,6 +194,7 @@ def create_app(
         loop = asyncio.get_running_loop()
         q: asyncio.Queue = asyncio.Queue()
         job = Completion(served, req, ids, loop, q.put_nowait, svc.limits.timeout)
+        job.on_done = release  # also when a stream is cancelled before it starts
         request.scope["rnngen.log"] = lambda: f"{req.model} {job.tokens} tokens"
         svc.scheduler.submit(job)
         rid, created = completion_id(), now()

@@ -53,6 +53,11 @@ class Completion:
         self.deadline = time.monotonic() + timeout
         self.cancelled = False  # set by the event loop: its rows leave at the next step
         self.tokens = 0  # completion tokens drawn so far, over every row
+        self.rows_left = req.n  # rows not yet finished or dropped
+        # called on the event loop once the scheduler is done with the request (every row
+        # finished or dropped), whether or not anyone still reads its events: the request's
+        # slot is freed even if its stream never started
+        self.on_done: Callable[[], None] | None = None
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -106,6 +111,7 @@ class Batch:
         self.state: Any = None
         self.logits: np.ndarray | None = None
         self.waiting: deque[Completion] = deque()
+        self.ended: list[Completion] = []  # requests whose last row left in this step
 
     def stepper(self, B: int) -> Any:
         s = self.steppers.pop(B, None) or self.base.resized(B)
@@ -122,6 +128,7 @@ class Batch:
         req = job.req
         if req.max_tokens == 0:
             out.setdefault(job, []).extend((i, "", None, "length") for i in range(req.n))
+            self.ended.append(job)
             return
         state, logits = self.gen.primed(job.prime_ids, req.n)
         seed = resolve_seed(req.seed)
@@ -141,6 +148,11 @@ class Batch:
         """Only the rows where ``mask`` is true stay."""
         from rnngen.nn.lm import State
 
+        for r, k in zip(self.rows, mask, strict=True):
+            if not k:
+                r.job.rows_left -= 1
+                if r.job.rows_left == 0:
+                    self.ended.append(r.job)
         self.rows = [r for r, k in zip(self.rows, mask, strict=True) if k]
         if not self.rows:
             self.state = self.logits = None
@@ -288,25 +300,33 @@ class Scheduler:
                 else:
                     self._call(*item)
                     apply(plan)  # translate and score set the threads their own way
+            ended: list[Completion] = []
             for b in self.batches.values():
-                self._admit(b, out)
+                ended += self._admit(b, out)
                 try:
                     b.step(out)
                 except Exception as e:  # a bug: the batch's requests get an error, not silence
                     self._failed(b.rows, e, out)
                     b.keep(np.zeros(len(b.rows), bool))
+                ended += b.ended
+                b.ended = []
             self.steps += 1
-            self._deliver(out)
+            self._deliver(out, ended)
 
-    def _admit(self, b: Batch, out: dict) -> None:
+    def _admit(self, b: Batch, out: dict) -> list[Completion]:
+        """Waiting requests join while there is room; those that never will are returned."""
+        ended = []
         while b.waiting and len(b.rows) + b.waiting[0].req.n <= MAX_ROWS:
             job = b.waiting.popleft()
             if job.cancelled:
+                ended.append(job)
                 continue
             try:
                 b.join(job, out)
             except Exception as e:
                 self._failed([], e, out, job)
+                ended.append(job)
+        return ended
 
     def _failed(self, rows: list[Row], e: Exception, out: dict, job: Completion | None = None):
         message = f"internal error: {type(e).__name__}: {e}"
@@ -325,18 +345,25 @@ class Scheduler:
             fut.set_exception(e)
 
     @staticmethod
-    def _deliver(out: dict) -> None:
-        by_loop: dict[Any, list] = {}
+    def _deliver(out: dict, ended: list[Completion]) -> None:
+        by_loop: dict[Any, tuple[list, list]] = {}
         for job, events in out.items():
-            by_loop.setdefault(job.loop, []).append((job, events))
-        for loop, items in by_loop.items():
+            by_loop.setdefault(job.loop, ([], []))[0].append((job, events))
+        for job in ended:
+            by_loop.setdefault(job.loop, ([], []))[1].append(job)
+        for loop, (items, done) in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_hand_out, items)
+                loop.call_soon_threadsafe(_hand_out, items, done)
             except RuntimeError:  # the loop is closed: nobody is listening
                 for job, _ in items:
                     job.cancelled = True
 
 
-def _hand_out(items: list) -> None:
+def _hand_out(items: list, done: list[Completion]) -> None:
+    """On the event loop: each request's events to its queue, then the requests that are over
+    told so."""
     for job, events in items:
         job.deliver(events)
+    for job in done:
+        if job.on_done is not None:
+            job.on_done()

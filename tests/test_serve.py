@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -346,7 +347,8 @@ def test_the_access_log_has_a_line_per_request(server):
 
 def test_limits_disconnects_and_sigterm(models):
     """--max-concurrent 1: a second request is a 429 with Retry-After; a client that goes away
-    leaves the batch; a request longer than --timeout ends with an error event; SIGTERM lets the
+    leaves the batch (streamed or not); a request longer than --timeout ends with an error event;
+    SIGTERM lets the
     stream in flight finish, then the server exits 0."""
     where, found = models
     s = Server(str(found["lm"]), "--max-concurrent", "1", "--max-tokens", "200000", "--quiet",
@@ -360,7 +362,13 @@ def test_limits_disconnects_and_sigterm(models):
         assert status == 429 and headers["retry-after"] == "1"
         assert json.loads(data)["error"]["code"] == "rate_limit_exceeded"
         gone.close()  # the client goes away: its row leaves the batch at the next step
-        assert wait_for(lambda: s.health()["rows"] == 0 and s.health()["requests"] == 0)
+        assert wait_for(lambda: s.health()["rows"] == 0 and s.health()["requests"] == 0, 2)
+        body = json.dumps({**long, "max_tokens": 150000}).encode()  # not streamed, then gone
+        with socket.create_connection((s.host, s.port)) as raw:
+            raw.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                        + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+            assert wait_for(lambda: s.health()["rows"] == 1, 2)
+        assert wait_for(lambda: s.health()["rows"] == 0 and s.health()["requests"] == 0, 2)
         late = list(s.stream(long).events())  # 200000 tokens take longer than --timeout 4
         assert late[-1] == "[DONE]" and late[-2]["error"]["code"] == "timeout"
         assert wait_for(lambda: s.health()["rows"] == 0)

@@ -318,6 +318,8 @@ def _refusal(error: tuple) -> APIError:
     message, reason = error
     if reason == "timeout":
         return APIError(408, f"{message} (rnngen serve --timeout)", code="timeout")
+    if reason == "gone":  # nobody reads the answer; nginx's word for it
+        return APIError(499, message, code="client_closed_request")
     return APIError(500, message, kind="server_error")
 
 
@@ -386,11 +388,13 @@ async def _stream(
 
 
 async def _watch_disconnect(request: Request, job: Completion) -> None:
-    """Cancel the job when the client of a non-streamed request goes away."""
+    """Cancel the job when the client of a non-streamed request goes away, and end the wait for
+    its text (the scheduler sends no more)."""
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             job.cancel()
+            job.deliver([(None, "the client went away", None, "gone")])
             return
 
 

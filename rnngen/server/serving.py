@@ -5,6 +5,7 @@ seconds), then returns (the command exits 0). A second Ctrl-C stops at once."""
 
 import contextlib
 import ipaddress
+import logging
 import signal
 import socket
 import sys
@@ -15,6 +16,41 @@ from typing import Any
 
 from rnngen.server.extra import needs
 from rnngen.server.protocol import Limits
+
+
+class OneLine(logging.Filter):
+    """uvicorn's own log records as one line each: an exception's type and message in place of
+    its traceback (a user's mistake never reaches here; what does is said in one line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            e = record.exc_info[1]
+            record.msg = f"{record.getMessage().rstrip()}: {type(e).__name__}: {e}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"one_line": {"()": OneLine}},
+    "formatters": {"plain": {"format": "rnngen serve: %(levelname)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+            "filters": ["one_line"],
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "uvicorn.error": {"level": "WARNING"},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
 
 
 def serve_app(
@@ -131,6 +167,7 @@ def serve(
     config = uvicorn.Config(
         app,
         log_level="warning",
+        log_config=LOG_CONFIG,
         access_log=False,
         timeout_graceful_shutdown=grace,
         lifespan="on",

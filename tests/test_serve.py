@@ -430,3 +430,21 @@ def test_the_asgi_app_of_rnngen_serve_models(models):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "['lm', 'rev']"
+
+
+def test_ctrl_c_finishes_the_streams_in_flight_then_exits_0(models):
+    where, found = models
+    s = Server(str(found["lm"]), "--quiet", cwd=where)
+    try:
+        flight = s.stream({"model": "lm", "prompt": "the ", "max_tokens": 4000, "n": 2})
+        events = flight.events()
+        next(events)
+        s.proc.send_signal(signal.SIGINT)
+        rest = list(events)
+        flight.close()
+        assert rest[-1] == "[DONE]"
+        assert sum(c["finish_reason"] == "length" for e in rest[:-1] for c in e["choices"]) == 2
+        assert s.proc.wait(60) == 0
+    finally:
+        s.stop(signal.SIGKILL)
+    assert "Traceback" not in s.stderr

@@ -448,3 +448,34 @@ def test_ctrl_c_finishes_the_streams_in_flight_then_exits_0(models):
     finally:
         s.stop(signal.SIGKILL)
     assert "Traceback" not in s.stderr
+
+
+def test_one_step_advances_every_request_in_the_batch(models):
+    """The scheduler's batch in-process: three requests (two rows each) join, every step draws
+    one token for all six rows, a row leaves as it ends, a cancelled request leaves at the next
+    step."""
+    from rnngen import load
+    from rnngen.server.models import Served
+    from rnngen.server.protocol import CompletionRequest
+    from rnngen.server.scheduler import Batch, Completion
+
+    served = Served("lm", load(models[1]["lm"]))
+    b = Batch(served)
+    out: dict = {}
+    jobs = []
+    for k, (prompt, length) in enumerate([("the ", 5), ("a bird", 8), ("", 30)]):
+        req = CompletionRequest("lm", prompt, max_tokens=length, temperature=0.8, seed=k, n=2)
+        ids = served.vocab.encode(prompt, close_last_line=False)
+        jobs.append(Completion(served, req, ids, None, lambda events: None, 60))
+        b.join(jobs[-1], out)
+    assert len(b.rows) == 6 and b.state.h.shape[1] == 6 and b.logits.shape[0] == 6
+    for step in range(8):
+        out = {}
+        b.step(out)
+        assert sum(len(events) for events in out.values()) == len(out) * 2  # 2 rows a request
+        if step == 4:
+            assert len(b.rows) == 4 and jobs[0] in {j for j in b.ended}
+    assert len(b.rows) == 2 and jobs[2].tokens == 16
+    jobs[2].cancel()
+    b.step({})
+    assert b.rows == [] and b.state is None

@@ -348,8 +348,7 @@ def test_the_access_log_has_a_line_per_request(server):
 def test_limits_disconnects_and_sigterm(models):
     """--max-concurrent 1: a second request is a 429 with Retry-After; a client that goes away
     leaves the batch (streamed or not); a request longer than --timeout ends with an error event;
-    SIGTERM lets the
-    stream in flight finish, then the server exits 0."""
+    SIGTERM lets the stream in flight finish, then the server exits 0."""
     where, found = models
     s = Server(str(found["lm"]), "--max-concurrent", "1", "--max-tokens", "200000", "--quiet",
                "--timeout", "4", cwd=where)  # fmt: skip

@@ -11,6 +11,7 @@ The public Python API (the command line ``rnngen`` is a thin layer over it)::
     model.score(["a line", "another line"])                       # bits, bits/token, perplexity
     model.evaluate("held-out text")                               # loss, bits/token, perplexity
     rnngen.plot_runs([run.run_dir], "curves.png")                 # learning curves
+    rnngen.serve([run.run_dir], port=8000)                        # an HTTP API (rnngen[serve])
     g2p = rnngen.train(["words.tsv"], task="seq2seq", tgt_level="word")  # source<TAB>target
     rnngen.load(g2p.run_dir).translate(["ghoti"], beam=5)         # a Seq2SeqModel
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rnngen.generate.score import LineScore
     from rnngen.pictures.draw import plot_runs
     from rnngen.results import EvalResult
+    from rnngen.server.serving import serve, serve_app
     from rnngen.tasks.lm.model import LanguageModel
     from rnngen.tasks.models import Run, TrainedModel, load
     from rnngen.tasks.seq2seq.model import Seq2SeqModel
@@ -52,6 +54,8 @@ __all__ = [
     "__version__",
     "load",
     "plot_runs",
+    "serve",
+    "serve_app",
     "train",
 ]
 
@@ -64,6 +68,8 @@ _LAZY = {
     "LineScore": "rnngen.generate.score:LineScore",
     "EvalResult": "rnngen.results:EvalResult",
     "plot_runs": "rnngen.pictures.draw:plot_runs",
+    "serve": "rnngen.server.serving:serve",
+    "serve_app": "rnngen.server.serving:serve_app",
     # the names of rnngen 0.1's first releases
     "Model": "rnngen.tasks.lm.model:LanguageModel",
     "Seq2Seq": "rnngen.tasks.seq2seq.model:Seq2SeqModel",

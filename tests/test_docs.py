@@ -26,6 +26,8 @@ TOUR_SUBSTITUTIONS = {
     "--length 500": "--length 50",
     "runs/a runs/b": "{first_run} {last_run}",  # two runs the tour trained
     "runs/a -o": "{first_run} -o",
+    # a server runs until stopped: a few seconds of it, then SIGTERM, which it answers with exit 0
+    "rnngen serve MODEL": "timeout --preserve-status -s TERM 8 rnngen serve MODEL --port 0",
 }
 
 # The settings every rnngen.train call of a Python block runs with, whatever the block says (a

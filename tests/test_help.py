@@ -17,6 +17,7 @@ COMMANDS = [
     ["plot"],
     ["heatmap"],
     ["export"],
+    ["serve"],
     ["corpus"],
     ["corpus", "list"],
     ["corpus", "get"],

@@ -22,6 +22,7 @@ from rnngen.cli.output import error
 from rnngen.cli.plot import plot
 from rnngen.cli.sample import sample
 from rnngen.cli.score import score
+from rnngen.cli.serve import serve
 from rnngen.cli.train import train
 from rnngen.cli.translate import translate
 
@@ -65,6 +66,11 @@ EXAMPLES = {
         "rnngen export MODEL --format web -o page",
         "rnngen export MODEL --format c -o model.c && cc -O2 model.c -lm -o model",
     ),
+    "serve": (
+        "rnngen serve runs/corpus-20261121-101500     # http://127.0.0.1:8000/",
+        "rnngen serve shakespeare=runs/a g2p=runs/b --host 0.0.0.0 --token SECRET",
+        "rnngen serve MODEL --port 0 --max-concurrent 128 --quiet",
+    ),
     "info": ("rnngen info runs/corpus-20261121-101500", "rnngen info MODEL --json"),
     "plot": (
         "rnngen plot runs/a runs/b             # in the terminal",
@@ -85,6 +91,7 @@ for _name, _command in (
     ("plot", plot),
     ("heatmap", heatmap),
     ("export", export),
+    ("serve", serve),
 ):
     app.command(_name, cls=Command, epilog=examples(*EXAMPLES[_name]))(_command)
 app.add_typer(corpus_app, name="corpus")

@@ -9,6 +9,7 @@ seed (the batch-1 kernel of ``rnngen.generate.sample`` draws from Numba's genera
 texts are not these).
 """
 
+import copy
 from collections.abc import Iterator
 
 import numpy as np
@@ -67,6 +68,17 @@ class Stepper:
         self.rows = np.arange(B, dtype=np.int64).reshape(1, B)
         self.W_out = np.ascontiguousarray(model.output.W, f32)  # (H, V)
         self.logits = np.empty((B, self.W_out.shape[1]), f32)
+
+    def resized(self, B: int) -> "Stepper":
+        """The same step over B rows, sharing this one's tables and packed weights (only the
+        tapes and the logits depend on B): a server whose batch grows and shrinks from step to
+        step makes one per size it meets without packing the weights again."""
+        other = copy.copy(self)
+        other.B = B
+        other.tapes = [layer.tape(1, B, np.float32) for layer in self.model.layers]
+        other.rows = np.arange(B, dtype=np.int64).reshape(1, B)
+        other.logits = np.empty((B, self.W_out.shape[1]), np.float32)
+        return other
 
     def __call__(self, tokens: np.ndarray, state: State) -> np.ndarray:
         """Logits (B, V) after each row reads its token (B,); advances state."""

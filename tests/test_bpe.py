@@ -71,13 +71,30 @@ def test_a_text_encodes_as_its_lines_one_after_another(learned):
     assert (whole == learned.stoi[bpe.NEWLINE]).sum() == text.count("\n")  # a line end: one token
 
 
-def test_the_validation_split_round_trips_through_the_token_file(tmp_path):
-    """WikiText-2's validation text (the first 200 kB) through the token file: its ids decode to
-    the text rnngen read, byte for byte; the tokenizer was learned from the training text
-    alone."""
+def _split(source: str) -> tuple[bytes, bytes]:
+    """(training, validation) bytes: WikiText-2's train and valid files (300 kB, 200 kB), or the
+    built-in python-docs corpus cut in two (250 kB, the rest)."""
+    if source == "wikitext-2":
+        if not WIKI.is_dir():
+            pytest.skip(f"the shared corpora directory {WIKI.parent} is absent")
+        return (WIKI / "train.txt").read_bytes()[:300_000], (WIKI / "valid.txt").read_bytes()[
+            :200_000
+        ]
+    from rnngen.data.catalog.builtin import build_python_docs
+
+    data = build_python_docs().encode()
+    return data[:250_000], data[250_000:]
+
+
+@pytest.mark.parametrize("source", ["wikitext-2", "python-docs"])
+def test_the_validation_split_round_trips_through_the_token_file(tmp_path, source):
+    """A validation text (the first 200 kB of WikiText-2's, or the built-in python-docs corpus's
+    tail) through the token file: its ids decode to the text rnngen read, byte for byte; the
+    tokenizer was learned from the training text alone."""
+    train_bytes, val_bytes = _split(source)
     train, val = tmp_path / "train.txt", tmp_path / "valid.txt"
-    train.write_bytes((WIKI / "train.txt").read_bytes()[:300_000])
-    val.write_bytes((WIKI / "valid.txt").read_bytes()[:200_000] + "Zürich ☃ 𝄞\r\nend".encode())
+    train.write_bytes(train_bytes)
+    val.write_bytes(val_bytes + "Zürich ☃ 𝄞\r\nend".encode())
     corpus, _ = encode_corpus(
         tmp_path / "run", "bpe", Source([str(train)]), Source([str(val)]), bpe_size=600
     )
@@ -91,8 +108,9 @@ def test_the_validation_split_round_trips_through_the_token_file(tmp_path):
 @pytest.fixture(scope="module")
 def wd(tmp_path_factory):
     d = tmp_path_factory.mktemp("bpe")
-    shakespeare = (REPO.parent / "shared" / "corpora" / "tinyshakespeare.txt").read_text()
-    (d / "corpus.txt").write_text(shakespeare[:60_000] + "Zürich, naïve café ☃\n")
+    from rnngen.data.catalog.builtin import build_python_docs  # offline, on any machine
+
+    (d / "corpus.txt").write_text(build_python_docs()[:60_000] + "Zürich, naïve café ☃\n")
     (d / "pairs.tsv").write_text(reversals(300, 4))
     p = run(
         "train", "corpus.txt", "--level", "bpe", "--vocab-size", "320", *SMALL,

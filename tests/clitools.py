@@ -1,5 +1,6 @@
 """Running the installed ``rnngen`` command in a subprocess, as a user would."""
 
+import fcntl
 import json
 import os
 import shutil
@@ -7,6 +8,8 @@ import struct
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -196,3 +199,39 @@ def with_tensors(data: bytes, edit) -> bytes:
     tensors = dict(load(data))
     edit(tensors)
     return save(tensors, metadata=metadata)
+
+
+# Debian's chromium (apt-get install -y chromium), which Playwright drives instead of its own
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+
+
+@contextmanager
+def headless_chromium() -> Iterator:
+    """A headless Chromium browser driven by Playwright in real time, closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def trained_once(tmp_path_factory, name: str, train: Callable[[Path], object]) -> Path:
+    """The directory ``name`` of the test session, filled by ``train(directory)`` once: test
+    files that run in different pytest-xdist workers share what it trains, made by whichever
+    asks first while the others wait."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, shared by its workers
+    root = base / name
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / "trained").exists():
+            train(root)
+            (root / "trained").write_text("")
+    return root

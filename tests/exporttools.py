@@ -2,14 +2,12 @@
 ``rnngen train`` command, and what ``rnngen sample`` writes from them: what the C and web
 exports' tests compare against."""
 
-import fcntl
 import functools
-import os
 import random
 from pathlib import Path
 
 import numpy as np
-from clitools import err, out, run
+from clitools import err, out, run, trained_once
 
 # (cell, level): every cell at character level, and every kind of recurrence at word level
 MODELS = [
@@ -54,16 +52,7 @@ def train_models(where: Path, models: list[tuple[str, str]] = MODELS) -> dict:
 def shared_models(tmp_path_factory) -> dict:
     """``train_models`` once per test session: the C and the web tests (each in its own worker
     under pytest-xdist) share the models, trained by whichever asks first while the other waits."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's directory, shared by its workers
-    root = base / "export-models"
-    root.mkdir(exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (root / "trained").exists():
-            train_models(root)
-            (root / "trained").write_text("")
+    root = trained_once(tmp_path_factory, "export-models", train_models)
     return {(cell, level): root / f"{cell}-{level}" for cell, level in MODELS}
 
 

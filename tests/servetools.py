@@ -1,17 +1,15 @@
 """A real ``rnngen serve`` in a subprocess (port 0: the start-up line names the port), tiny
 models for it, and plain HTTP against it with the standard library."""
 
-import fcntl
 import http.client
 import json
-import os
 import re
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from clitools import cli_env, err, reversals, rnngen_exe, run
+from clitools import cli_env, err, reversals, rnngen_exe, run, trained_once
 from exporttools import corpus
 
 LM_PRIME = "the dog s"
@@ -38,16 +36,7 @@ def train_models(where: Path) -> dict[str, Path]:
 def shared_models(tmp_path_factory) -> dict[str, Path]:
     """``train_models`` once per test session: test_serve.py and test_serve_page.py (each in its
     own worker under pytest-xdist) share the models, trained by whichever asks first."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's directory, shared by its workers
-    root = base / "serve-models"
-    root.mkdir(exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (root / "trained").exists():
-            train_models(root)
-            (root / "trained").write_text("")
+    root = trained_once(tmp_path_factory, "serve-models", train_models)
     return {name: root / name for name in ("lm", "words", "rev")}
 
 

@@ -12,6 +12,7 @@ from clitools import (
     REPO,
     checkpoint_arrays,
     err,
+    headless_chromium,
     mpi,
     out,
     repetitive_text,
@@ -369,17 +370,11 @@ def test_the_heatmap_colours_each_subword_span(wd):
     assert data["level"] == "bpe" and "".join(data["tokens"]) == text
     assert len(data["tokens"]) < len(text) and any(len(t) > 2 for t in data["tokens"])
     assert len(data["bits"]) == len(data["tokens"]) == len(data["top"])
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            tab = browser.new_page()
-            tab.goto((wd / "h.html").resolve().as_uri())
-            spans = tab.locator("#text .t")
-            assert spans.count() == len(data["tokens"])
-            assert "".join(spans.all_text_contents()).replace("↵", "") == text  # ↵: a line end
-            colours = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
-            assert len(set(colours)) > 3
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        tab = browser.new_page()
+        tab.goto((wd / "h.html").resolve().as_uri())
+        spans = tab.locator("#text .t")
+        assert spans.count() == len(data["tokens"])
+        assert "".join(spans.all_text_contents()).replace("↵", "") == text  # ↵: a line end
+        colours = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
+        assert len(set(colours)) > 3

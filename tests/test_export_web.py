@@ -9,18 +9,15 @@ tokens/s, streams and stops; and opened with ``autostart=1`` under ``chromium --
 import html
 import json
 import re
-import shutil
 import subprocess
 import urllib.parse
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clitools import CHROMIUM, headless_chromium
 from exporttools import MODELS, PRIMES, distinct, reference_int8_argmax, sample, shared_models
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium: apt-get install -y chromium"
 )
@@ -84,12 +81,8 @@ def element(dom: str, tag: str, id_: str) -> str:
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for the module, driven by Playwright in real time."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with headless_chromium() as b:
         yield b
-        b.close()
 
 
 def visit(browser, page: Path, **params) -> dict:

@@ -4,14 +4,11 @@ picked and the colours changed, a screenshot that is not blank; the page needs n
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from clitools import err, out, repetitive_text, run
+from clitools import CHROMIUM, err, headless_chromium, out, repetitive_text, run
 
 SMALL = ["--hidden", "32", "--embed", "8", "--seq-len", "16", "--batch-size", "8"]
-CHROMIUM = "/usr/bin/chromium"
 TEXT = 'the cat "sat" on (the mat).\nthe dog sat on the log.\na bird "sang" in (the tree).\n'
 
 
@@ -48,41 +45,34 @@ def test_the_page_is_self_contained(page):
 
 
 def test_in_a_real_browser_hover_pick_and_screenshot(page, tmp_path):
-    assert shutil.which("chromium") or Path(CHROMIUM).exists(), (
-        "Debian's chromium is needed: apt-get install -y chromium"
-    )
+    assert CHROMIUM, "Debian's chromium is needed: apt-get install -y chromium"
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": 1000, "height": 600})
-            requests = []
-            tab.on("request", lambda r: requests.append(r.url))
-            tab.goto(page.resolve().as_uri())
-            spans = tab.locator("#text .t")
-            assert spans.count() == len(TEXT)
-            before = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
-            assert len(set(before)) > 3  # surprisal varies
-            spans.nth(5).hover()
-            tip = tab.locator("#tip")
-            assert tip.is_visible()
-            assert tab.locator("#tip .pred").count() == 5
-            assert "bits" in tip.inner_text()
-            tab.locator("#ranked button").first.click()
-            assert tab.locator("#mode").input_value() == "unit"
-            after = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
-            assert after != before
-            tab.locator("#layer").select_option(index=1)
-            tab.locator("#unit").fill("3")
-            again = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
-            assert again != after
-            shot = tmp_path / "shot.png"
-            tab.mouse.move(0, 0)
-            tab.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        tab = browser.new_page(viewport={"width": 1000, "height": 600})
+        requests = []
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto(page.resolve().as_uri())
+        spans = tab.locator("#text .t")
+        assert spans.count() == len(TEXT)
+        before = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
+        assert len(set(before)) > 3  # surprisal varies
+        spans.nth(5).hover()
+        tip = tab.locator("#tip")
+        assert tip.is_visible()
+        assert tab.locator("#tip .pred").count() == 5
+        assert "bits" in tip.inner_text()
+        tab.locator("#ranked button").first.click()
+        assert tab.locator("#mode").input_value() == "unit"
+        after = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
+        assert after != before
+        tab.locator("#layer").select_option(index=1)
+        tab.locator("#unit").fill("3")
+        again = spans.evaluate_all("s => s.map(e => e.style.backgroundColor)")
+        assert again != after
+        shot = tmp_path / "shot.png"
+        tab.mouse.move(0, 0)
+        tab.screenshot(path=str(shot))
     assert requests == [page.resolve().as_uri()]  # nothing but the page itself
     img = Image.open(shot).convert("RGB")
     assert img.size == (1000, 600)

@@ -16,6 +16,7 @@ from clitools import (
     OWN_BLAS_KERNELS,
     cli_env,
     err,
+    headless_chromium,
     measured,
     out,
     reversals,
@@ -555,32 +556,27 @@ def test_heatmap_draws_where_the_decoder_looked(wd, attn) -> None:
 
 def test_heatmap_page_in_a_real_browser(wd, attn, tmp_path) -> None:
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
     (wd / "two.tsv").write_text("abcd\tdcba\nmno\tnope\n")
     p = run("heatmap", "attn", "two.tsv", "-o", "two.html", cwd=wd)
     assert p.returncode == 0, err(p)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": 900, "height": 500})
-            requests = []
-            tab.on("request", lambda r: requests.append(r.url))
-            tab.goto((wd / "two.html").resolve().as_uri())
-            assert tab.locator(".card").count() == 2
-            assert tab.locator("td.c").count() == 5 * 4 + 4 * 3  # (output + </s>) x source
-            colours = tab.locator("td.c").evaluate_all("c => c.map(e => e.style.background)")
-            assert len(set(colours)) > 3
-            assert "1 of 2 match a reference" in tab.locator("#meta").inner_text()
-            tab.locator("td.c").first.hover()
-            tip = tab.locator("#tip")
-            assert tip.is_visible() and "looks at" in tip.inner_text()
-            tab.locator("#wrongOnly").check()
-            assert tab.locator(".card:visible").count() == 1  # the wrong one
-            shot = tmp_path / "shot.png"
-            tab.screenshot(path=str(shot))
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        tab = browser.new_page(viewport={"width": 900, "height": 500})
+        requests = []
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto((wd / "two.html").resolve().as_uri())
+        assert tab.locator(".card").count() == 2
+        assert tab.locator("td.c").count() == 5 * 4 + 4 * 3  # (output + </s>) x source
+        colours = tab.locator("td.c").evaluate_all("c => c.map(e => e.style.background)")
+        assert len(set(colours)) > 3
+        assert "1 of 2 match a reference" in tab.locator("#meta").inner_text()
+        tab.locator("td.c").first.hover()
+        tip = tab.locator("#tip")
+        assert tip.is_visible() and "looks at" in tip.inner_text()
+        tab.locator("#wrongOnly").check()
+        assert tab.locator(".card:visible").count() == 1  # the wrong one
+        shot = tmp_path / "shot.png"
+        tab.screenshot(path=str(shot))
     assert all(r.startswith("file://") for r in requests)
     with Image.open(shot) as im:
         assert len(im.convert("L").getcolors(1 << 16) or []) > 10  # not blank

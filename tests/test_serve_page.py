@@ -5,16 +5,11 @@ of ``rnngen sample --temp 0``), stops a long one, and shows a seq2seq model's n-
 is made so)."""
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
-from clitools import err, out, run
+from clitools import CHROMIUM, err, headless_chromium, out, run
 from servetools import LM_PRIME, Server, shared_models
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium: apt-get install -y chromium"
 )
@@ -37,12 +32,9 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    """One headless Chromium for the module, driven by Playwright in real time."""
+    with headless_chromium() as b:
         yield b
-        b.close()
 
 
 def open_page(browser, server, model: str):
